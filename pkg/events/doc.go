@@ -1,0 +1,18 @@
+// Package events is the wsheal NATS contract: every subject, every event,
+// command and reply payload, the CloudEvents envelope they travel in, and
+// the JetStream streams and key-value buckets that hold durable state.
+//
+// Services never build a subject by hand; they call the builders in this
+// package with tokens that passed ValidateToken. Every event is a
+// CloudEvents 1.0 structured-mode JSON document whose type carries a
+// version (io.wsheal.gateway.v1.heartbeat). Its id doubles as the
+// Nats-Msg-Id header so that JetStream de-duplicates republished events.
+//
+// Compatibility: within a version, fields are only ever added. A decoder
+// ignores fields it does not know and rejects a known type of an unknown
+// version with ErrWrongVersion.
+package events
+
+// Version is the wsheal release reported in heartbeats and micro services.
+// It is overridden at link time by the Makefile.
+var Version = "0.1.0-dev"

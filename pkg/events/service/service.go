@@ -1,0 +1,205 @@
+// Package service is what every wsheal process does the same way: the NATS
+// connection from config, the root logger, the JetStream contract, and the
+// heartbeat of a control-plane service.
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// NATS is the connection config every service embeds in its own config
+// struct, so that its variables carry the service's prefix
+// (WSHEAL_GATEWAY_NATS_URL, WSHEAL_HEALER_NATS_USER, ...).
+type NATS struct {
+	URL      string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	User     string `envconfig:"NATS_USER"`
+	Password string `envconfig:"NATS_PASSWORD"`
+	Token    string `envconfig:"NATS_TOKEN"`
+	Creds    string `envconfig:"NATS_CREDS"`
+	CA       string `envconfig:"NATS_CA"`   // PEM file: verify the server with it
+	Cert     string `envconfig:"NATS_CERT"` // PEM file: client certificate
+	Key      string `envconfig:"NATS_KEY"`
+	// Replicas of the streams and buckets this service ensures (3 in the
+	// clustered compose deployment).
+	Replicas int `envconfig:"NATS_REPLICAS" default:"1"`
+}
+
+// Validate checks the values that can be checked before connecting.
+func (c NATS) Validate(prefix string) error {
+	if c.URL == "" {
+		return fmt.Errorf("%s_NATS_URL is empty", prefix)
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("%s_NATS_REPLICAS=%d: want 1..5", prefix, c.Replicas)
+	}
+	if (c.Cert == "") != (c.Key == "") {
+		return fmt.Errorf("%s_NATS_CERT and %s_NATS_KEY go together", prefix, prefix)
+	}
+	return nil
+}
+
+// Connect opens a connection that reconnects forever with jitter and logs
+// its disconnects and reconnects.
+func Connect(c NATS, name string, log zerolog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.RetryOnFailedConnect(true),
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("nats disconnected")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats reconnected")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			ev := log.Error().Err(err)
+			if sub != nil {
+				ev = ev.Str("subject", sub.Subject)
+			}
+			ev.Msg("nats async error")
+		}),
+	}
+	switch {
+	case c.Creds != "":
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	case c.Token != "":
+		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.CA != "" || c.Cert != "" {
+		tc, err := tlsConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("service: connect %s: %w", c.URL, err)
+	}
+	return nc, nil
+}
+
+func tlsConfig(c NATS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("service: read NATS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("service: %s holds no PEM certificate", c.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if c.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("service: NATS client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// EnsureContract waits for JetStream and ensures every stream and bucket,
+// retrying until ctx ends (NATS may still be electing a leader).
+func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolog.Logger) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("service: jetstream: %w", err)
+	}
+	delay := 250 * time.Millisecond
+	for {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = events.Ensure(ectx, js, events.EnsureOptions{Replicas: replicas})
+		cancel()
+		if err == nil {
+			return js, nil
+		}
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("jetstream not ready")
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// Logger builds the root logger: JSON by default, "console" for people.
+func Logger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	} else if format != "json" && format != "" {
+		return zerolog.Nop(), fmt.Errorf("log format %q: want json or console", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// Heartbeat publishes hb every interval until ctx ends. state, if not nil,
+// is read before each beat.
+func Heartbeat(ctx context.Context, em *events.Emitter, hb events.ServiceHeartbeat, interval time.Duration, state func() string, log zerolog.Logger) {
+	hb.IntervalMS = interval.Milliseconds()
+	hb.Version = events.Version
+	if hb.StartedAt.IsZero() {
+		hb.StartedAt = time.Now().UTC()
+	}
+	subject := events.ServiceHeartbeatSubject(hb.Service, hb.Instance)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if state != nil {
+			hb.State = state()
+		}
+		beat := hb
+		if _, err := em.Emit(ctx, subject, &beat); err != nil && ctx.Err() == nil {
+			log.Debug().Err(err).Msg("heartbeat not sent")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Instance returns a default instance name: the host name, made a valid token.
+func Instance() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "local"
+	}
+	return strings.NewReplacer(".", "-", "*", "-", ">", "-", " ", "-").Replace(h)
+}
+
+// Log is the logging config every service embeds: LOG_LEVEL and LOG_FORMAT
+// under the service's prefix.
+type Log struct {
+	Level  string `envconfig:"LOG_LEVEL" default:"info"`
+	Format string `envconfig:"LOG_FORMAT" default:"json"`
+}
