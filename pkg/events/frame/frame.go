@@ -52,9 +52,9 @@ var (
 
 // Client is a frame from a client.
 type Client struct {
-	Op      string          `json:"op"`
-	ID      uint64          `json:"id,omitempty"`      // echoed in the reply
-	Channel string          `json:"channel,omitempty"` // subscribe, unsubscribe, publish
+	Op      string `json:"op"`
+	ID      uint64 `json:"id,omitempty"`      // echoed in the reply
+	Channel string `json:"channel,omitempty"` // subscribe, unsubscribe, publish
 	// Since resumes a subscription after this stream sequence: the last
 	// one the client delivered. Absent: live only.
 	Since *uint64 `json:"since,omitempty"`
