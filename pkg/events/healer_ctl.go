@@ -1,0 +1,143 @@
+package events
+
+import "time"
+
+// Healer control verbs, under ControlGroup(ServiceHealer). status is
+// VerbStatus, answered with HealerStatus.
+const (
+	// VerbHealerPolicies returns the effective policy file (HealerPolicies).
+	VerbHealerPolicies = "policies"
+	// VerbHealerPause stops every action until resume (HealerPauseCommand).
+	VerbHealerPause = "pause"
+	// VerbHealerResume lifts a pause (HealerResumeCommand).
+	VerbHealerResume = "resume"
+	// VerbHealerDryRun turns shadow mode on or off (HealerDryRunCommand).
+	VerbHealerDryRun = "dryrun"
+	// VerbHealerHandsOff sets or clears a node's hands-off lock (HandsOffCommand).
+	VerbHealerHandsOff = "handsoff"
+	// VerbHealerActions lists recent remediation decisions (HealerActionsRequest).
+	VerbHealerActions = "actions"
+)
+
+// HandsOff is a per-node lock: the healer does not act on the node.
+type HandsOff struct {
+	Node   string    `json:"node"`
+	Reason string    `json:"reason,omitempty"`
+	By     string    `json:"by,omitempty"`
+	Since  time.Time `json:"since"`
+}
+
+// HealerStatus is the healer's reply to status. The switches are shared by
+// every replica (kept in BucketHealer).
+type HealerStatus struct {
+	Instance    string     `json:"instance"`
+	State       string     `json:"state"` // active, paused or dry-run
+	Paused      bool       `json:"paused"`
+	DryRun      bool       `json:"dry_run"`
+	HandsOff    []HandsOff `json:"hands_off,omitempty"`
+	Quarantined []string   `json:"quarantined,omitempty"`
+	InFlight    []string   `json:"in_flight,omitempty"` // anomaly ids handled by this instance now
+	Policies    int        `json:"policies"`
+	PolicyFile  string     `json:"policy_file"` // path, or "built-in"
+	Tokens      float64    `json:"tokens"`      // left in this instance's action budget
+}
+
+// HealerPolicies is the reply to policies: the effective policies as YAML.
+type HealerPolicies struct {
+	Source string `json:"source"` // path, or "built-in"
+	YAML   string `json:"yaml"`
+}
+
+// HealerPauseCommand pauses every action of every replica.
+type HealerPauseCommand struct {
+	ID     string `json:"id,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// Validate implements Command.
+func (c *HealerPauseCommand) Validate() error { return healerText("reason", c.Reason) }
+
+// HealerResumeCommand resumes after a pause.
+type HealerResumeCommand struct {
+	ID string `json:"id,omitempty"`
+	By string `json:"by,omitempty"`
+}
+
+// Validate implements Command.
+func (c *HealerResumeCommand) Validate() error { return nil }
+
+// HealerDryRunCommand turns dry-run (shadow) mode on or off: decisions are
+// made and published as skipped(dry-run), nothing is done.
+type HealerDryRunCommand struct {
+	On *bool  `json:"on"`
+	By string `json:"by,omitempty"`
+}
+
+// Validate implements Command.
+func (c *HealerDryRunCommand) Validate() error {
+	if c.On == nil {
+		return missing("on")
+	}
+	return nil
+}
+
+// HandsOffCommand sets (On true) or clears (On false) a node's hands-off
+// lock. Clearing also lifts a quarantine of the node.
+type HandsOffCommand struct {
+	Node   string `json:"node"`
+	On     *bool  `json:"on"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// Validate implements Command.
+func (c *HandsOffCommand) Validate() error {
+	if c.Node == "" {
+		return missing("node")
+	}
+	if err := ValidateToken(c.Node); err != nil {
+		return invalid("node", "%v", err)
+	}
+	if c.On == nil {
+		return missing("on")
+	}
+	return healerText("reason", c.Reason)
+}
+
+// HealerSwitches is the reply to pause, resume, dryrun and handsoff: the
+// switches as they are after the command.
+type HealerSwitches struct {
+	Paused   bool       `json:"paused"`
+	DryRun   bool       `json:"dry_run"`
+	HandsOff []HandsOff `json:"hands_off,omitempty"`
+}
+
+// HealerActionsRequest asks for the most recent remediation decisions.
+type HealerActionsRequest struct {
+	Limit  int    `json:"limit,omitempty"`  // default 50, at most 500
+	Target string `json:"target,omitempty"` // only this target
+}
+
+// Validate implements Command.
+func (r *HealerActionsRequest) Validate() error {
+	if r.Limit < 0 || r.Limit > 500 {
+		return invalid("limit", "%d, want 0..500", r.Limit)
+	}
+	if r.Target != "" && ValidateToken(r.Target) != nil {
+		return invalid("target", "%q is not a node id", r.Target)
+	}
+	return nil
+}
+
+// HealerActions is the reply to actions, newest first.
+type HealerActions struct {
+	Actions []Remediation `json:"actions"`
+}
+
+func healerText(field, s string) error {
+	if len(s) > 512 {
+		return invalid(field, "longer than 512 bytes")
+	}
+	return nil
+}
