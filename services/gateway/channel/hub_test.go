@@ -1,0 +1,225 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+)
+
+func TestFanoutLive(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	subs := make([]*testSub, 50)
+	for i := range subs {
+		subs[i] = newSub(1000)
+		res, err := h.Subscribe(ctxT(t), "news", subs[i], nil)
+		if err != nil || !res.Recovered {
+			t.Fatalf("subscribe: %+v %v", res, err)
+		}
+	}
+	_, js := s.JetStream()
+	if n := streamConsumers(t, js); n != 1 {
+		t.Fatalf("%d consumers for one channel, want 1", n)
+	}
+	other := publishN(t, h, "other", 3)
+	want := publishN(t, h, "news", 100)
+	for _, sub := range subs {
+		waitSeqs(t, sub, want)
+		sub.checkBad(t)
+	}
+	f := subs[7].snapshot()[42]
+	if f.Channel != "news" || string(f.Data) != `{"i":42}` {
+		t.Fatalf("frame 42 = %+v", f)
+	}
+	st := h.Stats()
+	if st.Channels != 1 || st.Subscribers != 50 || st.MsgsIn != 100 || st.MsgsOut != 5000 {
+		t.Fatalf("stats %+v (other channel seqs %v)", st, other)
+	}
+}
+
+func TestSlowSubscriberDropped(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	slow, fast := newSub(5), newSub(1000)
+	for _, sub := range []*testSub{slow, fast} {
+		if _, err := h.Subscribe(ctxT(t), "feed", sub, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := publishN(t, h, "feed", 20)
+	waitSeqs(t, fast, want)
+	natstest.Eventually(t, 5*time.Second, func() bool { return h.Stats().Dropped == 1 }, "slow subscriber not dropped: %+v", h.Stats())
+	checkSeqs(t, slow.seqs(), want[:5])
+	if st := h.Stats(); st.Subscribers != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The dropped subscriber resumes from its last sequence and loses nothing.
+	resumed := newSub(1000)
+	res, err := h.Subscribe(ctxT(t), "feed", resumed, ptr(want[4]))
+	if err != nil || !res.Recovered || res.Replayed != 15 {
+		t.Fatalf("resume: %+v %v", res, err)
+	}
+	checkSeqs(t, resumed.seqs(), want[5:])
+}
+
+func TestPublishIdempotent(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	sub := newSub(100)
+	if _, err := h.Subscribe(ctxT(t), "orders", sub, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, idem string
+		dup        bool
+	}{
+		{"first", "order-1", false},
+		{"retry", "order-1", true},
+		{"retry again", "order-1", true},
+		{"other id", "order-2", false},
+		{"no id", "", false},
+		{"no id twice", "", false},
+	}
+	seqs := map[string]uint64{}
+	var stored []uint64
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seq, dup, err := h.Publish(ctxT(t), "orders", []byte(`{"n":1}`), tt.idem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dup != tt.dup {
+				t.Fatalf("duplicate = %v, want %v", dup, tt.dup)
+			}
+			if prev, ok := seqs[tt.idem]; ok && tt.idem != "" && prev != seq {
+				t.Fatalf("retry stored at %d, first at %d", seq, prev)
+			}
+			seqs[tt.idem] = seq
+			if !dup {
+				stored = append(stored, seq)
+			}
+		})
+	}
+	waitSeqs(t, sub, stored)
+	// No late duplicate shows up after the last stored message.
+	extra := publishN(t, h, "orders", 1)
+	waitSeqs(t, sub, append(stored, extra...))
+}
+
+func TestUnsubscribeStopsConsumer(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	_, js := s.JetStream()
+	a, b := newSub(100), newSub(100)
+	for _, sub := range []*testSub{a, b} {
+		if _, err := h.Subscribe(ctxT(t), "room", sub, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Subscribe(ctxT(t), "room", a, nil); !errors.Is(err, ErrSubscribed) {
+		t.Fatalf("second subscribe of the same subscriber: %v", err)
+	}
+	h.Unsubscribe("room", a)
+	h.Unsubscribe("room", a) // idempotent
+	if n := streamConsumers(t, js); n != 1 {
+		t.Fatalf("%d consumers with one subscriber left", n)
+	}
+	want := publishN(t, h, "room", 3)
+	waitSeqs(t, b, want)
+	if a.count() != 0 {
+		t.Fatalf("unsubscribed subscriber got %v", a.seqs())
+	}
+	h.Unsubscribe("room", b)
+	h.Unsubscribe("nowhere", b)
+	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumer not deleted")
+	if st := h.Stats(); st.Channels != 0 || st.Subscribers != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The channel starts again for a new subscriber.
+	c := newSub(100)
+	if _, err := h.Subscribe(ctxT(t), "room", c, nil); err != nil {
+		t.Fatal(err)
+	}
+	more := publishN(t, h, "room", 2)
+	waitSeqs(t, c, more)
+}
+
+func TestClose(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	_, js := s.JetStream()
+	for i := range 3 {
+		if _, err := h.Subscribe(ctxT(t), fmt.Sprintf("c%d", i), newSub(10), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Close()
+	h.Close()
+	if _, err := h.Subscribe(ctxT(t), "c0", newSub(10), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("subscribe after close: %v", err)
+	}
+	if _, _, err := h.Publish(ctxT(t), "c0", []byte(`1`), ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumers left after close")
+	if st := h.Stats(); st.Channels != 0 || st.Subscribers != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestNonJSONPayload(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	nc, js := s.JetStream()
+	sub := newSub(100)
+	if _, err := h.Subscribe(ctxT(t), "raw", sub, nil); err != nil {
+		t.Fatal(err)
+	}
+	payloads := []struct{ in, want string }{
+		{`{"ok":true}`, `{"ok":true}`},
+		{`hello`, `"hello"`},
+		{``, `""`},
+		{"\xff\"<x>", `"\ufffd\"\u003cx\u003e"`},
+	}
+	for _, p := range payloads {
+		if _, err := js.Publish(ctxT(t), events.ChannelSubject("raw"), []byte(p.in)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A core NATS publish on the subject is stored by the stream too.
+	if err := nc.Publish(events.ChannelSubject("raw"), []byte("plain")); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return sub.count() == len(payloads)+1 }, "got %d messages", sub.count())
+	sub.checkBad(t)
+	got := sub.snapshot()
+	for i, p := range payloads {
+		if string(got[i].Data) != p.want {
+			t.Errorf("payload %q delivered as %s, want %s", p.in, got[i].Data, p.want)
+		}
+	}
+	if st := h.Stats(); st.NonJSON != 4 {
+		t.Fatalf("NonJSON = %d, want 4", st.NonJSON)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{FetchTimeout: 300 * time.Millisecond})
+	s.Stop()
+	if _, err := h.Subscribe(ctxT(t), "x", newSub(1), nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("subscribe with NATS down: %v", err)
+	}
+	ctx, cancel := ctxWithTimeout(300 * time.Millisecond)
+	defer cancel()
+	if _, _, err := h.Publish(ctx, "x", []byte(`1`), ""); err == nil {
+		t.Fatal("publish with NATS down succeeded")
+	}
+	if st := h.Stats(); st.Channels != 0 {
+		t.Fatalf("failed channel kept: %+v", st)
+	}
+}
