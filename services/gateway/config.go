@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+)
+
+// EnvPrefix is the prefix of every variable the gateway reads.
+const EnvPrefix = "WSHEAL_GATEWAY"
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("gateway: config")
+
+// Config is a gateway node's configuration, read from WSHEAL_GATEWAY_*.
+type Config struct {
+	service.NATS
+	service.Log
+
+	Node      string `envconfig:"NODE"`                            // default: host name
+	Listen    string `envconfig:"LISTEN" default:"127.0.0.1:8080"` // HTTP and WebSocket address
+	PublicURL string `envconfig:"PUBLIC_URL"`                      // default: ws(s)://<listen>/ws
+	Auth      string `envconfig:"AUTH" default:"none"`             // none or jwt
+	JWTSecret string `envconfig:"JWT_SECRET"`
+	TLSCert   string `envconfig:"TLS_CERT"`
+	TLSKey    string `envconfig:"TLS_KEY"`
+
+	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000"`
+	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200"`
+	AcceptBurst      int           `envconfig:"ACCEPT_BURST" default:"400"`
+	MaxMessage       int           `envconfig:"MAX_MESSAGE" default:"65536"`
+	InboundRate      float64       `envconfig:"INBOUND_RATE" default:"100"`
+	InboundBurst     int           `envconfig:"INBOUND_BURST" default:"200"`
+	SendQueue        int           `envconfig:"SEND_QUEUE" default:"1024"`
+	MaxSubs          int           `envconfig:"MAX_SUBS" default:"100"`
+	PingInterval     time.Duration `envconfig:"PING_INTERVAL" default:"5s"`
+	PongDeadline     time.Duration `envconfig:"PONG_DEADLINE" default:"5s"`
+	IdleTimeout      time.Duration `envconfig:"IDLE_TIMEOUT" default:"5m"`
+	HandshakeTimeout time.Duration `envconfig:"HANDSHAKE_TIMEOUT" default:"5s"`
+
+	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
+	HealthInterval    time.Duration `envconfig:"HEALTH_INTERVAL" default:"5s"`
+	DrainOver         time.Duration `envconfig:"DRAIN_OVER" default:"10s"`
+	DrainTimeout      time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s"`
+	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5"`
+	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20"`
+	HistorySize       int           `envconfig:"HISTORY_SIZE" default:"1024"`
+}
+
+// ConfigFromEnv reads and validates the configuration.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	if err := envconfig.Process(EnvPrefix, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	c.Defaults()
+	return c, c.Validate()
+}
+
+// Defaults fills the values derived from others: the node id from the
+// host name and the public URL from the listen address.
+func (c *Config) Defaults() {
+	if c.Node == "" {
+		c.Node = service.Instance()
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = publicURL(c.Listen, c.TLSCert != "")
+	}
+}
+
+func publicURL(listen string, tls bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	scheme := "ws"
+	if tls {
+		scheme = "wss"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/ws"
+}
+
+// Validate fails fast on a bad value, naming its variable.
+func (c Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%w: %s_%s: %s", ErrConfig, EnvPrefix, name, fmt.Sprintf(format, args...))
+	}
+	if err := c.NATS.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := events.ValidateToken(c.Node); err != nil {
+		return bad("NODE", "%v", err)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("LISTEN", "%q: %v", c.Listen, err)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return bad("PUBLIC_URL", "%q: want ws://host:port/ws or wss://...", c.PublicURL)
+	}
+	switch c.Auth {
+	case "none":
+	case "jwt":
+		if len(c.JWTSecret) < 16 {
+			return bad("JWT_SECRET", "at least 16 bytes when AUTH=jwt")
+		}
+	default:
+		return bad("AUTH", "%q: want none or jwt", c.Auth)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return bad("TLS_CERT", "TLS_CERT and TLS_KEY go together")
+	}
+	return c.validateLimits(bad)
+}
+
+func (c Config) validateLimits(bad func(name, format string, args ...any) error) error {
+	ints := []struct {
+		name string
+		v    int
+		min  int
+	}{
+		{"MAX_CONNS", c.MaxConns, 0}, {"ACCEPT_BURST", c.AcceptBurst, 1}, {"MAX_MESSAGE", c.MaxMessage, 256},
+		{"INBOUND_BURST", c.InboundBurst, 1}, {"SEND_QUEUE", c.SendQueue, 8}, {"MAX_SUBS", c.MaxSubs, 1},
+		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"HISTORY_SIZE", c.HistorySize, 1},
+	}
+	for _, i := range ints {
+		if i.v < i.min {
+			return bad(i.name, "%d: at least %d", i.v, i.min)
+		}
+	}
+	if c.AcceptRate <= 0 || c.ConnEventRate <= 0 || c.InboundRate < 0 {
+		return bad("ACCEPT_RATE", "ACCEPT_RATE and CONN_EVENT_RATE must be positive, INBOUND_RATE not negative")
+	}
+	durs := []struct {
+		name string
+		v    time.Duration
+		min  time.Duration
+	}{
+		{"PING_INTERVAL", c.PingInterval, 10 * time.Millisecond}, {"PONG_DEADLINE", c.PongDeadline, 10 * time.Millisecond},
+		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
+		{"HEARTBEAT_INTERVAL", c.HeartbeatInterval, 10 * time.Millisecond},
+		{"HEALTH_INTERVAL", c.HealthInterval, 10 * time.Millisecond},
+		{"DRAIN_OVER", c.DrainOver, 0}, {"DRAIN_TIMEOUT", c.DrainTimeout, 0},
+	}
+	for _, d := range durs {
+		if d.v < d.min {
+			return bad(d.name, "%v: at least %v", d.v, d.min)
+		}
+	}
+	return nil
+}
+
+// settings are the limits of the configuration, the defaults that resize
+// changes and reset restores.
+func (c Config) settings() events.Settings {
+	return events.Settings{
+		MaxConns: c.MaxConns, AcceptRate: c.AcceptRate, AcceptBurst: c.AcceptBurst,
+		PingIntervalMS: c.PingInterval.Milliseconds(), PongDeadlineMS: c.PongDeadline.Milliseconds(),
+		IdleTimeoutMS: c.IdleTimeout.Milliseconds(),
+	}
+}

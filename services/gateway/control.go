@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// kvTimeout bounds one KV operation of a command.
+const kvTimeout = 3 * time.Second
+
+// startControl registers the node's micro service: one instance per node,
+// endpoints under events.GatewayControlGroup(node).
+func (s *Service) startControl() error {
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        events.ServiceName(events.ServiceGateway),
+		Version:     events.Version,
+		Description: "wsheal gateway node " + s.cfg.Node,
+		Metadata:    map[string]string{"node": s.cfg.Node, "url": s.URL()},
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: control service: %w", err)
+	}
+	g := svc.AddGroup(events.GatewayControlGroup(s.cfg.Node))
+	endpoints := map[string]micro.HandlerFunc{
+		events.VerbStatus:    s.ctlStatus,
+		events.VerbReconnect: s.ctlReconnect,
+		events.VerbResize:    s.ctlResize,
+		events.VerbDrain:     s.ctlDrain,
+		events.VerbUndrain:   s.ctlUndrain,
+	}
+	for verb, h := range endpoints {
+		if err := g.AddEndpoint(verb, h); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("gateway: control endpoint %s: %w", verb, err)
+		}
+	}
+	s.micro = svc
+	return nil
+}
+
+// ctlStatus answers the summary and, if asked, a filtered list of
+// connections.
+func (s *Service) ctlStatus(req micro.Request) {
+	var cmd events.GatewayStatusRequest
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	st := s.status()
+	if cmd.Conns {
+		limit := cmd.Limit
+		if limit == 0 {
+			limit = 100
+		}
+		now := time.Now()
+		for _, c := range s.pool.Conns(s.selector(cmd.Select, nil, now)) {
+			if len(st.Conns) >= limit {
+				break
+			}
+			st.Conns = append(st.Conns, c.Info(now, s.pool.IsStale(c, now)))
+		}
+	}
+	events.Respond(req, st)
+}
+
+func (s *Service) status() events.GatewayStatus {
+	return events.GatewayStatus{
+		Node: s.cfg.Node, URL: s.URL(), Version: events.Version, StartedAt: s.started,
+		Connections: s.pool.Len(), Draining: s.pool.Draining(), Settings: s.pool.Settings(),
+		Channels: s.hub.Stats().Channels, RTT: s.pool.RTT(),
+	}
+}
+
+// ctlResize changes limits and keeps them as desired state so that a
+// restarted node keeps them.
+func (s *Service) ctlResize(req micro.Request) {
+	var cmd events.ResizeCommand
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	s.once(req, cmd.ID, func(ctx context.Context) (any, error) {
+		set := s.pool.Settings()
+		if cmd.Reset {
+			set = s.cfg.settings()
+		}
+		mergeSettings(&set, &cmd)
+		b, _ := json.Marshal(set)
+		if _, err := s.desired.Put(ctx, s.cfg.Node, b); err != nil {
+			return nil, events.Errorf(events.CodeUnavailable, "desired state not saved: %v", err)
+		}
+		s.pool.Apply(set)
+		s.log.Info().Interface("settings", set).Str("command_id", cmd.ID).Msg("resized")
+		return set, nil
+	})
+}
+
+func mergeSettings(set *events.Settings, cmd *events.ResizeCommand) {
+	if cmd.MaxConns != nil {
+		set.MaxConns = *cmd.MaxConns
+	}
+	if cmd.AcceptRate != nil {
+		set.AcceptRate = *cmd.AcceptRate
+	}
+	if cmd.AcceptBurst != nil {
+		set.AcceptBurst = *cmd.AcceptBurst
+	}
+	if cmd.PingIntervalMS != nil {
+		set.PingIntervalMS = *cmd.PingIntervalMS
+	}
+	if cmd.PongDeadlineMS != nil {
+		set.PongDeadlineMS = *cmd.PongDeadlineMS
+	}
+	if cmd.IdleTimeoutMS != nil {
+		set.IdleTimeoutMS = *cmd.IdleTimeoutMS
+	}
+}
+
+// loadDesired applies the settings a resize left in the desired-state
+// bucket before this process started.
+func (s *Service) loadDesired(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
+	defer cancel()
+	e, err := s.desired.Get(ctx, s.cfg.Node)
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.log.Warn().Err(err).Msg("desired state not read; using the configuration")
+		}
+		return
+	}
+	var set events.Settings
+	if err := json.Unmarshal(e.Value(), &set); err != nil {
+		s.log.Warn().Err(err).Msg("desired state malformed; using the configuration")
+		return
+	}
+	s.pool.Apply(set)
+	s.log.Info().Interface("settings", set).Msg("desired settings applied")
+}
+
+// once runs a mutating command at most once per id: the reply is kept in
+// events.BucketCommands under "<node>.<id>" and given again for a repeat,
+// across restarts. Replies that say "unavailable" or "internal" are not
+// kept, so that a retry can succeed.
+func (s *Service) once(req micro.Request, id string, do func(ctx context.Context) (any, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	key := commandKey(s.cfg.Node, id)
+	e, err := s.commands.Get(ctx, key)
+	switch {
+	case err == nil:
+		replay(req, e.Value())
+		return
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		events.RespondError(req, events.Errorf(events.CodeUnavailable, "command store: %v", err))
+		return
+	}
+	data, err := do(ctx)
+	var body []byte
+	if err != nil {
+		var ce *events.Error
+		if !errors.As(err, &ce) {
+			ce = events.Errorf(events.CodeInternal, "%v", err)
+		}
+		events.RespondError(req, ce)
+		if ce.Code == events.CodeUnavailable || ce.Code == events.CodeInternal {
+			return
+		}
+		body, _ = json.Marshal(events.Reply{OK: false, Error: ce})
+	} else {
+		raw, _ := json.Marshal(data)
+		body, _ = json.Marshal(events.Reply{OK: true, Data: raw})
+		_ = req.Respond(body)
+	}
+	if _, err := s.commands.Create(ctx, key, body); err != nil {
+		s.log.Warn().Err(err).Str("command_id", id).Msg("command reply not kept")
+	}
+}
+
+func replay(req micro.Request, body []byte) {
+	var r events.Reply
+	if err := json.Unmarshal(body, &r); err != nil {
+		events.RespondError(req, events.Errorf(events.CodeInternal, "stored reply unreadable: %v", err))
+		return
+	}
+	if !r.OK && r.Error != nil {
+		events.RespondError(req, r.Error)
+		return
+	}
+	_ = req.Respond(body)
+}
+
+// commandKey is the KV key of a command id; ids with characters a key
+// cannot hold are hashed.
+func commandKey(node, id string) string {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=') {
+			sum := sha256.Sum256([]byte(id))
+			return node + ".h" + hex.EncodeToString(sum[:16])
+		}
+	}
+	return node + "." + id
+}

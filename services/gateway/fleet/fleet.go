@@ -1,0 +1,209 @@
+// Package fleet is the gateway registry in the NATS KV bucket
+// events.BucketFleet: every node writes its Registration under its node id
+// every heartbeat, and every node watches the bucket to know where
+// clients can go (/v1/connect, drain and reconnect hints). Entries of dead
+// nodes stop being fresh after three heartbeats and age out with the
+// bucket's TTL.
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// ErrNoNode is returned when no fresh node can take clients.
+var ErrNoNode = errors.New("fleet: no node available")
+
+// Registration is a node's entry in events.BucketFleet (key: node id).
+type Registration struct {
+	Node        string    `json:"node"`
+	URL         string    `json:"url"` // public WebSocket URL
+	Connections int       `json:"connections"`
+	Capacity    int       `json:"capacity"` // max connections in force
+	Draining    bool      `json:"draining"`
+	Version     string    `json:"version"`
+	StartedAt   time.Time `json:"started_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	HeartbeatMS int64     `json:"heartbeat_ms"` // the node's heartbeat interval
+}
+
+// Fresh reports whether the entry was written within three heartbeats.
+func (r Registration) Fresh(now time.Time) bool {
+	return now.Sub(r.UpdatedAt) <= 3*max(time.Duration(r.HeartbeatMS)*time.Millisecond, time.Second)
+}
+
+// load is the share of capacity in use; a node without capacity is full.
+func (r Registration) load() float64 {
+	if r.Capacity <= 0 {
+		return 1
+	}
+	return float64(r.Connections) / float64(r.Capacity)
+}
+
+// Registry is this node's view of the fleet.
+type Registry struct {
+	kv  jetstream.KeyValue
+	log zerolog.Logger
+
+	mu    sync.RWMutex
+	nodes map[string]Registration
+}
+
+// Open binds the registry bucket.
+func Open(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) (*Registry, error) {
+	kv, err := js.KeyValue(ctx, events.BucketFleet)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: bucket %s: %w", events.BucketFleet, err)
+	}
+	return &Registry{kv: kv, log: log.With().Str("component", "fleet").Logger(),
+		nodes: map[string]Registration{}}, nil
+}
+
+// Put writes reg under its node id.
+func (r *Registry) Put(ctx context.Context, reg Registration) error {
+	b, _ := json.Marshal(reg)
+	if _, err := r.kv.Put(ctx, reg.Node, b); err != nil {
+		return fmt.Errorf("fleet: put %s: %w", reg.Node, err)
+	}
+	r.set(reg)
+	return nil
+}
+
+// Delete removes a node's entry (a clean stop).
+func (r *Registry) Delete(ctx context.Context, node string) error {
+	r.mu.Lock()
+	delete(r.nodes, node)
+	r.mu.Unlock()
+	if err := r.kv.Delete(ctx, node); err != nil {
+		return fmt.Errorf("fleet: delete %s: %w", node, err)
+	}
+	return nil
+}
+
+func (r *Registry) set(reg Registration) {
+	r.mu.Lock()
+	r.nodes[reg.Node] = reg
+	r.mu.Unlock()
+}
+
+// Watch keeps the view up to date until ctx ends.
+func (r *Registry) Watch(ctx context.Context) error {
+	w, err := r.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("fleet: watch: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil {
+				r.apply(e)
+			}
+		}
+	}
+}
+
+func (r *Registry) apply(e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		r.mu.Lock()
+		delete(r.nodes, e.Key())
+		r.mu.Unlock()
+		return
+	}
+	var reg Registration
+	if err := json.Unmarshal(e.Value(), &reg); err != nil || reg.Node != e.Key() {
+		r.log.Debug().Str("key", e.Key()).Msg("ignoring a malformed registration")
+		return
+	}
+	r.set(reg)
+}
+
+// Get returns a node's entry.
+func (r *Registry) Get(node string) (Registration, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	reg, ok := r.nodes[node]
+	return reg, ok
+}
+
+// Candidates are the fresh, non-draining nodes with room, except the
+// excluded one.
+func (r *Registry) Candidates(exclude string, now time.Time) []Registration {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Registration
+	for _, reg := range r.nodes {
+		if reg.Node == exclude || reg.Draining || !reg.Fresh(now) || reg.URL == "" {
+			continue
+		}
+		if reg.Connections >= reg.Capacity {
+			continue
+		}
+		out = append(out, reg)
+	}
+	return out
+}
+
+// Best is the least loaded candidate (connections over capacity).
+func (r *Registry) Best(exclude string, now time.Time) (Registration, error) {
+	var best Registration
+	found := false
+	for _, reg := range r.Candidates(exclude, now) {
+		if !found || reg.load() < best.load() || (reg.load() == best.load() && reg.Node < best.Node) {
+			best, found = reg, true
+		}
+	}
+	if !found {
+		return best, ErrNoNode
+	}
+	return best, nil
+}
+
+// Picker spreads clients over candidates in proportion to their free
+// capacity, so that a drain does not pour every client onto one node.
+type Picker struct {
+	regs  []Registration
+	free  []int
+	total int
+}
+
+// NewPicker builds a picker over the candidates.
+func NewPicker(regs []Registration) *Picker {
+	p := &Picker{regs: regs}
+	for _, reg := range regs {
+		f := max(reg.Capacity-reg.Connections, 1)
+		p.free = append(p.free, f)
+		p.total += f
+	}
+	return p
+}
+
+// Pick returns the URL of a node for one client, "" if there is none.
+func (p *Picker) Pick() string {
+	if p.total == 0 {
+		return ""
+	}
+	n := rand.IntN(p.total)
+	for i, f := range p.free {
+		if n < f {
+			return p.regs[i].URL
+		}
+		n -= f
+	}
+	return p.regs[len(p.regs)-1].URL
+}

@@ -1,0 +1,291 @@
+// Package gateway is a wsheal gateway node: the WebSocket edge that holds
+// client connections (package pool), speaks the client protocol (package
+// session) over channels carried by NATS and JetStream (package channel),
+// reports its health to NATS every second, and obeys control commands
+// (status, reconnect, resize, drain, undrain) under
+// events.GatewayControlGroup(node).
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/gateway/auth"
+	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/fleet"
+	"github.com/wsheal/wsheal/services/gateway/pool"
+	"github.com/wsheal/wsheal/services/gateway/session"
+)
+
+// Service is one gateway node.
+type Service struct {
+	cfg        Config
+	log        zerolog.Logger
+	derivedURL bool
+	verifier   *auth.Verifier
+	started    time.Time
+
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	emitter  *events.Emitter
+	hub      *channel.Hub
+	pool     *pool.Pool
+	registry *fleet.Registry
+	desired  jetstream.KeyValue
+	commands jetstream.KeyValue
+	micro    micro.Service
+	metrics  *metrics
+	notes    *notables
+
+	ln     net.Listener
+	srv    *http.Server
+	ready  chan struct{}
+	killed atomic.Bool
+	kill   context.CancelFunc
+	life   context.Context
+	url    atomic.Pointer[string]
+
+	drainMu sync.Mutex
+	drain   *drainRun // the drain in progress, if any
+	hbSeq   atomic.Uint64
+}
+
+// New checks the configuration and prepares a node; Run starts it.
+func New(cfg Config, log zerolog.Logger) (*Service, error) {
+	derived := cfg.PublicURL == ""
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, derivedURL: derived, ready: make(chan struct{}),
+		log: log.With().Str("component", "gateway").Str("node", cfg.Node).Logger()}
+	if cfg.Auth == "jwt" {
+		s.verifier = auth.NewVerifier(cfg.JWTSecret)
+	}
+	s.url.Store(&cfg.PublicURL)
+	return s, nil
+}
+
+// Ready is closed once the node serves WebSocket and control requests.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// URL is the public WebSocket URL (known once Ready).
+func (s *Service) URL() string { return *s.url.Load() }
+
+// Addr is the listening address (known once Ready).
+func (s *Service) Addr() string { return s.ln.Addr().String() }
+
+// Node is the node id.
+func (s *Service) Node() string { return s.cfg.Node }
+
+// Run connects to NATS, serves until ctx ends, then drains the clients to
+// other nodes (paced, bounded by DRAIN_TIMEOUT), announces
+// LifecycleStopping and returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	s.started = time.Now().UTC()
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	defer s.nc.Close()
+	runCtx, kill := context.WithCancel(context.Background())
+	s.kill, s.life = kill, runCtx
+	defer kill()
+	if err := s.build(runCtx); err != nil {
+		return err
+	}
+	if err := s.listen(); err != nil {
+		return err
+	}
+	if err := s.startControl(); err != nil {
+		_ = s.ln.Close()
+		return err
+	}
+	var wg sync.WaitGroup
+	s.spawn(runCtx, &wg)
+	s.lifecycle(runCtx, events.LifecycleStarted, "", 0, 0)
+	close(s.ready)
+	s.log.Info().Str("url", s.URL()).Str("listen", s.Addr()).Msg("gateway serving")
+
+	select {
+	case <-ctx.Done():
+		s.stop(runCtx)
+	case <-runCtx.Done(): // Kill
+	}
+	kill()
+	wg.Wait()
+	return nil
+}
+
+func (s *Service) connect(ctx context.Context) error {
+	nc, err := service.Connect(s.cfg.NATS, events.ServiceName(events.ServiceGateway)+"-"+s.cfg.Node, s.log)
+	if err != nil {
+		return err
+	}
+	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	s.nc, s.js = nc, js
+	return nil
+}
+
+// build wires the parts that need NATS.
+func (s *Service) build(ctx context.Context) error {
+	s.emitter = events.NewEmitter(s.nc, s.js, events.Source(events.ServiceGateway, s.cfg.Node))
+	s.notes = newNotables(s.cfg, s.emitter, s.log)
+	var err error
+	if s.registry, err = fleet.Open(ctx, s.js, s.log); err != nil {
+		return err
+	}
+	if s.desired, err = s.js.KeyValue(ctx, events.BucketDesired); err != nil {
+		return fmt.Errorf("gateway: bucket %s: %w", events.BucketDesired, err)
+	}
+	if s.commands, err = s.js.KeyValue(ctx, events.BucketCommands); err != nil {
+		return fmt.Errorf("gateway: bucket %s: %w", events.BucketCommands, err)
+	}
+	s.hub = channel.NewHub(s.nc, s.js, channel.Config{HistorySize: s.cfg.HistorySize}, s.log)
+	s.metrics = newMetrics()
+	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
+		hubAdapter{s.hub}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
+	s.pool = pool.New(pool.Config{
+		MaxConns: s.cfg.MaxConns, AcceptRate: s.cfg.AcceptRate, AcceptBurst: s.cfg.AcceptBurst,
+		MaxMessage: s.cfg.MaxMessage, InboundRate: s.cfg.InboundRate, InboundBurst: s.cfg.InboundBurst,
+		SendQueue: s.cfg.SendQueue, PingInterval: s.cfg.PingInterval, PongDeadline: s.cfg.PongDeadline,
+		IdleTimeout: s.cfg.IdleTimeout, HandshakeTimeout: s.cfg.HandshakeTimeout,
+	}, sess, s.notes.conn, s.log)
+	s.pool.OnRTT = s.metrics.observeRTT
+	s.metrics.register(s)
+	s.loadDesired(ctx)
+	return nil
+}
+
+func (s *Service) listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	if s.derivedURL {
+		u := publicURL(ln.Addr().String(), s.cfg.TLSCert != "")
+		s.url.Store(&u)
+	}
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		ErrorLog:          nil,
+	}
+	return nil
+}
+
+// spawn starts the node's loops.
+func (s *Service) spawn(ctx context.Context, wg *sync.WaitGroup) {
+	loops := []func(context.Context){
+		s.pool.Run,
+		s.heartbeatLoop,
+		s.healthLoop,
+		s.notes.run,
+		func(ctx context.Context) {
+			if err := s.registry.Watch(ctx); err != nil {
+				s.log.Error().Err(err).Msg("fleet watch ended")
+			}
+		},
+		s.serve,
+	}
+	for _, f := range loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+}
+
+func (s *Service) serve(ctx context.Context) {
+	var err error
+	if s.cfg.TLSCert != "" {
+		err = s.srv.ServeTLS(s.ln, s.cfg.TLSCert, s.cfg.TLSKey)
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil && !s.killed.Load() {
+		s.log.Error().Err(err).Msg("http server ended")
+	}
+}
+
+// stop is the clean stop: paced drain within DRAIN_TIMEOUT, then stopping.
+func (s *Service) stop(ctx context.Context) {
+	s.log.Info().Dur("drain_timeout", s.cfg.DrainTimeout).Msg("stopping: draining clients")
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	over := s.cfg.DrainTimeout * 8 / 10
+	if run, err := s.startDrain(dctx, "", over, "shutdown"); err == nil {
+		select {
+		case <-run.done:
+		case <-dctx.Done():
+		}
+	}
+	for _, c := range s.pool.Conns(nil) { // what the deadline left behind
+		c.Close(1001, events.CauseDrained, "node stopping")
+	}
+	s.lifecycle(ctx, events.LifecycleStopping, "shutdown", s.pool.Len(), 0)
+	if s.micro != nil {
+		_ = s.micro.Stop()
+	}
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+	defer scancel()
+	_ = s.srv.Shutdown(sctx)
+	_ = s.registry.Delete(sctx, s.cfg.Node)
+	s.hub.Close()
+	_ = s.nc.Flush()
+}
+
+// Kill stops the node abruptly, as a crash would: the listener and every
+// TCP connection are dropped without close frames, heartbeats stop, no
+// stopping event is sent. Run then returns.
+func (s *Service) Kill() {
+	if !s.killed.CompareAndSwap(false, true) {
+		return
+	}
+	_ = s.ln.Close()
+	s.pool.Kill()
+	if s.micro != nil {
+		_ = s.micro.Stop()
+	}
+	s.hub.Close()
+	s.nc.Close()
+	if s.kill != nil {
+		s.kill()
+	}
+}
+
+// hubAdapter lets the session drive a channel.Hub.
+type hubAdapter struct{ h *channel.Hub }
+
+func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *uint64) (session.Subscription, error) {
+	r, err := a.h.Subscribe(ctx, ch, sub, since)
+	if errors.Is(err, channel.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+	}
+	return session.Subscription{Seq: r.Seq, Recovered: r.Recovered, Replayed: r.Replayed}, err
+}
+
+func (a hubAdapter) Unsubscribe(ch string, sub session.Subscriber) { a.h.Unsubscribe(ch, sub) }
+
+func (a hubAdapter) Publish(ctx context.Context, ch string, data []byte, idem string) (uint64, bool, error) {
+	seq, dup, err := a.h.Publish(ctx, ch, data, idem)
+	if errors.Is(err, channel.ErrUnavailable) {
+		err = fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+	}
+	return seq, dup, err
+}

@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/gateway/pool"
+)
+
+// metrics is the node's Prometheus registry. Counters that the pool keeps
+// are read from it at scrape time, so the health snapshot and /metrics
+// never disagree.
+type metrics struct {
+	reg          *prometheus.Registry
+	rtt          prometheus.Histogram
+	authFailures prometheus.Counter
+	protoErrors  prometheus.Counter
+	errorsIv     atomic.Int64 // protocol errors since the last health snapshot
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "wsheal_gateway_rtt_seconds", Help: "Round trip of server pings.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wsheal_gateway_auth_failures_total", Help: "Upgrades refused for a missing, invalid or expired token."}),
+		protoErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wsheal_gateway_protocol_errors_total", Help: "Bad client frames and failed channel operations."}),
+	}
+	m.reg.MustRegister(m.rtt, m.authFailures, m.protoErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeRTT(d time.Duration) { m.rtt.Observe(d.Seconds()) }
+
+func (m *metrics) protocolError() {
+	m.protoErrors.Inc()
+	m.errorsIv.Add(1)
+}
+
+func (m *metrics) takeErrors() int { return int(m.errorsIv.Swap(0)) }
+
+// register adds the gauges and counters read from the pool and the hub.
+func (m *metrics) register(s *Service) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wsheal_gateway_" + name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wsheal_gateway_" + name, Help: help}, f)
+	}
+	tot := func(pick func(t pool.Totals) uint64) func() float64 {
+		return func() float64 { return float64(pick(s.pool.Totals())) }
+	}
+	m.reg.MustRegister(
+		gauge("connections", "Open client connections.", func() float64 { return float64(s.pool.Len()) }),
+		gauge("capacity", "Connection cap in force.", func() float64 { return float64(s.pool.Capacity()) }),
+		gauge("draining", "1 while draining.", func() float64 { return b2f(s.pool.Draining()) }),
+		gauge("send_backlog", "Frames queued to clients and not yet written.", func() float64 { return float64(s.pool.Totals().Backlog) }),
+		gauge("channels", "Channels with local subscribers.", func() float64 { return float64(s.hub.Stats().Channels) }),
+		counter("connections_opened_total", "Connections upgraded.", tot(func(t pool.Totals) uint64 { return t.Opened })),
+		counter("connections_rejected_total", "Upgrades refused by admission (503).", tot(func(t pool.Totals) uint64 { return t.Rejected })),
+		counter("stale_total", "Connections closed for a missed pong deadline.", tot(func(t pool.Totals) uint64 { return t.Stale })),
+		counter("evicted_total", "Idle connections evicted.", tot(func(t pool.Totals) uint64 { return t.Evicted })),
+		counter("slow_consumers_total", "Connections closed with a full send queue.", tot(func(t pool.Totals) uint64 { return t.Slow })),
+		counter("messages_in_total", "Frames received from clients.", tot(func(t pool.Totals) uint64 { return t.MsgsIn })),
+		counter("messages_out_total", "Channel messages queued to clients.", tot(func(t pool.Totals) uint64 { return t.MsgsOut })),
+		counter("errors_total", "Connections closed by an error.", tot(func(t pool.Totals) uint64 { return t.Errors })),
+	)
+	closed := prometheus.NewDesc("wsheal_gateway_connections_closed_total", "Connections closed, by cause.", []string{"cause"}, nil)
+	m.reg.MustRegister(&closedCollector{desc: closed, s: s})
+}
+
+// closedCollector exports closes by cause.
+type closedCollector struct {
+	desc *prometheus.Desc
+	s    *Service
+}
+
+func (c *closedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *closedCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.s.pool.Totals()
+	for _, cause := range []string{events.CauseClient, events.CauseStale, events.CauseIdle,
+		events.CauseSlow, events.CauseDrained, events.CauseError} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(t.Closed[cause]), cause)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

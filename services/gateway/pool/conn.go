@@ -1,0 +1,198 @@
+package pool
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/frame"
+)
+
+// closeWriteTimeout bounds how long a close frame may wait for a socket
+// that does not drain (a slow or dead peer).
+const closeWriteTimeout = time.Second
+
+// causes indexes close causes in counters.
+var causes = []string{events.CauseClient, events.CauseStale, events.CauseIdle,
+	events.CauseSlow, events.CauseDrained, events.CauseError}
+
+func causeIndex(cause string) int {
+	for i, c := range causes {
+		if c == cause {
+			return i
+		}
+	}
+	return len(causes) - 1
+}
+
+// Conn is one client connection. Its exported methods are safe for
+// concurrent use.
+type Conn struct {
+	ws     *gws.Conn
+	pool   *Pool
+	shard  *shard
+	idx    int // position in shard.conns; guarded by shard.mu
+	id     string
+	remote string
+	opened int64 // unix nanos
+
+	lastActive atomic.Int64 // unix nanos of the last inbound data frame
+	pingSent   atomic.Int64 // unix nanos of the outstanding ping, 0 if none
+	nextPing   int64        // guarded by shard.mu
+	rttMicros  atomic.Int64 // last measured round trip
+	inflight   atomic.Int32 // frames handed to gws, not yet written
+	subs       atomic.Int32 // channels subscribed, kept by the handler
+	closing    atomic.Int32 // 1 + cause index once a close started
+	expires    int64        // token expiry, unix nanos; 0 = never
+
+	// inbound token bucket; read goroutine only
+	tokens  float64
+	tokTime int64
+
+	done atomic.Bool // OnClose ran
+
+	// Data is the handler's per-connection state, set before the read
+	// loop starts.
+	Data any
+}
+
+// ID is the connection's session id.
+func (c *Conn) ID() string { return c.id }
+
+// Remote is the peer address.
+func (c *Conn) Remote() string { return c.remote }
+
+// AddSubs adjusts the count of channels the connection is subscribed to;
+// a connection with subscriptions is never idle.
+func (c *Conn) AddSubs(n int) { c.subs.Add(int32(n)) }
+
+// Subs is the number of channels the connection is subscribed to.
+func (c *Conn) Subs() int { return int(c.subs.Load()) }
+
+// Backlog is the number of frames queued and not yet written.
+func (c *Conn) Backlog() int { return int(c.inflight.Load()) }
+
+// RTT is the last measured round trip (0 before the first pong).
+func (c *Conn) RTT() time.Duration { return time.Duration(c.rttMicros.Load()) * time.Microsecond }
+
+// Closing reports whether a close has started.
+func (c *Conn) Closing() bool { return c.closing.Load() != 0 }
+
+// Deliver implements the channel hub's subscriber: a non-blocking enqueue
+// of shared, read-only bytes. False means the send queue is full; the
+// connection is then closed as a slow consumer.
+func (c *Conn) Deliver(b []byte) bool {
+	if !c.Send(b) {
+		return false
+	}
+	c.pool.stats.msgsOut.Add(1)
+	return true
+}
+
+// Send queues a text frame. b must not change afterwards. It returns false
+// if the connection is closing or its send queue is full; in the latter
+// case the connection is closed with frame.CloseSlow.
+func (c *Conn) Send(b []byte) bool {
+	if c.closing.Load() != 0 {
+		return false
+	}
+	limit := int32(c.pool.cfg.SendQueue)
+	if c.inflight.Add(1) > limit {
+		c.inflight.Add(-1)
+		c.closeSlow()
+		return false
+	}
+	c.pool.backlog.Add(1)
+	c.ws.WriteAsync(gws.OpcodeText, b, c.written)
+	return true
+}
+
+// written is the WriteAsync callback: one frame left the queue.
+func (c *Conn) written(err error) {
+	c.inflight.Add(-1)
+	c.pool.backlog.Add(-1)
+}
+
+func (c *Conn) closeSlow() {
+	if c.Close(frame.CloseSlow, events.CauseSlow, "send queue full") {
+		c.pool.stats.slow.Add(1)
+		c.pool.notable(events.ConnSlowConsumer, c, "send queue full")
+	}
+}
+
+// Close starts closing the connection now with code, counting it under
+// cause. Frames still queued may be lost (the client resumes). It returns
+// false if a close had already started.
+func (c *Conn) Close(code int, cause, reason string) bool {
+	if !c.closing.CompareAndSwap(0, int32(causeIndex(cause))+1) {
+		return false
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	go func() { _ = c.ws.WriteClose(uint16(code), []byte(reason)) }()
+	return true
+}
+
+// CloseAfter queues a close after the frames already queued (a reconnect
+// hint, an error) so that the client reads them first.
+func (c *Conn) CloseAfter(code int, cause, reason string) bool {
+	if !c.closing.CompareAndSwap(0, int32(causeIndex(cause))+1) {
+		return false
+	}
+	c.ws.Async(func() {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+		_ = c.ws.WriteClose(uint16(code), []byte(reason))
+	})
+	return true
+}
+
+// kill drops the TCP connection without a close frame: a crash as the
+// client sees it.
+func (c *Conn) kill() {
+	c.closing.CompareAndSwap(0, int32(causeIndex(events.CauseError))+1)
+	if nc := c.ws.NetConn(); nc != nil {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = nc.Close()
+	}
+}
+
+// allowInbound spends one token of the connection's inbound bucket. Read
+// goroutine only.
+func (c *Conn) allowInbound(now int64, rate float64, burst int) bool {
+	if rate <= 0 {
+		return true
+	}
+	if c.tokTime == 0 {
+		c.tokens = float64(burst)
+	} else {
+		c.tokens += float64(now-c.tokTime) / float64(time.Second) * rate
+		if c.tokens > float64(burst) {
+			c.tokens = float64(burst)
+		}
+	}
+	c.tokTime = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// Info describes the connection for the status command.
+func (c *Conn) Info(now time.Time, stale bool) events.ConnInfo {
+	n := now.UnixNano()
+	return events.ConnInfo{
+		ID:       c.id,
+		Remote:   c.remote,
+		AgeMS:    (n - c.opened) / int64(time.Millisecond),
+		IdleMS:   (n - c.lastActive.Load()) / int64(time.Millisecond),
+		RTTMS:    float64(c.rttMicros.Load()) / 1000,
+		Channels: c.Subs(),
+		Backlog:  c.Backlog(),
+		Stale:    stale,
+	}
+}

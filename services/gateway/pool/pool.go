@@ -1,0 +1,217 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// Errors of the pool.
+var (
+	ErrDraining = errors.New("pool: draining")
+	ErrFull     = errors.New("pool: connection limit reached")
+	ErrRate     = errors.New("pool: accept rate exceeded")
+)
+
+// Config are the pool's limits. Limits that Resize changes live in the
+// pool afterwards; Config keeps the rest.
+type Config struct {
+	MaxConns         int
+	AcceptRate       float64 // upgrades per second
+	AcceptBurst      int
+	MaxMessage       int     // bytes of one inbound frame
+	InboundRate      float64 // frames per second per connection; 0 = unlimited
+	InboundBurst     int
+	SendQueue        int // frames per connection
+	PingInterval     time.Duration
+	PongDeadline     time.Duration
+	IdleTimeout      time.Duration // 0 disables idle eviction
+	HandshakeTimeout time.Duration
+	Shards           int // scanner shards (default 8)
+}
+
+// Handler is the protocol spoken over the connections. Its calls for one
+// connection happen on that connection's read goroutine.
+type Handler interface {
+	Open(c *Conn)
+	Message(c *Conn, data []byte)
+	Close(c *Conn, cause string)
+}
+
+// Notifier receives notable connection events (stale close, slow consumer,
+// rate limited); it must not block.
+type Notifier func(kind string, c *Conn, detail string)
+
+// Pool holds the connections of a node.
+type Pool struct {
+	cfg     Config
+	log     zerolog.Logger
+	handler Handler
+	notify  Notifier
+	up      *gws.Upgrader
+	limiter *rate.Limiter
+	shards  []*shard
+
+	maxConns     atomic.Int64
+	pingInterval atomic.Int64
+	pongDeadline atomic.Int64
+	idleTimeout  atomic.Int64
+	draining     atomic.Bool
+
+	count   atomic.Int64 // admitted: open plus upgrading
+	open    atomic.Int64
+	backlog atomic.Int64
+	stats   counters
+	rtt     *rttHist
+	// OnRTT, if set before Run, observes every measured round trip.
+	OnRTT func(time.Duration)
+}
+
+// New builds a pool; Run starts its scanners.
+func New(cfg Config, h Handler, notify Notifier, log zerolog.Logger) *Pool {
+	if cfg.Shards <= 0 {
+		cfg.Shards = 8
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = 1024
+	}
+	if cfg.AcceptBurst <= 0 {
+		cfg.AcceptBurst = 1
+	}
+	if notify == nil {
+		notify = func(string, *Conn, string) {}
+	}
+	p := &Pool{
+		cfg:     cfg,
+		log:     log.With().Str("component", "pool").Logger(),
+		handler: h,
+		notify:  notify,
+		limiter: rate.NewLimiter(rate.Limit(cfg.AcceptRate), cfg.AcceptBurst),
+		rtt:     newRTTHist(),
+	}
+	p.maxConns.Store(int64(cfg.MaxConns))
+	p.pingInterval.Store(int64(cfg.PingInterval))
+	p.pongDeadline.Store(int64(cfg.PongDeadline))
+	p.idleTimeout.Store(int64(cfg.IdleTimeout))
+	for range cfg.Shards {
+		p.shards = append(p.shards, &shard{pool: p})
+	}
+	p.up = gws.NewUpgrader(&socketHandler{p: p}, &gws.ServerOption{
+		ReadMaxPayloadSize:  cfg.MaxMessage,
+		WriteMaxPayloadSize: 16 << 20,
+		ReadBufferSize:      4 << 10,
+		HandshakeTimeout:    cfg.HandshakeTimeout,
+		CheckUtf8Enabled:    true,
+		Logger:              gwsLogger{p.log},
+	})
+	return p
+}
+
+// Admit reserves a connection slot before an upgrade. On error the caller
+// answers 503 with Retry-After(retry); on success it must call Upgrade or
+// Release.
+func (p *Pool) Admit() (retry time.Duration, err error) {
+	if p.draining.Load() {
+		p.stats.rejected.Add(1)
+		return 5 * time.Second, ErrDraining
+	}
+	if n := p.count.Add(1); n > p.maxConns.Load() {
+		p.count.Add(-1)
+		p.stats.rejected.Add(1)
+		return time.Second, ErrFull
+	}
+	r := p.limiter.Reserve()
+	if !r.OK() || r.Delay() > 0 {
+		wait := time.Second
+		if r.OK() {
+			wait = r.Delay()
+			r.Cancel()
+		}
+		p.count.Add(-1)
+		p.stats.rejected.Add(1)
+		return wait, ErrRate
+	}
+	return 0, nil
+}
+
+// Release gives back a slot reserved by Admit that was not upgraded.
+func (p *Pool) Release() { p.count.Add(-1) }
+
+// Upgrade upgrades an admitted request. data becomes Conn.Data; expires
+// (zero for none) closes the connection with frame.CloseTokenExpired when
+// it passes. The read loop runs on its own goroutine; the handler's Open
+// is its first call.
+func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, data any, expires time.Time) (*Conn, error) {
+	ws, err := p.up.Upgrade(w, r)
+	if err != nil {
+		p.count.Add(-1)
+		return nil, fmt.Errorf("pool: upgrade: %w", err)
+	}
+	now := time.Now().UnixNano()
+	c := &Conn{ws: ws, pool: p, id: nuid.Next(), remote: r.RemoteAddr, opened: now, Data: data}
+	if !expires.IsZero() {
+		c.expires = expires.UnixNano()
+	}
+	c.lastActive.Store(now)
+	ws.Session().Store("", c)
+	p.open.Add(1)
+	p.stats.opened.Add(1)
+	sh := p.shards[rand.IntN(len(p.shards))]
+	sh.add(c, now)
+	go ws.ReadLoop()
+	return c, nil
+}
+
+// Refuse upgrades a request only to close it at once with code: how a
+// browser learns why (an HTTP status is invisible to it). The connection
+// is never counted as open.
+func (p *Pool) Refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	ws, err := p.up.Upgrade(w, r)
+	if err != nil {
+		return
+	}
+	_ = ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	_ = ws.WriteClose(uint16(code), []byte(reason))
+}
+
+// SetDraining stops (true) or resumes (false) admission.
+func (p *Pool) SetDraining(on bool) { p.draining.Store(on) }
+
+// Draining reports whether admission is stopped.
+func (p *Pool) Draining() bool { return p.draining.Load() }
+
+// Len is the number of open connections.
+func (p *Pool) Len() int { return int(p.open.Load()) }
+
+// Conns returns the open connections that keep returns true for (all if
+// keep is nil), in no particular order.
+func (p *Pool) Conns(keep func(*Conn) bool) []*Conn {
+	var out []*Conn
+	for _, sh := range p.shards {
+		out = sh.collect(out, keep)
+	}
+	return out
+}
+
+// Kill drops every connection without a close frame (a crash as clients
+// see it). Used to simulate a node failure.
+func (p *Pool) Kill() {
+	for _, c := range p.Conns(nil) {
+		c.kill()
+	}
+}
+
+func (p *Pool) notable(kind string, c *Conn, detail string) { p.notify(kind, c, detail) }
+
+// gwsLogger routes gws's own log lines to zerolog.
+type gwsLogger struct{ log zerolog.Logger }
+
+func (l gwsLogger) Error(v ...any) { l.log.Error().Msg(fmt.Sprint(v...)) }

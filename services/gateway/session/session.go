@@ -1,0 +1,157 @@
+// Package session speaks the client protocol v1 (pkg/events/frame) over
+// the pool's connections: hello, subscribe with resume, unsubscribe,
+// publish with acknowledgement, ping, and error frames. A malformed frame
+// gets an error frame and the connection keeps serving; a connection that
+// keeps sending them is closed with frame.CloseBadRequest.
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/frame"
+	"github.com/wsheal/wsheal/services/gateway/auth"
+	"github.com/wsheal/wsheal/services/gateway/pool"
+)
+
+// Subscriber is what the hub delivers channel messages to.
+type Subscriber interface {
+	Deliver(frame []byte) bool
+}
+
+// Subscription is the hub's answer to a subscribe.
+type Subscription struct {
+	Seq       uint64 // the channel's last sequence at subscribe time
+	Recovered bool   // the gap after since was replayed in full
+	Replayed  int
+}
+
+// Hub is the channel fan-out the protocol drives (channel.Hub, adapted).
+type Hub interface {
+	Subscribe(ctx context.Context, channel string, sub Subscriber, since *uint64) (Subscription, error)
+	Unsubscribe(channel string, sub Subscriber)
+	Publish(ctx context.Context, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error)
+}
+
+// ErrUnavailable is returned by a Hub that cannot reach NATS; the client
+// gets the error code frame.CodeUnavailable and may retry.
+var ErrUnavailable = errors.New("session: channel hub unavailable")
+
+// Config tunes the protocol.
+type Config struct {
+	Node       string
+	MaxMessage int
+	MaxSubs    int           // channels per connection
+	MaxErrors  int           // bad frames before frame.CloseBadRequest
+	OpTimeout  time.Duration // bound of one subscribe or publish
+}
+
+// PingInterval tells clients in the hello frame how often they are pinged.
+type PingInterval func() time.Duration
+
+// State is one connection's protocol state, kept in pool.Conn.Data.
+type State struct {
+	Claims *auth.Claims
+	subs   map[string]struct{}
+	errors int
+}
+
+// NewState returns the state of a connection with claims.
+func NewState(c *auth.Claims) *State { return &State{Claims: c} }
+
+// Handler implements pool.Handler.
+type Handler struct {
+	cfg  Config
+	hub  Hub
+	ping PingInterval
+	log  zerolog.Logger
+	// onError counts a protocol error (for metrics), if set.
+	onError func()
+}
+
+// New returns the protocol handler.
+func New(cfg Config, hub Hub, ping PingInterval, onError func(), log zerolog.Logger) *Handler {
+	if cfg.MaxSubs <= 0 {
+		cfg.MaxSubs = 100
+	}
+	if cfg.MaxErrors <= 0 {
+		cfg.MaxErrors = 10
+	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = 5 * time.Second
+	}
+	if onError == nil {
+		onError = func() {}
+	}
+	return &Handler{cfg: cfg, hub: hub, ping: ping, onError: onError,
+		log: log.With().Str("component", "session").Logger()}
+}
+
+func stateOf(c *pool.Conn) *State {
+	st, _ := c.Data.(*State)
+	if st == nil {
+		st = NewState(auth.AllowAll)
+		c.Data = st
+	}
+	return st
+}
+
+// Open implements pool.Handler: the hello frame.
+func (h *Handler) Open(c *pool.Conn) {
+	hello := frame.Server{Op: frame.OpHello, Node: h.cfg.Node, Session: c.ID(),
+		Version: frame.ProtocolVersion, PingIntervalMS: h.ping().Milliseconds()}
+	c.Send(hello.Encode())
+}
+
+// Close implements pool.Handler: leave every channel.
+func (h *Handler) Close(c *pool.Conn, _ string) {
+	st := stateOf(c)
+	for ch := range st.subs {
+		h.hub.Unsubscribe(ch, c)
+	}
+	c.AddSubs(-len(st.subs))
+	st.subs = nil
+}
+
+// Message implements pool.Handler.
+func (h *Handler) Message(c *pool.Conn, data []byte) {
+	f, err := frame.DecodeClient(data, h.cfg.MaxMessage)
+	if err != nil {
+		h.badFrame(c, f.ID, err)
+		return
+	}
+	switch f.Op {
+	case frame.OpPing:
+		c.Send((&frame.Server{Op: frame.OpPong, ID: f.ID}).Encode())
+	case frame.OpSubscribe:
+		h.subscribe(c, &f)
+	case frame.OpUnsubscribe:
+		h.unsubscribe(c, &f)
+	case frame.OpPublish:
+		h.publish(c, &f)
+	}
+}
+
+func (h *Handler) badFrame(c *pool.Conn, id uint64, err error) {
+	h.onError()
+	code := frame.CodeBadFrame
+	switch {
+	case errors.Is(err, frame.ErrUnknownOp):
+		code = frame.CodeUnknownOp
+	case errors.Is(err, frame.ErrTooLarge):
+		code = frame.CodeTooLarge
+	}
+	sendError(c, id, code, err.Error())
+	st := stateOf(c)
+	if st.errors++; st.errors >= h.cfg.MaxErrors {
+		c.CloseAfter(frame.CloseBadRequest, events.CauseError, "too many bad frames")
+	}
+}
+
+func sendError(c *pool.Conn, id uint64, code, msg string) {
+	c.Send((&frame.Server{Op: frame.OpError, ID: id, Code: code, Message: msg}).Encode())
+}
