@@ -117,14 +117,17 @@ func waitSeqs(t *testing.T, sub *testSub, want []uint64) {
 
 func checkSeqs(t *testing.T, got, want []uint64) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d messages %v, want %d %v", len(got), got, len(want), want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("message %d: seq %d, want %d (got %v)", i, got[i], want[i], got)
+	for i := range max(len(got), len(want)) {
+		if i >= len(got) || i >= len(want) || got[i] != want[i] {
+			t.Fatalf("got %d messages, want %d; first difference at %d: got %v, want %v",
+				len(got), len(want), i, window(got, i), window(want, i))
 		}
 	}
+}
+
+// window is s around i, for failure messages.
+func window(s []uint64, i int) []uint64 {
+	return s[max(0, min(i-3, len(s))):min(i+4, len(s))]
 }
 
 // streamConsumers counts the consumers on the channel stream.
