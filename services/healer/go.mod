@@ -2,8 +2,21 @@ module github.com/wsheal/wsheal/services/healer
 
 go 1.26.8
 
-require github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
+require (
+	github.com/nats-io/nats.go v1.55.0
+	github.com/rs/zerolog v1.35.1
+	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
+)
 
-require gopkg.in/yaml.v3 v3.0.1 // indirect
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events

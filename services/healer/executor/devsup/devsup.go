@@ -1,0 +1,44 @@
+// Package devsup restarts a gateway through the `wsheal dev` supervisor's
+// restart request (events.ControlSubject("dev", "restart")).
+package devsup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// ErrRestart wraps every failed restart request.
+var ErrRestart = errors.New("devsup: restart")
+
+// Client sends restart requests to the dev supervisor.
+type Client struct {
+	nc      *nats.Conn
+	timeout time.Duration
+}
+
+// New returns a client whose requests time out after timeout.
+func New(nc *nats.Conn, timeout time.Duration) *Client {
+	return &Client{nc: nc, timeout: timeout}
+}
+
+// Restart asks the supervisor to restart node's process; id makes the
+// request idempotent.
+func (c *Client) Restart(ctx context.Context, id, node string) (events.Process, error) {
+	cmd := events.RestartCommand{ID: id, Node: node}
+	if err := cmd.Validate(); err != nil {
+		return events.Process{}, fmt.Errorf("%w: %w", ErrRestart, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var r events.RestartReply
+	if err := events.Request(ctx, c.nc, events.ControlSubject(events.ServiceDev, events.VerbRestart), &cmd, &r); err != nil {
+		return events.Process{}, fmt.Errorf("%w: %s: %w", ErrRestart, node, err)
+	}
+	return r.Process, nil
+}

@@ -1,0 +1,175 @@
+// Package docker restarts a gateway's container through the Docker Engine
+// API over its unix socket: the container is found by a label naming the
+// node (io.wsheal.node=<node> by default), then restarted.
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Errors of the Docker executor.
+var (
+	ErrEngine   = errors.New("docker: engine")
+	ErrNotFound = errors.New("docker: no container")
+)
+
+// DefaultSocket is where the engine listens on Linux.
+const DefaultSocket = "/var/run/docker.sock"
+
+// DefaultLabel names the node a container runs.
+const DefaultLabel = "io.wsheal.node"
+
+// Client is a small Docker Engine API client over a unix socket.
+type Client struct {
+	socket string
+	label  string
+	http   *http.Client
+}
+
+// New returns a client of the engine at socket that finds containers by label.
+func New(socket, label string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		MaxIdleConns:    2,
+		IdleConnTimeout: 30 * time.Second,
+	}
+	return &Client{socket: socket, label: label, http: &http.Client{Transport: tr}}
+}
+
+// Socket is the engine's socket path.
+func (c *Client) Socket() string { return c.socket }
+
+// Container is what the executor needs of a container.
+type Container struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Running bool      `json:"running"`
+	Started time.Time `json:"started_at"`
+}
+
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, out any) error {
+	u := "http://docker" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrEngine, method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrEngine, method, path, err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s %s: %s", ErrNotFound, method, path, message(body))
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%w: %s %s: %d %s", ErrEngine, method, path, resp.StatusCode, message(body))
+	}
+	if out != nil && len(body) > 0 {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("%w: %s %s: decode: %w", ErrEngine, method, path, err)
+		}
+	}
+	return nil
+}
+
+// message extracts the engine's {"message": ...} error text.
+func message(body []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	if len(body) > 200 {
+		body = body[:200]
+	}
+	return string(body)
+}
+
+// Ping checks that the engine answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.call(ctx, http.MethodGet, "/_ping", nil, nil)
+}
+
+// Find returns the container labelled with node, preferring a running one.
+func (c *Client) Find(ctx context.Context, node string) (Container, error) {
+	filters, _ := json.Marshal(map[string][]string{"label": {c.label + "=" + node}})
+	var list []struct {
+		ID    string   `json:"Id"`
+		Names []string `json:"Names"`
+		State string   `json:"State"`
+	}
+	q := url.Values{"all": {"1"}, "filters": {string(filters)}}
+	if err := c.call(ctx, http.MethodGet, "/containers/json", q, &list); err != nil {
+		return Container{}, err
+	}
+	if len(list) == 0 {
+		return Container{}, fmt.Errorf("%w labelled %s=%s", ErrNotFound, c.label, node)
+	}
+	pick := list[0]
+	for _, x := range list {
+		if x.State == "running" {
+			pick = x
+			break
+		}
+	}
+	return c.Inspect(ctx, pick.ID)
+}
+
+// Inspect reads a container's state.
+func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
+	var in struct {
+		ID    string `json:"Id"`
+		Name  string `json:"Name"`
+		State struct {
+			Running   bool      `json:"Running"`
+			StartedAt time.Time `json:"StartedAt"`
+		} `json:"State"`
+	}
+	if err := c.call(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/json", nil, &in); err != nil {
+		return Container{}, err
+	}
+	return Container{ID: in.ID, Name: in.Name, Running: in.State.Running, Started: in.State.StartedAt}, nil
+}
+
+// Restart restarts a container, giving its process grace to stop.
+func (c *Client) Restart(ctx context.Context, id string, grace time.Duration) error {
+	q := url.Values{"t": {strconv.Itoa(int(grace.Seconds()))}}
+	return c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/restart", q, nil)
+}
+
+// RestartNode finds node's container and restarts it, unless it already
+// started after since (a restart already done for this attempt by a
+// replica that crashed before recording it).
+func (c *Client) RestartNode(ctx context.Context, node string, since time.Time, grace time.Duration) (Container, error) {
+	ct, err := c.Find(ctx, node)
+	if err != nil {
+		return ct, err
+	}
+	if ct.Running && !since.IsZero() && ct.Started.After(since) {
+		return ct, nil
+	}
+	if err := c.Restart(ctx, ct.ID, grace); err != nil {
+		return ct, err
+	}
+	return c.Inspect(ctx, ct.ID)
+}

@@ -1,0 +1,117 @@
+package docker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nuid"
+
+	"github.com/wsheal/wsheal/services/healer/executor/docker"
+)
+
+// engine returns a client of the local engine, or skips the test.
+func engine(t *testing.T) *docker.Client {
+	t.Helper()
+	socket := os.Getenv("DOCKER_SOCKET")
+	if socket == "" {
+		socket = docker.DefaultSocket
+	}
+	c := docker.New(socket, docker.DefaultLabel)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		t.Skipf("no Docker engine answers on %s (%v): the Docker executor is not tested here", socket, err)
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed: cannot build the test image")
+	}
+	return c
+}
+
+// image builds a FROM scratch image holding a static sleeper binary.
+func image(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "sleeper"), "./testdata/sleeper")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build sleeper: %v\n%s", err, out)
+	}
+	df := "FROM scratch\nCOPY sleeper /sleeper\nENTRYPOINT [\"/sleeper\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
+	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
+	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
+}
+
+func TestRestartNodeAgainstTheEngine(t *testing.T) {
+	c := engine(t)
+	tag := image(t)
+	node := "n-" + strings.ToLower(nuid.Next()[:8])
+	name := "wsheal-healer-test-" + node
+	out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", docker.DefaultLabel+"="+node, tag).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before, err := c.Find(ctx, node)
+	if err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	if !before.Running || before.Started.IsZero() {
+		t.Fatalf("container not running: %+v", before)
+	}
+	after, err := c.RestartNode(ctx, node, before.Started.Add(time.Millisecond), 5*time.Second)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if !after.Started.After(before.Started) || !after.Running {
+		t.Fatalf("StartedAt did not move: before %v after %v", before.Started, after.Started)
+	}
+	// The same attempt replayed (a replica taking over) does not restart again.
+	again, err := c.RestartNode(ctx, node, after.Started.Add(-time.Millisecond), 5*time.Second)
+	if err != nil {
+		t.Fatalf("replayed restart: %v", err)
+	}
+	if !again.Started.Equal(after.Started) {
+		t.Fatalf("a replayed attempt restarted again: %v then %v", after.Started, again.Started)
+	}
+}
+
+func TestFindUnknownNode(t *testing.T) {
+	c := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Find(ctx, "no-such-node-"+nuid.Next())
+	if !errors.Is(err, docker.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func TestNoEngineIsAClearError(t *testing.T) {
+	c := docker.New(filepath.Join(t.TempDir(), "none.sock"), docker.DefaultLabel)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := c.Find(ctx, "n1")
+	if !errors.Is(err, docker.ErrEngine) {
+		t.Fatalf("want ErrEngine, got %v", err)
+	}
+	fmt.Fprintln(os.Stderr, "no-engine error reads:", err)
+}

@@ -1,0 +1,194 @@
+// Package fleet keeps the healer's view of the gateway fleet: which nodes
+// exist, how many connections each holds, whether each is draining, and
+// when each was last heard from (heartbeats and the fleet registry).
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// ErrWatch is returned when the fleet registry cannot be watched.
+var ErrWatch = errors.New("fleet: watch")
+
+// Node is what the healer knows of one gateway node.
+type Node struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url"`
+	Connections int       `json:"connections"`
+	Capacity    int       `json:"capacity"`
+	Draining    bool      `json:"draining"`
+	StartedAt   time.Time `json:"started_at"`
+	LastSeen    time.Time `json:"last_seen"`
+	// Healthy: heard from within the staleness window.
+	Healthy bool `json:"healthy"`
+}
+
+// Accepting is a healthy node that is not draining.
+func (n Node) Accepting() bool { return n.Healthy && !n.Draining }
+
+// View is the fleet as heard over NATS. Nodes that went silent stay in the
+// view (unhealthy) until forgotten, so that a dead node still counts as
+// part of the fleet for the panic threshold and the blast-radius cap.
+type View struct {
+	stale  time.Duration
+	forget time.Duration
+	log    zerolog.Logger
+
+	mu    sync.Mutex
+	nodes map[string]*Node
+}
+
+// New returns an empty view: a node is healthy when heard from within
+// stale, and forgotten after forget of silence.
+func New(stale, forget time.Duration, log zerolog.Logger) *View {
+	return &View{stale: stale, forget: forget, log: log.With().Str("component", "fleet").Logger(), nodes: map[string]*Node{}}
+}
+
+// Registration is the part of a gateway's fleet registry entry the healer
+// reads; unknown fields are ignored.
+type Registration struct {
+	Node        string    `json:"node"`
+	URL         string    `json:"url"`
+	Connections int       `json:"connections"`
+	Capacity    int       `json:"capacity"`
+	Draining    bool      `json:"draining"`
+	StartedAt   time.Time `json:"started_at"`
+	Updated     time.Time `json:"updated"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// DecodeRegistration reads a registry entry tolerantly: only node is required.
+func DecodeRegistration(b []byte) (Registration, error) {
+	var r Registration
+	if len(b) > events.MaxEventSize {
+		return r, fmt.Errorf("fleet: registration of %d bytes", len(b))
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("fleet: registration: %w", err)
+	}
+	if r.Node == "" || events.ValidateToken(r.Node) != nil {
+		return r, fmt.Errorf("fleet: registration without a valid node id")
+	}
+	if r.Connections < 0 || r.Capacity < 0 {
+		return r, fmt.Errorf("fleet: registration of %s with negative counts", r.Node)
+	}
+	if r.Updated.IsZero() {
+		r.Updated = r.UpdatedAt
+	}
+	return r, nil
+}
+
+// Run follows heartbeats and the registry until ctx ends.
+func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	sub, err := nc.Subscribe(events.HeartbeatsAll, func(m *nats.Msg) { v.heartbeat(m.Data) })
+	if err != nil {
+		return fmt.Errorf("%w: heartbeats: %w", ErrWatch, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	kv, err := js.KeyValue(ctx, events.BucketFleet)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrWatch, events.BucketFleet, err)
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrWatch, events.BucketFleet, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil && e.Operation() == jetstream.KeyValuePut {
+				v.registration(e.Value(), e.Created())
+			}
+		}
+	}
+}
+
+func (v *View) heartbeat(b []byte) {
+	ev, err := events.Decode(b)
+	if err != nil {
+		v.log.Debug().Err(err).Msg("heartbeat ignored")
+		return
+	}
+	hb, ok := events.As[*events.Heartbeat](ev)
+	if !ok {
+		return
+	}
+	v.Observe(Node{ID: hb.Node, URL: hb.URL, Connections: hb.Connections, Capacity: hb.Capacity,
+		Draining: hb.Draining, StartedAt: hb.StartedAt}, time.Now())
+}
+
+func (v *View) registration(b []byte, at time.Time) {
+	r, err := DecodeRegistration(b)
+	if err != nil {
+		v.log.Debug().Err(err).Msg("registration ignored")
+		return
+	}
+	// A registry entry is written by the node itself, so it is a sign of
+	// life as of when it was written.
+	seen := at
+	if !r.Updated.IsZero() && r.Updated.Before(seen) {
+		seen = r.Updated
+	}
+	v.Observe(Node{ID: r.Node, URL: r.URL, Connections: r.Connections, Capacity: r.Capacity,
+		Draining: r.Draining, StartedAt: r.StartedAt}, seen)
+}
+
+// Observe records a sign of life of n at seen; older news never
+// overwrites newer.
+func (v *View) Observe(n Node, seen time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cur, ok := v.nodes[n.ID]
+	if ok && cur.LastSeen.After(seen) {
+		return
+	}
+	n.LastSeen = seen
+	v.nodes[n.ID] = &n
+}
+
+// Snapshot returns every node known, sorted by id, with Healthy set as of now.
+func (v *View) Snapshot(now time.Time) []Node {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]Node, 0, len(v.nodes))
+	for id, n := range v.nodes {
+		age := now.Sub(n.LastSeen)
+		if age > v.forget {
+			delete(v.nodes, id)
+			continue
+		}
+		c := *n
+		c.Healthy = age <= v.stale
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Get returns one node as of now.
+func (v *View) Get(id string, now time.Time) (Node, bool) {
+	for _, n := range v.Snapshot(now) {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
