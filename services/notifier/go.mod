@@ -2,6 +2,22 @@ module github.com/wsheal/wsheal/services/notifier
 
 go 1.26.8
 
-require github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
+require (
+	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/nats-io/nats.go v1.55.0
+	github.com/rs/zerolog v1.35.1
+	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
+	golang.org/x/sync v0.24.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events

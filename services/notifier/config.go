@@ -1,0 +1,144 @@
+package notifier
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/notifier/policy"
+	"github.com/wsheal/wsheal/services/notifier/sink"
+)
+
+// Prefix of the notifier's environment variables.
+const Prefix = "WSHEAL_NOTIFIER"
+
+// ErrConfig is wrapped by Validate.
+var ErrConfig = errors.New("notifier: bad config")
+
+// Config is the notifier's configuration, read from WSHEAL_NOTIFIER_*.
+type Config struct {
+	service.NATS
+	service.Log
+
+	Instance    string        `envconfig:"INSTANCE"`                   // default: the host name
+	GroupWindow time.Duration `envconfig:"GROUP_WINDOW" default:"5m"`  // anomalies of a group within it share an incident
+	ReviewDelay time.Duration `envconfig:"REVIEW_DELAY" default:"10s"` // wait for late events before the review
+	Tick        time.Duration `envconfig:"TICK" default:"1s"`          // escalation/repeat clock
+	Replay      time.Duration `envconfig:"REPLAY" default:"1h"`        // history a new consumer starts from
+
+	Escalation     string        `envconfig:"ESCALATION" default:"pagerduty,slack@10m;pagerduty,slack,webhook,alertmanager"`
+	PageSeverities string        `envconfig:"PAGE_SEVERITIES" default:"SEV1"`
+	PageOnFailure  bool          `envconfig:"PAGE_ON_FAILURE" default:"true"`
+	UnhealedAfter  time.Duration `envconfig:"UNHEALED_AFTER" default:"15m"`
+	Repeat         time.Duration `envconfig:"REPEAT" default:"1h"`
+	SummarySinks   string        `envconfig:"SUMMARY_SINKS" default:"slack,webhook,alertmanager"`
+
+	WebhookURL          string `envconfig:"WEBHOOK_URL"`
+	WebhookSecret       string `envconfig:"WEBHOOK_SECRET"`
+	SlackURL            string `envconfig:"SLACK_URL"`
+	PagerDutyRoutingKey string `envconfig:"PAGERDUTY_ROUTING_KEY"`
+	PagerDutyURL        string `envconfig:"PAGERDUTY_URL" default:"https://events.pagerduty.com/v2/enqueue"`
+	AlertmanagerURL     string `envconfig:"ALERTMANAGER_URL"`
+	AlertmanagerName    string `envconfig:"ALERTMANAGER_RECEIVER" default:"wsheal"`
+	ExternalURL         string `envconfig:"EXTERNAL_URL"`
+
+	HTTPTimeout   time.Duration `envconfig:"HTTP_TIMEOUT" default:"10s"`
+	Rate          float64       `envconfig:"RATE" default:"1"` // messages per second per sink
+	Burst         int           `envconfig:"BURST" default:"10"`
+	RetryAttempts int           `envconfig:"RETRY_ATTEMPTS" default:"6"`
+	RetryInitial  time.Duration `envconfig:"RETRY_INITIAL" default:"500ms"`
+	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"30s"`
+}
+
+// ConfigFromEnv reads and validates the configuration.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks every value; messages name the variable.
+func (c Config) Validate() error {
+	if err := c.NATS.Validate(Prefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.Instance != "" && events.ValidateToken(c.Instance) != nil {
+		return fmt.Errorf("%w: %s_INSTANCE=%q is not a subject token", ErrConfig, Prefix, c.Instance)
+	}
+	if _, err := c.Policy(); err != nil {
+		return err
+	}
+	for name, d := range map[string]time.Duration{"GROUP_WINDOW": c.GroupWindow, "TICK": c.Tick,
+		"HTTP_TIMEOUT": c.HTTPTimeout, "RETRY_INITIAL": c.RetryInitial, "RETRY_MAX": c.RetryMax} {
+		if d <= 0 {
+			return fmt.Errorf("%w: %s_%s=%v must be positive", ErrConfig, Prefix, name, d)
+		}
+	}
+	for name, d := range map[string]time.Duration{"REVIEW_DELAY": c.ReviewDelay, "REPLAY": c.Replay,
+		"UNHEALED_AFTER": c.UnhealedAfter, "REPEAT": c.Repeat} {
+		if d < 0 {
+			return fmt.Errorf("%w: %s_%s=%v is negative", ErrConfig, Prefix, name, d)
+		}
+	}
+	switch {
+	case c.Rate < 0:
+		return fmt.Errorf("%w: %s_RATE=%v is negative", ErrConfig, Prefix, c.Rate)
+	case c.Burst < 1:
+		return fmt.Errorf("%w: %s_BURST=%d, want at least 1", ErrConfig, Prefix, c.Burst)
+	case c.RetryAttempts < 1 || c.RetryAttempts > 20:
+		return fmt.Errorf("%w: %s_RETRY_ATTEMPTS=%d, want 1..20", ErrConfig, Prefix, c.RetryAttempts)
+	}
+	for name, u := range map[string]string{"WEBHOOK_URL": c.WebhookURL, "SLACK_URL": c.SlackURL,
+		"PAGERDUTY_URL": c.PagerDutyURL, "ALERTMANAGER_URL": c.AlertmanagerURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("%w: %s_%s=%q is not an http(s) URL", ErrConfig, Prefix, name, u)
+		}
+	}
+	return nil
+}
+
+// Policy builds the paging policy from the config.
+func (c Config) Policy() (policy.Policy, error) {
+	levels, err := policy.ParseLevels(c.Escalation, sink.Names)
+	if err != nil {
+		return policy.Policy{}, fmt.Errorf("%w: %s_ESCALATION: %w", ErrConfig, Prefix, err)
+	}
+	sevs, err := policy.ParseSeverities(c.PageSeverities)
+	if err != nil {
+		return policy.Policy{}, fmt.Errorf("%w: %s_PAGE_SEVERITIES: %w", ErrConfig, Prefix, err)
+	}
+	summary, err := policy.ParseSinks(c.SummarySinks, sink.Names)
+	if err != nil {
+		return policy.Policy{}, fmt.Errorf("%w: %s_SUMMARY_SINKS: %w", ErrConfig, Prefix, err)
+	}
+	return policy.Policy{Levels: levels, PageAtOnce: sevs, PageOnFailure: c.PageOnFailure,
+		UnhealedAfter: c.UnhealedAfter, Repeat: c.Repeat, SummarySinks: summary}, nil
+}
+
+// Sinks are the configured sinks.
+func (c Config) Sinks() []string {
+	var out []string
+	if c.WebhookURL != "" {
+		out = append(out, sink.Webhook)
+	}
+	if c.SlackURL != "" {
+		out = append(out, sink.Slack)
+	}
+	if c.PagerDutyRoutingKey != "" {
+		out = append(out, sink.PagerDuty)
+	}
+	if c.AlertmanagerURL != "" {
+		out = append(out, sink.Alertmanager)
+	}
+	return out
+}

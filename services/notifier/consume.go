@@ -1,0 +1,102 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/notifier/incident"
+)
+
+// Durable consumer names, shared by replicas.
+const (
+	DurableAnomalies    = "notifier-anomalies"
+	DurableRemediations = "notifier-remediations"
+)
+
+// maxEarly is how often an event that arrived before its anomaly is
+// delivered again before it is dropped.
+const maxEarly = 60
+
+// consumer reads one input stream.
+type consumer struct {
+	stream, durable, filter string
+	handle                  func(ctx context.Context, ev *events.Event) error
+}
+
+// consume runs a durable consumer until ctx ends. A new consumer starts
+// replay before now; an existing one resumes where it stopped.
+func (s *Service) consume(ctx context.Context, c consumer, log zerolog.Logger) error {
+	log = log.With().Str("component", "consumer").Str("durable", c.durable).Logger()
+	cons, err := s.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+		Durable: c.durable, FilterSubject: c.filter, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 256,
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: ptr(time.Now().Add(-s.cfg.Replay)),
+	})
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		cons, err = s.js.Consumer(ctx, c.stream, c.durable)
+	}
+	if err != nil {
+		return fmt.Errorf("notifier: consumer %s: %w", c.durable, err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { s.dispatch(ctx, c, msg, log) })
+	if err != nil {
+		return fmt.Errorf("notifier: consume %s: %w", c.durable, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// dispatch decodes and handles one event, then acks, retries or drops it.
+func (s *Service) dispatch(ctx context.Context, c consumer, msg jetstream.Msg, log zerolog.Logger) {
+	ev, err := events.Decode(msg.Data())
+	if err != nil {
+		log.Warn().Err(err).Str("subject", msg.Subject()).Msg("dropping undecodable event")
+		_ = msg.Term()
+		return
+	}
+	err = c.handle(ctx, ev)
+	switch {
+	case err == nil:
+		_ = msg.Ack()
+	case errors.Is(err, incident.ErrRetry):
+		md, _ := msg.Metadata()
+		if md != nil && md.NumDelivered >= maxEarly {
+			log.Warn().Err(err).Str("event", ev.ID).Msg("dropping event whose anomaly never came")
+			_ = msg.Term()
+			return
+		}
+		_ = msg.NakWithDelay(250 * time.Millisecond)
+	case errors.Is(err, incident.ErrNoAnomaly):
+		log.Debug().Str("event", ev.ID).Msg("remediation names no anomaly; ignored")
+		_ = msg.Ack()
+	case ctx.Err() != nil:
+		_ = msg.Nak()
+	default:
+		log.Error().Err(err).Str("event", ev.ID).Msg("event not handled; retrying")
+		_ = msg.NakWithDelay(time.Second)
+	}
+}
+
+// HandleEvent applies one decoded input event: an anomaly or a
+// remediation. Other types are ignored.
+func HandleEvent(ctx context.Context, eng *incident.Engine, ev *events.Event) error {
+	if a, ok := events.As[*events.Anomaly](ev); ok {
+		_, err := eng.HandleAnomaly(ctx, a)
+		return err
+	}
+	if r, ok := events.As[*events.Remediation](ev); ok {
+		_, err := eng.HandleRemediation(ctx, r, ev.Time)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/notifier/review"
+	"github.com/wsheal/wsheal/services/notifier/sink"
+)
+
+// maxTries bounds compare-and-set retries of one change.
+const maxTries = 50
+
+// Outbox takes messages for delivery; Enqueue is idempotent per message id.
+type Outbox interface {
+	Enqueue(ctx context.Context, m sink.Message) error
+}
+
+// Publisher publishes the notifier's events; each is idempotent per id.
+type Publisher interface {
+	Incident(ctx context.Context, inc events.Incident, seq int) error
+	Review(ctx context.Context, r events.Review) error
+	Notification(ctx context.Context, n events.Notification) error
+}
+
+// Config tunes an Engine.
+type Config struct {
+	Rules Rules
+	// Window groups an anomaly into an open incident of its group when it
+	// was detected within Window of the incident's latest anomaly.
+	Window time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Engine applies events and commands to incidents. Safe for concurrent
+// use, and across replicas: every change is a compare-and-set.
+type Engine struct {
+	store *Store
+	out   Outbox
+	pub   Publisher
+	log   zerolog.Logger
+	cfg   Config
+
+	mu       sync.RWMutex
+	silences []events.Silence
+	settled  map[string]bool
+}
+
+// NewEngine returns an engine.
+func NewEngine(store *Store, out Outbox, pub Publisher, cfg Config, log zerolog.Logger) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{store: store, out: out, pub: pub, cfg: cfg, settled: map[string]bool{},
+		log: log.With().Str("component", "incident").Logger()}
+}
+
+// Store is the engine's store.
+func (e *Engine) Store() *Store { return e.store }
+
+func (e *Engine) rules() Rules {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	r := e.cfg.Rules
+	r.Silences = e.silences
+	return r
+}
+
+// SetSilences replaces the cached silences.
+func (e *Engine) SetSilences(s []events.Silence) {
+	e.mu.Lock()
+	e.silences = s
+	e.mu.Unlock()
+}
+
+// change is a mutation of a record at now; it reports whether it changed it.
+type change func(r *Record, now time.Time) (bool, error)
+
+// update applies fn and the paging policy to incident id with a
+// compare-and-set, retrying on conflicts, then hands pending work on.
+func (e *Engine) update(ctx context.Context, id string, fn change) (*Record, error) {
+	for range maxTries {
+		r, rev, err := e.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		now := e.cfg.Now().UTC()
+		r.Track.Seq++
+		changed, err := fn(r, now)
+		if err != nil {
+			return r, err
+		}
+		rules := e.rules()
+		if r.decide(&rules, now) {
+			changed = true
+		}
+		if !changed {
+			r.Track.Seq--
+			return r, e.flush(ctx, r)
+		}
+		e.finalize(r)
+		ok, err := e.store.update(ctx, r, rev)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return r, e.flush(ctx, r)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrConflict, id)
+}
+
+// finalize fills the snapshots of messages queued by this change.
+func (e *Engine) finalize(r *Record) {
+	snap := r.Snapshot()
+	for i := range r.Track.Pending {
+		m := &r.Track.Pending[i]
+		if m.Incident.ID != "" {
+			continue
+		}
+		m.Incident = snap
+		if m.Action == sink.ActionSummary {
+			m.Review = e.review(r).Markdown
+		}
+	}
+	for i := range r.Track.Notices {
+		r.Track.Notices[i].Level = max(r.Track.Notices[i].Level, r.Level)
+	}
+}
+
+func (e *Engine) review(r *Record) events.Review {
+	return review.Build(review.Input{
+		Incident: r.Incident, Actions: r.Track.Actions, DetectedAt: r.Track.DetectedAt,
+		Human: r.Track.ManualResolve || !r.AckedAt.IsZero(),
+	})
+}
+
+// flush enqueues pending messages, publishes the incident's change, its
+// notices and its due review, then clears what was handed on. A failure
+// leaves the work in the record for the next sweep.
+func (e *Engine) flush(ctx context.Context, r *Record) error {
+	if !r.Dirty() {
+		return nil
+	}
+	var done flushed
+	for _, m := range r.Track.Pending {
+		if err := e.out.Enqueue(ctx, m); err != nil {
+			return fmt.Errorf("incident: %s: %w", r.ID, err)
+		}
+		done.msgs = append(done.msgs, m.ID)
+	}
+	for _, n := range r.Track.Notices {
+		if err := e.pub.Notification(ctx, n); err != nil {
+			break
+		}
+		done.notices = append(done.notices, n)
+	}
+	if r.Track.PublishedSeq < r.Track.Seq {
+		if err := e.pub.Incident(ctx, r.Snapshot(), r.Track.Seq); err == nil {
+			done.seq = r.Track.Seq
+		}
+	}
+	if r.Track.ReviewDue {
+		if err := e.pub.Review(ctx, e.review(r)); err == nil {
+			done.review = true
+		}
+	}
+	return e.clear(ctx, r.ID, done)
+}
+
+type flushed struct {
+	msgs    []string
+	notices []events.Notification
+	seq     int
+	review  bool
+}
+
+func (e *Engine) clear(ctx context.Context, id string, done flushed) error {
+	for range maxTries {
+		r, rev, err := e.store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		t := &r.Track
+		t.Pending = slices.DeleteFunc(t.Pending, func(m sink.Message) bool { return slices.Contains(done.msgs, m.ID) })
+		for _, n := range done.notices {
+			if i := slices.Index(t.Notices, n); i >= 0 {
+				t.Notices = slices.Delete(t.Notices, i, i+1)
+			}
+		}
+		t.PublishedSeq = max(t.PublishedSeq, done.seq)
+		if done.review {
+			t.ReviewDue, t.ReviewDone = false, true
+		}
+		ok, err := e.store.update(ctx, r, rev)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: clearing %s", ErrConflict, id)
+}

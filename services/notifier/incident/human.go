@@ -1,0 +1,107 @@
+package incident
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// Ack acknowledges an incident.
+func (e *Engine) Ack(ctx context.Context, c *events.IncidentCommand) (*Record, error) {
+	return e.update(ctx, c.Incident, func(r *Record, now time.Time) (bool, error) { return r.ack(c, now) })
+}
+
+// Resolve resolves an incident by hand.
+func (e *Engine) Resolve(ctx context.Context, c *events.IncidentCommand) (*Record, error) {
+	return e.update(ctx, c.Incident, func(r *Record, now time.Time) (bool, error) { return r.resolve(c, now) })
+}
+
+// Note adds a note to an incident.
+func (e *Engine) Note(ctx context.Context, c *events.NoteCommand) (*Record, error) {
+	return e.update(ctx, c.Incident, func(r *Record, now time.Time) (bool, error) { return r.addNote(c, now), nil })
+}
+
+// RecordOutcome adds a notification outcome to the incident's timeline.
+func (e *Engine) RecordOutcome(ctx context.Context, n *events.Notification, msgID string) error {
+	_, err := e.update(ctx, n.IncidentID, func(r *Record, now time.Time) (bool, error) {
+		return r.addOutcome(n, msgID, now), nil
+	})
+	return err
+}
+
+// Get reads an incident.
+func (e *Engine) Get(ctx context.Context, id string) (*Record, error) {
+	r, _, err := e.store.Get(ctx, id)
+	return r, err
+}
+
+// List returns incidents in state ("" all, "open" all but resolved),
+// newest first, at most limit, without timelines.
+func (e *Engine) List(ctx context.Context, state string, limit int) ([]events.Incident, error) {
+	ids, err := e.store.IDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []events.Incident{}
+	for _, id := range ids {
+		r, _, err := e.store.Get(ctx, id)
+		if err != nil {
+			continue
+		}
+		if state == "open" && r.State == events.IncidentResolved || state != "" && state != "open" && r.State != state {
+			continue
+		}
+		inc := r.Incident
+		inc.Timeline = nil
+		out = append(out, inc)
+	}
+	slices.SortFunc(out, func(a, b events.Incident) int {
+		if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Tick runs the clock-driven part of the policy on every unsettled
+// incident (escalation, repeat, unhealed and deadline pages, reviews) and
+// hands on work a crash left in a record. Replicas may tick together: each
+// step is a compare-and-set.
+func (e *Engine) Tick(ctx context.Context) error {
+	if sl, err := e.store.Silences(ctx, e.cfg.Now()); err == nil {
+		e.SetSilences(sl)
+	}
+	ids, err := e.store.IDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if e.isSettled(id) {
+			continue
+		}
+		r, err := e.update(ctx, id, func(*Record, time.Time) (bool, error) { return false, nil })
+		if err != nil {
+			e.log.Warn().Err(err).Str("incident", id).Msg("tick")
+			continue
+		}
+		if r.Settled() {
+			e.mu.Lock()
+			e.settled[id] = true
+			e.mu.Unlock()
+		}
+	}
+	return ctx.Err()
+}
+
+func (e *Engine) isSettled(id string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.settled[id]
+}

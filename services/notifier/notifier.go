@@ -1,0 +1,190 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/notifier/incident"
+	"github.com/wsheal/wsheal/services/notifier/outbox"
+	"github.com/wsheal/wsheal/services/notifier/pipeline"
+	"github.com/wsheal/wsheal/services/notifier/sink"
+	"github.com/wsheal/wsheal/services/notifier/sink/alertmanager"
+	"github.com/wsheal/wsheal/services/notifier/sink/pagerduty"
+	"github.com/wsheal/wsheal/services/notifier/sink/slack"
+	"github.com/wsheal/wsheal/services/notifier/sink/webhook"
+)
+
+// Service is one notifier instance.
+type Service struct {
+	cfg      Config
+	log      zerolog.Logger
+	instance string
+	started  time.Time
+
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	eng *incident.Engine
+	pub publisher
+}
+
+// New checks the config and returns a service ready to Run.
+func New(cfg Config, log zerolog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	inst := cfg.Instance
+	if inst == "" {
+		inst = service.Instance()
+	}
+	return &Service{cfg: cfg, instance: inst,
+		log: log.With().Str("service", events.ServiceNotifier).Str("instance", inst).Logger()}, nil
+}
+
+// Run connects to NATS, ensures the contract and serves until ctx ends;
+// it returns nil on a clean stop.
+func (s *Service) Run(ctx context.Context) error {
+	s.started = time.Now().UTC()
+	nc, err := service.Connect(s.cfg.NATS, events.ServiceName(events.ServiceNotifier)+"-"+s.instance, s.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	s.nc = nc
+	if s.js, err = service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := s.build(ctx); err != nil {
+		return err
+	}
+	svc, err := micro.AddService(nc, micro.Config{Name: events.ServiceName(events.ServiceNotifier),
+		Version: events.Version, Description: "wsheal incidents, escalation, sinks and post-incident reviews"})
+	if err != nil {
+		return fmt.Errorf("notifier: micro service: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
+	if err := s.addEndpoints(svc); err != nil {
+		return fmt.Errorf("notifier: endpoints: %w", err)
+	}
+	s.log.Info().Strs("sinks", s.cfg.Sinks()).Msg("notifier running")
+	err = s.serve(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) build(ctx context.Context) error {
+	store, err := incident.NewStore(ctx, s.js)
+	if err != nil {
+		return err
+	}
+	pol, _ := s.cfg.Policy()
+	for _, lvl := range pol.Levels {
+		for _, name := range lvl.Sinks {
+			if !contains(s.cfg.Sinks(), name) {
+				s.log.Warn().Str("sink", name).Msg("escalation names a sink that is not configured; skipped")
+			}
+		}
+	}
+	em := events.NewEmitter(s.nc, s.js, events.Source(events.ServiceNotifier, s.instance))
+	s.pub = publisher{em: em}
+	s.eng = incident.NewEngine(store, outbox.New(s.js), s.pub, incident.Config{
+		Rules:  incident.Rules{Policy: pol, Sinks: s.cfg.Sinks(), ReviewDelay: s.cfg.ReviewDelay},
+		Window: s.cfg.GroupWindow,
+	}, s.log)
+	return nil
+}
+
+// serve runs the consumers, the outbox workers, the clock and the heartbeat.
+func (s *Service) serve(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	handle := func(ctx context.Context, ev *events.Event) error { return HandleEvent(ctx, s.eng, ev) }
+	for _, c := range []consumer{
+		{stream: events.StreamAnomalies, durable: DurableAnomalies, filter: events.AnomaliesAll, handle: handle},
+		{stream: events.StreamRemediations, durable: DurableRemediations, filter: events.RemediationsAll, handle: handle},
+	} {
+		g.Go(func() error { return s.consume(ctx, c, s.log) })
+	}
+	client := &http.Client{Timeout: s.cfg.HTTPTimeout}
+	for _, name := range s.cfg.Sinks() {
+		w := outbox.NewWorker(s.js, name, s.pipeline(name, client), s.outcome, s.log)
+		g.Go(func() error { return w.Run(ctx) })
+	}
+	g.Go(func() error { return s.clock(ctx) })
+	g.Go(func() error {
+		service.Heartbeat(ctx, s.pub.em, events.ServiceHeartbeat{Service: events.ServiceNotifier,
+			Instance: s.instance, StartedAt: s.started}, time.Second, func() string { return "active" }, s.log)
+		return nil
+	})
+	return g.Wait()
+}
+
+// clock ticks the engine: escalations, repeats, reviews, sweeps.
+func (s *Service) clock(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if err := s.eng.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("tick")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) pipeline(name string, client *http.Client) *pipeline.Pipeline {
+	return &pipeline.Pipeline{
+		Sender:  s.sender(name, client),
+		Dedup:   s.eng.Store(),
+		Limiter: pipeline.NewLimiter(s.cfg.Rate, s.cfg.Burst),
+		Retry:   pipeline.Retry{Attempts: s.cfg.RetryAttempts, Initial: s.cfg.RetryInitial, Max: s.cfg.RetryMax},
+	}
+}
+
+func (s *Service) sender(name string, client *http.Client) sink.Sender {
+	switch name {
+	case sink.Webhook:
+		return webhook.New(s.cfg.WebhookURL, s.cfg.WebhookSecret, client)
+	case sink.Slack:
+		return slack.New(s.cfg.SlackURL, client)
+	case sink.PagerDuty:
+		return pagerduty.New(s.cfg.PagerDutyURL, s.cfg.PagerDutyRoutingKey, client)
+	}
+	return alertmanager.New(s.cfg.AlertmanagerURL, s.cfg.AlertmanagerName, s.cfg.ExternalURL, client)
+}
+
+// outcome publishes a delivery outcome and adds it to the timeline.
+func (s *Service) outcome(ctx context.Context, m sink.Message, n events.Notification) {
+	if err := s.pub.Notification(ctx, n); err != nil && ctx.Err() == nil {
+		s.log.Warn().Err(err).Str("incident", n.IncidentID).Msg("notification event not published")
+	}
+	if err := s.eng.RecordOutcome(ctx, &n, m.ID); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn().Err(err).Str("incident", n.IncidentID).Msg("notification outcome not recorded")
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

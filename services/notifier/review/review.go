@@ -1,0 +1,155 @@
+// Package review writes the post-incident review of a resolved incident:
+// JSON (events.Review) and Markdown, with the durations computed from
+// machine timestamps only:
+//
+//	MTTD = detected  - impact start (the monitor's first bad sample)
+//	MTTA = acked     - detected
+//	MTTM = mitigated - impact start
+//	MTTR = resolved  - impact start
+package review
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// Input is what a review is written from.
+type Input struct {
+	Incident   events.Incident
+	Actions    []events.ActionResult
+	DetectedAt time.Time
+	// Human is set when a person acknowledged or resolved the incident.
+	Human bool
+}
+
+// Build writes the review.
+func Build(in Input) events.Review {
+	inc := in.Incident
+	start := inc.ImpactStart
+	if start.IsZero() {
+		start = in.DetectedAt
+	}
+	r := events.Review{
+		IncidentID: inc.ID, Title: inc.Title, Severity: inc.Severity, Impact: inc.Impact,
+		ImpactStart: start, DetectedAt: in.DetectedAt, AckedAt: inc.AckedAt,
+		MitigatedAt: inc.MitigatedAt, ResolvedAt: inc.ResolvedAt,
+		MTTDMS: ms(in.DetectedAt, start), MTTRMS: ms(inc.ResolvedAt, start),
+		AutoHealed: !in.Human, Paged: inc.Paged,
+		Actions: nonNil(in.Actions), Timeline: nonNil(inc.Timeline),
+	}
+	r.DurationMS = r.MTTRMS
+	if !inc.AckedAt.IsZero() {
+		r.MTTAMS = ms(inc.AckedAt, in.DetectedAt)
+	}
+	if !inc.MitigatedAt.IsZero() {
+		r.MTTMMS = ms(inc.MitigatedAt, start)
+	}
+	r.Summary = summary(r, inc)
+	r.Markdown = Markdown(r)
+	return r
+}
+
+func ms(a, b time.Time) int64 {
+	if a.IsZero() || b.IsZero() {
+		return 0
+	}
+	return a.Sub(b).Milliseconds()
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func summary(r events.Review, inc events.Incident) string {
+	how := "was resolved by a person"
+	if r.AutoHealed {
+		how = "healed without a human"
+	}
+	page := "no one was paged"
+	if r.Paged {
+		page = fmt.Sprintf("paged up to level %d", inc.Level)
+	}
+	ok := 0
+	for _, a := range r.Actions {
+		if a.Result == events.PhaseSucceeded {
+			ok++
+		}
+	}
+	return fmt.Sprintf("%s %s: %s on %s %s after %v; %d of %d remediation results succeeded; %s.",
+		inc.Severity, inc.ID, strings.Join(inc.Kinds, ", "), nodes(inc.Nodes), how,
+		time.Duration(r.MTTRMS)*time.Millisecond, ok, len(r.Actions), page)
+}
+
+func nodes(n []string) string {
+	if len(n) == 0 {
+		return "the fleet"
+	}
+	return strings.Join(n, ", ")
+}
+
+// Markdown renders a review for people.
+func Markdown(r events.Review) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Post-incident review: %s\n\n", r.Title)
+	fmt.Fprintf(&b, "**Incident** %s · **Severity** %s · **Auto-healed** %s · **Paged** %s\n\n",
+		r.IncidentID, r.Severity, yesNo(r.AutoHealed), yesNo(r.Paged))
+	fmt.Fprintf(&b, "## Summary\n\n%s\n\n", r.Summary)
+	fmt.Fprintf(&b, "## Impact\n\n- Connections: %d (%.1f%% of the fleet)\n- Nodes: %d of %d\n- Duration: %v\n\n",
+		r.Impact.Connections, r.Impact.Share*100, r.Impact.Nodes, r.Impact.FleetNodes, dur(r.DurationMS))
+	fmt.Fprintf(&b, "## Detection\n\n| measure | value | from | to |\n| --- | --- | --- | --- |\n")
+	row(&b, "MTTD", r.MTTDMS, r.ImpactStart, r.DetectedAt)
+	row(&b, "MTTA", r.MTTAMS, r.DetectedAt, r.AckedAt)
+	row(&b, "MTTM", r.MTTMMS, r.ImpactStart, r.MitigatedAt)
+	row(&b, "MTTR", r.MTTRMS, r.ImpactStart, r.ResolvedAt)
+	b.WriteString("\n## Actions\n\n")
+	if len(r.Actions) == 0 {
+		b.WriteString("None.\n")
+	}
+	for _, a := range r.Actions {
+		fmt.Fprintf(&b, "- %s %s on %s (attempt %d): **%s**%s\n", ts(a.At), a.Action, a.Target, a.Attempt, a.Result, suffix(a.Reason))
+	}
+	b.WriteString("\n## Timeline\n\n")
+	for _, e := range r.Timeline {
+		fmt.Fprintf(&b, "- %s [%s] %s%s\n", ts(e.Time), e.Kind, e.Text, author(e.Author))
+	}
+	return b.String()
+}
+
+func row(b *strings.Builder, name string, v int64, from, to time.Time) {
+	if to.IsZero() {
+		fmt.Fprintf(b, "| %s | – | | |\n", name)
+		return
+	}
+	fmt.Fprintf(b, "| %s | %v | %s | %s |\n", name, dur(v), ts(from), ts(to))
+}
+
+func dur(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+func ts(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000Z") }
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " — " + s
+}
+
+func author(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
