@@ -3,12 +3,28 @@ module github.com/wsheal/wsheal/cmd/wsheal
 go 1.26.8
 
 require (
-	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
+	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/nats-io/nats.go v1.55.0
+	github.com/rs/zerolog v1.35.1
+	github.com/spf13/cobra v1.10.2
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
-	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
-	github.com/wsheal/wsheal/services/healer v0.0.0-00010101000000-000000000000
-	github.com/wsheal/wsheal/services/monitor v0.0.0-00010101000000-000000000000
-	github.com/wsheal/wsheal/services/notifier v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events

@@ -1,0 +1,259 @@
+// Package dev is `wsheal dev`: the whole system on one machine from one
+// command. It runs an embedded NATS server with JetStream, then every
+// service as its own child process (the wsheal binary re-executed), so a
+// gateway can really be killed or stopped and a fault looks as it would in
+// production. The supervisor does not restart a dead child by itself; it
+// offers a restart over NATS request-reply (wsheal.ctl.dev.restart) for the
+// healer, as the Docker engine does in compose.
+package dev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/embedded"
+	"github.com/wsheal/wsheal/pkg/events/service"
+)
+
+// Config of a dev run.
+type Config struct {
+	Bin          string // the wsheal binary to re-execute; default os.Executable
+	DataDir      string // default: a new temporary directory, removed at exit
+	Host         string // loopback address for every listener
+	NATSPort     int
+	Gateways     int
+	GatewayPort  int // first gateway port; the others follow
+	MonitorPort  int
+	DemoClients  int           // 0: no demo load
+	DemoRate     float64       // demo publishes per second
+	Faults       time.Duration // kill -9 a random gateway this often; 0: never
+	Services     []string      // control-plane services to start (those that exist)
+	Quiet        bool          // no live event lines, only the banner
+	ShutdownWait time.Duration
+}
+
+// Supervisor runs the processes of a dev stack.
+type Supervisor struct {
+	cfg   Config
+	out   io.Writer
+	log   zerolog.Logger
+	ns    *server.Server
+	nc    *nats.Conn
+	procs []*proc
+	mu    sync.Mutex
+	byKey map[string]*proc
+}
+
+// New prepares a supervisor; Run starts it.
+func New(cfg Config, out io.Writer, log zerolog.Logger) (*Supervisor, error) {
+	if cfg.Bin == "" {
+		bin, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("dev: find own binary: %w", err)
+		}
+		cfg.Bin = bin
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Gateways < 1 || cfg.Gateways > 20 {
+		return nil, fmt.Errorf("dev: --gateways %d: want 1..20", cfg.Gateways)
+	}
+	if cfg.ShutdownWait == 0 {
+		cfg.ShutdownWait = 5 * time.Second
+	}
+	return &Supervisor{cfg: cfg, out: out, log: log.With().Str("component", "dev").Logger(), byKey: map[string]*proc{}}, nil
+}
+
+// NATSURL is the embedded server's client URL (after Run started it).
+func (s *Supervisor) NATSURL() string { return s.ns.ClientURL() }
+
+// Run starts NATS and every child, prints where to connect and a live
+// summary, and stops everything cleanly when ctx ends.
+func (s *Supervisor) Run(ctx context.Context) error {
+	cleanup, err := s.prepareDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := s.startNATS(ctx); err != nil {
+		return err
+	}
+	defer s.stopNATS()
+	svc, err := s.serveControl()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = svc.Stop() }()
+
+	for _, sp := range s.specs() {
+		p := &proc{spec: sp, log: logPath(s.cfg.DataDir, sp.Name)}
+		s.procs = append(s.procs, p)
+		s.byKey[sp.Name] = p
+		if err := p.start(s.cfg.Bin); err != nil {
+			s.stopAll()
+			return err
+		}
+	}
+	s.banner()
+	var wg sync.WaitGroup
+	if !s.cfg.Quiet {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.summarize(ctx) }()
+	}
+	if s.cfg.Faults > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.injectFaults(ctx) }()
+	}
+	<-ctx.Done()
+	fmt.Fprintln(s.out, "\nstopping: demo clients, gateways (paced drain), services, NATS ...")
+	s.stopAll()
+	wg.Wait()
+	return nil
+}
+
+func (s *Supervisor) prepareDir() (func(), error) {
+	if s.cfg.DataDir != "" {
+		return func() {}, os.MkdirAll(filepath.Join(s.cfg.DataDir, "logs"), 0o755)
+	}
+	dir, err := os.MkdirTemp("", "wsheal-dev-")
+	if err != nil {
+		return nil, fmt.Errorf("dev: data dir: %w", err)
+	}
+	s.cfg.DataDir = dir
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	return func() { _ = os.RemoveAll(dir) }, nil
+}
+
+func (s *Supervisor) startNATS(ctx context.Context) error {
+	ns, err := embedded.Start(embedded.Options{
+		Host: s.cfg.Host, Port: s.cfg.NATSPort, Name: "wsheal-dev",
+		StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"),
+	})
+	if err != nil {
+		if s.cfg.NATSPort > 0 {
+			return fmt.Errorf("dev: NATS on port %d: %w (is another NATS or wsheal dev running? try --nats-port)", s.cfg.NATSPort, err)
+		}
+		return err
+	}
+	s.ns = ns
+	nc, err := service.Connect(service.NATS{URL: ns.ClientURL()}, "wsheal-dev", s.log)
+	if err != nil {
+		return err
+	}
+	s.nc = nc
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = service.EnsureContract(ectx, nc, 1, s.log)
+	return err
+}
+
+func (s *Supervisor) stopNATS() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// stopAll stops the demo first, then the gateways together (each drains),
+// then the control plane.
+func (s *Supervisor) stopAll() {
+	for _, tier := range [][]string{{"demo"}, {events.ServiceGateway}, {events.ServiceMonitor, events.ServiceHealer, events.ServiceNotifier}} {
+		var wg sync.WaitGroup
+		for _, p := range s.procs {
+			for _, svc := range tier {
+				if p.spec.Service == svc {
+					wg.Add(1)
+					go func() { defer wg.Done(); p.stop(s.cfg.ShutdownWait) }()
+				}
+			}
+		}
+		wg.Wait()
+	}
+}
+
+func (s *Supervisor) gatewayURL(i int) (listen, ws, httpURL string) {
+	port := s.cfg.GatewayPort + i
+	listen = s.cfg.Host + ":" + strconv.Itoa(port)
+	return listen, "ws://" + listen + "/ws", "http://" + listen
+}
+
+func (s *Supervisor) specs() []spec {
+	natsURL := s.ns.ClientURL()
+	common := func(prefix string) []string {
+		return []string{prefix + "_NATS_URL=" + natsURL, prefix + "_LOG_FORMAT=json", prefix + "_LOG_LEVEL=info"}
+	}
+	var out []spec
+	var wsURLs []string
+	for i := range s.cfg.Gateways {
+		node := fmt.Sprintf("gw-%d", i+1)
+		listen, ws, _ := s.gatewayURL(i)
+		wsURLs = append(wsURLs, ws)
+		env := append(common("WSHEAL_GATEWAY"),
+			"WSHEAL_GATEWAY_NODE="+node,
+			"WSHEAL_GATEWAY_LISTEN="+listen,
+			"WSHEAL_GATEWAY_PUBLIC_URL="+ws,
+			"WSHEAL_GATEWAY_AUTH=none",
+			"WSHEAL_GATEWAY_DRAIN_TIMEOUT=3s",
+		)
+		out = append(out, spec{Name: node, Service: events.ServiceGateway, Args: []string{"gateway"}, Env: env, URL: ws})
+	}
+	for _, svc := range s.cfg.Services {
+		prefix := "WSHEAL_" + upper(svc)
+		env := append(common(prefix), prefix+"_INSTANCE="+svc+"-1")
+		url := ""
+		switch svc {
+		case events.ServiceMonitor:
+			listen := s.cfg.Host + ":" + strconv.Itoa(s.cfg.MonitorPort)
+			env = append(env, prefix+"_LISTEN="+listen)
+			url = "http://" + listen + "/"
+		case events.ServiceHealer:
+			env = append(env, prefix+"_RESTARTER=dev")
+		}
+		out = append(out, spec{Name: svc, Service: svc, Args: []string{svc}, Env: env, URL: url})
+	}
+	if s.cfg.DemoClients > 0 {
+		args := []string{"demo", "--clients", strconv.Itoa(s.cfg.DemoClients),
+			"--rate", strconv.FormatFloat(s.cfg.DemoRate, 'f', -1, 64)}
+		for _, u := range wsURLs {
+			args = append(args, "--url", u)
+		}
+		out = append(out, spec{Name: "demo", Service: "demo", Args: args})
+	}
+	return out
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}
+
+func (s *Supervisor) proc(name string) (*proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byKey[name]
+	if !ok {
+		return nil, errors.New("no such process")
+	}
+	return p, nil
+}

@@ -1,0 +1,11 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// opsCmds are the operator commands against a running fleet.
+func opsCmds() []*cobra.Command {
+	return []*cobra.Command{eventsCmd(), drainCmd(), undrainCmd(), reconnectCmd(), resizeCmd()}
+}
+
+// testCmds are the load and chaos commands.
+func testCmds() []*cobra.Command { return nil }
