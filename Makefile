@@ -15,7 +15,10 @@ TEST_FLAGS  ?= -race -count=1 -timeout 10m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build run test bench lint fmt fuzz static images up down clean help
+.PHONY: all build run test bench lint fmt fuzz static clean help
+
+# images, up, down and the compose end-to-end test live beside the compose file.
+-include deploy/compose/compose.mk
 
 all: build
 
