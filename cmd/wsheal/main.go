@@ -51,7 +51,7 @@ Start everything on this machine with 'wsheal dev'; watch it with
 		&cobra.Group{ID: "test", Title: "Load and chaos:"},
 	)
 	addNATSFlags(root)
-	root.AddCommand(devCmd())
+	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd())
 	for _, c := range serviceCmds() {
 		root.AddCommand(c)
 	}
