@@ -48,6 +48,7 @@ type topic struct {
 
 	mu      sync.Mutex
 	members []member // copy-on-write: replaced, never modified in place
+	joined  map[Subscriber]struct{}
 	hist    history
 	last    uint64 // highest stream sequence known (delivered or start point)
 	lost    uint64 // a resume with since < lost cannot be complete
@@ -56,7 +57,10 @@ type topic struct {
 }
 
 func newTopic(h *Hub, name string) *topic {
-	return &topic{hub: h, name: name, subject: events.ChannelSubject(name), ready: make(chan struct{})}
+	return &topic{
+		hub: h, name: name, subject: events.ChannelSubject(name),
+		ready: make(chan struct{}), joined: make(map[Subscriber]struct{}),
+	}
 }
 
 // start reads the stream position and starts an ordered consumer right
@@ -205,22 +209,23 @@ func (t *topic) drop(sub Subscriber) {
 // remove always builds a new array.
 func (t *topic) addLocked(sub Subscriber, after uint64) {
 	t.members = append(t.members, member{sub: sub, after: after})
+	t.joined[sub] = struct{}{}
 }
 
 // hasLocked reports whether sub is a member; the caller holds t.mu.
 func (t *topic) hasLocked(sub Subscriber) bool {
-	for i := range t.members {
-		if t.members[i].sub == sub {
-			return true
-		}
-	}
-	return false
+	_, ok := t.joined[sub]
+	return ok
 }
 
 // remove takes sub out of the members and reports whether it was there.
 func (t *topic) remove(sub Subscriber) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !t.hasLocked(sub) {
+		return false
+	}
+	delete(t.joined, sub)
 	for i := range t.members {
 		if t.members[i].sub != sub {
 			continue
@@ -239,5 +244,6 @@ func (t *topic) clear() int {
 	defer t.mu.Unlock()
 	n := len(t.members)
 	t.members = nil
+	clear(t.joined)
 	return n
 }
