@@ -1,0 +1,129 @@
+// Package monitor is the wsheal monitor: it turns the gateways'
+// heartbeats, health snapshots and lifecycle events into a fleet view and
+// into anomalies that the healer and the notifier act on.
+//
+// Run subscribes to every gateway event, keeps one state per node
+// (healthy, degraded, suspect, down, draining, quarantined, stopped), runs
+// the detectors of package detect on every sample, publishes each anomaly
+// once (deterministic id, KV claim, JetStream de-duplication) and its
+// resolution, and answers the NATS micro service wsheal-monitor
+// (status, node, anomalies). An HTTP server serves /metrics, /healthz,
+// a JSON API and whatever handlers were added with Handle (the dashboard).
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/monitor/detect"
+)
+
+// EnvPrefix prefixes every variable of the monitor's Config.
+const EnvPrefix = "WSHEAL_MONITOR"
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("monitor: config")
+
+// Config is the monitor's configuration, read from WSHEAL_MONITOR_*.
+type Config struct {
+	service.NATS
+	service.Log
+
+	// Instance names this replica (default: the host name).
+	Instance string `envconfig:"INSTANCE"`
+	// Listen is the HTTP address of /metrics, /healthz, /api and the
+	// dashboard; "off" disables the server.
+	Listen string `envconfig:"LISTEN" default:"127.0.0.1:8090"`
+	// Tick is how often liveness, panic and flapping are checked.
+	Tick time.Duration `envconfig:"TICK" default:"250ms"`
+	// FleetEvery is how often the fleet-wide detectors (storm, imbalance) run.
+	FleetEvery time.Duration `envconfig:"FLEET_EVERY" default:"5s"`
+	// Beat is the interval of the monitor's own service heartbeat.
+	Beat time.Duration `envconfig:"BEAT" default:"1s"`
+	// ProbeTimeout bounds each of the TCP and HTTP checks of a silent node.
+	ProbeTimeout time.Duration `envconfig:"PROBE_TIMEOUT" default:"1s"`
+	// WindowBucket truncates the window of anomalies whose start comes
+	// from this monitor's clock (fleet-wide kinds, flapping), so that
+	// replicas derive the same id.
+	WindowBucket time.Duration `envconfig:"WINDOW_BUCKET" default:"1m"`
+	// CriticalShare: a node_down or node_hung holding at least this share
+	// of the fleet's connections is critical (else error).
+	CriticalShare float64 `envconfig:"CRITICAL_SHARE" default:"0.25"`
+	// History is how many state changes are kept per node.
+	History int `envconfig:"HISTORY" default:"50"`
+	// ForgetAfter drops a node that stopped cleanly this long ago.
+	ForgetAfter time.Duration `envconfig:"FORGET_AFTER" default:"10m"`
+
+	detect.Hysteresis
+	detect.LivenessConfig
+	detect.PanicConfig
+	detect.RTTConfig
+	detect.StaleConfig
+	detect.SlowConfig
+	detect.ErrorsConfig
+	detect.SaturationConfig
+	detect.StormConfig
+	detect.ImbalanceConfig
+	detect.FlappingConfig
+}
+
+// ConfigFromEnv reads and validates the configuration.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	if err := envconfig.Process(EnvPrefix, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return c, c.Validate()
+}
+
+type check struct {
+	bad  bool
+	name string
+	want string
+}
+
+// Validate fails fast on values that cannot work, naming the variable.
+func (c Config) Validate() error {
+	if err := c.NATS.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.Instance != "" {
+		if err := events.ValidateToken(c.Instance); err != nil {
+			return fmt.Errorf("%w: %s_INSTANCE: %w", ErrConfig, EnvPrefix, err)
+		}
+	}
+	checks := []check{
+		{c.Listen == "", "LISTEN", "an address or off"},
+		{c.Tick < time.Millisecond, "TICK", "at least 1ms"},
+		{c.FleetEvery < time.Millisecond, "FLEET_EVERY", "at least 1ms"},
+		{c.Beat < time.Millisecond, "BEAT", "at least 1ms"},
+		{c.ProbeTimeout <= 0, "PROBE_TIMEOUT", "positive"},
+		{c.WindowBucket < time.Second, "WINDOW_BUCKET", "at least 1s"},
+		{c.CriticalShare <= 0 || c.CriticalShare > 1, "CRITICAL_SHARE", "in (0, 1]"},
+		{c.History < 1, "HISTORY", "at least 1"},
+		{c.Hysteresis.FireAfter < 1 || c.Hysteresis.ClearAfter < 1, "FIRE_AFTER/CLEAR_AFTER", "at least 1"},
+		{c.SuspectMisses <= 0 || c.DownMisses <= c.SuspectMisses, "SUSPECT_MISSES/DOWN_MISSES", "0 < suspect < down"},
+		{c.RecoverBeats < 1, "RECOVER_BEATS", "at least 1"},
+		{c.PanicConfig.Share <= 0 || c.PanicConfig.Share >= 1 || c.PanicConfig.MinNodes < 1 || c.PanicConfig.ClearAfter < 1, "PANIC_*", "share in (0,1), min nodes and clear after >= 1"},
+		{c.Alpha <= 0 || c.Alpha > 1 || c.Factor <= c.LeaveFactor || c.LeaveFactor < 1, "RTT_*", "alpha in (0,1], factor > leave factor >= 1"},
+		{c.OutlierK < c.LeaveK || c.RTTConfig.MinNodes < 1, "RTT_OUTLIER_K/RTT_LEAVE_K/RTT_MIN_NODES", "outlier k >= leave k, min nodes >= 1"},
+		{c.StaleConfig.Share <= c.StaleConfig.LeaveShare, "STALE_SHARE", "above STALE_LEAVE_SHARE"},
+		{c.SlowConfig.Enter <= c.SlowConfig.Leave, "SLOW_ENTER", "above SLOW_LEAVE"},
+		{c.Rate <= c.LeaveRate, "ERROR_RATE", "above ERROR_LEAVE_RATE"},
+		{c.SaturationConfig.Enter <= c.SaturationConfig.Leave, "SATURATION_ENTER", "above SATURATION_LEAVE"},
+		{c.AcceptRate <= c.LeaveAcceptRate || c.RejectRate <= c.LeaveRejectRate, "STORM_*", "enter rates above leave rates"},
+		{c.Ratio <= c.LeaveRatio || c.LeaveRatio < 1, "IMBALANCE_RATIO", "above IMBALANCE_LEAVE_RATIO >= 1"},
+		{c.Changes <= c.LeaveChanges || c.Window <= 0, "FLAP_*", "changes above leave changes, positive window"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return fmt.Errorf("%w: %s_%s: want %s", ErrConfig, EnvPrefix, ch.name, ch.want)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package monitor
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/monitor/fleet"
+)
+
+// FleetStatus is the fleet table, filtered by state when state is not
+// empty. It serves the status verb, the JSON API and the dashboard.
+func (s *Service) FleetStatus(state string) events.FleetStatus {
+	open := s.openAnomalies("", "")
+	perNode := map[string]int{}
+	for _, a := range open {
+		for _, n := range a.Nodes {
+			perNode[n]++
+		}
+	}
+	st := events.FleetStatus{
+		Instance:      s.instance,
+		At:            time.Now().UTC(),
+		Panic:         s.panicking.Load(),
+		Connected:     s.connected.Load(),
+		Nodes:         []events.NodeStatus{},
+		ByState:       map[string]int{},
+		OpenAnomalies: len(open),
+	}
+	for _, n := range s.view.Nodes() {
+		row := nodeStatus(n, perNode[n.ID])
+		st.ByState[row.State]++
+		if n.Active() {
+			st.Connections += row.Connections
+			st.Capacity += row.Capacity
+		}
+		if state == "" || row.State == state {
+			st.Nodes = append(st.Nodes, row)
+		}
+	}
+	return st
+}
+
+func nodeStatus(n fleet.Node, open int) events.NodeStatus {
+	row := events.NodeStatus{
+		Node: n.ID, URL: n.URL, State: n.State, Since: n.Since.UTC(), Reason: n.Reason,
+		Connections: n.Connections(), Capacity: n.Capacity(), Draining: n.Draining,
+		LastHeartbeat: n.HeartbeatAt, Version: n.Version, OpenAnomalies: open,
+	}
+	if n.Health != nil {
+		row.RTTP99, row.Stale = n.Health.RTT.P99, n.Health.Stale
+	}
+	return row
+}
+
+// NodeDetail is one node's detail with at most history state changes
+// (0: all kept).
+func (s *Service) NodeDetail(node string, history int) (events.NodeDetail, error) {
+	n, ok := s.view.Get(node)
+	if !ok {
+		return events.NodeDetail{}, events.Errorf(events.CodeNotFound, "node %q is not in the fleet view", node)
+	}
+	open := s.openAnomalies("", node)
+	d := events.NodeDetail{
+		Status:     nodeStatus(n, len(open)),
+		Heartbeat:  n.Heartbeat,
+		Health:     n.Health,
+		HealthAt:   n.HealthAt,
+		History:    n.History,
+		Anomalies:  open,
+		Quarantine: n.Quarantine,
+	}
+	if history > 0 && len(d.History) > history {
+		d.History = d.History[len(d.History)-history:]
+	}
+	if d.History == nil {
+		d.History = []events.StateChange{}
+	}
+	return d, nil
+}
+
+// Anomalies lists the open anomalies, filtered by kind and target (a
+// target also matches the nodes of a fleet anomaly).
+func (s *Service) Anomalies(kind, target string) events.AnomalyList {
+	return events.AnomalyList{Anomalies: s.openAnomalies(kind, target)}
+}
+
+func (s *Service) openAnomalies(kind, target string) []events.Anomaly {
+	if s.ledger == nil {
+		return []events.Anomaly{}
+	}
+	return s.ledger.List(kind, target)
+}
+
+func (s *Service) handleStatus(req micro.Request) {
+	var r events.FleetStatusRequest
+	if err := events.DecodeCommand(req.Data(), &r); err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	events.Respond(req, s.FleetStatus(r.State))
+}
+
+func (s *Service) handleNode(req micro.Request) {
+	var r events.NodeRequest
+	if err := events.DecodeCommand(req.Data(), &r); err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	d, err := s.NodeDetail(r.Node, r.History)
+	if err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	events.Respond(req, d)
+}
+
+func (s *Service) handleAnomalies(req micro.Request) {
+	var r events.AnomaliesRequest
+	if err := events.DecodeCommand(req.Data(), &r); err != nil {
+		events.RespondError(req, err)
+		return
+	}
+	events.Respond(req, s.Anomalies(r.Kind, r.Target))
+}

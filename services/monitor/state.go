@@ -1,0 +1,172 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/monitor/fleet"
+)
+
+// registration is what the monitor reads from a BucketFleet entry: the
+// fields it needs, whether the value is a bare record or an event
+// envelope whose data holds them.
+type registration struct {
+	URL        string          `json:"url"`
+	IntervalMS int64           `json:"interval_ms"`
+	Data       json.RawMessage `json:"data"`
+}
+
+func decodeRegistration(b []byte) registration {
+	var r registration
+	if json.Unmarshal(b, &r) != nil {
+		return r
+	}
+	if r.URL == "" && len(r.Data) > 0 {
+		var inner registration
+		if json.Unmarshal(r.Data, &inner) == nil {
+			return inner
+		}
+	}
+	return r
+}
+
+// bootstrap adds the nodes of the registry (BucketFleet) to the view, so
+// that a node that died while no monitor ran is still missed. A node
+// whose last lifecycle event says it stopped is recorded as stopped.
+func (s *Service) bootstrap(ctx context.Context, now time.Time) {
+	kv, err := s.js.KeyValue(ctx, events.BucketFleet)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("fleet registry unavailable")
+		return
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return
+	}
+	for node := range lister.Keys() {
+		if events.ValidateToken(node) != nil {
+			continue
+		}
+		reg := registration{}
+		if e, err := kv.Get(ctx, node); err == nil {
+			reg = decodeRegistration(e.Value())
+		}
+		interval := time.Second
+		if reg.IntervalMS > 0 {
+			interval = ms(reg.IntervalMS)
+		}
+		s.live.Watch(node, interval, now)
+		stopped := s.lastPhase(ctx, node) == events.LifecycleStopping
+		if stopped {
+			s.live.Stop(node)
+		}
+		s.change(node, now, func(n *fleet.Node) {
+			if n.URL == "" {
+				n.URL = reg.URL
+			}
+			n.Stopped, n.StoppedAt = stopped, now
+		})
+	}
+}
+
+// lastPhase reads a node's last lifecycle phase from the health stream.
+func (s *Service) lastPhase(ctx context.Context, node string) string {
+	st, err := s.js.Stream(ctx, events.StreamHealth)
+	if err != nil {
+		return ""
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, events.LifecycleSubject(node))
+	if err != nil {
+		return ""
+	}
+	ev, err := events.Decode(msg.Data)
+	if err != nil {
+		return ""
+	}
+	if lc, ok := events.As[*events.Lifecycle](ev); ok {
+		return lc.Phase
+	}
+	return ""
+}
+
+// watchLedger mirrors the other replicas' open anomalies, rewatching
+// after an error until ctx ends.
+func (s *Service) watchLedger(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := s.ledger.Watch(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("anomaly watch failed")
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// watchQuarantine follows the quarantine keys of BucketDesired: a node
+// with a key is quarantined, deleting the key lifts it.
+func (s *Service) watchQuarantine(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := s.followQuarantine(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("quarantine watch failed")
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+var errWatchEnded = errors.New("watch ended")
+
+func (s *Service) followQuarantine(ctx context.Context) error {
+	kv, err := s.js.KeyValue(ctx, events.BucketDesired)
+	if err != nil {
+		return err
+	}
+	w, err := kv.Watch(ctx, events.QuarantineKeyPrefix+"*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errWatchEnded
+			}
+			if e != nil {
+				s.onQuarantine(e)
+			}
+		}
+	}
+}
+
+func (s *Service) onQuarantine(e jetstream.KeyValueEntry) {
+	node := strings.TrimPrefix(e.Key(), events.QuarantineKeyPrefix)
+	if events.ValidateToken(node) != nil {
+		return
+	}
+	var q *events.Quarantine
+	if e.Operation() == jetstream.KeyValuePut {
+		q = &events.Quarantine{Node: node}
+		if err := json.Unmarshal(e.Value(), q); err != nil {
+			q.Reason = "quarantined (unreadable record)"
+		}
+		q.Node = node
+	}
+	s.post(func(context.Context) {
+		if q != nil {
+			delete(s.silent, node)
+		}
+		s.change(node, time.Now(), func(n *fleet.Node) { n.Quarantine = q })
+	})
+}

@@ -1,0 +1,194 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/monitor/detect"
+	"github.com/wsheal/wsheal/services/monitor/fleet"
+	"github.com/wsheal/wsheal/services/monitor/probe"
+)
+
+// tick checks liveness, the panic threshold, flapping and, every
+// FleetEvery, the fleet-wide detectors; then retries pending writes.
+func (s *Service) tick(ctx context.Context, now time.Time) {
+	s.lastTick.Store(now.UnixNano())
+	connected := s.nc.IsConnected()
+	s.connected.Store(connected)
+	switch {
+	case !connected:
+		s.blind = true
+	case s.blind:
+		// What we did not hear while disconnected is not the nodes' silence.
+		s.live.Blind(now)
+		s.blind = false
+	}
+	for _, lp := range s.live.Check(now) {
+		if lp.Pulse == detect.Silent {
+			s.silent[lp.Node] = lp
+		}
+		s.change(lp.Node, now, func(n *fleet.Node) { n.Late = true })
+	}
+	s.checkPanic(ctx, now, connected)
+	if !s.panic.Firing() {
+		s.probeSilent(ctx)
+	}
+	for _, t := range s.flapping.Check(now) {
+		s.apply(ctx, t, t.Start.Truncate(s.cfg.WindowBucket), now)
+	}
+	if now.Sub(s.lastRound) >= s.cfg.FleetEvery {
+		s.fleetRound(ctx, now)
+	}
+	if connected {
+		s.ledger.Flush(ctx)
+	}
+	s.forgetStopped(now)
+}
+
+// checkPanic raises one fleet_silent anomaly when most of the fleet falls
+// silent at once or this monitor lost NATS, and resolves it when that
+// passes. Silent nodes wait; they are judged one by one after the panic.
+func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool) {
+	var silent []string
+	var start, last time.Time
+	active := 0
+	for _, n := range s.view.Nodes() {
+		if !n.Active() {
+			continue
+		}
+		active++
+		if p, _ := s.live.Pulse(n.ID); (p != detect.Suspect && p != detect.Silent) || n.Down != "" {
+			continue
+		}
+		silent = append(silent, n.ID)
+		lp := s.live.Last(n.ID)
+		due := lp.At.Add(lp.Interval)
+		if lp.At.IsZero() {
+			due = now
+		}
+		if start.IsZero() || due.Before(start) {
+			start = due
+		}
+		if lp.At.After(last) {
+			last = lp.At
+		}
+	}
+	if !connected || start.IsZero() {
+		start = now
+	}
+	fired, cleared := s.panic.Observe(start, len(silent), active, connected)
+	s.panicking.Store(s.panic.Firing())
+	switch {
+	case fired:
+		window := last
+		ev := events.Evidence{Metric: "silent_share", Value: float64(len(silent)) / float64(max(active, 1)), Threshold: s.cfg.PanicConfig.Share,
+			Detail: fmt.Sprintf("%d of %d nodes silent", len(silent), active)}
+		if !connected || window.IsZero() {
+			window = now.Truncate(s.cfg.WindowBucket)
+			ev = events.Evidence{Metric: "monitor_nats_connected", Value: 0, Threshold: 1, Detail: "the monitor lost its NATS connection"}
+		}
+		t := detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, Open: true, Start: s.panic.Start(), At: now,
+			Severity: events.SeverityCritical, Nodes: silent, Evidence: ev,
+			Summary: "most of the fleet went silent at once: NATS, the network or the monitor is the likely cause; node verdicts are held"}
+		s.log.Warn().Int("silent", len(silent)).Int("fleet", active).Bool("connected", connected).Msg("panic threshold reached")
+		s.apply(ctx, t, window, now)
+	case cleared:
+		s.log.Info().Msg("panic over")
+		s.apply(ctx, detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, At: now}, time.Time{}, now)
+	}
+}
+
+// probeSilent probes each silent node once, in the background.
+func (s *Service) probeSilent(ctx context.Context) {
+	for node, lp := range s.silent {
+		if s.probing[node] {
+			continue
+		}
+		n, ok := s.view.Get(node)
+		if !ok || !n.Active() || n.Down != "" {
+			delete(s.silent, node)
+			continue
+		}
+		s.probing[node] = true
+		url, timeout := n.URL, s.cfg.ProbeTimeout
+		s.goRun(func() {
+			res := probe.Check(ctx, url, timeout)
+			s.post(func(ctx context.Context) { s.onProbe(ctx, node, lp, res) })
+		})
+	}
+}
+
+// onProbe turns a probe of a silent node into node_hung or node_down.
+func (s *Service) onProbe(ctx context.Context, node string, lp detect.Lapse, res detect.Probe) {
+	delete(s.probing, node)
+	if _, still := s.silent[node]; !still || s.panic.Firing() {
+		return
+	}
+	if p, _ := s.live.Pulse(node); p != detect.Silent {
+		return
+	}
+	delete(s.silent, node)
+	kind := detect.Classify(res)
+	s.metrics.probes.WithLabelValues(kind).Inc()
+	now := time.Now()
+	window := lp.Last
+	if window.IsZero() {
+		window = lp.Start.Truncate(s.cfg.WindowBucket)
+	}
+	imp := s.view.Impact([]string{node})
+	sev := events.SeverityError
+	if imp.Share >= s.cfg.CriticalShare {
+		sev = events.SeverityCritical
+	}
+	what := "down: its listener refuses connections"
+	if kind == events.KindNodeHung {
+		what = "hung: its listener accepts but it sends no heartbeat"
+	}
+	t := detect.Transition{Kind: kind, Target: node, Open: true, Start: lp.Start, At: now, Severity: sev,
+		Evidence: events.Evidence{Metric: "heartbeat_gap_ms", Value: float64(lp.Gap.Milliseconds()), Threshold: float64(lp.Threshold.Milliseconds()),
+			WindowMS: lp.Threshold.Milliseconds(), Detail: res.Detail},
+		Summary: fmt.Sprintf("%s is %s (no heartbeat for %v)", node, what, lp.Gap.Round(time.Millisecond))}
+	s.apply(ctx, t, window, now)
+	s.change(node, now, func(n *fleet.Node) { n.Down = kind })
+}
+
+// fleetRound runs the fleet-wide detectors over the live, active nodes.
+func (s *Service) fleetRound(ctx context.Context, now time.Time) {
+	s.lastRound = now
+	var snaps []detect.Sample
+	var loads []detect.Load
+	for _, n := range s.view.Nodes() {
+		if !n.Active() || n.Down != "" || n.Late {
+			continue
+		}
+		if n.Health != nil {
+			snaps = append(snaps, detect.Sample{At: n.HealthAt, Health: *n.Health})
+		}
+		if !n.Draining && n.Heartbeat != nil {
+			loads = append(loads, detect.Load{Node: n.ID, Connections: n.Connections()})
+		}
+	}
+	if t := s.storm.Observe(now, snaps); t != nil {
+		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
+	}
+	if t := s.imbalance.Observe(now, loads); t != nil {
+		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
+	}
+}
+
+// forgetStopped drops nodes that stopped cleanly long ago.
+func (s *Service) forgetStopped(now time.Time) {
+	for _, n := range s.view.Nodes() {
+		if !n.Stopped || now.Sub(n.StoppedAt) < s.cfg.ForgetAfter {
+			continue
+		}
+		s.view.Forget(n.ID)
+		s.live.Forget(n.ID)
+		s.flapping.Forget(n.ID)
+		for _, d := range s.nodeDets {
+			d.Forget(n.ID)
+		}
+	}
+}
