@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"sync"
@@ -32,8 +31,9 @@ type peer struct {
 	mu       sync.Mutex
 	conns    map[*gws.Conn]map[string]bool
 	accepts  int
-	silent   bool // no hello pings and no answers: a half-open peer
-	dropNext bool // store the next publish, then cut the socket unacked
+	silent   bool   // no hello pings and no answers: a half-open peer
+	dropNext bool   // store the next publish, then cut the socket unacked
+	kick     uint16 // close every socket with this code right after hello
 }
 
 // peerHub is the channel log shared by peers (a stand-in for JetStream).
@@ -215,9 +215,4 @@ func (p *peer) pingLoop(ctx context.Context, c *gws.Conn) {
 
 func writeJSON(c *gws.Conn, f frame.Server) {
 	_ = c.WriteMessage(gws.OpcodeText, f.Encode())
-}
-
-func encodeJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
 }

@@ -20,6 +20,12 @@ func (h *peerHandler) OnOpen(c *gws.Conn) {
 	go h.p.pingLoop(ctx, c)
 	writeJSON(c, frame.Server{Op: frame.OpHello, Node: h.p.node, Session: "s1",
 		Version: frame.ProtocolVersion, PingIntervalMS: h.p.ping.Milliseconds()})
+	h.p.mu.Lock()
+	kick := h.p.kick
+	h.p.mu.Unlock()
+	if kick != 0 {
+		_ = c.WriteClose(kick, nil)
+	}
 }
 
 func (h *peerHandler) OnClose(c *gws.Conn, _ error) {

@@ -118,10 +118,15 @@ func (s *session) closeWith(cause error, code uint16, reason string) {
 		s.cause = cause
 	}
 	s.mu.Unlock()
-	_ = s.conn.WriteClose(code, []byte(reason))
+	if s.conn != nil {
+		_ = s.conn.WriteClose(code, []byte(reason))
+	}
 }
 
 func (s *session) write(b []byte) {
+	if s.conn == nil { // never dialed: frame-handling fuzz
+		return
+	}
 	if err := s.conn.WriteMessage(gws.OpcodeText, b); err != nil {
 		s.c.log.Debug().Err(err).Msg("write failed; resent after reconnect")
 	}
