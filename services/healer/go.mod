@@ -8,6 +8,8 @@ require (
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
 )
 
+require github.com/kelseyhightower/envconfig v1.4.0
+
 require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect

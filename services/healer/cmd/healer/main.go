@@ -1,0 +1,47 @@
+// Command healer runs one wsheal healer replica.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/healer"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "policies" {
+		b, err := healer.EffectivePolicies(os.Getenv(healer.EnvPrefix + "_POLICIES"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		_, _ = os.Stdout.Write(b)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "healer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := healer.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	log, err := service.Logger(os.Stderr, cfg.Level, cfg.Format)
+	if err != nil {
+		return err
+	}
+	svc, err := healer.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return svc.Run(ctx)
+}

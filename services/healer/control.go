@@ -1,0 +1,193 @@
+package healer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/healer/state"
+)
+
+// control registers the wsheal-healer micro service and its verbs.
+func (s *Service) control(nc *nats.Conn) (micro.Service, error) {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        events.ServiceName(events.ServiceHealer),
+		Version:     events.Version,
+		Description: "wsheal healer: remediation policies, executors and safety limits",
+		Metadata:    map[string]string{"instance": s.cfg.Instance},
+	})
+	if err != nil {
+		return nil, err
+	}
+	g := svc.AddGroup(events.ControlGroup(events.ServiceHealer))
+	verbs := map[string]func(context.Context, micro.Request) (any, error){
+		events.VerbStatus:         s.status,
+		events.VerbHealerPolicies: s.policiesVerb,
+		events.VerbHealerPause:    s.pause,
+		events.VerbHealerResume:   s.resume,
+		events.VerbHealerDryRun:   s.dryRun,
+		events.VerbHealerHandsOff: s.handsOff,
+		events.VerbHealerActions:  s.actions,
+	}
+	for verb, f := range verbs {
+		if err := g.AddEndpoint(verb, handler(f)); err != nil {
+			_ = svc.Stop()
+			return nil, err
+		}
+	}
+	return svc, nil
+}
+
+func handler(f func(context.Context, micro.Request) (any, error)) micro.Handler {
+	return micro.HandlerFunc(func(req micro.Request) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, err := f(ctx, req)
+		if err != nil {
+			events.RespondError(req, err)
+			return
+		}
+		events.Respond(req, out)
+	})
+}
+
+func (s *Service) status(ctx context.Context, req micro.Request) (any, error) {
+	if err := events.DecodeCommand(req.Data(), &events.Empty{}); err != nil {
+		return nil, err
+	}
+	sw, err := s.engine.Switches(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	hands, err := s.store.HandsOff(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	q, err := s.store.Quarantined(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	st := events.HealerStatus{Instance: s.cfg.Instance, Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands,
+		Quarantined: q, InFlight: s.engine.InFlight(), Policies: len(s.policies.Policies),
+		PolicyFile: s.policies.Source, Tokens: s.bucket.Tokens(time.Now()), State: "active"}
+	switch {
+	case sw.Paused:
+		st.State = "paused"
+	case sw.DryRun:
+		st.State = "dry-run"
+	}
+	return st, nil
+}
+
+func (s *Service) policiesVerb(_ context.Context, req micro.Request) (any, error) {
+	if err := events.DecodeCommand(req.Data(), &events.Empty{}); err != nil {
+		return nil, err
+	}
+	return events.HealerPolicies{Source: s.policies.Source, YAML: string(s.policies.Encode())}, nil
+}
+
+func (s *Service) switches(ctx context.Context, f func(*state.Switches)) (any, error) {
+	sw, err := s.store.SetSwitches(ctx, s.engine.DefaultSwitches(), f)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	hands, err := s.store.HandsOff(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return events.HealerSwitches{Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands}, nil
+}
+
+func (s *Service) pause(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HealerPauseCommand
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	s.log.Warn().Str("by", cmd.By).Str("reason", cmd.Reason).Msg("paused")
+	return s.switches(ctx, func(sw *state.Switches) { sw.Paused, sw.Reason, sw.By = true, cmd.Reason, cmd.By })
+}
+
+func (s *Service) resume(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HealerResumeCommand
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	s.log.Info().Str("by", cmd.By).Msg("resumed")
+	return s.switches(ctx, func(sw *state.Switches) { sw.Paused, sw.Reason, sw.By = false, "", cmd.By })
+}
+
+func (s *Service) dryRun(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HealerDryRunCommand
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	s.log.Info().Bool("on", *cmd.On).Str("by", cmd.By).Msg("dry-run switched")
+	return s.switches(ctx, func(sw *state.Switches) { sw.DryRun, sw.By = *cmd.On, cmd.By })
+}
+
+func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HandsOffCommand
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	var err error
+	if *cmd.On {
+		err = s.store.SetHandsOff(ctx, events.HandsOff{Node: cmd.Node, Reason: cmd.Reason, By: cmd.By, Since: time.Now().UTC()})
+	} else {
+		err = s.store.ClearHandsOff(ctx, cmd.Node)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	s.log.Info().Str("node", cmd.Node).Bool("on", *cmd.On).Str("by", cmd.By).Msg("hands-off switched")
+	return s.switches(ctx, func(*state.Switches) {})
+}
+
+// actions reads the audit stream backwards, newest first.
+func (s *Service) actions(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HealerActionsRequest
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	limit := cmd.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	st, err := s.js.Stream(ctx, events.StreamRemediations)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := events.HealerActions{Actions: []events.Remediation{}}
+	scanned := 0
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out.Actions) < limit && scanned < 5000; seq-- {
+		scanned++
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		ev, err := events.Decode(m.Data)
+		if err != nil {
+			continue
+		}
+		if r, ok := events.As[*events.Remediation](ev); ok && (cmd.Target == "" || r.Target == cmd.Target) {
+			out.Actions = append(out.Actions, *r)
+		}
+	}
+	return out, nil
+}
+
+func unavailable(err error) error {
+	return events.Errorf(events.CodeUnavailable, "healer state: %v", err)
+}

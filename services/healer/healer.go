@@ -1,0 +1,171 @@
+package healer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/healer/executor/devsup"
+	"github.com/wsheal/wsheal/services/healer/executor/docker"
+	"github.com/wsheal/wsheal/services/healer/executor/gateway"
+	"github.com/wsheal/wsheal/services/healer/executor/webhook"
+	"github.com/wsheal/wsheal/services/healer/fleet"
+	"github.com/wsheal/wsheal/services/healer/policy"
+	"github.com/wsheal/wsheal/services/healer/remedy"
+	"github.com/wsheal/wsheal/services/healer/safety"
+	"github.com/wsheal/wsheal/services/healer/state"
+)
+
+// Service is one healer replica.
+type Service struct {
+	cfg      Config
+	log      zerolog.Logger
+	policies *policy.Set
+	bucket   *safety.Bucket
+
+	// set by Run
+	js     jetstream.JetStream
+	store  *state.Store
+	engine *remedy.Engine
+}
+
+// New checks the config and loads the policies; it does not connect.
+func New(cfg Config, log zerolog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = service.Instance()
+	}
+	if err := events.ValidateToken(cfg.Instance); err != nil {
+		return nil, fmt.Errorf("%w: %s_INSTANCE: %w", ErrConfig, EnvPrefix, err)
+	}
+	set, err := policy.Load(cfg.Policies)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s_POLICIES: %w", ErrConfig, EnvPrefix, err)
+	}
+	log = log.With().Str("service", events.ServiceHealer).Str("instance", cfg.Instance).Logger()
+	return &Service{cfg: cfg, log: log, policies: set, bucket: safety.NewBucket(cfg.BudgetRate, cfg.BudgetBurst)}, nil
+}
+
+// EffectivePolicies returns the policies of the file at path (built-in when
+// empty) as YAML with every default filled in.
+func EffectivePolicies(path string) ([]byte, error) {
+	set, err := policy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return set.Encode(), nil
+}
+
+// Run connects, ensures the contract and heals until ctx ends; a clean
+// stop returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	nc, err := service.Connect(s.cfg.NATS, events.ServiceName(events.ServiceHealer)+"-"+s.cfg.Instance, s.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	return s.serve(ctx, nc, js)
+}
+
+func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	store, err := state.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	s.js, s.store = js, store
+	em := events.NewEmitter(nc, js, events.Source(events.ServiceHealer, s.cfg.Instance))
+	view := fleet.New(s.cfg.NodeStale, s.cfg.NodeForget, s.log)
+	s.engine = remedy.New(s.engineConfig(), remedy.Deps{
+		JS: js, Emitter: em, Fleet: view, Store: store, Policies: s.policies,
+		Gateways: gateway.New(nc, s.cfg.CommandTimeout),
+		Restart: &restarter{mode: s.cfg.Restart, dev: devsup.New(nc, s.cfg.CommandTimeout),
+			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace},
+		Webhooks: webhook.New(s.cfg.WebhookTimeout),
+		Bucket:   s.bucket,
+	}, s.log)
+	svc, err := s.control(nc)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = svc.Stop() }()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("healer: %s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("fleet", func(ctx context.Context) error { return view.Run(ctx, nc, js) })
+	run("remedy", s.engine.Run)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		service.Heartbeat(ctx, em, events.ServiceHeartbeat{Service: events.ServiceHealer, Instance: s.cfg.Instance},
+			s.cfg.Heartbeat, s.stateWord, s.log)
+	}()
+	s.log.Info().Str("policies", s.policies.Source).Int("count", len(s.policies.Policies)).Msg("healer running")
+	<-ctx.Done()
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
+
+func (s *Service) engineConfig() remedy.Config {
+	c := s.cfg
+	return remedy.Config{
+		Instance: c.Instance, Durable: c.Durable, AckWait: c.AckWait, MaxInFlight: c.MaxInFlight, Replay: c.Replay,
+		Backoff:    safety.Backoff{Base: c.BackoffBase, Max: c.BackoffMax, Healthy: c.HealthyPeriod},
+		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
+		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
+		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge,
+	}
+}
+
+// stateWord is the heartbeat's state: active, paused or dry-run.
+func (s *Service) stateWord() string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	sw, err := s.engine.Switches(ctx)
+	switch {
+	case err != nil:
+		return "unknown"
+	case sw.Paused:
+		return "paused"
+	case sw.DryRun:
+		return "dry-run"
+	}
+	return "active"
+}

@@ -1,0 +1,104 @@
+package remedy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/healer/fleet"
+	"github.com/wsheal/wsheal/services/healer/policy"
+	"github.com/wsheal/wsheal/services/healer/rebalance"
+	"github.com/wsheal/wsheal/services/healer/safety"
+)
+
+var blastCheck = safety.Blast
+
+// verify polls the step's post-condition until it holds or ctx ends.
+func (e *Engine) verify(ctx context.Context, d *decision, s policy.Step, targets []string, since time.Time) (bool, string) {
+	t := time.NewTicker(e.cfg.Poll)
+	defer t.Stop()
+	for {
+		ok, why := e.holds(ctx, d, s, targets, since)
+		if ok {
+			return true, ""
+		}
+		select {
+		case <-ctx.Done():
+			return false, why
+		case <-t.C:
+		}
+	}
+}
+
+// holds checks a post-condition once; when not, it says why.
+func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets []string, since time.Time) (bool, string) {
+	switch s.Verify {
+	case policy.VerifyNone:
+		return true, ""
+	case policy.VerifyAnomalyResolved:
+		ok, err := e.isResolved(ctx, d.an)
+		if err != nil {
+			return false, err.Error()
+		}
+		return ok, "the anomaly is still open"
+	case policy.VerifyBalanced:
+		ratio, _ := rebalance.Ratio(e.loads(ctx)())
+		bound := s.Bound
+		if bound == 0 {
+			bound = 1.2
+		}
+		return ratio <= bound, fmt.Sprintf("max/mean %.2f above %.2f", ratio, bound)
+	}
+	now := time.Now()
+	for _, id := range targets {
+		n, known := e.Fleet.Get(id, now)
+		if ok, why := nodeHolds(s.Verify, n, known, since); !ok {
+			return false, id + ": " + why
+		}
+	}
+	return true, ""
+}
+
+func nodeHolds(verify string, n fleet.Node, known bool, since time.Time) (bool, string) {
+	fresh := known && n.Healthy && n.LastSeen.After(since)
+	switch verify {
+	case policy.VerifyNodeHealthy:
+		return fresh, "no fresh heartbeat since the action"
+	case policy.VerifyNodeAccepting:
+		return fresh && !n.Draining, "not healthy and accepting"
+	case policy.VerifyDrained:
+		if !known || !n.Healthy {
+			return true, "" // a silent node holds no connection
+		}
+		return n.LastSeen.After(since) && n.Connections == 0, fmt.Sprintf("%d connections left", n.Connections)
+	}
+	return false, "unknown post-condition " + verify
+}
+
+// isResolved reads the last event on the anomaly's subject: resolved for
+// this anomaly, or for a later one of the same kind and target.
+func (e *Engine) isResolved(ctx context.Context, an *events.Anomaly) (bool, error) {
+	st, err := e.JS.Stream(ctx, events.StreamAnomalies)
+	if err != nil {
+		return false, fmt.Errorf("remedy: %s: %w", events.StreamAnomalies, err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, events.AnomalySubject(an.Kind, an.Target))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remedy: last anomaly: %w", err)
+	}
+	last, err := DecodeAnomaly(m.Data)
+	if err != nil {
+		return false, nil
+	}
+	if last.State != events.AnomalyResolved {
+		return false, nil
+	}
+	return last.ID == an.ID || !last.DetectedAt.Before(an.DetectedAt), nil
+}
