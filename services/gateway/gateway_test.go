@@ -227,3 +227,20 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("connections = %d", s.pool.Len())
 	}
 }
+
+func TestIdleEvicted(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-idle")
+	cfg.IdleTimeout = 300 * time.Millisecond
+	s := startNode(t, cfg)
+	idle := dial(t, s.URL())
+	busy := dial(t, s.URL())
+	busy.reply(busy.send(frame.Client{Op: frame.OpSubscribe, Channel: "keep"}), nil)
+	if code := idle.waitClosed(5 * time.Second); code != frame.CloseIdle {
+		t.Fatalf("close code %d, want %d", code, frame.CloseIdle)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		tot := s.pool.Totals()
+		return tot.Evicted == 1 && tot.Closed[events.CauseIdle] == 1 && tot.Open == 1
+	}, "eviction not counted or subscribed client evicted")
+}

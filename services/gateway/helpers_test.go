@@ -45,6 +45,14 @@ func natsConfig(ns *natstest.Server) service.NATS {
 // startNode runs a node until the test ends and waits until it serves.
 func startNode(t testing.TB, cfg Config) *Service {
 	t.Helper()
+	s, stop := runNode(t, cfg)
+	t.Cleanup(stop)
+	return s
+}
+
+// runNode runs a node; stop ends it cleanly and waits for Run to return.
+func runNode(t testing.TB, cfg Config) (*Service, func()) {
+	t.Helper()
 	s, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("new: %v", err)
@@ -59,15 +67,17 @@ func startNode(t testing.TB, cfg Config) *Service {
 	case <-time.After(15 * time.Second):
 		t.Fatal("node not ready")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("node did not stop")
-		}
-	})
-	return s
+	var once sync.Once
+	return s, func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("node did not stop")
+			}
+		})
+	}
 }
 
 // client is a real gws client that records the frames it receives.
