@@ -77,6 +77,11 @@ func DecodeRecord(b []byte) (*Record, error) {
 	if r.Track.Members == nil {
 		r.Track.Members = map[string]*Member{}
 	}
+	for id, m := range r.Track.Members {
+		if m == nil {
+			delete(r.Track.Members, id)
+		}
+	}
 	return &r, nil
 }
 
