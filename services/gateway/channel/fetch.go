@@ -49,6 +49,7 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 		AckPolicy:         jetstream.AckNonePolicy,
 		InactiveThreshold: consumerIdle,
 		MemoryStorage:     true,
+		Replicas:          1,
 	})
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)

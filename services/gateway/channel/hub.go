@@ -129,7 +129,6 @@ func (h *Hub) Subscribe(ctx context.Context, channel string, sub Subscriber, sin
 		h.release(t)
 		return SubscribeResult{}, err
 	}
-	h.subscribers.Add(1)
 	return res, nil
 }
 
@@ -142,12 +141,11 @@ func (h *Hub) Unsubscribe(channel string, sub Subscriber) {
 	if t == nil {
 		return
 	}
-	removed := t.remove(sub)
-	// Wait for a fan-out that may still hold sub in its snapshot.
+	// Under fanMu: no fan-out holds sub in its snapshot any more.
 	t.fanMu.Lock()
-	t.fanMu.Unlock() //nolint:staticcheck // an empty critical section is the barrier
+	removed := t.remove(sub)
+	t.fanMu.Unlock()
 	if removed {
-		h.subscribers.Add(-1)
 		h.release(t)
 	}
 }
@@ -221,8 +219,8 @@ func (h *Hub) Close() {
 	h.channels = make(map[string]*topic)
 	h.mu.Unlock()
 	for _, t := range topics {
-		h.subscribers.Add(-int64(t.clear()))
 		t.stop()
+		t.clear()
 	}
 }
 

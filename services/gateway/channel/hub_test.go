@@ -223,3 +223,80 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("failed channel kept: %+v", st)
 	}
 }
+
+// TestLastSlowSubscriberStopsChannel: dropping the only subscriber from
+// inside the fan-out stops and deletes the channel's consumer.
+func TestLastSlowSubscriberStopsChannel(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	_, js := s.JetStream()
+	slow := newSub(2)
+	if _, err := h.Subscribe(ctxT(t), "only", slow, nil); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, h, "only", 5)
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		st := h.Stats()
+		return st.Dropped == 1 && st.Channels == 0 && st.Subscribers == 0
+	}, "slow subscriber not dropped: %+v", h.Stats())
+	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumer not deleted")
+	h.Unsubscribe("only", slow) // after a drop: a no-op
+	if slow.count() != 2 {
+		t.Fatalf("dropped subscriber got %d messages", slow.count())
+	}
+}
+
+// TestUnsubscribeDuringFanout: once Unsubscribe returns, Deliver is not
+// called again, even while messages are flowing.
+func TestUnsubscribeDuringFanout(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	keep := newSub(100000)
+	if _, err := h.Subscribe(ctxT(t), "busy", keep, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			if _, _, err := h.Publish(ctxT(t), "busy", fmt.Appendf(nil, "%d", i), ""); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	type left struct {
+		sub *testSub
+		n   int
+	}
+	var gone []left
+	for range 20 {
+		sub := newSub(100000)
+		if _, err := h.Subscribe(ctxT(t), "busy", sub, nil); err != nil {
+			t.Fatal(err)
+		}
+		natstest.Eventually(t, 5*time.Second, func() bool { return sub.count() > 0 || isDone(done) }, "no message")
+		h.Unsubscribe("busy", sub)
+		gone = append(gone, left{sub, sub.count()})
+	}
+	<-done
+	// Every fan-out is over once the remaining subscriber has everything.
+	natstest.Eventually(t, 10*time.Second, func() bool { return keep.count() == 300 }, "kept subscriber got %d", keep.count())
+	for i, g := range gone {
+		if g.sub.count() != g.n {
+			t.Fatalf("subscriber %d: Deliver called after Unsubscribe returned (%d then %d)", i, g.n, g.sub.count())
+		}
+	}
+	if st := h.Stats(); st.Subscribers != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

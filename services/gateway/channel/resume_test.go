@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"context"
 	"sync"
 	"testing"
 
@@ -229,6 +228,3 @@ func TestResumeBeyondRetention(t *testing.T) {
 		})
 	}
 }
-
-// resumeCtx is a context for the long concurrent test.
-func resumeCtx(t *testing.T) context.Context { return ctxT(t) }

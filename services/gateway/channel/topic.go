@@ -42,8 +42,10 @@ type topic struct {
 	cc       jetstream.ConsumeContext
 	stopOnce sync.Once
 
-	// fanMu is held while a message is handed to a snapshot of members,
-	// so that Unsubscribe can wait until sub is out of every snapshot.
+	// fanMu is held while a message is taken into the history and handed
+	// to a snapshot of members, and by Unsubscribe while it removes one:
+	// once Unsubscribe returns, no snapshot holds that subscriber. Lock
+	// order: fanMu, then mu.
 	fanMu sync.Mutex
 
 	mu      sync.Mutex
@@ -144,9 +146,11 @@ func (t *topic) onMsg(msg jetstream.Msg) {
 	t.hub.msgsIn.Add(1)
 	seq := meta.Sequence.Stream
 	f := t.encode(seq, msg.Data())
+	t.fanMu.Lock()
 	t.mu.Lock()
 	if seq <= t.last {
 		t.mu.Unlock()
+		t.fanMu.Unlock()
 		return
 	}
 	t.last = seq
@@ -154,8 +158,6 @@ func (t *topic) onMsg(msg jetstream.Msg) {
 	t.hist.trim(t.historyLimit(time.Now()))
 	members := t.members
 	t.mu.Unlock()
-
-	t.fanMu.Lock()
 	slow := t.deliver(members, seq, f)
 	t.fanMu.Unlock()
 	for _, s := range slow {
@@ -199,7 +201,6 @@ func (t *topic) drop(sub Subscriber) {
 		return
 	}
 	t.hub.dropped.Add(1)
-	t.hub.subscribers.Add(-1)
 	t.hub.log.Debug().Str("channel", t.name).Msg("slow subscriber dropped")
 	t.hub.release(t)
 }
@@ -210,6 +211,7 @@ func (t *topic) drop(sub Subscriber) {
 func (t *topic) addLocked(sub Subscriber, after uint64) {
 	t.members = append(t.members, member{sub: sub, after: after})
 	t.joined[sub] = struct{}{}
+	t.hub.subscribers.Add(1)
 }
 
 // hasLocked reports whether sub is a member; the caller holds t.mu.
@@ -226,6 +228,7 @@ func (t *topic) remove(sub Subscriber) bool {
 		return false
 	}
 	delete(t.joined, sub)
+	t.hub.subscribers.Add(-1)
 	for i := range t.members {
 		if t.members[i].sub != sub {
 			continue
@@ -238,12 +241,11 @@ func (t *topic) remove(sub Subscriber) bool {
 	return false
 }
 
-// clear removes every member and returns how many there were.
-func (t *topic) clear() int {
+// clear removes every member.
+func (t *topic) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := len(t.members)
+	t.hub.subscribers.Add(-int64(len(t.members)))
 	t.members = nil
 	clear(t.joined)
-	return n
 }
