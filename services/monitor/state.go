@@ -17,9 +17,10 @@ import (
 // fields it needs, whether the value is a bare record or an event
 // envelope whose data holds them.
 type registration struct {
-	URL        string          `json:"url"`
-	IntervalMS int64           `json:"interval_ms"`
-	Data       json.RawMessage `json:"data"`
+	URL         string          `json:"url"`
+	IntervalMS  int64           `json:"interval_ms"`
+	HeartbeatMS int64           `json:"heartbeat_ms"` // services/gateway fleet.Registration
+	Data        json.RawMessage `json:"data"`
 }
 
 func decodeRegistration(b []byte) registration {
@@ -60,6 +61,9 @@ func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 		interval := time.Second
 		if reg.IntervalMS > 0 {
 			interval = ms(reg.IntervalMS)
+		}
+		if reg.HeartbeatMS > 0 {
+			interval = ms(reg.HeartbeatMS)
 		}
 		s.live.Watch(node, interval, now)
 		stopped := s.lastPhase(ctx, node) == events.LifecycleStopping
