@@ -13,10 +13,13 @@ type runService func(ctx context.Context) error
 
 // serviceRegistry holds the services compiled into this binary, each
 // added by its own file.
-var serviceRegistry = map[string]struct {
+var serviceRegistry = map[string]registered{}
+
+// registered is one service compiled into the binary.
+type registered struct {
 	short string
 	run   runService
-}{}
+}
 
 func serviceCmds() []*cobra.Command {
 	names := make([]string, 0, len(serviceRegistry))

@@ -63,8 +63,10 @@ func Connect(c NATS, name string, log zerolog.Logger) (*nats.Conn, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(3),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("nats disconnected")
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if !nc.IsClosed() { // Close reports a disconnect too
+				log.Warn().Err(err).Msg("nats disconnected")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("nats reconnected")

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+)
+
+// buildWsheal compiles this command once per test binary run.
+var buildWsheal = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "wsheal-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "wsheal")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// freePorts finds n consecutive free loopback ports.
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				continue
+			}
+			c.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+// devStack is a `wsheal dev` process started by a test.
+type devStack struct {
+	cmd     *exec.Cmd
+	natsURL string
+	out     *syncBuffer
+	done    chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var natsLine = regexp.MustCompile(`NATS\s+(nats://\S+)`)
+
+func startDev(t *testing.T, args ...string) *devStack {
+	t.Helper()
+	bin, err := buildWsheal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := freePorts(t, 3)
+	mon := freePorts(t, 1)
+	args = append([]string{"dev", "--nats-port", "-1", "--gateway-port", fmt.Sprint(gw), "--monitor-port", fmt.Sprint(mon)}, args...)
+	cmd := exec.Command(bin, args...)
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	ds := &devStack{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	urlCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(ds.out, line)
+			if m := natsLine.FindStringSubmatch(line); m != nil {
+				select {
+				case urlCh <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { ds.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-ds.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	select {
+	case ds.natsURL = <-urlCh:
+	case err := <-ds.done:
+		t.Fatalf("wsheal dev exited: %v\n%s", err, ds.out)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("wsheal dev printed no NATS URL\n%s", ds.out)
+	}
+	return ds
+}
+
+// discover does what `nats micro ls` does: ping every micro service.
+func discover(t *testing.T, nc *nats.Conn) map[string]int {
+	t.Helper()
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$SRV.PING", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for {
+		m, err := sub.NextMsg(500 * time.Millisecond)
+		if err != nil {
+			return got
+		}
+		var p micro.Ping
+		if json.Unmarshal(m.Data, &p) == nil {
+			got[p.Name]++
+		}
+	}
+}
+
+func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	ds := startDev(t, "--demo-clients", "0", "--quiet")
+	nc, err := nats.Connect(ds.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// Services are discoverable as `nats micro ls` would list them.
+	want := map[string]int{events.ServiceName("gateway"): 3, events.ServiceName("dev"): 1}
+	for _, s := range controlPlane() {
+		want[events.ServiceName(s)] = 1
+	}
+	var got map[string]int
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		got = discover(t, nc)
+		for name, n := range want {
+			if got[name] != n {
+				return false
+			}
+		}
+		return true
+	}, "services %v, want %v", got, want)
+
+	// Heartbeats flow on wsheal.evt.> from every gateway and service.
+	sub, err := nc.SubscribeSync(events.EventsAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beats := map[string]bool{}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		m, err := sub.NextMsg(100 * time.Millisecond)
+		if err != nil {
+			return false
+		}
+		ev, err := events.Decode(m.Data)
+		if err != nil {
+			t.Fatalf("undecodable event on %s: %v", m.Subject, err)
+		}
+		switch p := ev.Payload.(type) {
+		case *events.Heartbeat:
+			beats[p.Node] = true
+		case *events.ServiceHeartbeat:
+			beats[p.Service] = true
+		}
+		return len(beats) >= 3+len(controlPlane())
+	}, "heartbeats from %v", beats)
+
+	// The supervisor restarts a killed gateway on request, and only then.
+	var list events.ProcessList
+	if err := events.Request(context.Background(), nc, events.ControlSubject("dev", events.VerbList), nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	var gw2 events.Process
+	for _, p := range list.Processes {
+		if p.Name == "gw-2" {
+			gw2 = p
+		}
+	}
+	if !gw2.Running || gw2.PID == 0 {
+		t.Fatalf("gw-2 not running: %+v", list)
+	}
+	if err := syscall.Kill(gw2.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		var l events.ProcessList
+		_ = events.Request(context.Background(), nc, events.ControlSubject("dev", events.VerbList), nil, &l)
+		for _, p := range l.Processes {
+			if p.Name == "gw-2" {
+				return !p.Running && strings.Contains(p.Exit, "killed")
+			}
+		}
+		return false
+	}, "gw-2 not seen dead")
+	var rep events.RestartReply
+	cmd := events.RestartCommand{ID: "t-restart-1", Node: "gw-2"}
+	if err := events.Request(context.Background(), nc, events.ControlSubject("dev", events.VerbRestart), cmd, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Process.Running || rep.Process.PID == gw2.PID {
+		t.Fatalf("restart reply %+v", rep)
+	}
+	var again events.RestartReply
+	if err := events.Request(context.Background(), nc, events.ControlSubject("dev", events.VerbRestart), cmd, &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.Process.PID != rep.Process.PID {
+		t.Fatalf("the same restart id restarted twice: %d then %d", rep.Process.PID, again.Process.PID)
+	}
+	err = events.Request(context.Background(), nc, events.ControlSubject("dev", events.VerbRestart), map[string]string{"id": "x", "node": "nope"}, nil)
+	if ce, ok := err.(*events.Error); !ok || ce.Code != events.CodeNotFound {
+		t.Fatalf("restart of an unknown node: %v", err)
+	}
+
+	// Ctrl-C stops every process within a few seconds.
+	start := time.Now()
+	if err := ds.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ds.done:
+		if err != nil {
+			t.Fatalf("wsheal dev exit: %v\n%s", err, ds.out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("wsheal dev still running 20s after SIGINT\n%s", ds.out)
+	}
+	t.Logf("stopped in %s", time.Since(start).Round(time.Millisecond))
+	for _, p := range list.Processes {
+		if p.PID != 0 && syscall.Kill(p.PID, 0) == nil && p.PID != gw2.PID {
+			t.Errorf("child %s (pid %d) survived", p.Name, p.PID)
+		}
+	}
+	if rep.Process.PID != 0 && syscall.Kill(rep.Process.PID, 0) == nil {
+		t.Errorf("restarted gw-2 (pid %d) survived", rep.Process.PID)
+	}
+}
