@@ -44,9 +44,9 @@ type Record struct {
 }
 
 type entry struct {
-	rec     Record
-	rev     uint64 // KV revision of the claim; 0 while not claimed
-	dirty   bool   // Published changed and is not stored yet
+	rec   Record
+	rev   uint64 // KV revision of the claim; 0 while not claimed
+	dirty bool   // Published changed and is not stored yet
 }
 
 // Ledger is the set of open anomalies. Its methods are safe for
