@@ -51,7 +51,7 @@ Start everything on this machine with 'wsheal dev'; watch it with
 		&cobra.Group{ID: "test", Title: "Load and chaos:"},
 	)
 	addNATSFlags(root)
-	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd())
+	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd(), configCmd())
 	for _, c := range serviceCmds() {
 		root.AddCommand(c)
 	}

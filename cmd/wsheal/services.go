@@ -17,8 +17,9 @@ var serviceRegistry = map[string]registered{}
 
 // registered is one service compiled into the binary.
 type registered struct {
-	short string
-	run   runService
+	short  string
+	run    runService
+	config func() any // a pointer to the service's zero Config, for `wsheal config`
 }
 
 func serviceCmds() []*cobra.Command {

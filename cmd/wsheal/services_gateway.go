@@ -7,7 +7,8 @@ import (
 
 func init() {
 	serviceRegistry["gateway"] = registered{
-		short: "Run a WebSocket gateway node",
-		run:   serve(gateway.ConfigFromEnv, func(c gateway.Config) service.Log { return c.Log }, gateway.New),
+		short:  "Run a WebSocket gateway node",
+		config: func() any { return new(gateway.Config) },
+		run:    serve(gateway.ConfigFromEnv, func(c gateway.Config) service.Log { return c.Log }, gateway.New),
 	}
 }

@@ -7,7 +7,8 @@ import (
 
 func init() {
 	serviceRegistry["monitor"] = registered{
-		short: "Run the monitor: fleet view, anomaly detection, dashboard",
-		run:   serve(monitor.ConfigFromEnv, func(c monitor.Config) service.Log { return c.Log }, monitor.New),
+		short:  "Run the monitor: fleet view, anomaly detection, dashboard",
+		config: func() any { return new(monitor.Config) },
+		run:    serve(monitor.ConfigFromEnv, func(c monitor.Config) service.Log { return c.Log }, monitor.New),
 	}
 }

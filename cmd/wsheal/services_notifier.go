@@ -7,7 +7,8 @@ import (
 
 func init() {
 	serviceRegistry["notifier"] = registered{
-		short: "Run the notifier: incidents, escalation, sinks, post-incident reviews",
-		run:   serve(notifier.ConfigFromEnv, func(c notifier.Config) service.Log { return c.Log }, notifier.New),
+		short:  "Run the notifier: incidents, escalation, sinks, post-incident reviews",
+		config: func() any { return new(notifier.Config) },
+		run:    serve(notifier.ConfigFromEnv, func(c notifier.Config) service.Log { return c.Log }, notifier.New),
 	}
 }

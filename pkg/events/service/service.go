@@ -25,17 +25,17 @@ import (
 // struct, so that its variables carry the service's prefix
 // (WSHEAL_GATEWAY_NATS_URL, WSHEAL_HEALER_NATS_USER, ...).
 type NATS struct {
-	URL      string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222"`
-	User     string `envconfig:"NATS_USER"`
-	Password string `envconfig:"NATS_PASSWORD"`
-	Token    string `envconfig:"NATS_TOKEN"`
-	Creds    string `envconfig:"NATS_CREDS"`
-	CA       string `envconfig:"NATS_CA"`   // PEM file: verify the server with it
-	Cert     string `envconfig:"NATS_CERT"` // PEM file: client certificate
-	Key      string `envconfig:"NATS_KEY"`
+	URL      string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URLs, comma-separated"`
+	User     string `envconfig:"NATS_USER" desc:"NATS user (with NATS_PASSWORD)"`
+	Password string `envconfig:"NATS_PASSWORD" desc:"NATS password"`
+	Token    string `envconfig:"NATS_TOKEN" desc:"NATS token, instead of user and password"`
+	Creds    string `envconfig:"NATS_CREDS" desc:"NATS credentials file (JWT + nkey)"`
+	CA       string `envconfig:"NATS_CA" desc:"PEM CA file to verify the NATS server (turns TLS on)"`
+	Cert     string `envconfig:"NATS_CERT" desc:"PEM client certificate for NATS mutual TLS"`
+	Key      string `envconfig:"NATS_KEY" desc:"PEM key of NATS_CERT"`
 	// Replicas of the streams and buckets this service ensures (3 in the
 	// clustered compose deployment).
-	Replicas int `envconfig:"NATS_REPLICAS" default:"1"`
+	Replicas int `envconfig:"NATS_REPLICAS" default:"1" desc:"replicas of the JetStream streams and buckets (3 in a cluster)"`
 }
 
 // Validate checks the values that can be checked before connecting.
@@ -202,6 +202,6 @@ func Instance() string {
 // Log is the logging config every service embeds: LOG_LEVEL and LOG_FORMAT
 // under the service's prefix.
 type Log struct {
-	Level  string `envconfig:"LOG_LEVEL" default:"info"`
-	Format string `envconfig:"LOG_FORMAT" default:"json"`
+	Level  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	Format string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 }

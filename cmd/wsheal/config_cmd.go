@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/spf13/cobra"
+)
+
+// configTable is the Markdown row format of `wsheal config`; the README's
+// configuration tables are its output, and a test keeps them in step.
+const configTable = `{{range .}}| ` + "`{{usage_key .}}`" + ` | {{usage_type .}} | {{with usage_default .}}` + "`{{.}}`" + `{{end}} | {{usage_description .}} |
+{{end}}`
+
+func configCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "config [service...]",
+		GroupID: "run",
+		Short:   "Print every environment variable of the services as Markdown tables",
+		Example: `  wsheal config
+  wsheal config gateway healer`,
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return serviceNames(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = serviceNames()
+			}
+			for _, name := range args {
+				if err := writeConfig(cmd.OutOrStdout(), name); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func writeConfig(w io.Writer, name string) error {
+	s, ok := serviceRegistry[name]
+	if !ok {
+		return fmt.Errorf("no service %q; services: %s", name, strings.Join(serviceNames(), ", "))
+	}
+	prefix := "WSHEAL_" + upperASCII(name)
+	fmt.Fprintf(w, "#### %s (`%s_*`)\n\n| variable | type | default | meaning |\n| --- | --- | --- | --- |\n", name, prefix)
+	if err := envconfig.Usagef(prefix, s.config(), w, configTable); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func serviceNames() []string {
+	var out []string
+	for n := range serviceRegistry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
