@@ -1,0 +1,205 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/auth"
+)
+
+const testSecret = "0123456789abcdef-secret"
+
+// nodeConfig is a gateway node on ns with short intervals.
+func nodeConfig(ns *natstest.Server, node string) gateway.Config {
+	return gateway.Config{
+		NATS:     service.NATS{URL: ns.URL(), Replicas: 1},
+		Node:     node,
+		Listen:   "127.0.0.1:0",
+		Auth:     "none",
+		MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
+		MaxMessage: 64 << 10, InboundBurst: 100,
+		SendQueue: 1024, MaxSubs: 100,
+		PingInterval: 200 * time.Millisecond, PongDeadline: 300 * time.Millisecond,
+		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
+		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
+		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
+		ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 256,
+	}
+}
+
+// startNode runs a gateway in process until the test ends.
+func startNode(t testing.TB, cfg gateway.Config) *gateway.Service {
+	t.Helper()
+	s, err := gateway.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("gateway: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("gateway run: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("gateway not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return s
+}
+
+// publishAll publishes 1..n to channel in order, each acknowledged.
+func publishAll(t *testing.T, c *Client, channel string, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Publish(ctx, channel, []byte(strconv.Itoa(i)))
+		cancel()
+		if err != nil {
+			t.Errorf("publish %d: %v", i, err)
+			return
+		}
+	}
+}
+
+// TestGatewayKillFailover: the node a subscriber is on crashes; the
+// client reconnects to the other node and resumes without loss while a
+// publisher keeps publishing through the crash.
+func TestGatewayKillFailover(t *testing.T) {
+	ns := natstest.Start(t)
+	nodes := map[string]*gateway.Service{}
+	for _, n := range []string{"gw-a", "gw-b"} {
+		nodes[n] = startNode(t, nodeConfig(ns, n))
+	}
+	urls := []string{nodes["gw-a"].URL(), nodes["gw-b"].URL()}
+	rec := &recorder{}
+	sub := dialT(t, testConfig(rec, urls...))
+	if _, err := sub.Subscribe(context.Background(), "ticks", rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	pub := dialT(t, testConfig(&recorder{}, urls...))
+	publishAll(t, pub, "ticks", 1, 20)
+	eventually(t, 10*time.Second, func() bool { return rec.count() == 20 }, "first 20, got %d", rec.count())
+
+	victim := rec.kinds(Connected)[0].Node
+	done := make(chan struct{})
+	go func() { defer close(done); publishAll(t, pub, "ticks", 21, 120) }()
+	eventually(t, 10*time.Second, func() bool { return rec.count() >= 40 }, "publishing")
+	nodes[victim].Kill()
+	<-done
+	eventually(t, 15*time.Second, func() bool { return rec.count() >= 120 }, "all 120, got %d", rec.count())
+
+	_, data, gaps, _ := rec.snapshot()
+	wantInOrder(t, data, 120)
+	if len(gaps) != 0 {
+		t.Fatalf("gaps %v", gaps)
+	}
+	conn := rec.kinds(Connected)
+	if len(conn) < 2 || conn[len(conn)-1].Node == victim {
+		t.Fatalf("connected states %+v: not moved off %s", conn, victim)
+	}
+}
+
+// TestGatewayDrainMoves: draining the node sends a reconnect hint; the
+// client waits the hint's delay, moves to the node it names and resumes.
+func TestGatewayDrainMoves(t *testing.T) {
+	ns := natstest.Start(t)
+	a := startNode(t, nodeConfig(ns, "gw-a"))
+	b := startNode(t, nodeConfig(ns, "gw-b"))
+	rec := &recorder{}
+	sub := dialT(t, testConfig(rec, a.URL())) // only a: the hint alone can move it
+	if _, err := sub.Subscribe(context.Background(), "news", rec.handle); err != nil {
+		t.Fatal(err)
+	}
+	pub := dialT(t, testConfig(&recorder{}, b.URL()))
+	publishAll(t, pub, "news", 1, 10)
+	eventually(t, 10*time.Second, func() bool { return rec.count() == 10 }, "first 10")
+
+	// Wait until a knows b as a fresh node to send clients to.
+	eventually(t, 10*time.Second, func() bool { return drain(t, ns, a.Node()) == nil }, "drain accepted")
+	eventually(t, 10*time.Second, func() bool {
+		c := rec.kinds(Connected)
+		return len(c) == 2 && sub.Connected()
+	}, "moved")
+	publishAll(t, pub, "news", 11, 20)
+	eventually(t, 10*time.Second, func() bool { return rec.count() >= 20 }, "all 20")
+	_, data, _, _ := rec.snapshot()
+	wantInOrder(t, data, 20)
+	conn := rec.kinds(Connected)
+	if conn[1].Node != "gw-b" || conn[1].URL != b.URL() {
+		t.Fatalf("moved to %s (%s), want gw-b", conn[1].Node, conn[1].URL)
+	}
+	re := rec.kinds(Reconnecting)
+	if len(re) != 1 || !re[0].Hinted {
+		t.Fatalf("reconnecting states %+v, want one from the hint", re)
+	}
+	d := rec.kinds(Disconnected)
+	if len(d) != 1 {
+		t.Fatalf("disconnected states %+v", d)
+	}
+	if moved := conn[1].Time.Sub(d[0].Time); moved < re[0].Delay {
+		t.Fatalf("reconnected %v after the close, before the hint's remaining %v", moved, re[0].Delay)
+	}
+}
+
+func drain(t *testing.T, ns *natstest.Server, node string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var rep events.DrainReply
+	cmd := events.DrainCommand{ID: fmt.Sprintf("d-%d", time.Now().UnixNano()), OverMS: 300}
+	return events.Request(ctx, ns.Conn(), events.GatewayControlSubject(node, events.VerbDrain), cmd, &rep)
+}
+
+// TestGatewayToken: a bad token stops the client with ErrUnauthorized and
+// no retry; a valid one connects.
+func TestGatewayToken(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := nodeConfig(ns, "gw-a")
+	cfg.Auth, cfg.JWTSecret = "jwt", testSecret
+	n := startNode(t, cfg)
+	good, err := auth.Sign(testSecret, auth.Claims{Subs: []string{"*"}, Pubs: []string{"*"},
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "u1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, token string
+		ok          bool
+	}{{"valid", good, true}, {"invalid", "not-a-jwt", false}, {"missing", "", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			ccfg := testConfig(rec, n.URL())
+			ccfg.Token = tc.token
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := Dial(ctx, ccfg)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = c.Close()
+				return
+			}
+			if !errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+				t.Fatalf("dial = %v, want ErrUnauthorized at once", err)
+			}
+			if n := len(rec.kinds(Reconnecting)); n != 0 {
+				t.Fatalf("%d reconnects after a bad token", n)
+			}
+		})
+	}
+}
