@@ -124,12 +124,13 @@ func natsConn(t *testing.T, url string) *nats.Conn {
 
 // audit collects every remediation event.
 type audit struct {
-	mu  sync.Mutex
-	all []events.Remediation
+	mu      sync.Mutex
+	all     []events.Remediation
+	sources map[string]int // events per emitting instance
 }
 
 func watchAudit(t *testing.T, srv *natstest.Server) *audit {
-	a := &audit{}
+	a := &audit{sources: map[string]int{}}
 	nc := srv.Conn()
 	_, err := nc.Subscribe(events.RemediationsAll, func(m *nats.Msg) {
 		ev, err := events.Decode(m.Data)
@@ -140,6 +141,7 @@ func watchAudit(t *testing.T, srv *natstest.Server) *audit {
 		if r, ok := events.As[*events.Remediation](ev); ok {
 			a.mu.Lock()
 			a.all = append(a.all, *r)
+			a.sources[ev.Source]++
 			a.mu.Unlock()
 		}
 	})
@@ -257,4 +259,14 @@ func request(t *testing.T, nc *nats.Conn, verb string, cmd, out any) error {
 func isControlError(err error, code events.ErrorCode) bool {
 	var ce *events.Error
 	return errors.As(err, &ce) && ce.Code == code
+}
+
+func (a *audit) bySource() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range a.sources {
+		out[k] = v
+	}
+	return out
 }

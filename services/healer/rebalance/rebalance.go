@@ -86,8 +86,12 @@ func Plan(loads []Load, roles Roles, waveFraction float64) []Move {
 			cool = append(cool, l)
 		}
 	}
-	sort.Slice(hot, func(i, j int) bool { return hot[i].Conns > hot[j].Conns || hot[i].Conns == hot[j].Conns && hot[i].ID < hot[j].ID })
-	sort.Slice(cool, func(i, j int) bool { return cool[i].Conns < cool[j].Conns || cool[i].Conns == cool[j].Conns && cool[i].ID < cool[j].ID })
+	sort.Slice(hot, func(i, j int) bool {
+		return hot[i].Conns > hot[j].Conns || hot[i].Conns == hot[j].Conns && hot[i].ID < hot[j].ID
+	})
+	sort.Slice(cool, func(i, j int) bool {
+		return cool[i].Conns < cool[j].Conns || cool[i].Conns == cool[j].Conns && cool[i].ID < cool[j].ID
+	})
 	var moves []Move
 	i, j := 0, 0
 	budget := make([]int, len(hot))

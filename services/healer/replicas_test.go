@@ -1,0 +1,96 @@
+package healer_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+)
+
+func TestTwoReplicasActOnce(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	nodes := []string{"n1", "n2", "n3", "n4", "n5", "n6"}
+	for _, id := range nodes {
+		f.add(id, 50, 100)
+	}
+	a := watchAudit(t, srv)
+	c1 := testConfig(t, srv)
+	c2 := c1
+	c2.Instance = "h2"
+	startHealer(t, c1)
+	startHealer(t, c2)
+	mon := newMonitor(t, srv)
+
+	for round := range 3 {
+		for _, id := range nodes {
+			mon.open(events.KindStaleSpike, id, events.SeverityWarning)
+		}
+		want := (round + 1) * len(nodes)
+		natstest.Eventually(t, 10*time.Second, func() bool {
+			return len(a.find(events.ActionReconnect, events.PhaseSucceeded, "")) == want
+		}, "round %d: every anomaly handled", round)
+	}
+	time.Sleep(300 * time.Millisecond) // a second handling would show by now
+	for _, id := range nodes {
+		cmds := f.commands(id, events.VerbReconnect)
+		if len(cmds) != 3 {
+			t.Fatalf("%s got %d reconnect commands for 3 anomalies: %+v", id, len(cmds), cmds)
+		}
+	}
+	if src := a.bySource(); len(src) != 2 {
+		t.Logf("only one replica took work this time: %v", src)
+	}
+	if n := len(a.find(events.ActionReconnect, events.PhaseStarted, "")); n != 3*len(nodes) {
+		t.Fatalf("%d actions started for %d anomalies", n, 3*len(nodes))
+	}
+}
+
+func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		f.add(id, 30, 100)
+	}
+	a := watchAudit(t, srv)
+	// The node comes back only on the second restart request for the same
+	// id: the first replica dies while verifying its restart.
+	sup := startSupervisor(t, srv, f, func(string) bool { return false })
+	c1 := testConfig(t, srv)
+	kill1 := startHealer(t, c1)
+	mon := newMonitor(t, srv)
+
+	f.kill("n1", true)
+	time.Sleep(500 * time.Millisecond)
+	an := mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		return len(a.find(events.ActionRestart, events.PhaseStarted, "")) == 1
+	}, "the first replica started the restart")
+	kill1() // mid-action: the restart is sent, its verification not done
+	if n := len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) + len(a.find(events.ActionRestart, events.PhaseFailed, "")); n != 0 {
+		t.Fatalf("the attempt ended before the kill (%d outcomes): the test proves nothing", n)
+	}
+	f.start("n1") // the process came back in the meantime
+
+	c2 := c1
+	c2.Instance = "h2"
+	startHealer(t, c2)
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
+	}, "the second replica finished the incident")
+	started := a.find(events.ActionRestart, events.PhaseStarted, "")
+	for _, r := range started {
+		if r.Attempt != 1 || r.ID != fmt.Sprintf("%s.%s.1", an.ID, events.ActionRestart) {
+			t.Fatalf("the takeover did not resume attempt 1 with the same id: %+v", r)
+		}
+	}
+	distinct, requests := sup.restarts()
+	if distinct != 1 || requests < 2 {
+		t.Fatalf("restart commands: %d distinct ids over %d requests; want 1 id, repeated by the takeover", distinct, requests)
+	}
+	if n := len(a.find(events.ActionRestart, events.PhaseRequested, "")); n != 1 {
+		t.Fatalf("%d requested events, want 1", n)
+	}
+}

@@ -1,0 +1,100 @@
+package state_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/services/healer/safety"
+	"github.com/wsheal/wsheal/services/healer/state"
+)
+
+func open(t *testing.T) *state.Store {
+	srv := natstest.Start(t)
+	_, js := srv.JetStream()
+	s, err := state.Open(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestHandsOffSetListClear(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for _, n := range []string{"n2", "n1", "node:with:colons"} {
+		if err := s.SetHandsOff(ctx, events.HandsOff{Node: n, Since: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetQuarantine(ctx, state.Quarantine{Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.HandsOff(ctx)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	if err := s.ClearHandsOff(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = s.HandsOff(ctx)
+	if len(list) != 2 {
+		t.Fatalf("after clear: %+v", list)
+	}
+	if q, _ := s.IsQuarantined(ctx, "n1"); q {
+		t.Fatal("clearing hands-off kept the quarantine")
+	}
+	if off, _ := s.IsHandsOff(ctx, "node:with:colons"); !off {
+		t.Fatal("a node id with odd characters lost its lock")
+	}
+}
+
+func TestSwitchesDefaultAndSet(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	def := state.Switches{DryRun: true}
+	sw, err := s.Switches(ctx, def)
+	if err != nil || !sw.DryRun {
+		t.Fatalf("default not applied: %+v %v", sw, err)
+	}
+	sw, err = s.SetSwitches(ctx, def, func(sw *state.Switches) { sw.Paused = true })
+	if err != nil || !sw.Paused || !sw.DryRun {
+		t.Fatalf("set: %+v %v", sw, err)
+	}
+	sw, _ = s.Switches(ctx, state.Switches{})
+	if !sw.Paused || !sw.DryRun || !sw.Set {
+		t.Fatalf("not persisted: %+v", sw)
+	}
+}
+
+func TestBackoffAndHealsPersist(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	b := safety.Backoff{Base: time.Second, Max: time.Minute, Healthy: time.Hour}
+	now := time.Now()
+	for range 3 {
+		if err := s.RecordAttempt(ctx, b, "n1", events.ActionRestart, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := s.Backoff(ctx, "n1", events.ActionRestart)
+	if err != nil || a.Count != 3 {
+		t.Fatalf("attempts %+v %v", a, err)
+	}
+	for range 2 {
+		if err := s.RecordHeal(ctx, "n1", now, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := s.Heals(ctx, "n1"); len(h) != 2 {
+		t.Fatalf("heals %v", h)
+	}
+	if entered, _ := s.EnterPanic(ctx, now); !entered {
+		t.Fatal("first panic not entered")
+	}
+	if entered, _ := s.EnterPanic(ctx, now); entered {
+		t.Fatal("panic entered twice")
+	}
+}
