@@ -35,6 +35,9 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
 	defer cancel()
 	h.fetches.Add(1)
+	if h.fetchHook != nil {
+		h.fetchHook(since)
+	}
 	st, err := h.js.Stream(ctx, events.StreamChannels)
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)

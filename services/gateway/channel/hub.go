@@ -84,6 +84,9 @@ type Hub struct {
 	dropped     atomic.Uint64
 	nonJSON     atomic.Uint64
 	fetches     atomic.Uint64
+
+	// fetchHook, if set (tests), runs as a JetStream replay starts.
+	fetchHook func(from uint64)
 }
 
 // NewHub returns a hub that consumes and publishes through js (nc is the

@@ -3,6 +3,7 @@ package channel
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -227,4 +228,64 @@ func TestResumeBeyondRetention(t *testing.T) {
 			waitSeqs(t, sub, append(want, more...))
 		})
 	}
+}
+
+// TestResumeStormDistinctPositions: resumes at many different positions
+// arriving together cost at most two JetStream replays: the first
+// arrival's, then one from the deepest position waiting.
+func TestResumeStormDistinctPositions(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{HistorySize: 8})
+	seqs := publishN(t, h, "storm", 300)
+	const clients = 40
+	var once sync.Once
+	h.fetchHook = func(uint64) {
+		// Hold the first replay until every other resume waits for it.
+		once.Do(func() {
+			for deadline := time.Now().Add(10 * time.Second); waiting(h, "storm") < clients-1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Errorf("only %d resumes wait for the first replay", waiting(h, "storm"))
+					return
+				}
+			}
+		})
+	}
+	subs := make([]*testSub, clients)
+	var wg sync.WaitGroup
+	for i := range subs {
+		subs[i] = newSub(1000)
+		wg.Go(func() {
+			res, err := h.Subscribe(ctxT(t), "storm", subs[i], ptr(seqs[100+i*3]))
+			if err != nil || !res.Recovered {
+				t.Errorf("subscribe %d: %+v %v", i, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i, sub := range subs {
+		checkSeqs(t, sub.seqs(), seqs[101+i*3:])
+	}
+	if st := h.Stats(); st.Fetches > 2 {
+		t.Fatalf("%d JetStream replays for %d resumes, want at most 2", st.Fetches, clients)
+	}
+}
+
+// waiting counts the resumes of ch registered for a replay.
+func waiting(h *Hub, ch string) int {
+	h.mu.Lock()
+	tp := h.channels[ch]
+	h.mu.Unlock()
+	if tp == nil {
+		return 0
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	n := 0
+	for _, c := range tp.waiters {
+		n += c
+	}
+	return n
 }

@@ -54,7 +54,9 @@ type topic struct {
 	hist    history
 	last    uint64 // highest stream sequence known (delivered or start point)
 	lost    uint64 // a resume with since < lost cannot be complete
+	tooDeep uint64 // a resume with since < tooDeep exceeds MaxReplay
 	fetch   *fetchCall
+	waiters map[uint64]int // positions of resumes waiting for fetch
 	stopped bool
 }
 
@@ -62,6 +64,7 @@ func newTopic(h *Hub, name string) *topic {
 	return &topic{
 		hub: h, name: name, subject: events.ChannelSubject(name),
 		ready: make(chan struct{}), joined: make(map[Subscriber]struct{}),
+		waiters: make(map[uint64]int),
 	}
 }
 
