@@ -39,19 +39,28 @@ type runningMonitor struct {
 	done   chan error
 }
 
+func testLogger(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+}
+
 // startMonitor runs a monitor until the test ends (or Stop).
 func startMonitor(t testing.TB, cfg monitor.Config) *runningMonitor {
 	t.Helper()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	svc, err := monitor.New(cfg, log)
+	svc, err := monitor.New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatalf("new monitor: %v", err)
 	}
+	return run(t, svc)
+}
+
+// run runs svc until the test ends (or Stop).
+func run(t testing.TB, svc *monitor.Service) *runningMonitor {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &runningMonitor{Service: svc, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- svc.Run(ctx) }()
 	t.Cleanup(func() { m.Stop(t) })
-	natstest.Eventually(t, 10*time.Second, func() bool { ok, _ := svc.Healthy(); return ok }, "monitor %s healthy", cfg.Instance)
+	natstest.Eventually(t, 10*time.Second, func() bool { ok, _ := svc.Healthy(); return ok }, "monitor %s healthy", svc.Instance())
 	return m
 }
 

@@ -32,7 +32,7 @@ func (s *Service) onMsg(ctx context.Context, m *nats.Msg, heard time.Time) {
 		}
 	case *events.Lifecycle:
 		if s.fromNode(m.Subject, events.LifecycleSubject, p.Node) {
-			s.onLifecycle(ev, p)
+			s.onLifecycle(ctx, ev, p)
 		}
 	case *events.ConnEvent:
 		s.metrics.connEvents.WithLabelValues(p.Kind).Add(float64(1 + max(p.Suppressed, 0)))
@@ -70,7 +70,6 @@ func (s *Service) onHeartbeat(ctx context.Context, ev *events.Event, p *events.H
 	if !recovered {
 		return
 	}
-	delete(s.silent, hb.Node)
 	if down != "" {
 		s.resolve(ctx, down, hb.Node, heard)
 		s.change(hb.Node, heard, func(n *fleet.Node) { n.Down = "" })
@@ -110,13 +109,11 @@ func (s *Service) peers(self string) []detect.Sample {
 }
 
 // onLifecycle records starts, drains and clean stops.
-func (s *Service) onLifecycle(ev *events.Event, p *events.Lifecycle) {
+func (s *Service) onLifecycle(ctx context.Context, ev *events.Event, p *events.Lifecycle) {
 	at := ev.Time
 	switch p.Phase {
 	case events.LifecycleStopping:
-		s.live.Stop(p.Node)
-		delete(s.silent, p.Node)
-		s.change(p.Node, time.Now(), func(n *fleet.Node) { n.Stopped, n.StoppedAt, n.Late = true, time.Now(), false })
+		s.stopped(ctx, p.Node)
 	case events.LifecycleStarted:
 		s.change(p.Node, time.Now(), func(n *fleet.Node) {
 			n.Stopped = false
@@ -130,6 +127,25 @@ func (s *Service) onLifecycle(ev *events.Event, p *events.Lifecycle) {
 		s.change(p.Node, time.Now(), func(n *fleet.Node) { n.Draining = false })
 	}
 	s.log.Debug().Str("node", p.Node).Str("phase", p.Phase).Time("at", at).Msg("lifecycle")
+}
+
+// stopped records a clean stop: the node is not missed, and what was
+// open on it is over (a restarted node is judged afresh).
+func (s *Service) stopped(ctx context.Context, node string) {
+	now := time.Now()
+	s.live.Stop(node)
+	for _, a := range s.openAnomalies("", node) {
+		if a.Target == node {
+			s.resolve(ctx, a.Kind, node, now)
+		}
+	}
+	for _, d := range s.nodeDets {
+		d.Forget(node)
+	}
+	s.change(node, now, func(n *fleet.Node) {
+		n.Stopped, n.StoppedAt, n.Late, n.Down = true, now, false, ""
+		clear(n.Degraded)
+	})
 }
 
 // change updates a node in the view and feeds flapping with its entries

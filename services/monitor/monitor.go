@@ -49,7 +49,6 @@ type Service struct {
 
 	// Owned by the loop goroutine.
 	ops       chan func(context.Context)
-	silent    map[string]detect.Lapse // silent nodes waiting for a probe and a verdict
 	probing   map[string]bool
 	blind     bool
 	lastRound time.Time
@@ -93,7 +92,6 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 			detect.NewSaturation(cfg.SaturationConfig, h),
 		},
 		ops:     make(chan func(context.Context), 8192),
-		silent:  map[string]detect.Lapse{},
 		probing: map[string]bool{},
 	}
 	s.metrics = newMetrics(s)

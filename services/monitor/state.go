@@ -168,9 +168,6 @@ func (s *Service) onQuarantine(e jetstream.KeyValueEntry) {
 		q.Node = node
 	}
 	s.post(func(context.Context) {
-		if q != nil {
-			delete(s.silent, node)
-		}
 		s.change(node, time.Now(), func(n *fleet.Node) { n.Quarantine = q })
 	})
 }

@@ -14,6 +14,7 @@ import (
 // tick checks liveness, the panic threshold, flapping and, every
 // FleetEvery, the fleet-wide detectors; then retries pending writes.
 func (s *Service) tick(ctx context.Context, now time.Time) {
+	s.drain(ctx)
 	s.lastTick.Store(now.UnixNano())
 	connected := s.nc.IsConnected()
 	s.connected.Store(connected)
@@ -26,9 +27,6 @@ func (s *Service) tick(ctx context.Context, now time.Time) {
 		s.blind = false
 	}
 	for _, lp := range s.live.Check(now) {
-		if lp.Pulse == detect.Silent {
-			s.silent[lp.Node] = lp
-		}
 		s.change(lp.Node, now, func(n *fleet.Node) { n.Late = true })
 	}
 	s.checkPanic(ctx, now, connected)
@@ -45,6 +43,19 @@ func (s *Service) tick(ctx context.Context, now time.Time) {
 		s.ledger.Flush(ctx)
 	}
 	s.forgetStopped(now)
+}
+
+// drain runs the work queued so far, so that beats heard before this
+// tick count before silence is measured (the loop may have been busy).
+func (s *Service) drain(ctx context.Context) {
+	for range len(s.ops) {
+		select {
+		case op := <-s.ops:
+			op(ctx)
+		default:
+			return
+		}
+	}
 }
 
 // checkPanic raises one fleet_silent anomaly when most of the fleet falls
@@ -100,39 +111,40 @@ func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool)
 	}
 }
 
-// probeSilent probes each silent node once, in the background.
+// judged reports whether a node is silent and waits for a verdict.
+func (s *Service) judged(n fleet.Node) bool {
+	p, _ := s.live.Pulse(n.ID)
+	return p == detect.Silent && n.Active() && n.Down == ""
+}
+
+// probeSilent probes, in the background, every silent node that has no
+// verdict yet and no probe under way.
 func (s *Service) probeSilent(ctx context.Context) {
-	for node, lp := range s.silent {
-		if s.probing[node] {
+	for _, n := range s.view.Nodes() {
+		if !s.judged(n) || s.probing[n.ID] {
 			continue
 		}
-		n, ok := s.view.Get(node)
-		if !ok || !n.Active() || n.Down != "" {
-			delete(s.silent, node)
-			continue
-		}
-		s.probing[node] = true
-		url, timeout := n.URL, s.cfg.ProbeTimeout
+		s.probing[n.ID] = true
+		node, url, timeout := n.ID, n.URL, s.cfg.ProbeTimeout
 		s.goRun(func() {
 			res := probe.Check(ctx, url, timeout)
-			s.post(func(ctx context.Context) { s.onProbe(ctx, node, lp, res) })
+			s.post(func(ctx context.Context) { s.onProbe(ctx, node, res) })
 		})
 	}
 }
 
-// onProbe turns a probe of a silent node into node_hung or node_down.
-func (s *Service) onProbe(ctx context.Context, node string, lp detect.Lapse, res detect.Probe) {
+// onProbe turns a probe of a silent node into node_hung or node_down,
+// unless the node beat again or a panic began meanwhile.
+func (s *Service) onProbe(ctx context.Context, node string, res detect.Probe) {
 	delete(s.probing, node)
-	if _, still := s.silent[node]; !still || s.panic.Firing() {
-		return
+	now := time.Now()
+	n, ok := s.view.Get(node)
+	lp, silent := s.live.Lapse(node, now)
+	if !ok || !silent || !s.judged(n) || s.panic.Firing() || lp.Gap < lp.Threshold {
+		return // it beat again meanwhile (late, not dead), or the verdicts are held
 	}
-	if p, _ := s.live.Pulse(node); p != detect.Silent {
-		return
-	}
-	delete(s.silent, node)
 	kind := detect.Classify(res)
 	s.metrics.probes.WithLabelValues(kind).Inc()
-	now := time.Now()
 	window := lp.Last
 	if window.IsZero() {
 		window = lp.Start.Truncate(s.cfg.WindowBucket)

@@ -153,17 +153,38 @@ func (l *Liveness) Check(now time.Time) []Lapse {
 			continue
 		}
 		p.state = next
-		lp := Lapse{Node: node, Pulse: next, Last: p.last.At, Gap: gap, Threshold: suspect}
-		if next == Silent {
-			lp.Threshold = down
-		}
-		lp.Start = p.floor
-		if !p.last.At.IsZero() {
-			lp.Start = p.last.At.Add(interval)
-		}
-		out = append(out, lp)
+		out = append(out, l.lapse(node, p, now))
 	}
 	return out
+}
+
+// Lapse describes a suspect or silent node's silence at now.
+func (l *Liveness) Lapse(node string, now time.Time) (Lapse, bool) {
+	p, ok := l.nodes[node]
+	if !ok || (p.state != Suspect && p.state != Silent) {
+		return Lapse{}, false
+	}
+	return l.lapse(node, p, now), true
+}
+
+func (l *Liveness) lapse(node string, p *pulse, now time.Time) Lapse {
+	interval := p.last.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	ref := p.last.Heard
+	if p.floor.After(ref) {
+		ref = p.floor
+	}
+	lp := Lapse{Node: node, Pulse: p.state, Last: p.last.At, Gap: now.Sub(ref), Start: p.floor,
+		Threshold: l.threshold(interval, l.cfg.SuspectMisses)}
+	if p.state == Silent {
+		lp.Threshold = l.threshold(interval, l.cfg.DownMisses)
+	}
+	if !p.last.At.IsZero() {
+		lp.Start = p.last.At.Add(interval)
+	}
+	return lp
 }
 
 // Stop records a clean stop announced by the node: it is not missed.
