@@ -11,6 +11,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
+	github.com/wsheal/wsheal/services/healer v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/monitor v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/notifier v0.0.0-00010101000000-000000000000
 )
@@ -41,6 +42,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events

@@ -4,7 +4,8 @@ import "github.com/spf13/cobra"
 
 // opsCmds are the operator commands against a running fleet.
 func opsCmds() []*cobra.Command {
-	return []*cobra.Command{eventsCmd(), drainCmd(), undrainCmd(), reconnectCmd(), resizeCmd()}
+	return []*cobra.Command{statusCmd(), nodeCmd(), anomaliesCmd(), eventsCmd(), incidentsCmd(), reviewCmd(),
+		healerCmd(), drainCmd(), undrainCmd(), reconnectCmd(), resizeCmd()}
 }
 
 // testCmds are the load and chaos commands.

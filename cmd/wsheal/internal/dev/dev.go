@@ -223,7 +223,7 @@ func (s *Supervisor) specs() []spec {
 			env = append(env, prefix+"_LISTEN="+listen)
 			url = "http://" + listen + "/"
 		case events.ServiceHealer:
-			env = append(env, prefix+"_RESTARTER=dev")
+			env = append(env, prefix+"_RESTART=dev")
 		}
 		out = append(out, spec{Name: svc, Service: svc, Args: []string{svc}, Env: env, URL: url})
 	}

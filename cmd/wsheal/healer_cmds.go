@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+func healerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "healer",
+		GroupID: "ops",
+		Short:   "The healer's switches: status, pause, resume, dry-run, hands-off, policies, actions",
+		Long: `Steer the healer. The switches are shared by every healer replica and kept in
+JetStream, so they survive restarts.
+
+  pause / resume     stop every action / act again
+  dry-run on|off     decide and publish what would be done, do nothing
+  hands-off <node>   never act on this node (--clear lifts it, and a quarantine)`,
+		Example: `  wsheal healer
+  wsheal healer pause --reason "maintenance"
+  wsheal healer dry-run on
+  wsheal healer hands-off gw-2 --reason "debugging"
+  wsheal healer hands-off gw-2 --clear
+  wsheal healer policies
+  wsheal healer actions --target gw-2`,
+		Args: cobra.NoArgs,
+		RunE: healerStatus,
+	}
+	cmd.AddCommand(healerPauseCmd(), healerResumeCmd(), healerDryRunCmd(), healerHandsOffCmd(), healerPoliciesCmd(), healerActionsCmd())
+	return cmd
+}
+
+func healerStatus(cmd *cobra.Command, _ []string) error {
+	var s events.HealerStatus
+	if err := ask(cmd.Context(), events.ServiceHealer, events.VerbStatus, nil, &s); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "healer %s: %s (paused %v, dry-run %v)  policies %d from %s  action budget %.1f\n",
+		s.Instance, s.State, s.Paused, s.DryRun, s.Policies, s.PolicyFile, s.Tokens)
+	printHandsOff(w, s.HandsOff)
+	if len(s.Quarantined) > 0 {
+		fmt.Fprintf(w, "quarantined: %s\n", strings.Join(s.Quarantined, ", "))
+	}
+	if len(s.InFlight) > 0 {
+		fmt.Fprintf(w, "in flight: %s\n", strings.Join(s.InFlight, ", "))
+	}
+	return nil
+}
+
+func printHandsOff(w io.Writer, hs []events.HandsOff) {
+	for _, h := range hs {
+		fmt.Fprintf(w, "hands-off %s since %s by %s: %s\n", h.Node, ago(h.Since), h.By, h.Reason)
+	}
+}
+
+func printSwitches(cmd *cobra.Command, s events.HealerSwitches) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "paused %v, dry-run %v\n", s.Paused, s.DryRun)
+	printHandsOff(w, s.HandsOff)
+}
+
+func healerPauseCmd() *cobra.Command {
+	var c events.HealerPauseCommand
+	cmd := &cobra.Command{
+		Use: "pause", Short: "Stop every healer action until resume", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.ID, c.By = commandID(c.ID), operator()
+			var s events.HealerSwitches
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPause, c, &s); err != nil {
+				return err
+			}
+			printSwitches(cmd, s)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&c.Reason, "reason", "", "why")
+	return cmd
+}
+
+func healerResumeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "resume", Short: "Let the healer act again", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var s events.HealerSwitches
+			c := events.HealerResumeCommand{ID: commandID(""), By: operator()}
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerResume, c, &s); err != nil {
+				return err
+			}
+			printSwitches(cmd, s)
+			return nil
+		},
+	}
+}
+
+func healerDryRunCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "dry-run on|off", Short: "Shadow mode: decide and publish, act never", Args: cobra.ExactArgs(1),
+		ValidArgs: []string{"on", "off"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			on, err := onOff(args[0])
+			if err != nil {
+				return err
+			}
+			var s events.HealerSwitches
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on, By: operator()}, &s); err != nil {
+				return err
+			}
+			printSwitches(cmd, s)
+			return nil
+		},
+	}
+}
+
+func onOff(s string) (bool, error) {
+	switch s {
+	case "on", "true", "yes":
+		return true, nil
+	case "off", "false", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: say on or off", s)
+}
+
+func healerHandsOffCmd() *cobra.Command {
+	var (
+		reason string
+		clear  bool
+	)
+	cmd := &cobra.Command{
+		Use: "hands-off <node>", Short: "Lock a node against healer actions (--clear lifts the lock and any quarantine)",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			on := !clear
+			var s events.HealerSwitches
+			c := events.HandsOffCommand{Node: args[0], On: &on, Reason: reason, By: operator()}
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerHandsOff, c, &s); err != nil {
+				return err
+			}
+			printSwitches(cmd, s)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	cmd.Flags().BoolVar(&clear, "clear", false, "lift the lock")
+	return cmd
+}
+
+func healerPoliciesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "policies", Short: "Print the healer's effective policies (YAML: edit and pass as WSHEAL_HEALER_POLICIES)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var p events.HealerPolicies
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPolicies, nil, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# source: %s\n%s", p.Source, p.YAML)
+			return nil
+		},
+	}
+}
+
+func healerActionsCmd() *cobra.Command {
+	var req events.HealerActionsRequest
+	cmd := &cobra.Command{Use: "actions", Short: "Recent remediation decisions, newest first", Args: cobra.NoArgs}
+	asJSON := jsonFlag(cmd)
+	cmd.Flags().IntVar(&req.Limit, "limit", 30, "at most this many")
+	cmd.Flags().StringVar(&req.Target, "target", "", "only this node")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var a events.HealerActions
+		if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerActions, req, &a); err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(cmd.OutOrStdout(), a)
+		}
+		tw := table(cmd.OutOrStdout())
+		fmt.Fprintln(tw, "ACTION\tTARGET\tPHASE\tATTEMPT\tREASON\tANOMALY\tDETAIL")
+		for _, r := range a.Actions {
+			phase := r.Phase
+			if r.DryRun {
+				phase += " (dry-run)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Action, r.Target, phase, r.Attempt, r.Reason, r.AnomalyID, r.Detail)
+		}
+		return tw.Flush()
+	}
+	return cmd
+}

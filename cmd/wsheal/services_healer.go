@@ -1,0 +1,14 @@
+package main
+
+import (
+	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/healer"
+)
+
+func init() {
+	serviceRegistry["healer"] = registered{
+		short:  "Run the healer: remediation policies, executors, safety limits, verification",
+		config: func() any { return new(healer.Config) },
+		run:    serve(healer.ConfigFromEnv, func(c healer.Config) service.Log { return c.Log }, healer.New),
+	}
+}
