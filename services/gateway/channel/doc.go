@@ -28,7 +28,10 @@
 //     short-lived consumer, joined to the front of the history (lowering
 //     floor, so that the resumes that follow are served from memory) and
 //     replayed with the rest. One replay runs per channel at a time;
-//     concurrent deep resumes wait for it and then look at memory again.
+//     concurrent deep resumes register their position, wait for it and
+//     then look at memory again; the next replay starts at the deepest
+//     position registered, so a reconnect storm after a node failure costs
+//     about two replays per channel, not one per client.
 //   - The replay is delivered through Deliver before Subscribe returns, and
 //     the subscriber joins the live flow under the same lock that orders
 //     live messages into the history, so the handoff has no gap and no
@@ -48,6 +51,8 @@
 //
 // The stream's first sequence is checked before and again after the read,
 // so a message that ages out during a replay cannot go missing silently.
+// Both verdicts are remembered per channel (a position judged lost or too
+// deep stays so), so later resumes below them answer at once.
 //
 // Subscribe may deliver replayed and live messages before it returns: the
 // caller writes them after its subscribe reply or expects clients to

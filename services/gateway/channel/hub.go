@@ -34,7 +34,8 @@ var (
 // subscriber from the channel (the connection then closes itself with
 // frame.CloseSlow and the client resumes, losing nothing). Deliver is
 // called from one goroutine at a time per channel and must not call back
-// into the Hub.
+// into the Hub. Once Unsubscribe returns, Deliver is not called again for
+// that channel. Implementations must be comparable (a pointer type).
 type Subscriber interface {
 	Deliver(frame []byte) bool
 }

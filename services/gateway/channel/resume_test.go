@@ -239,9 +239,11 @@ func TestResumeStormDistinctPositions(t *testing.T) {
 	seqs := publishN(t, h, "storm", 300)
 	const clients = 40
 	var once sync.Once
+	started := make(chan struct{})
 	h.fetchHook = func(uint64) {
 		// Hold the first replay until every other resume waits for it.
 		once.Do(func() {
+			close(started)
 			for deadline := time.Now().Add(10 * time.Second); waiting(h, "storm") < clients-1; time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Errorf("only %d resumes wait for the first replay", waiting(h, "storm"))
@@ -252,7 +254,7 @@ func TestResumeStormDistinctPositions(t *testing.T) {
 	}
 	subs := make([]*testSub, clients)
 	var wg sync.WaitGroup
-	for i := range subs {
+	join := func(i int) {
 		subs[i] = newSub(1000)
 		wg.Go(func() {
 			res, err := h.Subscribe(ctxT(t), "storm", subs[i], ptr(seqs[100+i*3]))
@@ -260,6 +262,13 @@ func TestResumeStormDistinctPositions(t *testing.T) {
 				t.Errorf("subscribe %d: %+v %v", i, res, err)
 			}
 		})
+	}
+	// The least deep resume comes first: alone, it would leave every
+	// other one a replay of its own.
+	join(clients - 1)
+	<-started
+	for i := clients - 2; i >= 0; i-- {
+		join(i)
 	}
 	wg.Wait()
 	if t.Failed() {
