@@ -1,0 +1,58 @@
+package fleet_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/services/healer/fleet"
+)
+
+func TestDecodeRegistrationTolerant(t *testing.T) {
+	r, err := fleet.DecodeRegistration([]byte(`{"node":"n1","url":"ws://a","connections":3,"capacity":10,"draining":true,"updated_at":"2024-01-01T00:00:00Z","extra":{"x":1}}`))
+	if err != nil || r.Node != "n1" || r.Connections != 3 || !r.Draining || r.Updated.IsZero() {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{`{}`, `{"node":"a.b"}`, `{"node":"n","connections":-1}`, `[`, `null`} {
+		if _, err := fleet.DecodeRegistration([]byte(bad)); err == nil {
+			t.Fatalf("%s accepted", bad)
+		}
+	}
+}
+
+func TestViewHealthAndForgetting(t *testing.T) {
+	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	t0 := time.Now()
+	v.Observe(fleet.Node{ID: "a", Connections: 10}, t0)
+	v.Observe(fleet.Node{ID: "b", Connections: 30, Draining: true}, t0)
+	v.Observe(fleet.Node{ID: "a", Connections: 99}, t0.Add(-time.Second)) // older news
+	s := v.Snapshot(t0.Add(500 * time.Millisecond))
+	if len(s) != 2 || s[0].Connections != 10 || !s[0].Accepting() || s[1].Accepting() {
+		t.Fatalf("snapshot %+v", s)
+	}
+	if c := fleet.Count(v.Snapshot(t0.Add(2 * time.Second))); c.Unhealthy != 2 || c.Nodes != 2 {
+		t.Fatalf("silent nodes not unhealthy: %+v", c)
+	}
+	if len(v.Snapshot(t0.Add(2*time.Minute))) != 0 {
+		t.Fatal("silent nodes not forgotten")
+	}
+}
+
+func TestBalance(t *testing.T) {
+	nodes := []fleet.Node{{ID: "a", Connections: 90, Healthy: true}, {ID: "b", Connections: 30, Healthy: true}, {ID: "c", Connections: 500}}
+	if r, mean := fleet.Balance(nodes); r != 1.5 || mean != 60 {
+		t.Fatalf("ratio %v mean %v", r, mean)
+	}
+}
+
+func FuzzDecodeRegistration(f *testing.F) {
+	f.Add([]byte(`{"node":"n1","connections":3,"capacity":10,"updated_at":"2024-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"node":"","connections":-3}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := fleet.DecodeRegistration(b)
+		if err == nil && (r.Node == "" || r.Connections < 0 || r.Capacity < 0) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
