@@ -168,13 +168,18 @@ func (e *env) start(instance string) (stop func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	beat, err := e.nc.SubscribeSync(events.ServiceHeartbeatSubject(events.ServiceNotifier, instance))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = beat.Unsubscribe() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	natstest.Eventually(e.t, 10*time.Second, func() bool {
-		var st Status
-		return events.Request(context.Background(), e.nc, events.ControlSubject(events.ServiceNotifier, events.VerbStatus), nil, &st) == nil
-	}, "notifier %s answers status", instance)
+	if _, err := beat.NextMsg(10 * time.Second); err != nil {
+		cancel()
+		e.t.Fatalf("notifier %s sent no heartbeat: %v", instance, err)
+	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

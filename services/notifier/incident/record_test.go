@@ -2,6 +2,7 @@ package incident
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -51,8 +52,9 @@ func TestGroup(t *testing.T) {
 		})
 	}
 	a := anomaly(events.KindNodeDown, "gw-1", t0, 0.1)
-	if Key(Group(a), a) != Key(Group(a), a) || ID(Key(Group(a), a)) != ID(Key(Group(a), a)) {
-		t.Fatal("key not stable")
+	b := anomaly(events.KindNodeDown, "gw-2", t0, 0.1) // another node, same second
+	if Key(Group(a), a) != "wsheal/availability/"+strconv.FormatInt(t0.Unix(), 10) || ID(Key(Group(a), a)) != ID(Key(Group(b), b)) {
+		t.Fatalf("key %q not stable", Key(Group(a), a))
 	}
 }
 
