@@ -111,6 +111,7 @@ func New(cfg Config, h Handler, notify Notifier, log zerolog.Logger) *Pool {
 		HandshakeTimeout:    cfg.HandshakeTimeout,
 		CheckUtf8Enabled:    true,
 		Logger:              gwsLogger{p.log},
+		NewSession:          newSlot,
 	})
 	return p
 }
@@ -161,7 +162,7 @@ func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, data any, expires
 		c.expires = expires.UnixNano()
 	}
 	c.lastActive.Store(now)
-	ws.Session().Store("", c)
+	ws.Session().Store("", c) // before the read loop: no lock needed
 	p.open.Add(1)
 	p.stats.opened.Add(1)
 	sh := p.shards[rand.IntN(len(p.shards))]

@@ -20,9 +20,10 @@ type socketHandler struct {
 }
 
 func connOf(ws *gws.Conn) *Conn {
-	v, _ := ws.Session().Load("")
-	c, _ := v.(*Conn)
-	return c
+	if s, ok := ws.Session().(*slot); ok {
+		return s.c
+	}
+	return nil
 }
 
 // OnOpen implements gws.Event.
@@ -124,4 +125,29 @@ func (h *socketHandler) OnMessage(ws *gws.Conn, msg *gws.Message) {
 		return
 	}
 	h.p.handler.Message(c, msg.Bytes())
+}
+
+// slot is the gws session of a connection: just its *Conn, stored before
+// the read loop starts (gws's default is a map per connection).
+type slot struct{ c *Conn }
+
+func newSlot() gws.SessionStorage { return &slot{} }
+
+func (s *slot) Len() int {
+	if s.c == nil {
+		return 0
+	}
+	return 1
+}
+
+func (s *slot) Load(string) (any, bool) { return s.c, s.c != nil }
+
+func (s *slot) Delete(string) { s.c = nil }
+
+func (s *slot) Store(_ string, v any) { s.c, _ = v.(*Conn) }
+
+func (s *slot) Range(f func(string, any) bool) {
+	if s.c != nil {
+		f("", s.c)
+	}
 }
