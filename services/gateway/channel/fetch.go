@@ -35,9 +35,6 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
 	defer cancel()
 	h.fetches.Add(1)
-	if h.fetchHook != nil {
-		h.fetchHook(since)
-	}
 	st, err := h.js.Stream(ctx, events.StreamChannels)
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)
@@ -72,6 +69,9 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 	lost, err := h.lostAfterRead(ctx, st, since, upTo)
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)
+	}
+	if h.fetchHook != nil {
+		h.fetchHook(since)
 	}
 	return fetchResult{entries: es, lostBelow: lost}, nil
 }

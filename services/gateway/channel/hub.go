@@ -86,7 +86,8 @@ type Hub struct {
 	nonJSON     atomic.Uint64
 	fetches     atomic.Uint64
 
-	// fetchHook, if set (tests), runs as a JetStream replay starts.
+	// fetchHook, if set (tests), runs when a JetStream replay has read
+	// its messages, before it joins the history.
 	fetchHook func(from uint64)
 }
 

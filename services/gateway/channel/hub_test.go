@@ -3,6 +3,7 @@ package channel
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,5 +299,28 @@ func isDone(c <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// TestCloseDuringSubscribes: closing while channels are starting leaves
+// no consumer running and no subscriber counted.
+func TestCloseDuringSubscribes(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	_, js := s.JetStream()
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			_, err := h.Subscribe(ctxT(t), fmt.Sprintf("c%d", i%10), newSub(10), nil)
+			if err != nil && !errors.Is(err, ErrClosed) {
+				t.Errorf("subscribe: %v", err)
+			}
+		})
+	}
+	h.Close()
+	wg.Wait()
+	natstest.Eventually(t, 10*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumers left after close")
+	if st := h.Stats(); st.Channels != 0 || st.Subscribers != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -298,3 +298,39 @@ func waiting(h *Hub, ch string) int {
 	}
 	return n
 }
+
+// TestResumeOutrunByLiveTraffic: when live traffic pushes the history past
+// its bound while a replay runs, the replay is not joined with a hole; the
+// resume looks again and answers from the new state.
+func TestResumeOutrunByLiveTraffic(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{HistorySize: 2, MaxReplay: 5})
+	live := newSub(1000)
+	if _, err := h.Subscribe(ctxT(t), "fast", live, nil); err != nil {
+		t.Fatal(err)
+	}
+	seqs := publishN(t, h, "fast", 10)
+	waitSeqs(t, live, seqs)
+	var once sync.Once
+	h.fetchHook = func(uint64) {
+		once.Do(func() {
+			// More than 2*(HistorySize+MaxReplay) arrive during the replay.
+			seqs = append(seqs, publishN(t, h, "fast", 20)...)
+			waitSeqs(t, live, seqs)
+		})
+	}
+	sub := newSub(1000)
+	res, err := h.Subscribe(ctxT(t), "fast", sub, ptr(seqs[5]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 24 messages follow since now: more than MaxReplay.
+	if res.Recovered || res.Replayed != 0 || sub.count() != 0 || res.Seq != seqs[29] {
+		t.Fatalf("resume: %+v, %d messages", res, sub.count())
+	}
+	if st := h.Stats(); st.Fetches != 2 {
+		t.Fatalf("%d replays, want 2 (the outrun one and the retry)", st.Fetches)
+	}
+	more := publishN(t, h, "fast", 1)
+	waitSeqs(t, sub, more)
+}

@@ -38,9 +38,6 @@ type topic struct {
 	// Set by the creator before ready is closed.
 	ready    chan struct{}
 	startErr error
-	cons     jetstream.Consumer
-	cc       jetstream.ConsumeContext
-	stopOnce sync.Once
 
 	// fanMu is held while a message is taken into the history and handed
 	// to a snapshot of members, and by Unsubscribe while it removes one:
@@ -52,9 +49,11 @@ type topic struct {
 	members []member // copy-on-write: replaced, never modified in place
 	joined  map[Subscriber]struct{}
 	hist    history
-	last    uint64 // highest stream sequence known (delivered or start point)
-	lost    uint64 // a resume with since < lost cannot be complete
-	tooDeep uint64 // a resume with since < tooDeep exceeds MaxReplay
+	last    uint64                   // highest stream sequence known (delivered or start point)
+	lost    uint64                   // a resume with since < lost cannot be complete
+	tooDeep uint64                   // a resume with since < tooDeep exceeds MaxReplay
+	cons    jetstream.Consumer       // running consumer, nil once stopped
+	cc      jetstream.ConsumeContext // its consume context
 	fetch   *fetchCall
 	waiters map[uint64]int // positions of resumes waiting for fetch
 	stopped bool
@@ -99,7 +98,14 @@ func (t *topic) start() error {
 	if err != nil {
 		return fmt.Errorf("%w: channel %s: consume: %v", ErrUnavailable, t.name, err)
 	}
+	t.mu.Lock()
+	if t.stopped { // the hub closed meanwhile
+		t.mu.Unlock()
+		t.halt(cc, cons)
+		return ErrClosed
+	}
 	t.cons, t.cc = cons, cc
+	t.mu.Unlock()
 	h.log.Debug().Str("channel", t.name).Uint64("start_seq", state.LastSeq+1).Msg("consumer started")
 	return nil
 }
@@ -112,22 +118,25 @@ func (t *topic) onErr(_ jetstream.ConsumeContext, err error) {
 	t.hub.log.Debug().Err(err).Str("channel", t.name).Msg("consumer error; it resets itself")
 }
 
-// stop ends the consumer and deletes it on the server. Idempotent.
+// stop ends the consumer and deletes it on the server. Idempotent; a
+// topic still starting halts its consumer as soon as it has one.
 func (t *topic) stop() {
-	t.stopOnce.Do(func() {
-		t.mu.Lock()
-		t.stopped = true
-		t.mu.Unlock()
-		if t.cc == nil {
-			return
-		}
-		t.cc.Stop()
-		info := t.cons.CachedInfo()
-		if info == nil {
-			return
-		}
+	t.mu.Lock()
+	t.stopped = true
+	cc, cons := t.cc, t.cons
+	t.cc, t.cons = nil, nil
+	t.mu.Unlock()
+	if cc != nil {
+		t.halt(cc, cons)
+	}
+}
+
+// halt stops a consumer and deletes it on the server in the background.
+func (t *topic) halt(cc jetstream.ConsumeContext, cons jetstream.Consumer) {
+	cc.Stop()
+	if info := cons.CachedInfo(); info != nil {
 		go t.deleteConsumer(info.Name)
-	})
+	}
 }
 
 func (t *topic) deleteConsumer(name string) {
