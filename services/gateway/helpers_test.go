@@ -207,24 +207,6 @@ func (c *client) waitClosed(timeout time.Duration) int {
 	return 0
 }
 
-// subscriber drains msg frames of a channel from a client into a slice.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []frame.Server
-}
-
-func (r *recorder) add(f frame.Server) {
-	r.mu.Lock()
-	r.msgs = append(r.msgs, f)
-	r.mu.Unlock()
-}
-
-func (r *recorder) snapshot() []frame.Server {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]frame.Server(nil), r.msgs...)
-}
-
 // request sends a control command to a node and decodes the reply.
 func request(t testing.TB, ns *natstest.Server, node, verb string, cmd, out any) error {
 	t.Helper()
