@@ -26,6 +26,10 @@ func (s *Service) apply(ctx context.Context, t detect.Transition, window, now ti
 		return
 	}
 	a := s.build(t, window, now)
+	if a.ID == s.ledger.LastResolved(t.Kind, t.Target) {
+		// Fired again within the same coarse window: a new id.
+		a.ID = events.AnomalyID(t.Kind, t.Target, now)
+	}
 	got, fresh := s.ledger.Open(ctx, a)
 	if fresh {
 		s.metrics.anomalies.WithLabelValues(a.Kind, events.AnomalyOpen).Inc()

@@ -58,57 +58,77 @@ func (s *Service) drain(ctx context.Context) {
 	}
 }
 
-// checkPanic raises one fleet_silent anomaly when most of the fleet falls
-// silent at once or this monitor lost NATS, and resolves it when that
-// passes. Silent nodes wait; they are judged one by one after the panic.
-func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool) {
-	var silent []string
-	var start, last time.Time
-	active := 0
+// silence is the panic input: the active nodes, those newly silent (late
+// or silent without a verdict), the earliest impact start and the latest
+// last beat among them.
+type silence struct {
+	active      int
+	nodes       []string
+	start, last time.Time
+}
+
+func (s *Service) silence(now time.Time) silence {
+	var si silence
 	for _, n := range s.view.Nodes() {
 		if !n.Active() {
 			continue
 		}
-		active++
+		si.active++
 		if p, _ := s.live.Pulse(n.ID); (p != detect.Suspect && p != detect.Silent) || n.Down != "" {
 			continue
 		}
-		silent = append(silent, n.ID)
-		lp := s.live.Last(n.ID)
-		due := lp.At.Add(lp.Interval)
-		if lp.At.IsZero() {
+		si.nodes = append(si.nodes, n.ID)
+		b := s.live.Last(n.ID)
+		due := b.At.Add(b.Interval)
+		if b.At.IsZero() {
 			due = now
 		}
-		if start.IsZero() || due.Before(start) {
-			start = due
+		if si.start.IsZero() || due.Before(si.start) {
+			si.start = due
 		}
-		if lp.At.After(last) {
-			last = lp.At
+		if b.At.After(si.last) {
+			si.last = b.At
 		}
 	}
+	return si
+}
+
+// checkPanic raises one fleet_silent anomaly when most of the fleet falls
+// silent at once or this monitor lost NATS, and resolves it when that
+// passes. Silent nodes wait; they are judged one by one after the panic.
+func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool) {
+	si := s.silence(now)
+	start := si.start
 	if !connected || start.IsZero() {
 		start = now
 	}
-	fired, cleared := s.panic.Observe(start, len(silent), active, connected)
+	fired, cleared := s.panic.Observe(start, len(si.nodes), si.active, connected)
 	s.panicking.Store(s.panic.Firing())
 	switch {
 	case fired:
-		window := last
-		ev := events.Evidence{Metric: "silent_share", Value: float64(len(silent)) / float64(max(active, 1)), Threshold: s.cfg.PanicConfig.Share,
-			Detail: fmt.Sprintf("%d of %d nodes silent", len(silent), active)}
-		if !connected || window.IsZero() {
-			window = now.Truncate(s.cfg.WindowBucket)
-			ev = events.Evidence{Metric: "monitor_nats_connected", Value: 0, Threshold: 1, Detail: "the monitor lost its NATS connection"}
-		}
-		t := detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, Open: true, Start: s.panic.Start(), At: now,
-			Severity: events.SeverityCritical, Nodes: silent, Evidence: ev,
-			Summary: "most of the fleet went silent at once: NATS, the network or the monitor is the likely cause; node verdicts are held"}
-		s.log.Warn().Int("silent", len(silent)).Int("fleet", active).Bool("connected", connected).Msg("panic threshold reached")
-		s.apply(ctx, t, window, now)
+		s.log.Warn().Int("silent", len(si.nodes)).Int("fleet", si.active).Bool("connected", connected).Msg("panic threshold reached")
+		s.fleetSilent(ctx, si, now, connected)
 	case cleared:
 		s.log.Info().Msg("panic over")
 		s.apply(ctx, detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, At: now}, time.Time{}, now)
 	}
+}
+
+// fleetSilent opens the panic anomaly. Its window is the last beat heard
+// from the silent nodes (the same in every replica), or, when this
+// monitor lost NATS (a fact of this replica alone), now.
+func (s *Service) fleetSilent(ctx context.Context, si silence, now time.Time, connected bool) {
+	window := si.last
+	ev := events.Evidence{Metric: "silent_share", Value: float64(len(si.nodes)) / float64(max(si.active, 1)),
+		Threshold: s.cfg.PanicConfig.Share, Detail: fmt.Sprintf("%d of %d nodes silent", len(si.nodes), si.active)}
+	if !connected || window.IsZero() {
+		window = now
+		ev = events.Evidence{Metric: "monitor_nats_connected", Value: 0, Threshold: 1, Detail: "the monitor lost its NATS connection"}
+	}
+	t := detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, Open: true, Start: s.panic.Start(), At: now,
+		Severity: events.SeverityCritical, Nodes: si.nodes, Evidence: ev,
+		Summary: "most of the fleet went silent at once: NATS, the network or the monitor is the likely cause; node verdicts are held"}
+	s.apply(ctx, t, window, now)
 }
 
 // judged reports whether a node is silent and waits for a verdict.

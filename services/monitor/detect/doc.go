@@ -23,5 +23,5 @@
 //	saturation  max(conns/capacity, backlog/100000, heap/1 GiB) >= 0.9; leaves below 0.8
 //	storm       fleet accept rate >= 500/s or rejected upgrades >= 50/s; leaves below 250/s and 10/s
 //	imbalance   max/mean connections >= 1.5 with max >= 100 over >= 2 nodes; leaves below 1.2
-//	flapping    >= 6 state changes of a node in 5 min; leaves at <= 2
+//	flapping    >= 6 entries of a node into suspect, down or degraded in 5 min; leaves at <= 2
 package detect

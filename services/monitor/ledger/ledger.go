@@ -64,11 +64,12 @@ type Ledger struct {
 	mu       sync.Mutex
 	open     map[string]*entry
 	resolved []events.Anomaly // resolved, event or key delete pending
+	last     map[string]string // key -> id of the anomaly last resolved there
 }
 
 // New returns a ledger over kv (events.BucketMonitor) publishing with em.
 func New(kv jetstream.KeyValue, em *events.Emitter, log zerolog.Logger) *Ledger {
-	return &Ledger{kv: kv, em: em, log: log.With().Str("component", "ledger").Logger(), op: 2 * time.Second, open: map[string]*entry{}}
+	return &Ledger{kv: kv, em: em, log: log.With().Str("component", "ledger").Logger(), op: 2 * time.Second, open: map[string]*entry{}, last: map[string]string{}}
 }
 
 // Load reads the stored open anomalies and returns them.
@@ -219,6 +220,7 @@ func (l *Ledger) Resolve(ctx context.Context, kind, target string, at time.Time)
 		return events.Anomaly{}, false
 	}
 	delete(l.open, key)
+	l.last[key] = e.rec.Anomaly.ID
 	a := e.rec.Anomaly
 	if !e.rec.Published {
 		// Never stored: the open event goes out first so the trail is whole.
@@ -299,6 +301,15 @@ func (l *Ledger) Pending() int {
 		}
 	}
 	return n
+}
+
+// LastResolved is the id of the anomaly of kind on target this ledger
+// resolved last: an id must not be reused for a new anomaly, as JetStream
+// would take its events for duplicates.
+func (l *Ledger) LastResolved(kind, target string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last[Key(kind, target)]
 }
 
 // Get returns the open anomaly of kind on target.

@@ -152,3 +152,18 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestLastResolved(t *testing.T) {
+	srv := natstest.Start(t)
+	l, _ := newLedger(t, srv, "a")
+	ctx := context.Background()
+	a := anomaly(events.KindStaleSpike, "n1", time.Unix(1700000000, 0))
+	l.Open(ctx, a)
+	if l.LastResolved(a.Kind, a.Target) != "" {
+		t.Fatal("nothing resolved yet")
+	}
+	l.Resolve(ctx, a.Kind, a.Target, time.Now())
+	if got := l.LastResolved(a.Kind, a.Target); got != a.ID {
+		t.Fatalf("last resolved %q, want %q", got, a.ID)
+	}
+}
