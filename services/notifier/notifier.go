@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -95,7 +96,7 @@ func (s *Service) build(ctx context.Context) error {
 	pol, _ := s.cfg.Policy()
 	for _, lvl := range pol.Levels {
 		for _, name := range lvl.Sinks {
-			if !contains(s.cfg.Sinks(), name) {
+			if !slices.Contains(s.cfg.Sinks(), name) {
 				s.log.Warn().Str("sink", name).Msg("escalation names a sink that is not configured; skipped")
 			}
 		}
@@ -178,13 +179,4 @@ func (s *Service) outcome(ctx context.Context, m sink.Message, n events.Notifica
 	if err := s.eng.RecordOutcome(ctx, &n, m.ID); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn().Err(err).Str("incident", n.IncidentID).Msg("notification outcome not recorded")
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -49,12 +49,10 @@ func (r *Record) autoPageReason(p policy.Policy, now time.Time) string {
 	switch {
 	case p.PagesAtOnce(r.Severity):
 		return fmt.Sprintf("severity %s pages at once", r.Severity)
-	case r.State == events.IncidentMitigated:
-		return ""
-	case !r.Track.HealDeadline.IsZero() && now.After(r.Track.HealDeadline):
+	case r.State != events.IncidentMitigated && !r.Track.HealDeadline.IsZero() && now.After(r.Track.HealDeadline):
 		return "remediation missed its deadline " + r.Track.HealDeadline.Format(time.RFC3339)
 	case p.UnhealedAfter > 0 && now.Sub(r.OpenedAt) >= p.UnhealedAfter:
-		return fmt.Sprintf("not healed within %v", p.UnhealedAfter)
+		return fmt.Sprintf("not resolved within %v", p.UnhealedAfter)
 	}
 	return ""
 }
