@@ -23,7 +23,7 @@ func TestControlVerbs(t *testing.T) {
 	a := watchAudit(t, srv)
 	startHealer(t, testConfig(t, srv))
 	nc := natsConn(t, srv.URL())
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
 	mon.open(events.KindRTTDegraded, "n2", events.SeverityWarning) // no policy in the test file
 	natstest.Eventually(t, 5*time.Second, func() bool { return len(a.find("", "", "")) >= 4 }, "decisions made")

@@ -174,18 +174,18 @@ func (a *audit) dump(t *testing.T) {
 	}
 }
 
-// monitor publishes anomalies as the monitor does.
-type monitor struct {
+// publisher publishes anomalies as the monitor does.
+type publisher struct {
 	t  *testing.T
 	em *events.Emitter
 }
 
-func newMonitor(t *testing.T, srv *natstest.Server) *monitor {
+func newPublisher(t *testing.T, srv *natstest.Server) *publisher {
 	nc, js := srv.JetStream()
-	return &monitor{t: t, em: events.NewEmitter(nc, js, events.Source(events.ServiceMonitor, "test"))}
+	return &publisher{t: t, em: events.NewEmitter(nc, js, events.Source(events.ServiceMonitor, "test"))}
 }
 
-func (m *monitor) open(kind, target, severity string, nodes ...string) *events.Anomaly {
+func (m *publisher) open(kind, target, severity string, nodes ...string) *events.Anomaly {
 	now := time.Now().UTC()
 	an := &events.Anomaly{ID: events.AnomalyID(kind, target, now) + "-" + now.Format("150405.000000"), Kind: kind,
 		State: events.AnomalyOpen, Target: target, Nodes: nodes, Severity: severity, Summary: kind + " on " + target,
@@ -194,13 +194,13 @@ func (m *monitor) open(kind, target, severity string, nodes ...string) *events.A
 	return an
 }
 
-func (m *monitor) resolve(an *events.Anomaly) {
+func (m *publisher) resolve(an *events.Anomaly) {
 	r := *an
 	r.State, r.ResolvedAt = events.AnomalyResolved, time.Now().UTC()
 	m.publish(&r)
 }
 
-func (m *monitor) publish(an *events.Anomaly) {
+func (m *publisher) publish(an *events.Anomaly) {
 	if _, err := m.em.Emit(context.Background(), events.AnomalySubject(an.Kind, an.Target), an); err != nil {
 		m.t.Fatalf("publish anomaly: %v", err)
 	}

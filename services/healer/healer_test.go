@@ -18,7 +18,7 @@ func TestNodeDownIsRestartedVerifiedAndRebalanced(t *testing.T) {
 	a := watchAudit(t, srv)
 	sup := startSupervisor(t, srv, f, func(string) bool { return true })
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 
 	f.kill("n1", true) // its clients reconnect to n2 and n3
 	natstest.Eventually(t, 5*time.Second, func() bool { c := f.conns(); return c["n1"] == 0 && c["n2"]+c["n3"] == 270 },
@@ -67,7 +67,7 @@ func TestRemediationThatNeverHelpsIsCappedThenEscalated(t *testing.T) {
 	sup := startSupervisor(t, srv, f, func(string) bool { return false }) // the process dies again at once
 	cfg := testConfig(t, srv)
 	startHealer(t, cfg)
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 
 	f.kill("n1", true)
 	time.Sleep(500 * time.Millisecond)
@@ -111,7 +111,7 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 	cfg.BackoffBase = 10 * time.Millisecond
 	cfg.BackoffMax = 20 * time.Millisecond
 	startHealer(t, cfg)
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())
 
 	for i := 1; i <= 2; i++ {
@@ -160,7 +160,7 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 	a := watchAudit(t, srv)
 	sup := startSupervisor(t, srv, f, func(string) bool { return true })
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	time.Sleep(200 * time.Millisecond) // the healer hears every node first
 
 	t.Run("fleet_silent", func(t *testing.T) {

@@ -18,7 +18,7 @@ func TestDryRunActsNeverButSaysWhatItWouldDo(t *testing.T) {
 	a := watchAudit(t, srv)
 	sup := startSupervisor(t, srv, f, func(string) bool { return true })
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())
 	on := true
 	var sw events.HealerSwitches
@@ -65,7 +65,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 	}
 	a := watchAudit(t, srv)
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())
 	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{Reason: "maintenance", By: "test"}, nil); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestHandsOffNodeIsLeftAlone(t *testing.T) {
 	}
 	a := watchAudit(t, srv)
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())
 	on, off := true, false
 	var sw events.HealerSwitches
@@ -124,7 +124,7 @@ func TestOverloadedNodeAdmissionLoweredThenRestored(t *testing.T) {
 	f.add("n2", 40, 100)
 	a := watchAudit(t, srv)
 	startHealer(t, testConfig(t, srv))
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 	time.Sleep(200 * time.Millisecond)
 
 	an := mon.open(events.KindSaturation, "n1", events.SeverityError)
@@ -162,7 +162,7 @@ func TestRebalanceReachesTheBoundWithoutOscillation(t *testing.T) {
 			}
 			a := watchAudit(t, srv)
 			startHealer(t, testConfig(t, srv))
-			mon := newMonitor(t, srv)
+			mon := newPublisher(t, srv)
 			time.Sleep(200 * time.Millisecond)
 			mon.open(events.KindImbalance, events.FleetTarget, events.SeverityWarning)
 			natstest.Eventually(t, 15*time.Second, func() bool {

@@ -22,7 +22,7 @@ func TestTwoReplicasActOnce(t *testing.T) {
 	c2.Instance = "h2"
 	startHealer(t, c1)
 	startHealer(t, c2)
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 
 	for round := range 3 {
 		for _, id := range nodes {
@@ -60,7 +60,7 @@ func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
 	sup := startSupervisor(t, srv, f, func(string) bool { return false })
 	c1 := testConfig(t, srv)
 	kill1 := startHealer(t, c1)
-	mon := newMonitor(t, srv)
+	mon := newPublisher(t, srv)
 
 	f.kill("n1", true)
 	time.Sleep(500 * time.Millisecond)
