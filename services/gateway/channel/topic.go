@@ -40,14 +40,17 @@ type topic struct {
 	startErr error
 
 	// fanMu is held while a message is taken into the history and handed
-	// to a snapshot of members, and by Unsubscribe while it removes one:
-	// once Unsubscribe returns, no snapshot holds that subscriber. Lock
-	// order: fanMu, then mu.
+	// to a snapshot of members, and by every removal of a member: once
+	// Unsubscribe returns, no fan-out holds that subscriber, and removal
+	// can edit members in place. Lock order: fanMu, then mu.
 	fanMu sync.Mutex
 
-	mu      sync.Mutex
-	members []member // copy-on-write: replaced, never modified in place
-	joined  map[Subscriber]struct{}
+	mu sync.Mutex
+	// members is read by a fan-out under fanMu from a snapshot of the
+	// slice header; joins append past the snapshot's length under mu only,
+	// removals (under fanMu and mu) swap the last member into the hole.
+	members []member
+	joined  map[Subscriber]int // index in members
 	hist    history
 	last    uint64                   // highest stream sequence known (delivered or start point)
 	lost    uint64                   // a resume with since < lost cannot be complete
@@ -62,7 +65,7 @@ type topic struct {
 func newTopic(h *Hub, name string) *topic {
 	return &topic{
 		hub: h, name: name, subject: events.ChannelSubject(name),
-		ready: make(chan struct{}), joined: make(map[Subscriber]struct{}),
+		ready: make(chan struct{}), joined: make(map[Subscriber]int),
 		waiters: make(map[uint64]int),
 	}
 }
@@ -171,9 +174,17 @@ func (t *topic) onMsg(msg jetstream.Msg) {
 	members := t.members
 	t.mu.Unlock()
 	slow := t.deliver(members, seq, f)
-	t.fanMu.Unlock()
+	dropped := 0
 	for _, s := range slow {
-		t.drop(s)
+		if t.remove(s) {
+			dropped++
+		}
+	}
+	t.fanMu.Unlock()
+	for range dropped {
+		t.hub.dropped.Add(1)
+		t.hub.log.Debug().Str("channel", t.name).Msg("slow subscriber dropped")
+		t.hub.release(t)
 	}
 }
 
@@ -207,22 +218,11 @@ func (t *topic) deliver(members []member, seq uint64, f []byte) []Subscriber {
 	return slow
 }
 
-// drop removes a subscriber whose queue was full.
-func (t *topic) drop(sub Subscriber) {
-	if !t.remove(sub) {
-		return
-	}
-	t.hub.dropped.Add(1)
-	t.hub.log.Debug().Str("channel", t.name).Msg("slow subscriber dropped")
-	t.hub.release(t)
-}
-
-// addLocked appends a member; the caller holds t.mu. Appending in place is
-// copy-on-write safe: a snapshot never reads past its own length, and
-// remove always builds a new array.
+// addLocked appends a member; the caller holds t.mu. A fan-out's snapshot
+// never reads past its own length, so appending needs no fanMu.
 func (t *topic) addLocked(sub Subscriber, after uint64) {
+	t.joined[sub] = len(t.members)
 	t.members = append(t.members, member{sub: sub, after: after})
-	t.joined[sub] = struct{}{}
 	t.hub.subscribers.Add(1)
 }
 
@@ -232,25 +232,25 @@ func (t *topic) hasLocked(sub Subscriber) bool {
 	return ok
 }
 
-// remove takes sub out of the members and reports whether it was there.
+// remove takes sub out of the members in O(1) and reports whether it was
+// there. The caller holds fanMu: no fan-out is reading members.
 func (t *topic) remove(sub Subscriber) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.hasLocked(sub) {
+	i, ok := t.joined[sub]
+	if !ok {
 		return false
 	}
 	delete(t.joined, sub)
-	t.hub.subscribers.Add(-1)
-	for i := range t.members {
-		if t.members[i].sub != sub {
-			continue
-		}
-		ms := make([]member, 0, len(t.members)-1)
-		ms = append(ms, t.members[:i]...)
-		t.members = append(ms, t.members[i+1:]...)
-		return true
+	last := len(t.members) - 1
+	if i != last {
+		t.members[i] = t.members[last]
+		t.joined[t.members[i].sub] = i
 	}
-	return false
+	t.members[last] = member{}
+	t.members = t.members[:last]
+	t.hub.subscribers.Add(-1)
+	return true
 }
 
 // clear removes every member.
