@@ -115,3 +115,19 @@ func TestFailedRemediationPagesAndEscalates(t *testing.T) {
 		})
 	}
 }
+
+// A node's RTT degradation and its stale-connection spike are one
+// incident; another node's RTT is another.
+func TestRTTAndStaleOnOneNodeAreOneIncident(t *testing.T) {
+	e := newEnv(t)
+	e.start("a")
+	now := time.Now().UTC()
+	e.publishAnomaly(nodeAnomaly(events.KindRTTDegraded, "gw-5", now.Add(-time.Second), now, 0.02))
+	e.publishAnomaly(nodeAnomaly(events.KindStaleSpike, "gw-5", now.Add(-time.Second), now.Add(time.Second), 0.02))
+	e.publishAnomaly(nodeAnomaly(events.KindRTTDegraded, "gw-6", now.Add(-time.Second), now, 0.02))
+	inc := e.waitIncident(10*time.Second, func(i events.Incident) bool { return len(i.Anomalies) == 2 }, "gw-5 incident with two anomalies")
+	if strings.Join(inc.Kinds, ",") != events.KindRTTDegraded+","+events.KindStaleSpike || strings.Join(inc.Nodes, ",") != "gw-5" {
+		t.Fatalf("incident %+v", inc)
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool { return len(e.incidents()) == 2 }, "gw-6 has its own incident")
+}

@@ -78,7 +78,11 @@ func (r *Record) page(rules *Rules, now time.Time) bool {
 	r.Paged = true
 	r.Level = 1
 	r.Track.Suppressed = ""
-	r.note(events.TimelineEntry{Time: now, Kind: "notification", Text: "paging level 1: " + r.Track.PageReason})
+	text := "paging level 1: " + r.Track.PageReason
+	if len(rules.usable(lvl.Sinks)) == 0 {
+		text += " (no sink of level 1 is configured)"
+	}
+	r.note(events.TimelineEntry{Time: now, Kind: "notification", Text: text})
 	r.queue(sink.ActionTrigger, rules.usable(lvl.Sinks), r.Track.PageReason, now)
 	r.Track.PagedSinks = appendAll(r.Track.PagedSinks, rules.usable(lvl.Sinks))
 	r.schedule(rules.Policy, lvl, now)

@@ -23,8 +23,8 @@ func (e *Engine) HandleAnomaly(ctx context.Context, a *events.Anomaly) (string, 
 	if id, err := e.store.IncidentOf(ctx, a.ID); err != nil {
 		return "", err
 	} else if id != "" {
-		_, err := e.update(ctx, id, func(r *Record, _ time.Time) (bool, error) { return r.addAnomaly(a), nil })
-		if err == nil || !errors.Is(err, ErrNotFound) {
+		_, err := e.update(ctx, id, e.attach(a))
+		if err == nil || !errors.Is(err, ErrNotFound) && !errors.Is(err, errNotAttachable) {
 			return id, err
 		}
 	}
@@ -104,7 +104,14 @@ func (e *Engine) join(ctx context.Context, group string, ptr pointer, a *events.
 			Str("anomaly", a.ID).Msg("incident opened")
 		return rec.ID, e.flush(ctx, rec)
 	}
-	_, err = e.update(ctx, ptr.ID, func(r *Record, _ time.Time) (bool, error) {
+	_, err = e.update(ctx, ptr.ID, e.attach(a))
+	return ptr.ID, err
+}
+
+// attach adds a to an incident that is still open to it: not resolved,
+// and a detected within the window of the incident's latest anomaly.
+func (e *Engine) attach(a *events.Anomaly) change {
+	return func(r *Record, _ time.Time) (bool, error) {
 		if _, member := r.Track.Members[a.ID]; member {
 			return r.addAnomaly(a), nil
 		}
@@ -112,8 +119,7 @@ func (e *Engine) join(ctx context.Context, group string, ptr pointer, a *events.
 			return false, errNotAttachable
 		}
 		return r.addAnomaly(a), nil
-	})
-	return ptr.ID, err
+	}
 }
 
 // HandleRemediation applies a remediation event published at at.
