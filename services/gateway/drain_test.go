@@ -141,3 +141,31 @@ func assertStatus(t *testing.T, wsURL, path string, want int) []byte {
 	}
 	return body
 }
+
+// TestStopDrainsFirst: a clean stop (SIGTERM in main) moves the clients
+// to the other node with paced hints before the node goes.
+func TestStopDrainsFirst(t *testing.T) {
+	ns := natstest.Start(t)
+	a, stop := runNode(t, testConfig(ns, "gw-sa"))
+	b := startNode(t, testConfig(ns, "gw-sb"))
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		r, ok := a.registry.Get("gw-sb")
+		return ok && r.Fresh(time.Now())
+	}, "node b not in a's registry")
+	const n = 10
+	var wg sync.WaitGroup
+	followers := make([]*follower, n)
+	for i := range followers {
+		followers[i] = &follower{}
+		wg.Add(1)
+		go follow(t, dial(t, a.URL()), &wg, followers[i])
+	}
+	stop()
+	wg.Wait()
+	for i, f := range followers {
+		if f.code != frame.CloseDrain || f.hint != b.URL() || f.moved == nil {
+			t.Fatalf("client %d: code %d hint %q moved %v", i, f.code, f.hint, f.moved != nil)
+		}
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return b.pool.Len() == n }, "clients not on b")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func TestRoundTrip(t *testing.T) {
 	ns := natstest.Start(t)
 	s := startNode(t, testConfig(ns, "gw-rt"))
 	c := dial(t, s.URL())
-	if c.hello.Node != "gw-rt" || c.hello.Session == "" || c.hello.Version != 1 || c.hello.PingIntervalMS != 200 {
+	if c.hello.Node != "gw-rt" || c.hello.Session == "" || c.hello.Version != 1 || c.hello.PingIntervalMS != 1000 {
 		t.Fatalf("hello = %+v", c.hello)
 	}
 	sub := c.reply(c.send(frame.Client{Op: frame.OpSubscribe, Channel: "news"}), nil)
@@ -85,6 +86,7 @@ func TestBadFramesKeepServing(t *testing.T) {
 func TestStalePeerClosed(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-stale")
+	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 300*time.Millisecond
 	s := startNode(t, cfg)
 	good := dial(t, s.URL())
 	dead, _, err := tryDial(t, s.URL(), true)
@@ -118,6 +120,7 @@ func TestSlowConsumerBounded(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-slow")
 	cfg.SendQueue = 32
+	cfg.PingInterval = time.Minute // the reader never answers pings: not stale, slow
 	cfg.HistorySize = 16
 	s := startNode(t, cfg)
 	ws := rawDial(t, s.Addr())
@@ -243,4 +246,26 @@ func TestIdleEvicted(t *testing.T) {
 		tot := s.pool.Totals()
 		return tot.Evicted == 1 && tot.Closed[events.CauseIdle] == 1 && tot.Open == 1
 	}, "eviction not counted or subscribed client evicted")
+}
+
+func TestMetricsScrape(t *testing.T) {
+	ns := natstest.Start(t)
+	s := startNode(t, testConfig(ns, "gw-met"))
+	dial(t, s.URL())
+	u := strings.Replace(strings.TrimSuffix(s.URL(), "/ws"), "ws://", "http://", 1) + "/metrics"
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		"wsheal_gateway_connections 1", "wsheal_gateway_connections_opened_total 1",
+		`wsheal_gateway_connections_closed_total{cause="stale"} 0`, "wsheal_gateway_rtt_seconds_bucket",
+		"wsheal_gateway_slow_consumers_total 0", "wsheal_gateway_send_backlog",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

@@ -30,7 +30,7 @@ func testConfig(ns *natstest.Server, node string) Config {
 		MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
 		MaxMessage: frame.DefaultMaxSize, InboundRate: 0, InboundBurst: 100,
 		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: 200 * time.Millisecond, PongDeadline: 300 * time.Millisecond,
+		PingInterval: time.Second, PongDeadline: 3 * time.Second,
 		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,

@@ -27,7 +27,9 @@ func (p *Pool) Move(ctx context.Context, conns []*Conn, over time.Duration, code
 	for i < len(conns) {
 		due := len(conns)
 		if el := time.Since(start); el < over {
-			due = int(int64(len(conns)) * int64(el) / int64(over))
+			// Connection i goes at i*over/n: the first at once, the
+			// last one step before the end.
+			due = min(int(int64(len(conns))*int64(el)/int64(over))+1, len(conns))
 		}
 		for ; i < due; i++ {
 			if p.moveOne(conns[i], code, hint) {
