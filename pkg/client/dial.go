@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/lxzan/gws"
 )
@@ -42,7 +44,7 @@ func (c *Client) dialWS(target string, s *session) (*gws.Conn, error) {
 	}
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, &HandshakeError{Status: resp.StatusCode, URL: target}
+			return nil, &HandshakeError{Status: resp.StatusCode, URL: target, RetryAfter: retryAfter(resp)}
 		}
 		return nil, fmt.Errorf("client: upgrade %s: %w", target, err)
 	}
@@ -108,7 +110,7 @@ func (c *Client) discover() (string, error) {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return "", &HandshakeError{Status: resp.StatusCode, URL: c.cfg.Discovery}
+		return "", &HandshakeError{Status: resp.StatusCode, URL: c.cfg.Discovery, RetryAfter: retryAfter(resp)}
 	}
 	var d discovery
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&d); err != nil {
@@ -118,4 +120,13 @@ func (c *Client) discover() (string, error) {
 		return "", fmt.Errorf("client: discovery: %w", err)
 	}
 	return d.URL, nil
+}
+
+// retryAfter reads a Retry-After header in seconds, bounded by a minute.
+func retryAfter(resp *http.Response) time.Duration {
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return min(time.Duration(secs)*time.Second, time.Minute)
 }

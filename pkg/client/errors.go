@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
 )
@@ -80,6 +81,8 @@ func (e *CloseError) Is(target error) bool {
 type HandshakeError struct {
 	Status int
 	URL    string
+	// RetryAfter is the server's Retry-After (admission control), if any.
+	RetryAfter time.Duration
 }
 
 // Error says which status refused the upgrade.

@@ -34,6 +34,7 @@ type peer struct {
 	silent   bool   // no hello pings and no answers: a half-open peer
 	dropNext bool   // store the next publish, then cut the socket unacked
 	kick     uint16 // close every socket with this code right after hello
+	busy     int    // refuse this many upgrades with 503 and Retry-After: 1
 }
 
 // peerHub is the channel log shared by peers (a stand-in for JetStream).
@@ -75,6 +76,17 @@ func startPeer(t testing.TB, hub *peerHub, node string) *peer {
 }
 
 func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	busy := p.busy > 0
+	if busy {
+		p.busy--
+	}
+	p.mu.Unlock()
+	if busy {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "admission: busy", http.StatusServiceUnavailable)
+		return
+	}
 	bad := p.token != "" && r.URL.Query().Get("token") != p.token
 	if bad && p.http {
 		http.Error(w, "bad token", http.StatusUnauthorized)

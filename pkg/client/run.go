@@ -55,6 +55,11 @@ func (c *Client) run() {
 		}
 		attempt++
 		delay = c.cfg.Backoff.Delay(attempt, c.rnd)
+		var he *HandshakeError
+		if errors.As(out.err, &he) && he.RetryAfter > delay {
+			// Admission control said when: come back then, still spread.
+			delay = he.RetryAfter + delay
+		}
 	}
 }
 

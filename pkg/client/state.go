@@ -48,9 +48,11 @@ type State struct {
 	Err error
 	// Code: the close code received from the server, if any (Disconnected).
 	Code int
-	// Attempt and Delay: the reconnect attempt (1-based) and the sleep
-	// before it (Reconnecting). Hinted: the delay came from the server's
-	// reconnect frame rather than the backoff.
+	// Attempt and Delay: the reconnect attempt (1-based; 0 when the
+	// server asked for the reconnect with a hint) and the sleep before it
+	// (Reconnecting). Hinted: the delay and URL came from the server's
+	// reconnect frame rather than the backoff. A 503 with Retry-After
+	// (admission control) lengthens the delay to at least Retry-After.
 	Attempt int
 	Delay   time.Duration
 	Hinted  bool

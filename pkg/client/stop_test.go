@@ -126,3 +126,20 @@ func TestCloseIsClean(t *testing.T) {
 		t.Fatalf("closed states %+v, want one without error", closed)
 	}
 }
+
+// TestRetryAfterHonoured: an upgrade refused with 503 and Retry-After is
+// retried, no sooner than the server asked.
+func TestRetryAfterHonoured(t *testing.T) {
+	p := startPeer(t, newHub(), "n1")
+	p.busy = 1
+	rec := &recorder{}
+	c := dialT(t, testConfig(rec, p.URL))
+	if !c.Connected() {
+		t.Fatal("not connected")
+	}
+	re := rec.kinds(Reconnecting)
+	var he *HandshakeError
+	if len(re) != 1 || re[0].Delay < time.Second || !errors.As(re[0].Err, &he) || he.Status != 503 {
+		t.Fatalf("reconnecting states %+v, want one of at least 1s after a 503", re)
+	}
+}
