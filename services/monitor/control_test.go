@@ -186,9 +186,11 @@ func TestStaleSpikeDegradesNode(t *testing.T) {
 
 	nodes[0].SetHealth(func(h *events.Health) { h.Stale = 40 })
 	natstest.Eventually(t, 10*time.Second, func() bool { return m.state("g1") == events.NodeDegraded }, "g1 degraded")
-	list := stored(t, js)
-	if len(list) != 1 || list[0].Kind != events.KindStaleSpike || list[0].Evidence.Metric != "stale_share" {
-		t.Fatalf("stored %+v", list)
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		return count(stored(t, js), events.KindStaleSpike, "g1", events.AnomalyOpen) == 1
+	}, "stale_spike stored")
+	if a := firstOf(stored(t, js), events.KindStaleSpike, "g1"); a.Evidence.Metric != "stale_share" || a.Impact.Connections != 100 {
+		t.Fatalf("stored %+v", a)
 	}
 	nodes[0].SetHealth(nil)
 	natstest.Eventually(t, 10*time.Second, func() bool {

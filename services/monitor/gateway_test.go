@@ -165,7 +165,7 @@ func TestGatewayKilledIsDown(t *testing.T) {
 	natstest.Eventually(t, documented(t, srv)+5*time.Second, func() bool {
 		return count(stored(t, js), events.KindNodeDown, "gw1", events.AnomalyOpen) == 1
 	}, "node_down for the killed gateway")
-	a := stored(t, js)[0]
+	a := firstOf(stored(t, js), events.KindNodeDown, "gw1")
 	if a.DetectedAt.Before(killed) || a.ImpactStart.After(a.DetectedAt) {
 		t.Fatalf("anomaly %+v (killed at %v)", a, killed)
 	}
@@ -194,7 +194,7 @@ func TestGatewayStoppedIsHung(t *testing.T) {
 	natstest.Eventually(t, documented(t, srv)+5*time.Second, func() bool {
 		return count(stored(t, js), events.KindNodeHung, "gw1", events.AnomalyOpen) == 1
 	}, "node_hung for the stopped gateway")
-	a := stored(t, js)[0]
+	a := firstOf(stored(t, js), events.KindNodeHung, "gw1")
 	t.Logf("node_hung detected %v after SIGSTOP: %s", a.DetectedAt.Sub(stopped), a.Evidence.Detail)
 	if count(stored(t, js), events.KindNodeDown, "", "") != 0 {
 		t.Fatalf("a stopped gateway was called down")

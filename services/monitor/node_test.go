@@ -189,3 +189,13 @@ func count(list []events.Anomaly, kind, target, state string) int {
 	}
 	return n
 }
+
+// firstOf returns the first stored anomaly of kind on target.
+func firstOf(list []events.Anomaly, kind, target string) events.Anomaly {
+	for _, a := range list {
+		if a.Kind == kind && a.Target == target {
+			return a
+		}
+	}
+	return events.Anomaly{}
+}
