@@ -33,7 +33,7 @@ type Config struct {
 
 	Escalation     string        `envconfig:"ESCALATION" default:"pagerduty,slack@10m;pagerduty,slack,webhook,alertmanager"`
 	PageSeverities string        `envconfig:"PAGE_SEVERITIES" default:"SEV1"`
-	PageOnFailure  bool          `envconfig:"PAGE_ON_FAILURE" default:"true"`
+	PageAfter      int           `envconfig:"PAGE_AFTER_FAILURES" default:"1"` // failed attempts that page; 0: only exhaustion/escalation
 	UnhealedAfter  time.Duration `envconfig:"UNHEALED_AFTER" default:"15m"`
 	Repeat         time.Duration `envconfig:"REPEAT" default:"1h"`
 	SummarySinks   string        `envconfig:"SUMMARY_SINKS" default:"slack,webhook,alertmanager"`
@@ -90,6 +90,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Rate < 0:
 		return fmt.Errorf("%w: %s_RATE=%v is negative", ErrConfig, Prefix, c.Rate)
+	case c.PageAfter < 0:
+		return fmt.Errorf("%w: %s_PAGE_AFTER_FAILURES=%d is negative", ErrConfig, Prefix, c.PageAfter)
 	case c.Burst < 1:
 		return fmt.Errorf("%w: %s_BURST=%d, want at least 1", ErrConfig, Prefix, c.Burst)
 	case c.RetryAttempts < 1 || c.RetryAttempts > 20:
@@ -121,7 +123,7 @@ func (c Config) Policy() (policy.Policy, error) {
 	if err != nil {
 		return policy.Policy{}, fmt.Errorf("%w: %s_SUMMARY_SINKS: %w", ErrConfig, Prefix, err)
 	}
-	return policy.Policy{Levels: levels, PageAtOnce: sevs, PageOnFailure: c.PageOnFailure,
+	return policy.Policy{Levels: levels, PageAtOnce: sevs, PageAfterFailures: c.PageAfter,
 		UnhealedAfter: c.UnhealedAfter, Repeat: c.Repeat, SummarySinks: summary}, nil
 }
 

@@ -19,7 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(p.Levels) != 2 || p.Levels[0].Timeout != 10*time.Minute || !p.PagesAtOnce(policy.SEV1) || p.PagesAtOnce(policy.SEV2) ||
-		!p.PageOnFailure || p.Repeat != time.Hour || p.UnhealedAfter != 15*time.Minute || c.PagerDutyURL == "" {
+		p.PageAfterFailures != 1 || p.Repeat != time.Hour || p.UnhealedAfter != 15*time.Minute || c.PagerDutyURL == "" {
 		t.Fatalf("defaults %+v policy %+v", c, p)
 	}
 	if len(c.Sinks()) != 0 {

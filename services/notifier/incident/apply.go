@@ -190,8 +190,9 @@ func (r *Record) setState(state string, at time.Time) {
 
 // addRemediation records one phase of a healer decision at (its event
 // time). A success mitigates the incident; a failure, an exhausted retry
-// budget or the healer's escalation asks for a page (when pageOnFailure).
-func (r *Record) addRemediation(rem *events.Remediation, at time.Time, pageOnFailure bool) bool {
+// budget or the healer's escalation asks for a page. pageAfter is the
+// number of failed attempts that pages (0: failures alone never do).
+func (r *Record) addRemediation(rem *events.Remediation, at time.Time, pageAfter int) bool {
 	if r.seen("rem:" + rem.EventID()) {
 		return false
 	}
@@ -203,7 +204,10 @@ func (r *Record) addRemediation(rem *events.Remediation, at time.Time, pageOnFai
 	if r.State == events.IncidentResolved {
 		return true
 	}
-	if reason := pageReason(rem); reason != "" && (pageOnFailure || rem.Escalate) {
+	if rem.Phase == events.PhaseFailed && !rem.DryRun {
+		r.Track.Failures++
+	}
+	if reason := r.pageReason(rem, pageAfter); reason != "" {
 		if rem.Escalate || rem.Action == events.ActionEscalate {
 			r.Track.Escalated = true
 		}
@@ -250,12 +254,12 @@ func isResult(phase string) bool {
 }
 
 // pageReason says why a remediation event should page, or "".
-func pageReason(rem *events.Remediation) string {
+func (r *Record) pageReason(rem *events.Remediation, pageAfter int) string {
 	switch {
 	case rem.Escalate || rem.Action == events.ActionEscalate:
 		return "healer escalated: " + firstNonEmpty(rem.Detail, rem.Reason, rem.Kind)
-	case rem.Phase == events.PhaseFailed && !rem.DryRun:
-		return fmt.Sprintf("remediation %s on %s failed (attempt %d)", rem.Action, rem.Target, rem.Attempt)
+	case rem.Phase == events.PhaseFailed && !rem.DryRun && pageAfter > 0 && r.Track.Failures >= pageAfter:
+		return fmt.Sprintf("remediation %s on %s failed (attempt %d, %d failed so far)", rem.Action, rem.Target, rem.Attempt, r.Track.Failures)
 	case rem.Phase == events.PhaseSkipped && (rem.Reason == events.SkipRetryCap || rem.Reason == events.SkipFlapping):
 		return fmt.Sprintf("remediation exhausted: %s on %s skipped (%s)", rem.Action, rem.Target, rem.Reason)
 	}

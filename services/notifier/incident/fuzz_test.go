@@ -33,7 +33,7 @@ func FuzzApplyEvent(f *testing.F) {
 				_, _ = r.resolveAnomaly(p, ev.Time)
 			}
 		case *events.Remediation:
-			r.addRemediation(p, ev.Time, true)
+			r.addRemediation(p, ev.Time, 1)
 		}
 		r.decide(rules(), t0.Add(time.Hour))
 		for _, id := range r.Open {

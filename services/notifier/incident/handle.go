@@ -134,9 +134,9 @@ func (e *Engine) HandleRemediation(ctx context.Context, rem *events.Remediation,
 	if id == "" {
 		return "", fmt.Errorf("%w: anomaly %s has no incident yet", ErrRetry, rem.AnomalyID)
 	}
-	pageOnFailure := e.cfg.Rules.Policy.PageOnFailure
+	pageAfter := e.cfg.Rules.Policy.PageAfterFailures
 	_, err = e.update(ctx, id, func(r *Record, _ time.Time) (bool, error) {
-		return r.addRemediation(rem, at, pageOnFailure), nil
+		return r.addRemediation(rem, at, pageAfter), nil
 	})
 	return id, err
 }

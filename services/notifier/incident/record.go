@@ -59,6 +59,7 @@ type Track struct {
 	PageReason    string                `json:"page_reason,omitempty"`
 	PagedSinks    []string              `json:"paged_sinks,omitempty"`
 	Escalated     bool                  `json:"escalated,omitempty"` // by the healer
+	Failures      int                   `json:"failures,omitempty"`  // failed remediation attempts
 	NextLevelAt   time.Time             `json:"next_level_at,omitzero"`
 	NextRepeatAt  time.Time             `json:"next_repeat_at,omitzero"`
 	Suppressed    string                `json:"suppressed,omitempty"` // silence id

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -29,7 +30,7 @@ func rules(levels ...policy.Level) *Rules {
 	if len(levels) == 0 {
 		levels = []policy.Level{{Sinks: []string{sink.PagerDuty}, Timeout: time.Minute}, {Sinks: []string{sink.PagerDuty, sink.Webhook}}}
 	}
-	return &Rules{Policy: policy.Policy{Levels: levels, PageAtOnce: []string{policy.SEV1}, PageOnFailure: true,
+	return &Rules{Policy: policy.Policy{Levels: levels, PageAtOnce: []string{policy.SEV1}, PageAfterFailures: 1,
 		Repeat: time.Hour, SummarySinks: []string{sink.Slack}}, Sinks: []string{sink.PagerDuty, sink.Webhook, sink.Slack},
 		ReviewDelay: 5 * time.Second}
 }
@@ -86,7 +87,7 @@ func TestHealedIncidentIsSummarisedNotPaged(t *testing.T) {
 	rl := rules()
 	r.decide(rl, t0)
 	rem := &events.Remediation{ID: "r1", AnomalyID: a.ID, Action: events.ActionRestart, Target: "gw-1", Phase: events.PhaseSucceeded, Attempt: 1}
-	r.addRemediation(rem, t0.Add(5*time.Second), true)
+	r.addRemediation(rem, t0.Add(5*time.Second), 1)
 	if r.State != events.IncidentMitigated || r.Paged {
 		t.Fatalf("state %s paged %v", r.State, r.Paged)
 	}
@@ -105,7 +106,7 @@ func TestFailedRemediationPagesAndEscalates(t *testing.T) {
 	a := anomaly(events.KindNodeDown, "gw-1", t0, 0.05)
 	r := newRecord("inc-x", "k", Group(a), a, t0)
 	rl := rules()
-	r.addRemediation(&events.Remediation{ID: "r1", AnomalyID: a.ID, Action: events.ActionRestart, Target: "gw-1", Phase: events.PhaseFailed, Attempt: 3}, t0, true)
+	r.addRemediation(&events.Remediation{ID: "r1", AnomalyID: a.ID, Action: events.ActionRestart, Target: "gw-1", Phase: events.PhaseFailed, Attempt: 3}, t0, 1)
 	r.Track.Seq++
 	if !r.decide(rl, t0) || !r.Paged || r.Level != 1 || actions(r) != "trigger:pagerduty" {
 		t.Fatalf("page: paged %v level %d pending %s", r.Paged, r.Level, actions(r))
@@ -180,4 +181,33 @@ func actions(r *Record) string {
 		out += v
 	}
 	return out
+}
+
+func TestFailuresBeforePage(t *testing.T) {
+	fail := func(n int) *events.Remediation {
+		return &events.Remediation{ID: fmt.Sprintf("r%d", n), AnomalyID: "a", Action: events.ActionRestart, Target: "gw-1", Phase: events.PhaseFailed, Attempt: n}
+	}
+	escalation := &events.Remediation{ID: "e", AnomalyID: "a", Action: events.ActionEscalate, Target: "gw-1",
+		Phase: events.PhaseSucceeded, Reason: events.SkipRetryCap, Escalate: true, Detail: "3 attempts failed"}
+	for _, tc := range []struct {
+		name      string
+		pageAfter int
+		events    []*events.Remediation
+		want      []bool // page wanted after each event
+	}{
+		{"first failure pages", 1, []*events.Remediation{fail(1)}, []bool{true}},
+		{"second failure pages", 2, []*events.Remediation{fail(1), fail(2)}, []bool{false, true}},
+		{"failures alone never page", 0, []*events.Remediation{fail(1), fail(2), fail(3), escalation}, []bool{false, false, false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := anomaly(events.KindNodeDown, "gw-1", t0, 0.05)
+			r := newRecord("inc-x", "k", Group(a), a, t0)
+			for i, rem := range tc.events {
+				r.addRemediation(rem, t0, tc.pageAfter)
+				if got := r.Track.PageReason != ""; got != tc.want[i] {
+					t.Fatalf("after event %d: page wanted %v (%q)", i, got, r.Track.PageReason)
+				}
+			}
+		})
+	}
 }

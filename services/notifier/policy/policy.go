@@ -31,8 +31,10 @@ type Policy struct {
 	Levels []Level
 	// PageAtOnce are the severities (SEV1..SEV4) paged when they open.
 	PageAtOnce []string
-	// PageOnFailure pages on a failed or exhausted remediation.
-	PageOnFailure bool
+	// PageAfterFailures pages once this many remediation attempts of an
+	// incident failed (0: failures alone never page; the healer's
+	// escalation, sent when its retries are exhausted, still does).
+	PageAfterFailures int
 	// UnhealedAfter pages an incident still not resolved this long after
 	// it opened, mitigated or not (0: never for this reason).
 	UnhealedAfter time.Duration
