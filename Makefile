@@ -15,7 +15,7 @@ TEST_FLAGS  ?= -race -count=1 -timeout 10m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build run test bench lint fmt fuzz static clean help
+.PHONY: all build run test bench lint fmt fuzz static clean help readme
 
 # images, up, down and the compose end-to-end test live beside the compose file.
 -include deploy/compose/compose.mk
@@ -71,3 +71,6 @@ static: ## static linux binaries for the images: wsheal and nats-server
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+readme: build ## rewrite the README's configuration tables from the code
+	@{ sed -n '1,/<!-- config:start -->/p' README.md; $(BIN)/wsheal config; sed -n '/<!-- config:end -->/,$$p' README.md; } > README.md.new && mv README.md.new README.md

@@ -139,7 +139,10 @@ func describe(ev *events.Event) string {
 		}
 		return line
 	case *events.Incident:
-		return fmt.Sprintf("incident %s %s %s: %s", p.ID, p.Severity, p.State, p.Title)
+		if strings.HasPrefix(p.Change, "remediation_") || p.Change == "anomaly_opened" {
+			return "" // the healer's and monitor's own lines say it
+		}
+		return fmt.Sprintf("incident %s %s %s (%s): %s", p.ID, p.Severity, p.State, p.Change, p.Title)
 	case *events.Notification:
 		return fmt.Sprintf("notify   %s %s via %s: %s", p.IncidentID, p.Action, p.Sink, p.Status)
 	case *events.Review:
