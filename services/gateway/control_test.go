@@ -72,6 +72,10 @@ func TestControlResizePersists(t *testing.T) {
 	if s2.pool.Capacity() != 5 {
 		t.Fatalf("restarted capacity %d, want the desired 5", s2.pool.Capacity())
 	}
+	// The command id is remembered across the restart.
+	if err := request(t, ns, "gw-rs", events.VerbResize, events.ResizeCommand{ID: "z1", MaxConns: &seven}, &set); err != nil || set.MaxConns != 5 || s2.pool.Capacity() != 5 {
+		t.Fatalf("same id after restart: %v %+v capacity %d", err, set, s2.pool.Capacity())
+	}
 	if err := request(t, ns, "gw-rs", events.VerbResize, events.ResizeCommand{ID: "z2", Reset: true}, &set); err != nil || set.MaxConns != cfg.MaxConns {
 		t.Fatalf("reset: %v %+v", err, set)
 	}
