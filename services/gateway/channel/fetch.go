@@ -65,13 +65,13 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 	if len(es) > h.cfg.MaxReplay {
 		return fetchResult{tooMany: true}, nil
 	}
+	if h.fetchHook != nil {
+		h.fetchHook(since)
+	}
 	// Check again after reading: what was removed meanwhile may be missing.
 	lost, err := h.lostAfterRead(ctx, st, since, upTo)
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)
-	}
-	if h.fetchHook != nil {
-		h.fetchHook(since)
 	}
 	return fetchResult{entries: es, lostBelow: lost}, nil
 }

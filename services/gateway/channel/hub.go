@@ -87,7 +87,8 @@ type Hub struct {
 	fetches     atomic.Uint64
 
 	// fetchHook, if set (tests), runs when a JetStream replay has read
-	// its messages, before it joins the history.
+	// its messages, before it checks retention again and joins the
+	// history.
 	fetchHook func(from uint64)
 }
 

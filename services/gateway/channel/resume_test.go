@@ -161,33 +161,44 @@ func TestResumeSharedReplay(t *testing.T) {
 func TestResumeBeyondRetention(t *testing.T) {
 	tests := []struct {
 		name   string
-		remove func(t *testing.T, st jetstream.Stream, seqs []uint64)
+		remove func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64)
 		since  func(seqs []uint64) uint64
 		cfg    Config
 		want   bool
 	}{
-		{"nothing removed", func(*testing.T, jetstream.Stream, []uint64) {}, func(s []uint64) uint64 { return s[2] }, Config{}, true},
-		{"stream purged", func(t *testing.T, st jetstream.Stream, _ []uint64) {
+		{"nothing removed", func(*testing.T, jetstream.JetStream, jetstream.Stream, []uint64) {}, func(s []uint64) uint64 { return s[2] }, Config{}, true},
+		{"stream purged", func(t *testing.T, _ jetstream.JetStream, st jetstream.Stream, _ []uint64) {
 			if err := st.Purge(ctxT(t)); err != nil {
 				t.Fatal(err)
 			}
 		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
-		{"front removed", func(t *testing.T, st jetstream.Stream, seqs []uint64) {
+		{"front removed", func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64) {
 			if err := st.Purge(ctxT(t), jetstream.WithPurgeSequence(seqs[5])); err != nil {
 				t.Fatal(err)
 			}
 		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
-		{"front removed, since after it", func(t *testing.T, st jetstream.Stream, seqs []uint64) {
+		{"front removed, since after it", func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64) {
 			if err := st.Purge(ctxT(t), jetstream.WithPurgeSequence(seqs[5])); err != nil {
 				t.Fatal(err)
 			}
 		}, func(s []uint64) uint64 { return s[4] }, Config{}, true},
-		{"message deleted in the gap", func(t *testing.T, st jetstream.Stream, seqs []uint64) {
+		{"aged out (MaxAge)", func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64) {
+			cfg := st.CachedInfo().Config
+			cfg.MaxAge, cfg.Duplicates = time.Second, time.Second
+			if _, err := js.UpdateStream(ctxT(t), cfg); err != nil {
+				t.Fatal(err)
+			}
+			natstest.Eventually(t, 10*time.Second, func() bool {
+				info, err := st.Info(ctxT(t))
+				return err == nil && info.State.FirstSeq > seqs[3]
+			}, "messages did not age out")
+		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
+		{"message deleted in the gap", func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64) {
 			if err := st.DeleteMsg(ctxT(t), seqs[6]); err != nil {
 				t.Fatal(err)
 			}
 		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
-		{"more than MaxReplay", func(*testing.T, jetstream.Stream, []uint64) {}, func(s []uint64) uint64 { return s[0] }, Config{MaxReplay: 5}, false},
+		{"more than MaxReplay", func(*testing.T, jetstream.JetStream, jetstream.Stream, []uint64) {}, func(s []uint64) uint64 { return s[0] }, Config{MaxReplay: 5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +211,7 @@ func TestResumeBeyondRetention(t *testing.T) {
 			tt.cfg.HistorySize = 2
 			writer := newHub(t, s, tt.cfg)
 			seqs := publishN(t, writer, "hist", 12)
-			tt.remove(t, st, seqs)
+			tt.remove(t, js, st, seqs)
 			h := newHub(t, s, tt.cfg)
 			since := tt.since(seqs)
 			sub := newSub(1000)
@@ -333,4 +344,28 @@ func TestResumeOutrunByLiveTraffic(t *testing.T) {
 	}
 	more := publishN(t, h, "fast", 1)
 	waitSeqs(t, sub, more)
+}
+
+// TestResumeRemovedDuringReplay: messages removed from the stream while a
+// replay reads it make the answer Recovered=false: the replay cannot tell
+// what it missed, so it never claims a full recovery.
+func TestResumeRemovedDuringReplay(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := s.JetStream()
+	h := newHub(t, s, Config{HistorySize: 2})
+	seqs := publishN(t, h, "gone", 10)
+	h.fetchHook = func(uint64) {
+		st, err := js.Stream(ctxT(t), events.StreamChannels)
+		if err == nil {
+			err = st.Purge(ctxT(t), jetstream.WithPurgeSequence(seqs[4]))
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	sub := newSub(100)
+	res, err := h.Subscribe(ctxT(t), "gone", sub, ptr(seqs[1]))
+	if err != nil || res.Recovered || sub.count() != 0 {
+		t.Fatalf("resume: %+v %v, %d messages", res, err, sub.count())
+	}
 }
