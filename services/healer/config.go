@@ -61,6 +61,7 @@ type Config struct {
 	Wait           time.Duration `envconfig:"WAIT" default:"5s"`
 	DrainOver      time.Duration `envconfig:"DRAIN_OVER" default:"10s"`
 	MaxAge         time.Duration `envconfig:"MAX_AGE" default:"1h"`
+	IncidentTTL    time.Duration `envconfig:"INCIDENT_TTL" default:"24h"`
 	Heartbeat      time.Duration `envconfig:"HEARTBEAT" default:"1s"`
 }
 
@@ -86,11 +87,11 @@ func (c Config) Validate() error {
 		"ACK_WAIT": c.AckWait, "BACKOFF_BASE": c.BackoffBase, "BACKOFF_MAX": c.BackoffMax,
 		"HEALTHY_PERIOD": c.HealthyPeriod, "FLAP_WINDOW": c.FlapWindow, "NODE_STALE": c.NodeStale,
 		"NODE_FORGET": c.NodeForget, "VERIFY_POLL": c.VerifyPoll, "WAIT": c.Wait, "DRAIN_OVER": c.DrainOver,
-		"MAX_AGE": c.MaxAge, "HEARTBEAT": c.Heartbeat,
+		"MAX_AGE": c.MaxAge, "HEARTBEAT": c.Heartbeat, "INCIDENT_TTL": c.IncidentTTL,
 	}
 	for _, name := range []string{"DOCKER_GRACE", "COMMAND_TIMEOUT", "WEBHOOK_TIMEOUT", "ACK_WAIT", "BACKOFF_BASE",
 		"BACKOFF_MAX", "HEALTHY_PERIOD", "FLAP_WINDOW", "NODE_STALE", "NODE_FORGET", "VERIFY_POLL", "WAIT",
-		"DRAIN_OVER", "MAX_AGE", "HEARTBEAT"} {
+		"DRAIN_OVER", "MAX_AGE", "HEARTBEAT", "INCIDENT_TTL"} {
 		if positive[name] <= 0 {
 			return bad(name, positive[name], "a positive duration")
 		}

@@ -74,7 +74,7 @@ func testConfig(t *testing.T, srv *natstest.Server) healer.Config {
 		BudgetRate: 100, BudgetBurst: 100, BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3,
 		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: 400 * time.Millisecond, NodeForget: time.Minute,
 		VerifyPoll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
-		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond,
+		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
 	}
 }
 

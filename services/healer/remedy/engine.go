@@ -64,6 +64,7 @@ type Config struct {
 	Wait        time.Duration // re-evaluation while paused or blocked
 	DrainOver   time.Duration
 	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
+	IncidentTTL time.Duration // finished incidents are forgotten after this
 }
 
 // Deps are the engine's collaborators.
@@ -171,10 +172,30 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: consume: %w", ErrConsumer, err)
 	}
 	e.log.Info().Str("durable", e.cfg.Durable).Msg("handling anomalies")
-	<-ctx.Done()
+	e.prune(ctx)
 	cc.Stop()
 	wg.Wait()
 	return nil
+}
+
+// prune forgets finished incidents past their TTL, every tenth of it,
+// until ctx ends.
+func (e *Engine) prune(ctx context.Context) {
+	t := time.NewTicker(max(e.cfg.IncidentTTL/10, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := e.Store.PruneIncidents(ctx, time.Now().Add(-e.cfg.IncidentTTL))
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn().Err(err).Msg("incidents not pruned")
+			} else if n > 0 {
+				e.log.Debug().Int("pruned", n).Msg("finished incidents forgotten")
+			}
+		}
+	}
 }
 
 // lock serializes the handling of one target within this instance.

@@ -56,6 +56,7 @@ type Container struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Running bool      `json:"running"`
+	Paused  bool      `json:"paused"`
 	Started time.Time `json:"started_at"`
 }
 
@@ -142,13 +143,14 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 		Name  string `json:"Name"`
 		State struct {
 			Running   bool      `json:"Running"`
+			Paused    bool      `json:"Paused"`
 			StartedAt time.Time `json:"StartedAt"`
 		} `json:"State"`
 	}
 	if err := c.call(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/json", nil, &in); err != nil {
 		return Container{}, err
 	}
-	return Container{ID: in.ID, Name: in.Name, Running: in.State.Running, Started: in.State.StartedAt}, nil
+	return Container{ID: in.ID, Name: in.Name, Running: in.State.Running, Paused: in.State.Paused, Started: in.State.StartedAt}, nil
 }
 
 // Restart restarts a container, giving its process grace to stop.
@@ -157,16 +159,27 @@ func (c *Client) Restart(ctx context.Context, id string, grace time.Duration) er
 	return c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/restart", q, nil)
 }
 
+// Unpause resumes a paused (frozen) container.
+func (c *Client) Unpause(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/unpause", nil, nil)
+}
+
 // RestartNode finds node's container and restarts it, unless it already
 // started after since (a restart already done for this attempt by a
-// replica that crashed before recording it).
+// replica that crashed before recording it). A paused container (a hung
+// node) is unpaused first: the engine refuses to restart it otherwise.
 func (c *Client) RestartNode(ctx context.Context, node string, since time.Time, grace time.Duration) (Container, error) {
 	ct, err := c.Find(ctx, node)
 	if err != nil {
 		return ct, err
 	}
-	if ct.Running && !since.IsZero() && ct.Started.After(since) {
+	if ct.Running && !ct.Paused && !since.IsZero() && ct.Started.After(since) {
 		return ct, nil
+	}
+	if ct.Paused {
+		if err := c.Unpause(ctx, ct.ID); err != nil {
+			return ct, err
+		}
 	}
 	if err := c.Restart(ctx, ct.ID, grace); err != nil {
 		return ct, err

@@ -95,6 +95,33 @@ func TestRestartNodeAgainstTheEngine(t *testing.T) {
 	}
 }
 
+func TestRestartPausedContainer(t *testing.T) {
+	c := engine(t)
+	tag := image(t)
+	node := "n-" + strings.ToLower(nuid.Next()[:8])
+	name := "wsheal-healer-test-" + node
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", docker.DefaultLabel+"="+node, tag).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	if out, err := exec.Command("docker", "pause", name).CombinedOutput(); err != nil {
+		t.Fatalf("docker pause: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before, err := c.Find(ctx, node)
+	if err != nil || !before.Paused {
+		t.Fatalf("not paused: %+v %v", before, err)
+	}
+	after, err := c.RestartNode(ctx, node, time.Now(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("restart of a hung (paused) node: %v", err)
+	}
+	if after.Paused || !after.Running || !after.Started.After(before.Started) {
+		t.Fatalf("not restarted: before %+v after %+v", before, after)
+	}
+}
+
 func TestFindUnknownNode(t *testing.T) {
 	c := engine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

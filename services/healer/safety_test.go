@@ -1,0 +1,196 @@
+package healer_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/services/healer/executor/webhook"
+)
+
+func TestGlobalBudgetSkipsThenActs(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		f.add(id, 30, 100)
+	}
+	a := watchAudit(t, srv)
+	cfg := testConfig(t, srv)
+	cfg.BudgetRate, cfg.BudgetBurst = 2, 1 // one action now, then one each 500 ms
+	startHealer(t, cfg)
+	mon := newPublisher(t, srv)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		mon.open(events.KindStaleSpike, id, events.SeverityWarning)
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return len(a.find(events.ActionReconnect, events.PhaseSucceeded, "")) == 3
+	}, "every anomaly handled within the budget")
+	if n := len(a.find("", events.PhaseSkipped, events.SkipBudget)); n < 1 {
+		a.dump(t)
+		t.Fatal("no skipped(budget) although three actions came at once with a burst of one")
+	}
+}
+
+func TestEmptyTargetSetMeansNoAction(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	f.add("n1", 30, 100)
+	f.add("n2", 30, 100)
+	a := watchAudit(t, srv)
+	startHealer(t, testConfig(t, srv))
+	mon := newPublisher(t, srv)
+	mon.open(events.KindStaleSpike, events.FleetTarget, events.SeverityWarning) // names no node
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		return len(a.find("", events.PhaseSkipped, events.SkipNoTarget)) == 1
+	}, "skipped(no-target)")
+	mon.open(events.KindStaleSpike, events.FleetTarget, events.SeverityWarning, "n2") // names one
+	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+		"the named node handled")
+	if len(f.commands("n1", "")) != 0 {
+		t.Fatal("a node no anomaly named got a command")
+	}
+}
+
+func TestNeverDrainTheLastHealthyNode(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	f.add("n1", 30, 100)
+	f.add("n2", 30, 100)
+	a := watchAudit(t, srv)
+	startHealer(t, testConfig(t, srv))
+	mon := newPublisher(t, srv)
+	f.kill("n2", true)
+	time.Sleep(600 * time.Millisecond) // n2 silent: n1 is the last healthy node
+	mon.open(events.KindFlapping, "n1", events.SeverityError)
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipFlapping)) == 1
+	}, "escalated")
+	if c := f.commands("n1", events.VerbDrain); len(c) != 0 {
+		t.Fatalf("the last healthy node was drained: %+v", c)
+	}
+	q := a.find(events.ActionQuarantine, events.PhaseSucceeded, "")
+	if len(q) != 1 || !strings.Contains(q[0].Detail, "not drained") {
+		t.Fatalf("the quarantine does not say it left the node serving: %+v", q)
+	}
+}
+
+func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		f.add(id, 30, 100)
+	}
+	a := watchAudit(t, srv)
+	// The node comes back 2.5 s after its restart: more than twice AckWait.
+	startSupervisor(t, srv, f, func(node string) bool {
+		go func() { time.Sleep(2500 * time.Millisecond); f.start(node) }()
+		return false
+	})
+	c1 := testConfig(t, srv)
+	c1.Policies = writePolicies(t, "policies:\n  - name: down\n    kinds: [node_down]\n    actions:\n      - action: restart\n        deadline: 6s\n")
+	c2 := c1
+	c2.Instance = "h2"
+	startHealer(t, c1)
+	startHealer(t, c2)
+	mon := newPublisher(t, srv)
+	f.kill("n1", true)
+	time.Sleep(500 * time.Millisecond)
+	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
+	}, "restart verified")
+	if n := len(a.find(events.ActionRestart, events.PhaseStarted, "")); n != 1 {
+		a.dump(t)
+		t.Fatalf("%d starts: the long action was redelivered to the other replica", n)
+	}
+}
+
+func TestServiceHeartbeatCarriesTheState(t *testing.T) {
+	srv := natstest.Start(t)
+	startHealer(t, testConfig(t, srv))
+	nc := natsConn(t, srv.URL())
+	var mu sync.Mutex
+	states := map[string]bool{}
+	_, err := nc.Subscribe(events.ServiceHeartbeatSubject(events.ServiceHealer, "h1"), func(m *nats.Msg) {
+		ev, err := events.Decode(m.Data)
+		if err != nil {
+			return
+		}
+		if hb, ok := events.As[*events.ServiceHeartbeat](ev); ok {
+			mu.Lock()
+			states[hb.State] = true
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := func(s string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return states[s] }
+	}
+	natstest.Eventually(t, 5*time.Second, seen("active"), "active heartbeat")
+	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, seen("paused"), "paused heartbeat")
+	on := true
+	if err := request(t, nc, events.VerbHealerResume, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on}, nil); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, seen("dry-run"), "dry-run heartbeat")
+}
+
+func TestRunbookWebhookGetsTheAnomalyAndAnIdempotencyKey(t *testing.T) {
+	var mu sync.Mutex
+	var calls []webhook.Call
+	var keys []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c webhook.Call
+		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		calls, keys = append(calls, c), append(keys, r.Header.Get(webhook.IdempotencyHeader))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	f.add("n1", 30, 100)
+	a := watchAudit(t, srv)
+	cfg := testConfig(t, srv)
+	cfg.Policies = writePolicies(t, "policies:\n  - name: errors\n    kinds: [error_rate]\n    actions:\n      - action: webhook\n        url: "+hook.URL+"/runbook\n")
+	startHealer(t, cfg)
+	an := newPublisher(t, srv).open(events.KindErrorRate, "n1", events.SeverityError)
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		return len(a.find(events.ActionWebhook, events.PhaseSucceeded, "")) == 1
+	}, "runbook called")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 1 || calls[0].Anomaly == nil || calls[0].Anomaly.ID != an.ID || keys[0] != calls[0].ID || keys[0] == "" {
+		t.Fatalf("calls %+v keys %v", calls, keys)
+	}
+}
+
+func writePolicies(t *testing.T, body string) string {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
