@@ -179,6 +179,7 @@ func (s *Service) serve(ctx context.Context, em *events.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)
 	}
+	s.goRun(func() { s.ledger.Run(ctx, s.cfg.Tick) })
 	s.goRun(func() { s.watchLedger(ctx) })
 	s.goRun(func() { s.watchQuarantine(ctx) })
 	s.goRun(func() {

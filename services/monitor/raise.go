@@ -30,7 +30,7 @@ func (s *Service) apply(ctx context.Context, t detect.Transition, window, now ti
 		// Fired again within the same coarse window: a new id.
 		a.ID = events.AnomalyID(t.Kind, t.Target, now)
 	}
-	got, fresh := s.ledger.Open(ctx, a)
+	got, fresh := s.ledger.Open(a)
 	if fresh {
 		s.metrics.anomalies.WithLabelValues(a.Kind, events.AnomalyOpen).Inc()
 		s.log.Warn().Str("anomaly_id", got.ID).Str("kind", got.Kind).Str("target", got.Target).Str("severity", got.Severity).
@@ -43,7 +43,7 @@ func (s *Service) apply(ctx context.Context, t detect.Transition, window, now ti
 
 // resolve closes the open anomaly of kind on target.
 func (s *Service) resolve(ctx context.Context, kind, target string, now time.Time) {
-	a, ok := s.ledger.Resolve(ctx, kind, target, now)
+	a, ok := s.ledger.Resolve(kind, target, now)
 	if !ok {
 		return
 	}

@@ -39,9 +39,6 @@ func (s *Service) tick(ctx context.Context, now time.Time) {
 	if now.Sub(s.lastRound) >= s.cfg.FleetEvery {
 		s.fleetRound(ctx, now)
 	}
-	if connected {
-		s.ledger.Flush(ctx)
-	}
 	s.forgetStopped(now)
 }
 

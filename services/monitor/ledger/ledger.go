@@ -8,8 +8,11 @@
 // first replica to claim it decides the anomaly's id, a later one adopts
 // the stored anomaly. Every event goes out through events.Emitter with its
 // deterministic id as Nats-Msg-Id, so a republish (by a retry or a second
-// replica) is stored once in WSHEAL_ANOMALIES. What cannot be written now
-// (NATS unreachable) stays pending and is retried by Flush.
+// replica) is stored once in WSHEAL_ANOMALIES.
+//
+// Open and Resolve change the set at once and never wait for NATS: the
+// writes are done by Run in the background (or by Flush), and what cannot
+// be written now (NATS unreachable) stays pending and is retried.
 package ledger
 
 import (
@@ -65,11 +68,12 @@ type Ledger struct {
 	open     map[string]*entry
 	resolved []events.Anomaly // resolved, event or key delete pending
 	last     map[string]string // key -> id of the anomaly last resolved there
+	kick     chan struct{}
 }
 
 // New returns a ledger over kv (events.BucketMonitor) publishing with em.
 func New(kv jetstream.KeyValue, em *events.Emitter, log zerolog.Logger) *Ledger {
-	return &Ledger{kv: kv, em: em, log: log.With().Str("component", "ledger").Logger(), op: 2 * time.Second, open: map[string]*entry{}, last: map[string]string{}}
+	return &Ledger{kv: kv, em: em, log: log.With().Str("component", "ledger").Logger(), op: 2 * time.Second, open: map[string]*entry{}, last: map[string]string{}, kick: make(chan struct{}, 1)}
 }
 
 // Load reads the stored open anomalies and returns them.
@@ -110,22 +114,44 @@ func decode(b []byte) (Record, error) {
 	return rec, nil
 }
 
-// Open records a firing anomaly and publishes it. If the anomaly of that
-// kind and target is already open (here or in another replica) it returns
-// the stored one and false.
-func (l *Ledger) Open(ctx context.Context, a events.Anomaly) (events.Anomaly, bool) {
+// Open records a firing anomaly, to be claimed and published. If the
+// anomaly of that kind and target is already open here it returns that one
+// and false. (Another replica's claim found when writing replaces a,
+// whose id then changes to the stored one.)
+func (l *Ledger) Open(a events.Anomaly) (events.Anomaly, bool) {
 	key := Key(a.Kind, a.Target)
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if e, ok := l.open[key]; ok {
-		l.mu.Unlock()
 		return e.rec.Anomaly, false
 	}
-	e := &entry{rec: Record{Anomaly: a}}
-	l.open[key] = e
-	l.mu.Unlock()
-	l.syncOpen(ctx, key)
-	got, _ := l.Get(a.Kind, a.Target)
-	return got, got.ID == a.ID
+	l.open[key] = &entry{rec: Record{Anomaly: a}}
+	l.poke()
+	return a, true
+}
+
+// poke wakes Run.
+func (l *Ledger) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run writes what Open and Resolve left to write, at once and then every
+// retry interval, until ctx ends.
+func (l *Ledger) Run(ctx context.Context, retry time.Duration) {
+	t := time.NewTicker(retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		case <-t.C:
+		}
+		l.Flush(ctx)
+	}
 }
 
 // syncOpen claims, publishes and marks one open anomaly; on failure it
@@ -209,9 +235,10 @@ func (l *Ledger) publish(ctx context.Context, a events.Anomaly) error {
 	return err
 }
 
-// Resolve closes the open anomaly of kind on target at at and publishes
-// its resolution. It returns the resolved anomaly and whether one was open.
-func (l *Ledger) Resolve(ctx context.Context, kind, target string, at time.Time) (events.Anomaly, bool) {
+// Resolve closes the open anomaly of kind on target at at; its resolution
+// is published and its key deleted. It returns the resolved anomaly and
+// whether one was open.
+func (l *Ledger) Resolve(kind, target string, at time.Time) (events.Anomaly, bool) {
 	key := Key(kind, target)
 	l.mu.Lock()
 	e, ok := l.open[key]
@@ -228,8 +255,8 @@ func (l *Ledger) Resolve(ctx context.Context, kind, target string, at time.Time)
 	}
 	a.State, a.ResolvedAt = events.AnomalyResolved, at.UTC()
 	l.resolved = append(l.resolved, a)
+	l.poke()
 	l.mu.Unlock()
-	l.flushResolved(ctx)
 	return a, true
 }
 
@@ -274,7 +301,9 @@ func (l *Ledger) deleteKey(ctx context.Context, a events.Anomaly) {
 	}
 }
 
-// Flush retries whatever is pending: claims, publications, resolutions.
+// Flush writes whatever is pending: resolutions first, then claims and
+// publications of open anomalies. Run calls it; tests may call it to
+// write synchronously.
 func (l *Ledger) Flush(ctx context.Context) {
 	l.flushResolved(ctx)
 	l.mu.Lock()
@@ -356,7 +385,7 @@ func contains(list []string, s string) bool {
 // Watch mirrors the changes other replicas make to the open set until ctx
 // ends.
 func (l *Ledger) Watch(ctx context.Context) error {
-	w, err := l.kv.Watch(ctx, KeyPrefix+">", jetstream.UpdatesOnly())
+	w, err := l.kv.Watch(ctx, KeyPrefix+">")
 	if err != nil {
 		return fmt.Errorf("ledger: watch: %w", err)
 	}

@@ -49,10 +49,11 @@ func TestOpenResolve(t *testing.T) {
 	ctx := context.Background()
 	w := time.Unix(1700000000, 0).UTC()
 	a := anomaly(events.KindNodeDown, "n1", w)
-	if got, fresh := l.Open(ctx, a); !fresh || got.ID != a.ID {
+	if got, fresh := l.Open(a); !fresh || got.ID != a.ID {
 		t.Fatalf("open: %+v %v", got, fresh)
 	}
-	if _, fresh := l.Open(ctx, anomaly(events.KindNodeDown, "n1", w.Add(time.Minute))); fresh {
+	l.Flush(ctx)
+	if _, fresh := l.Open(anomaly(events.KindNodeDown, "n1", w.Add(time.Minute))); fresh {
 		t.Fatal("a second open of the same kind and target must not be fresh")
 	}
 	e, err := kv.Get(ctx, Key(events.KindNodeDown, "n1"))
@@ -63,10 +64,11 @@ func TestOpenResolve(t *testing.T) {
 	if err := json.Unmarshal(e.Value(), &rec); err != nil || !rec.Published || rec.Anomaly.ID != a.ID {
 		t.Fatalf("stored %+v %v", rec, err)
 	}
-	res, ok := l.Resolve(ctx, events.KindNodeDown, "n1", w.Add(time.Hour))
+	res, ok := l.Resolve(events.KindNodeDown, "n1", w.Add(time.Hour))
 	if !ok || res.State != events.AnomalyResolved || res.ID != a.ID {
 		t.Fatalf("resolve %+v %v", res, ok)
 	}
+	l.Flush(ctx)
 	if _, err := kv.Get(ctx, Key(events.KindNodeDown, "n1")); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("key left after resolve: %v", err)
 	}
@@ -81,14 +83,18 @@ func TestSecondReplicaAdopts(t *testing.T) {
 	l2, _ := newLedger(t, srv, "b")
 	ctx := context.Background()
 	w := time.Unix(1700000000, 0).UTC()
-	first, _ := l1.Open(ctx, anomaly(events.KindImbalance, events.FleetTarget, w))
+	first, _ := l1.Open(anomaly(events.KindImbalance, events.FleetTarget, w))
+	l1.Flush(ctx)
 	// The other replica saw the start a minute later: it adopts the id.
-	got, fresh := l2.Open(ctx, anomaly(events.KindImbalance, events.FleetTarget, w.Add(time.Minute)))
-	if fresh || got.ID != first.ID {
-		t.Fatalf("second replica got %s fresh=%v, want adopted %s", got.ID, fresh, first.ID)
+	l2.Open(anomaly(events.KindImbalance, events.FleetTarget, w.Add(time.Minute)))
+	l2.Flush(ctx)
+	if got, _ := l2.Get(events.KindImbalance, events.FleetTarget); got.ID != first.ID {
+		t.Fatalf("second replica holds %s, want adopted %s", got.ID, first.ID)
 	}
-	l1.Resolve(ctx, events.KindImbalance, events.FleetTarget, w.Add(time.Hour))
-	l2.Resolve(ctx, events.KindImbalance, events.FleetTarget, w.Add(time.Hour))
+	l1.Resolve(events.KindImbalance, events.FleetTarget, w.Add(time.Hour))
+	l2.Resolve(events.KindImbalance, events.FleetTarget, w.Add(time.Hour))
+	l1.Flush(ctx)
+	l2.Flush(ctx)
 	if n := streamMsgs(t, srv); n != 2 {
 		t.Fatalf("%d messages stored, want one open and one resolved", n)
 	}
@@ -101,9 +107,9 @@ func TestOfflineIsPendingThenFlushed(t *testing.T) {
 	l.Online = func() bool { return online }
 	ctx := context.Background()
 	w := time.Unix(1700000000, 0).UTC()
-	l.Open(ctx, anomaly(events.KindFleetSilent, events.FleetTarget, w))
-	l.Open(ctx, anomaly(events.KindNodeDown, "n2", w))
-	l.Resolve(ctx, events.KindNodeDown, "n2", w.Add(time.Second))
+	l.Open(anomaly(events.KindFleetSilent, events.FleetTarget, w))
+	l.Open(anomaly(events.KindNodeDown, "n2", w))
+	l.Resolve(events.KindNodeDown, "n2", w.Add(time.Second))
 	if l.Pending() != 3 || streamMsgs(t, srv) != 0 {
 		t.Fatalf("pending %d, stored %d while offline", l.Pending(), streamMsgs(t, srv))
 	}
@@ -123,7 +129,8 @@ func TestLoadAndWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := time.Unix(1700000000, 0).UTC()
-	l1.Open(ctx, anomaly(events.KindSaturation, "n1", w))
+	l1.Open(anomaly(events.KindSaturation, "n1", w))
+	l1.Flush(ctx)
 
 	l2, _ := newLedger(t, srv, "b")
 	loaded, err := l2.Load(ctx)
@@ -131,9 +138,11 @@ func TestLoadAndWatch(t *testing.T) {
 		t.Fatalf("loaded %+v %v", loaded, err)
 	}
 	go func() { _ = l2.Watch(ctx) }()
-	l1.Open(ctx, anomaly(events.KindErrorRate, "n3", w))
+	l1.Open(anomaly(events.KindErrorRate, "n3", w))
+	l1.Flush(ctx)
 	natstest.Eventually(t, 5*time.Second, func() bool { return len(l2.List("", "")) == 2 }, "replica b mirrors the new anomaly")
-	l1.Resolve(ctx, events.KindSaturation, "n1", w.Add(time.Minute))
+	l1.Resolve(events.KindSaturation, "n1", w.Add(time.Minute))
+	l1.Flush(ctx)
 	natstest.Eventually(t, 5*time.Second, func() bool { return len(l2.List("", "n1")) == 0 }, "replica b mirrors the resolution")
 }
 
@@ -158,11 +167,12 @@ func TestLastResolved(t *testing.T) {
 	l, _ := newLedger(t, srv, "a")
 	ctx := context.Background()
 	a := anomaly(events.KindStaleSpike, "n1", time.Unix(1700000000, 0))
-	l.Open(ctx, a)
+	l.Open(a)
 	if l.LastResolved(a.Kind, a.Target) != "" {
 		t.Fatal("nothing resolved yet")
 	}
-	l.Resolve(ctx, a.Kind, a.Target, time.Now())
+	l.Resolve(a.Kind, a.Target, time.Now())
+	l.Flush(ctx)
 	if got := l.LastResolved(a.Kind, a.Target); got != a.ID {
 		t.Fatalf("last resolved %q, want %q", got, a.ID)
 	}
