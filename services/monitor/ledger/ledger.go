@@ -66,7 +66,7 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	open     map[string]*entry
-	resolved []events.Anomaly // resolved, event or key delete pending
+	resolved []events.Anomaly  // resolved, event or key delete pending
 	last     map[string]string // key -> id of the anomaly last resolved there
 	kick     chan struct{}
 }
