@@ -203,3 +203,24 @@ func TestGatewayToken(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayDiscovery: with only a discovery URL the client asks
+// /v1/connect which node to use and connects there.
+func TestGatewayDiscovery(t *testing.T) {
+	ns := natstest.Start(t)
+	a := startNode(t, nodeConfig(ns, "gw-a"))
+	rec := &recorder{}
+	cfg := testConfig(rec)
+	cfg.Discovery = "http://" + a.Addr() + "/v1/connect"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cfg) // retried until the node has registered itself
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn := rec.kinds(Connected)
+	if len(conn) != 1 || conn[0].URL != a.URL() || conn[0].Node != "gw-a" {
+		t.Fatalf("connected %+v, want gw-a at %s", conn, a.URL())
+	}
+}

@@ -45,7 +45,7 @@ type peerHub struct {
 	idem      map[string]uint64
 	trimBelow uint64 // resumes from below this answer recovered:false
 	peers     []*peer
-	live, max int // sockets open across all peers, and the most at once
+	live      int // sockets open across all peers
 }
 
 type peerMsg struct {
@@ -106,7 +106,6 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	p.hub.mu.Lock()
 	p.hub.live++
-	p.hub.max = max(p.hub.max, p.hub.live)
 	p.hub.mu.Unlock()
 	go conn.ReadLoop()
 }
@@ -195,12 +194,6 @@ func (h *peerHub) stored(channel string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.log[channel])
-}
-
-func (h *peerHub) maxLive() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.max
 }
 
 func (h *peerHub) setTrim(seq uint64) {

@@ -143,3 +143,16 @@ func TestRetryAfterHonoured(t *testing.T) {
 		t.Fatalf("reconnecting states %+v, want one of at least 1s after a 503", re)
 	}
 }
+
+// TestDiscoveryFallback: a discovery endpoint that is down does not stop
+// the client from using its URLs.
+func TestDiscoveryFallback(t *testing.T) {
+	p := startPeer(t, newHub(), "n1")
+	rec := &recorder{}
+	cfg := testConfig(rec, p.URL)
+	cfg.Discovery = "http://127.0.0.1:1/v1/connect"
+	c := dialT(t, cfg)
+	if !c.Connected() || p.acceptCount() != 1 {
+		t.Fatalf("connected %v, accepts %d", c.Connected(), p.acceptCount())
+	}
+}
