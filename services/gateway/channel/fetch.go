@@ -58,7 +58,7 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 	if cons.CachedInfo().NumPending > uint64(h.cfg.MaxReplay) {
 		return fetchResult{tooMany: true}, nil
 	}
-	es, err := h.readRange(subject, cons, upTo)
+	es, err := h.readRange(ctx, subject, cons, upTo)
 	if err != nil {
 		return fetchResult{}, h.fetchErr(ctx, subject, err)
 	}
@@ -77,11 +77,14 @@ func (h *Hub) fetchRange(ctx context.Context, subject string, since, upTo uint64
 }
 
 // readRange pulls messages until one past upTo or the end of the stream.
-func (h *Hub) readRange(subject string, cons jetstream.Consumer, upTo uint64) ([]entry, error) {
+func (h *Hub) readRange(ctx context.Context, subject string, cons jetstream.Consumer, upTo uint64) ([]entry, error) {
 	channel := events.ChannelName(subject)
 	var es []entry
 	var dseq uint64
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		batch, err := cons.FetchNoWait(fetchBatch)
 		if err != nil {
 			return nil, err
