@@ -30,6 +30,7 @@ type Config struct {
 	ReviewDelay time.Duration `envconfig:"REVIEW_DELAY" default:"10s"` // wait for late events before the review
 	Tick        time.Duration `envconfig:"TICK" default:"1s"`          // escalation/repeat clock
 	Replay      time.Duration `envconfig:"REPLAY" default:"1h"`        // history a new consumer starts from
+	Retention   time.Duration `envconfig:"RETENTION" default:"720h"`   // resolved incidents kept this long in KV; 0 keeps them
 
 	Escalation     string        `envconfig:"ESCALATION" default:"pagerduty,slack@10m;pagerduty,slack,webhook,alertmanager"`
 	PageSeverities string        `envconfig:"PAGE_SEVERITIES" default:"SEV1"`
@@ -82,7 +83,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for name, d := range map[string]time.Duration{"REVIEW_DELAY": c.ReviewDelay, "REPLAY": c.Replay,
-		"UNHEALED_AFTER": c.UnhealedAfter, "REPEAT": c.Repeat} {
+		"UNHEALED_AFTER": c.UnhealedAfter, "REPEAT": c.Repeat, "RETENTION": c.Retention} {
 		if d < 0 {
 			return fmt.Errorf("%w: %s_%s=%v is negative", ErrConfig, Prefix, name, d)
 		}

@@ -1,9 +1,12 @@
 package notifier
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
@@ -130,4 +133,37 @@ func TestRTTAndStaleOnOneNodeAreOneIncident(t *testing.T) {
 		t.Fatalf("incident %+v", inc)
 	}
 	natstest.Eventually(t, 10*time.Second, func() bool { return len(e.incidents()) == 2 }, "gw-6 has its own incident")
+}
+
+// Resolved incidents leave the KV bucket after the retention, with every
+// key that named them; the review stays retrievable.
+func TestResolvedIncidentsExpire(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.Retention = 500 * time.Millisecond
+	e.start("a")
+	now := time.Now().UTC()
+	a := nodeAnomaly(events.KindNodeDown, "gw-8", now.Add(-time.Second), now, 0.05)
+	e.publishAnomaly(a)
+	inc := e.waitIncident(10*time.Second, func(i events.Incident) bool { return len(i.Anomalies) == 1 }, "opened")
+	e.resolveAnomaly(a, now.Add(time.Second))
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		_, n, _ := e.slack.got()
+		return n == 1
+	}, "summary sent")
+	kv, err := e.js.KeyValue(t.Context(), events.BucketIncidents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 15*time.Second, func() bool {
+		keys, err := kv.Keys(t.Context())
+		return errors.Is(err, jetstream.ErrNoKeysFound) && len(keys) == 0
+	}, "bucket emptied")
+	var rv events.Review
+	if err := e.control(events.VerbReview, events.IncidentRequest{Incident: inc.ID}, &rv); err != nil || rv.IncidentID != inc.ID {
+		t.Fatalf("review after expiry: %v", err)
+	}
+	var ce *events.Error
+	if err := e.control(events.VerbIncidentGet, events.IncidentRequest{Incident: inc.ID}, nil); !errors.As(err, &ce) || ce.Code != events.CodeNotFound {
+		t.Fatalf("get after expiry: %v", err)
+	}
 }

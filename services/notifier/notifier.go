@@ -134,13 +134,23 @@ func (s *Service) serve(ctx context.Context) error {
 	return g.Wait()
 }
 
-// clock ticks the engine: escalations, repeats, reviews, sweeps.
+// clock ticks the engine: escalations, repeats, reviews, sweeps; and
+// now and then expires old resolved incidents.
 func (s *Service) clock(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	var lastExpiry time.Time
 	for {
 		if err := s.eng.Tick(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("tick")
+		}
+		if s.cfg.Retention > 0 && time.Since(lastExpiry) >= min(time.Hour, s.cfg.Retention) {
+			lastExpiry = time.Now()
+			if n, err := s.eng.Expire(ctx, lastExpiry.Add(-s.cfg.Retention)); err != nil && ctx.Err() == nil {
+				s.log.Warn().Err(err).Msg("expire")
+			} else if n > 0 {
+				s.log.Info().Int("incidents", n).Msg("expired resolved incidents")
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -61,7 +61,7 @@ func TestRestartMidIncidentLosesAndDuplicatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := sink.Message{ID: "redelivered-1", Sink: sink.PagerDuty, Action: sink.ActionTrigger, Incident: inc}
-	if err := store.Mark(t.Context(), again.ID); err != nil {
+	if err := store.Mark(t.Context(), again); err != nil {
 		t.Fatal(err)
 	}
 	if err := outbox.New(e.js).Enqueue(t.Context(), again); err != nil {
@@ -114,5 +114,30 @@ func TestTwoReplicasOneIncident(t *testing.T) {
 	}, "paged")
 	if _, n := e.pd.count("trigger"); n != 1 {
 		t.Fatalf("paged %d times, want once", n)
+	}
+}
+
+// A NATS restart in the middle of an incident: the notifier reconnects,
+// its consumers resume, and the page still goes out once.
+func TestNATSRestartMidIncident(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.Escalation = "pagerduty"
+	e.start("a")
+	now := time.Now().UTC()
+	a := nodeAnomaly(events.KindNodeDown, "gw-7", now.Add(-time.Second), now, 0.05)
+	e.publishAnomaly(a)
+	e.waitIncident(10*time.Second, func(i events.Incident) bool { return len(i.Anomalies) == 1 }, "incident opened")
+	e.nats.Restart()
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := e.heal.Emit(t.Context(), events.RemediationSubject(events.ActionRestart, "gw-7"), &events.Remediation{
+			ID: "rem-7", AnomalyID: a.ID, Action: events.ActionRestart, Target: "gw-7", Phase: events.PhaseFailed, Attempt: 1})
+		return err == nil
+	}, "remediation published after the restart")
+	natstest.Eventually(t, 20*time.Second, func() bool {
+		_, n := e.pd.count("trigger")
+		return n == 1 && e.outboxEmpty()
+	}, "paged after the NATS restart")
+	if _, n := e.pd.count("trigger"); n != 1 {
+		t.Fatalf("paged %d times", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/notifier/sink"
 )
 
 // Store keeps incidents in the incidents KV bucket. Keys:
@@ -18,7 +19,7 @@ import (
 //	inc-<hash>          the incident record (events.Incident + tracking)
 //	group.<hash>        the open incident of a group (create-if-absent)
 //	anomaly.<hash>      anomaly id -> incident id
-//	sent.<hash>         outbox message ids already delivered
+//	sent.<incident>.<hash>  outbox message ids already delivered
 //	silence.<hash>      silences
 type Store struct {
 	kv jetstream.KeyValue
@@ -39,13 +40,13 @@ type pointer struct {
 	Key string `json:"key"`
 }
 
-func groupKey(group string) string { return "group." + hash(group)[:32] }
-func anomalyKey(id string) string  { return "anomaly." + hash(id)[:32] }
-func sentKey(id string) string     { return "sent." + hash(id)[:32] }
-func silenceKey(id string) string  { return "silence." + hash(id)[:32] }
-func isIncidentKey(k string) bool  { return strings.HasPrefix(k, "inc-") && !strings.Contains(k, ".") }
-func notFound(err error) bool      { return errors.Is(err, jetstream.ErrKeyNotFound) }
-func exists(err error) bool        { return errors.Is(err, jetstream.ErrKeyExists) }
+func groupKey(group string) string  { return "group." + hash(group)[:32] }
+func anomalyKey(id string) string   { return "anomaly." + hash(id)[:32] }
+func sentKey(m sink.Message) string { return sentPrefix(m.Incident.ID) + hash(m.ID)[:32] }
+func silenceKey(id string) string   { return "silence." + hash(id)[:32] }
+func isIncidentKey(k string) bool   { return strings.HasPrefix(k, "inc-") && !strings.Contains(k, ".") }
+func notFound(err error) bool       { return errors.Is(err, jetstream.ErrKeyNotFound) }
+func exists(err error) bool         { return errors.Is(err, jetstream.ErrKeyExists) }
 func revMismatch(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || exists(err)
 }
@@ -188,22 +189,22 @@ func (s *Store) IDs(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Seen implements pipeline.Sent: was the outbox message id delivered?
-func (s *Store) Seen(ctx context.Context, id string) (bool, error) {
-	_, err := s.kv.Get(ctx, sentKey(id))
+// Seen implements pipeline.Sent: was the outbox message delivered?
+func (s *Store) Seen(ctx context.Context, m sink.Message) (bool, error) {
+	_, err := s.kv.Get(ctx, sentKey(m))
 	if notFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("incident: sent %s: %w", id, err)
+		return false, fmt.Errorf("incident: sent %s: %w", m.ID, err)
 	}
 	return true, nil
 }
 
-// Mark implements pipeline.Sent: record the id as delivered.
-func (s *Store) Mark(ctx context.Context, id string) error {
-	if _, err := s.kv.Put(ctx, sentKey(id), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
-		return fmt.Errorf("incident: mark sent %s: %w", id, err)
+// Mark implements pipeline.Sent: record the message as delivered.
+func (s *Store) Mark(ctx context.Context, m sink.Message) error {
+	if _, err := s.kv.Put(ctx, sentKey(m), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("incident: mark sent %s: %w", m.ID, err)
 	}
 	return nil
 }
@@ -258,4 +259,25 @@ func (s *Store) Silences(ctx context.Context, now time.Time) ([]events.Silence, 
 		out = append(out, sl)
 	}
 	return out, nil
+}
+
+// sentPrefix is the key prefix of an incident's sent records; an id that
+// is not a plain token (from a damaged message) is hashed.
+func sentPrefix(incident string) string {
+	if !plainToken(incident) {
+		incident = hash(incident)[:16]
+	}
+	return "sent." + incident + "."
+}
+
+func plainToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

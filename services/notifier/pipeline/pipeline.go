@@ -21,12 +21,12 @@ var (
 	ErrDedup  = errors.New("pipeline: dedup unavailable") // nothing was sent
 )
 
-// Sent remembers the ids of messages already delivered.
+// Sent remembers the messages already delivered, by id.
 type Sent interface {
-	// Seen reports whether id was delivered.
-	Seen(ctx context.Context, id string) (bool, error)
-	// Mark records id as delivered.
-	Mark(ctx context.Context, id string) error
+	// Seen reports whether m was delivered.
+	Seen(ctx context.Context, m sink.Message) (bool, error)
+	// Mark records m as delivered.
+	Mark(ctx context.Context, m sink.Message) error
 }
 
 // Result is the outcome of Send.
@@ -52,7 +52,7 @@ type Pipeline struct {
 // nil error in Result.Err means delivered (or already delivered).
 func (p *Pipeline) Send(ctx context.Context, m sink.Message, progress func()) Result {
 	if p.Dedup != nil {
-		seen, err := p.Dedup.Seen(ctx, m.ID)
+		seen, err := p.Dedup.Seen(ctx, m)
 		if err != nil {
 			return Result{Err: fmt.Errorf("%w: %w", ErrDedup, err)}
 		}
@@ -72,7 +72,7 @@ func (p *Pipeline) Send(ctx context.Context, m sink.Message, progress func()) Re
 		return Result{Attempts: attempts, Err: err}
 	}
 	if p.Dedup != nil {
-		if err := p.Dedup.Mark(ctx, m.ID); err != nil {
+		if err := p.Dedup.Mark(ctx, m); err != nil {
 			// Delivered; only the record failed. A redelivery may send it again.
 			return Result{Attempts: attempts, Err: nil}
 		}

@@ -36,16 +36,16 @@ type memSent struct {
 	ids map[string]bool
 }
 
-func (m *memSent) Seen(_ context.Context, id string) (bool, error) {
+func (m *memSent) Seen(_ context.Context, msg sink.Message) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.ids[id], nil
+	return m.ids[msg.ID], nil
 }
 
-func (m *memSent) Mark(_ context.Context, id string) error {
+func (m *memSent) Mark(_ context.Context, msg sink.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ids[id] = true
+	m.ids[msg.ID] = true
 	return nil
 }
 
