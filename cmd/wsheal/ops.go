@@ -9,4 +9,4 @@ func opsCmds() []*cobra.Command {
 }
 
 // testCmds are the load and chaos commands.
-func testCmds() []*cobra.Command { return nil }
+func testCmds() []*cobra.Command { return []*cobra.Command{benchCmd()} }

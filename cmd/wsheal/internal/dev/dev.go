@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,12 +229,12 @@ func (s *Supervisor) specs() []spec {
 		out = append(out, spec{Name: svc, Service: svc, Args: []string{svc}, Env: env, URL: url})
 	}
 	if s.cfg.DemoClients > 0 {
-		args := []string{"demo", "--clients", strconv.Itoa(s.cfg.DemoClients),
-			"--rate", strconv.FormatFloat(s.cfg.DemoRate, 'f', -1, 64)}
-		for _, u := range wsURLs {
-			args = append(args, "--url", u)
-		}
-		out = append(out, spec{Name: "demo", Service: "demo", Args: args})
+		// The demo load is `wsheal bench` running until dev stops it; its
+		// progress line shows in the terminal every 10 s.
+		args := []string{"bench", "--clients", strconv.Itoa(s.cfg.DemoClients),
+			"--rate", strconv.FormatFloat(s.cfg.DemoRate, 'f', -1, 64), "--duration", "87600h",
+			"--channels", "10", "--dial-rate", "100", "--url", strings.Join(wsURLs, ",")}
+		out = append(out, spec{Name: "demo", Service: "demo", Args: args, Echo: newThrottle(s.out, "demo     ", 10*time.Second)})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,8 @@ type spec struct {
 	Args    []string // after the binary
 	Env     []string
 	URL     string // what it serves, for the banner
+	// Echo, if set, also receives the child's stderr (besides its log file).
+	Echo io.Writer
 }
 
 // proc is a supervised child. The supervisor never restarts a dead child
@@ -51,6 +54,9 @@ func (p *proc) start(bin string) error {
 	cmd := exec.Command(bin, p.spec.Args...)
 	cmd.Env = append(os.Environ(), p.spec.Env...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if p.spec.Echo != nil {
+		cmd.Stderr = io.MultiWriter(f, p.spec.Echo)
+	}
 	// Own process group: a Ctrl-C in the terminal reaches the supervisor
 	// only, which then stops the children in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
