@@ -83,7 +83,7 @@ func (s *Service) health(prev, cur pool.Totals, iv time.Duration) *events.Health
 		Connections: cur.Open, Capacity: s.pool.Capacity(), Draining: s.pool.Draining(),
 		Opened: d(prev.Opened, cur.Opened), Closed: map[string]int{},
 		Rejected: d(prev.Rejected, cur.Rejected), AcceptLimit: s.pool.AcceptLimit(),
-		RTT: s.pool.RTT(), Stale: d(prev.Stale, cur.Stale), Evicted: d(prev.Evicted, cur.Evicted),
+		RTT: s.pool.TakeRTT(), Stale: d(prev.Stale, cur.Stale), Evicted: d(prev.Evicted, cur.Evicted),
 		SendBacklog: cur.Backlog, SlowConsumers: d(prev.Slow, cur.Slow),
 		MsgsIn: d(prev.MsgsIn, cur.MsgsIn), MsgsOut: d(prev.MsgsOut, cur.MsgsOut),
 		Errors:    d(prev.Errors, cur.Errors) + s.metrics.takeErrors(),

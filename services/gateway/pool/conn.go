@@ -52,7 +52,8 @@ type Conn struct {
 	tokens  float64
 	tokTime int64
 
-	done atomic.Bool // OnClose ran
+	done    atomic.Bool // OnClose ran
+	written func(error) // WriteAsync callback, built once
 
 	// Data is the handler's per-connection state, set before the read
 	// loop starts.
@@ -110,8 +111,8 @@ func (c *Conn) Send(b []byte) bool {
 	return true
 }
 
-// written is the WriteAsync callback: one frame left the queue.
-func (c *Conn) written(err error) {
+// onWritten is the WriteAsync callback: one frame left the queue.
+func (c *Conn) onWritten(error) {
 	c.inflight.Add(-1)
 	c.pool.backlog.Add(-1)
 }

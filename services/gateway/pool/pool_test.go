@@ -13,7 +13,10 @@ func TestRTTQuantiles(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		h.observe(time.Duration(i) * time.Millisecond)
 	}
-	r := h.take()
+	if peek := h.quantiles(false); peek.Samples != 100 {
+		t.Fatalf("peek = %+v", peek)
+	}
+	r := h.quantiles(true)
 	cases := []struct {
 		name      string
 		got, want float64
@@ -32,7 +35,7 @@ func TestRTTQuantiles(t *testing.T) {
 	if r.Samples != 100 {
 		t.Fatalf("samples = %d", r.Samples)
 	}
-	if again := h.take(); again.Samples != 0 || again.P99 != 0 {
+	if again := h.quantiles(true); again.Samples != 0 || again.P99 != 0 {
 		t.Fatalf("take did not reset: %+v", again)
 	}
 }

@@ -46,9 +46,13 @@ func (p *Pool) Totals() Totals {
 // CountError counts an error seen by the protocol handler.
 func (p *Pool) CountError() { p.stats.errors.Add(1) }
 
-// RTT returns the round-trip quantiles measured since the last call and
-// starts a new interval.
-func (p *Pool) RTT() events.RTT { return p.rtt.take() }
+// TakeRTT returns the round-trip quantiles measured since the last call
+// and starts a new interval (the health snapshot's figures).
+func (p *Pool) TakeRTT() events.RTT { return p.rtt.quantiles(true) }
+
+// RTT returns the round-trip quantiles of the current interval so far,
+// without starting a new one (for status).
+func (p *Pool) RTT() events.RTT { return p.rtt.quantiles(false) }
 
 // rttHist counts round trips in logarithmic buckets (2^(i/4) µs) so that
 // quantiles per interval cost no allocation and no lock.
@@ -67,11 +71,15 @@ func (h *rttHist) observe(d time.Duration) {
 	h.buckets[min(i, len(h.buckets)-1)].Add(1)
 }
 
-func (h *rttHist) take() events.RTT {
+func (h *rttHist) quantiles(reset bool) events.RTT {
 	var counts [len(rttHist{}.buckets)]uint64
 	var total uint64
 	for i := range h.buckets {
-		counts[i] = h.buckets[i].Swap(0)
+		if reset {
+			counts[i] = h.buckets[i].Swap(0)
+		} else {
+			counts[i] = h.buckets[i].Load()
+		}
 		total += counts[i]
 	}
 	r := events.RTT{Samples: int(total)}
