@@ -112,10 +112,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	res := w.pipe.Send(ctx, m, func() { _ = msg.InProgress() })
-	if ctx.Err() != nil {
+	if res.Err != nil && ctx.Err() != nil {
 		_ = msg.Nak() // stopping: another replica or the next start sends it
 		return
 	}
+	// What was sent is acknowledged and recorded even when stopping.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	n := events.Notification{IncidentID: m.Incident.ID, Sink: m.Sink, Action: m.Action, Level: m.Level,
 		Attempts: res.Attempts, Status: "sent"}
 	switch {

@@ -72,7 +72,10 @@ func (p *Pipeline) Send(ctx context.Context, m sink.Message, progress func()) Re
 		return Result{Attempts: attempts, Err: err}
 	}
 	if p.Dedup != nil {
-		if err := p.Dedup.Mark(ctx, m); err != nil {
+		// Record even when ctx ended meanwhile: the message was delivered.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := p.Dedup.Mark(mctx, m); err != nil {
 			// Delivered; only the record failed. A redelivery may send it again.
 			return Result{Attempts: attempts, Err: nil}
 		}
