@@ -1,6 +1,7 @@
 package healer_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -75,11 +76,15 @@ func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
 	f.start("n1") // the process came back in the meantime
 
 	c2 := c1
-	c2.Instance = "h2"
+	c2.Instance, c2.AckWait = "h2", 2*time.Second // also retunes the shared consumer
 	startHealer(t, c2)
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "the second replica finished the incident")
+	_, js := srv.JetStream()
+	if ci, err := js.Consumer(context.Background(), events.StreamAnomalies, c1.Durable); err != nil || ci.CachedInfo().Config.AckWait != 2*time.Second {
+		t.Fatalf("the shared consumer was not retuned: %v", err)
+	}
 	started := a.find(events.ActionRestart, events.PhaseStarted, "")
 	for _, r := range started {
 		if r.Attempt != 1 || r.ID != fmt.Sprintf("%s.%s.1", an.ID, events.ActionRestart) {

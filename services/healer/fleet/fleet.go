@@ -114,8 +114,13 @@ func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) e
 			if !ok {
 				return nil
 			}
-			if e != nil && e.Operation() == jetstream.KeyValuePut {
+			switch {
+			case e == nil:
+			case e.Operation() == jetstream.KeyValuePut:
 				v.registration(e.Value(), e.Created())
+			case e.Created().After(time.Now().Add(-v.stale)):
+				// A fresh delete is a clean stop: the node left the fleet.
+				v.Forget(e.Key())
 			}
 		}
 	}
@@ -162,6 +167,13 @@ func (v *View) Observe(n Node, seen time.Time) {
 	}
 	n.LastSeen = seen
 	v.nodes[n.ID] = &n
+}
+
+// Forget drops a node that left the fleet cleanly.
+func (v *View) Forget(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.nodes, id)
 }
 
 // Snapshot returns every node known, sorted by id, with Healthy set as of now.

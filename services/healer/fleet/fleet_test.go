@@ -1,10 +1,14 @@
 package fleet_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
 
 	"github.com/wsheal/wsheal/services/healer/fleet"
 )
@@ -55,4 +59,36 @@ func FuzzDecodeRegistration(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+func TestViewFollowsTheRegistry(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.JetStream()
+	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx, nc, js) }()
+	defer func() { cancel(); <-done }()
+	kv, err := js.KeyValue(ctx, events.BucketFleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := `{"node":"g1","url":"ws://x","connections":7,"capacity":10,"updated_at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	if _, err := kv.Put(ctx, "g1", []byte(reg)); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { n, ok := v.Get("g1", time.Now()); return ok && n.Connections == 7 && n.Healthy },
+		"registration seen")
+	hb := &events.Heartbeat{Node: "g2", URL: "ws://y", Connections: 3, IntervalMS: 100}
+	b, _ := events.New("/t", events.HeartbeatSubject("g2"), hb).Encode()
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		_ = nc.Publish(events.HeartbeatSubject("g2"), b)
+		n, ok := v.Get("g2", time.Now())
+		return ok && n.Connections == 3
+	}, "heartbeat seen")
+	if err := kv.Delete(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { _, ok := v.Get("g1", time.Now()); return !ok },
+		"a clean stop leaves the fleet")
 }

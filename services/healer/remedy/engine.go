@@ -121,7 +121,7 @@ func (e *Engine) InFlight() []string {
 func (e *Engine) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	c, err := e.JS.Consumer(ctx, events.StreamAnomalies, e.cfg.Durable)
 	if err == nil {
-		return c, nil
+		return e.retune(ctx, c)
 	}
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrConsumer, err)
@@ -146,6 +146,22 @@ func (e *Engine) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("%w: create %s: %w", ErrConsumer, e.cfg.Durable, err)
 	}
 	return c, nil
+}
+
+// retune applies this replica's AckWait and in-flight bound to an existing
+// consumer; its start position is kept.
+func (e *Engine) retune(ctx context.Context, c jetstream.Consumer) (jetstream.Consumer, error) {
+	cfg := c.CachedInfo().Config
+	if cfg.AckWait == e.cfg.AckWait && cfg.MaxAckPending == e.cfg.MaxInFlight {
+		return c, nil
+	}
+	cfg.AckWait, cfg.MaxAckPending = e.cfg.AckWait, e.cfg.MaxInFlight
+	c2, err := e.JS.UpdateConsumer(ctx, events.StreamAnomalies, cfg)
+	if err != nil {
+		e.log.Warn().Err(err).Msg("consumer settings not updated; the existing ones apply")
+		return c, nil
+	}
+	return c2, nil
 }
 
 // Run handles anomalies until ctx ends.
