@@ -197,8 +197,9 @@ func (e *env) start(instance string) (stop func()) {
 func nodeAnomaly(kind, node string, impactStart, detected time.Time, share float64) *events.Anomaly {
 	return &events.Anomaly{ID: events.AnomalyID(kind, node, impactStart), Kind: kind, State: events.AnomalyOpen,
 		Target: node, Nodes: []string{node}, Severity: events.SeverityError,
-		Impact:  events.Impact{Connections: int(share * 1000), Share: share, Nodes: 1, FleetNodes: 8},
-		Summary: kind + " on " + node, ImpactStart: impactStart, DetectedAt: detected}
+		Impact:   events.Impact{Connections: int(share * 1000), Share: share, Nodes: 1, FleetNodes: 8},
+		Evidence: events.Evidence{Metric: "heartbeat_age_ms", Value: 3000, Threshold: 2500, WindowMS: 3000},
+		Summary:  kind + " on " + node, ImpactStart: impactStart, DetectedAt: detected}
 }
 
 func (e *env) publishAnomaly(a *events.Anomaly) {

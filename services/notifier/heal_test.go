@@ -46,7 +46,8 @@ func TestAutoHealedNodeCrash(t *testing.T) {
 	if rv.MTTDMS != 1500 || rv.MTTRMS != resolvedAt.Sub(impact).Milliseconds() || !rv.AutoHealed || rv.Paged {
 		t.Fatalf("review: mttd %d mttr %d auto %v paged %v", rv.MTTDMS, rv.MTTRMS, rv.AutoHealed, rv.Paged)
 	}
-	if len(rv.Actions) != 1 || rv.Actions[0].Result != events.PhaseSucceeded || !strings.Contains(rv.Markdown, "MTTR") {
+	if len(rv.Actions) != 1 || rv.Actions[0].Result != events.PhaseSucceeded || !strings.Contains(rv.Markdown, "MTTR") ||
+		!strings.Contains(rv.Markdown, "heartbeat_age_ms 3000 against threshold 2500") {
 		t.Fatalf("review actions %+v", rv.Actions)
 	}
 	natstest.Eventually(t, 10*time.Second, func() bool {

@@ -54,7 +54,7 @@ func (r *Record) addAnomaly(a *events.Anomaly) bool {
 	} else {
 		r.Track.Members[a.ID] = &Member{
 			Kind: a.Kind, Target: a.Target, Nodes: slices.Clone(a.Nodes), Severity: a.Severity,
-			Impact: a.Impact, Open: true, ImpactStart: a.ImpactStart.UTC(), DetectedAt: a.DetectedAt.UTC(),
+			Impact: a.Impact, Evidence: a.Evidence, Open: true, ImpactStart: a.ImpactStart.UTC(), DetectedAt: a.DetectedAt.UTC(),
 		}
 		r.Anomalies = append(r.Anomalies, a.ID)
 	}

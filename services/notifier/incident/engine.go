@@ -138,7 +138,7 @@ func (e *Engine) finalize(r *Record) {
 func (e *Engine) review(r *Record) events.Review {
 	return review.Build(review.Input{
 		Incident: r.Incident, Actions: r.Track.Actions, DetectedAt: r.Track.DetectedAt,
-		Human: r.Track.ManualResolve || !r.AckedAt.IsZero(),
+		Human: r.Track.ManualResolve || !r.AckedAt.IsZero(), Detection: r.detection(),
 	})
 }
 

@@ -9,6 +9,7 @@ package incident
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -37,15 +38,16 @@ type Record struct {
 
 // Member is one anomaly of an incident.
 type Member struct {
-	Kind        string        `json:"kind"`
-	Target      string        `json:"target"`
-	Nodes       []string      `json:"nodes,omitempty"`
-	Severity    string        `json:"severity"`
-	Impact      events.Impact `json:"impact"`
-	Open        bool          `json:"open"`
-	ImpactStart time.Time     `json:"impact_start"`
-	DetectedAt  time.Time     `json:"detected_at"`
-	ResolvedAt  time.Time     `json:"resolved_at,omitzero"`
+	Kind        string          `json:"kind"`
+	Target      string          `json:"target"`
+	Nodes       []string        `json:"nodes,omitempty"`
+	Severity    string          `json:"severity"`
+	Impact      events.Impact   `json:"impact"`
+	Evidence    events.Evidence `json:"evidence"`
+	Open        bool            `json:"open"`
+	ImpactStart time.Time       `json:"impact_start"`
+	DetectedAt  time.Time       `json:"detected_at"`
+	ResolvedAt  time.Time       `json:"resolved_at,omitzero"`
 }
 
 // Track is the notifier's bookkeeping of an incident.
@@ -177,4 +179,26 @@ func ID(key string) string { return "inc-" + hash(key)[:12] }
 func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// detection describes, per anomaly in order, what the monitor saw.
+func (r *Record) detection() []string {
+	var out []string
+	for _, id := range r.Anomalies {
+		m := r.Track.Members[id]
+		if m == nil {
+			continue
+		}
+		line := fmt.Sprintf("%s on %s, detected %s (first bad sample %s)", m.Kind, m.Target,
+			m.DetectedAt.Format("15:04:05.000"), m.ImpactStart.Format("15:04:05.000"))
+		if ev := m.Evidence; ev.Metric != "" {
+			line += fmt.Sprintf(": %s %g against threshold %g over %v", ev.Metric, ev.Value, ev.Threshold,
+				time.Duration(ev.WindowMS)*time.Millisecond)
+			if ev.Detail != "" {
+				line += " (" + ev.Detail + ")"
+			}
+		}
+		out = append(out, line)
+	}
+	return out
 }

@@ -23,6 +23,8 @@ type Input struct {
 	DetectedAt time.Time
 	// Human is set when a person acknowledged or resolved the incident.
 	Human bool
+	// Detection says what the monitor saw, one line per anomaly.
+	Detection []string
 }
 
 // Build writes the review.
@@ -48,7 +50,7 @@ func Build(in Input) events.Review {
 		r.MTTMMS = ms(inc.MitigatedAt, start)
 	}
 	r.Summary = summary(r, inc)
-	r.Markdown = Markdown(r)
+	r.Markdown = Markdown(r, in.Detection...)
 	return r
 }
 
@@ -93,8 +95,9 @@ func nodes(n []string) string {
 	return strings.Join(n, ", ")
 }
 
-// Markdown renders a review for people.
-func Markdown(r events.Review) string {
+// Markdown renders a review for people; detection lines, if given, say
+// what the monitor saw.
+func Markdown(r events.Review, detection ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Post-incident review: %s\n\n", r.Title)
 	fmt.Fprintf(&b, "**Incident** %s · **Severity** %s · **Auto-healed** %s · **Paged** %s\n\n",
@@ -102,7 +105,14 @@ func Markdown(r events.Review) string {
 	fmt.Fprintf(&b, "## Summary\n\n%s\n\n", r.Summary)
 	fmt.Fprintf(&b, "## Impact\n\n- Connections: %d (%.1f%% of the fleet)\n- Nodes: %d of %d\n- Duration: %v\n\n",
 		r.Impact.Connections, r.Impact.Share*100, r.Impact.Nodes, r.Impact.FleetNodes, dur(r.DurationMS))
-	fmt.Fprintf(&b, "## Detection\n\n| measure | value | from | to |\n| --- | --- | --- | --- |\n")
+	b.WriteString("## Detection\n\n")
+	for _, d := range detection {
+		b.WriteString("- " + d + "\n")
+	}
+	if len(detection) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("| measure | value | from | to |\n| --- | --- | --- | --- |\n")
 	row(&b, "MTTD", r.MTTDMS, r.ImpactStart, r.DetectedAt)
 	row(&b, "MTTA", r.MTTAMS, r.DetectedAt, r.AckedAt)
 	row(&b, "MTTM", r.MTTMMS, r.ImpactStart, r.MitigatedAt)

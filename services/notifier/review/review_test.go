@@ -26,14 +26,15 @@ func TestDurations(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := inc
 			in.AckedAt = tc.acked
-			r := Build(Input{Incident: in, Actions: acts, DetectedAt: t0.Add(3 * time.Second), Human: tc.human})
+			r := Build(Input{Incident: in, Actions: acts, DetectedAt: t0.Add(3 * time.Second), Human: tc.human,
+				Detection: []string{"node_down on gw-1: heartbeat_age_ms 5000 against threshold 3000"}})
 			if r.MTTDMS != 3000 || r.MTTRMS != 15000 || r.MTTMMS != 9000 || r.MTTAMS != tc.mtta || r.DurationMS != 15000 {
 				t.Fatalf("durations %+v", r)
 			}
 			if r.AutoHealed == tc.human {
 				t.Fatalf("auto-healed %v", r.AutoHealed)
 			}
-			for _, want := range []string{"# Post-incident review", "MTTD | 3s", "MTTR | 15s", "restart on gw-1", "node_down opened"} {
+			for _, want := range []string{"# Post-incident review", "MTTD | 3s", "MTTR | 15s", "restart on gw-1", "node_down opened", "heartbeat_age_ms 5000"} {
 				if !strings.Contains(r.Markdown, want) {
 					t.Fatalf("markdown lacks %q:\n%s", want, r.Markdown)
 				}
