@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
@@ -37,6 +38,10 @@ type Config struct {
 	// Token is sent as the token query parameter of the upgrade and as a
 	// bearer token to Discovery.
 	Token string
+	// TokenFunc, if set, is called before every connect for a fresh token
+	// (instead of Token). With it, a token_expired close (4102) is not
+	// terminal: the client reconnects with the next token.
+	TokenFunc func(ctx context.Context) (string, error)
 
 	// Dialer dials TCP; set its LocalAddr to pick a source address.
 	// Default: a net.Dialer with DialTimeout.

@@ -24,9 +24,13 @@ func (c *Client) dialWS(target string, s *session) (*gws.Conn, error) {
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return nil, fmt.Errorf("%w: gateway url %q", ErrConfig, target)
 	}
-	if c.cfg.Token != "" {
+	token, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
 		q := u.Query()
-		q.Set("token", c.cfg.Token)
+		q.Set("token", token)
 		u.RawQuery = q.Encode()
 	}
 	nc, err := c.dialTCP(ctx, u)
@@ -101,8 +105,12 @@ func (c *Client) discover() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: discovery: %v", ErrConfig, err)
 	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	token, err := c.token(c.ctx)
+	if err != nil {
+		return "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -129,4 +137,16 @@ func retryAfter(resp *http.Response) time.Duration {
 		return 0
 	}
 	return min(time.Duration(secs)*time.Second, time.Minute)
+}
+
+// token is Config.Token, or a fresh one from Config.TokenFunc.
+func (c *Client) token(ctx context.Context) (string, error) {
+	if c.cfg.TokenFunc == nil {
+		return c.cfg.Token, nil
+	}
+	t, err := c.cfg.TokenFunc(ctx)
+	if err != nil {
+		return "", fmt.Errorf("client: token: %w", err)
+	}
+	return t, nil
 }

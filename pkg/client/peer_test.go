@@ -17,12 +17,13 @@ import (
 // (hello, subscribe with since and recovered, publish with idem, pings,
 // close codes, reconnect hints) over an in-memory channel log.
 type peer struct {
-	t     testing.TB
-	URL   string
-	node  string
-	token string // required when set
-	http  bool   // refuse a bad token with HTTP 401 instead of close 4101
-	ping  time.Duration
+	t       testing.TB
+	URL     string
+	node    string
+	token   string // required when set
+	expired string // a token answered with close 4102
+	http    bool   // refuse a bad token with HTTP 401 instead of close 4101
+	ping    time.Duration
 
 	srv *http.Server
 	up  *gws.Upgrader
@@ -85,6 +86,12 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	if busy {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "admission: busy", http.StatusServiceUnavailable)
+		return
+	}
+	if tok := r.URL.Query().Get("token"); tok == p.expired && tok != "" {
+		if conn, err := p.up.Upgrade(w, r); err == nil {
+			_ = conn.WriteClose(frame.CloseTokenExpired, []byte("token expired"))
+		}
 		return
 	}
 	bad := p.token != "" && r.URL.Query().Get("token") != p.token

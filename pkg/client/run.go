@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/wsheal/wsheal/pkg/events/frame"
 )
 
 // outcome is how one connection (or connect attempt) ended.
@@ -40,7 +42,7 @@ func (c *Client) run() {
 		}
 		last = out.err
 		c.setLastErr(out.err)
-		if terminal(out.err) {
+		if c.terminal(out.err) {
 			c.stop(out.err)
 			return
 		}
@@ -138,7 +140,7 @@ func (c *Client) pickURL(hintURL string) (string, error) {
 		if err == nil {
 			return u, nil
 		}
-		if terminal(err) {
+		if c.terminal(err) {
 			return "", err
 		}
 		derr = err
@@ -170,4 +172,14 @@ func classify(err error) (code int, cause error) {
 		return 0, errors.New("client: connection lost")
 	}
 	return 0, fmt.Errorf("client: connection lost: %w", err)
+}
+
+// terminal reports whether err ends the client: a terminal close code or
+// refusal, except an expired token when TokenFunc can supply a new one.
+func (c *Client) terminal(err error) bool {
+	var ce *CloseError
+	if c.cfg.TokenFunc != nil && errors.As(err, &ce) && ce.Code == frame.CloseTokenExpired {
+		return false
+	}
+	return terminal(err)
 }

@@ -156,3 +156,21 @@ func TestDiscoveryFallback(t *testing.T) {
 		t.Fatalf("connected %v, accepts %d", c.Connected(), p.acceptCount())
 	}
 }
+
+// TestTokenFuncRefreshes: with a TokenFunc an expired token is replaced
+// by the next one instead of stopping the client.
+func TestTokenFuncRefreshes(t *testing.T) {
+	p := startPeer(t, newHub(), "n1")
+	p.token, p.expired = "fresh", "stale"
+	tokens := make(chan string, 2)
+	tokens <- "stale"
+	tokens <- "fresh"
+	rec := &recorder{}
+	cfg := testConfig(rec, p.URL)
+	cfg.TokenFunc = func(context.Context) (string, error) { return <-tokens, nil }
+	c := dialT(t, cfg)
+	re := rec.kinds(Reconnecting)
+	if !c.Connected() || len(re) != 1 || !errors.Is(re[0].Err, ErrUnauthorized) {
+		t.Fatalf("connected %v, reconnecting %+v; want one retry after the expired token", c.Connected(), re)
+	}
+}
