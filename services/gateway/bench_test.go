@@ -130,7 +130,43 @@ func rawUpgrade(b *testing.B, addr string) net.Conn {
 // heapInUse is heap plus goroutine stacks in use after a collection.
 func heapInUse() uint64 {
 	runtime.GC()
+	runtime.GC() // and the pools' victim caches
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse + ms.StackInuse
+}
+
+// BenchmarkIdleConnMemoryRawGWS is the baseline of BenchmarkIdleConnMemory:
+// a bare gws server (default options, read loop per connection, no
+// pings) holding the same 2000 idle connections.
+func BenchmarkIdleConnMemoryRawGWS(b *testing.B) {
+	const conns = 2000
+	up := gws.NewUpgrader(&gws.BuiltinEventHandler{}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var open atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		open.Add(1)
+		go ws.ReadLoop()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	before, g0 := heapInUse(), runtime.NumGoroutine()
+	for range conns {
+		nc := rawUpgrade(b, ln.Addr().String())
+		b.Cleanup(func() { _ = nc.Close() })
+	}
+	natstest.Eventually(b, 30*time.Second, func() bool { return open.Load() >= conns }, "not connected")
+	perConn := float64(heapInUse()-before) / conns
+	goroutines := float64(runtime.NumGoroutine()-g0) / conns
+	for b.Loop() {
+	}
+	b.ReportMetric(perConn, "B/conn")
+	b.ReportMetric(goroutines, "goroutines/conn")
 }

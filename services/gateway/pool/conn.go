@@ -111,6 +111,15 @@ func (c *Conn) Send(b []byte) bool {
 	return true
 }
 
+// SendFirst writes a frame synchronously on the read goroutine, before
+// anything else is queued: the hello. It spawns no goroutine and keeps the
+// connection's footprint that of an idle socket.
+func (c *Conn) SendFirst(b []byte) {
+	if err := c.ws.WriteMessage(gws.OpcodeText, b); err != nil {
+		c.pool.log.Debug().Err(err).Str("conn_id", c.id).Msg("first frame not written")
+	}
+}
+
 // onWritten is the WriteAsync callback: one frame left the queue.
 func (c *Conn) onWritten(error) {
 	c.inflight.Add(-1)

@@ -7,7 +7,9 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,6 +73,8 @@ type Handler struct {
 	log  zerolog.Logger
 	// onError counts a protocol error (for metrics), if set.
 	onError func()
+	// helloHead is the hello frame up to the session id.
+	helloHead []byte
 }
 
 // New returns the protocol handler.
@@ -87,7 +91,10 @@ func New(cfg Config, hub Hub, ping PingInterval, onError func(), log zerolog.Log
 	if onError == nil {
 		onError = func() {}
 	}
-	return &Handler{cfg: cfg, hub: hub, ping: ping, onError: onError,
+	node, _ := json.Marshal(cfg.Node)
+	head := append([]byte(`{"op":"hello","node":`), node...)
+	head = append(head, `,"session":"`...)
+	return &Handler{cfg: cfg, hub: hub, ping: ping, onError: onError, helloHead: head,
 		log: log.With().Str("component", "session").Logger()}
 }
 
@@ -102,9 +109,20 @@ func stateOf(c *pool.Conn) *State {
 
 // Open implements pool.Handler: the hello frame.
 func (h *Handler) Open(c *pool.Conn) {
-	hello := frame.Server{Op: frame.OpHello, Node: h.cfg.Node, Session: c.ID(),
-		Version: frame.ProtocolVersion, PingIntervalMS: h.ping().Milliseconds()}
-	c.Send(hello.Encode())
+	c.SendFirst(h.hello(c.ID()))
+}
+
+// hello encodes the hello frame by hand: it is written on the read
+// goroutine, whose stack should stay that of an idle connection.
+func (h *Handler) hello(session string) []byte {
+	b := make([]byte, 0, len(h.helloHead)+len(session)+64)
+	b = append(b, h.helloHead...)
+	b = append(b, session...) // a nuid: letters and digits
+	b = append(b, `","version":`...)
+	b = strconv.AppendInt(b, frame.ProtocolVersion, 10)
+	b = append(b, `,"ping_interval_ms":`...)
+	b = strconv.AppendInt(b, h.ping().Milliseconds(), 10)
+	return append(b, '}')
 }
 
 // Close implements pool.Handler: leave every channel.
