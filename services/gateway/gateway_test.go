@@ -269,3 +269,22 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 }
+
+func TestOversizeFrameClosed(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-big")
+	cfg.MaxMessage = 1024
+	s := startNode(t, cfg)
+	c := dial(t, s.URL())
+	big := `{"op":"publish","id":1,"channel":"a","data":"` + strings.Repeat("x", 2048) + `"}`
+	if err := c.ws.WriteString(big); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.waitClosed(5 * time.Second); code != 1009 {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return s.pool.Totals().Closed[events.CauseError] == 1 }, "oversize close not counted as an error")
+	d := dial(t, s.URL()) // the node keeps serving
+	d.send(frame.Client{Op: frame.OpPing, ID: 1})
+	d.expect(frame.OpPong)
+}

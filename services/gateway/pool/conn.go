@@ -79,6 +79,10 @@ func (c *Conn) Backlog() int { return int(c.inflight.Load()) }
 // RTT is the last measured round trip (0 before the first pong).
 func (c *Conn) RTT() time.Duration { return time.Duration(c.rttMicros.Load()) * time.Microsecond }
 
+// Notable reports a notable event about the connection (rate-limited by
+// the receiver).
+func (c *Conn) Notable(kind, detail string) { c.pool.notable(kind, c, detail) }
+
 // Closing reports whether a close has started.
 func (c *Conn) Closing() bool { return c.closing.Load() != 0 }
 

@@ -166,7 +166,9 @@ func (h *Handler) badFrame(c *pool.Conn, id uint64, err error) {
 	sendError(c, id, code, err.Error())
 	st := stateOf(c)
 	if st.errors++; st.errors >= h.cfg.MaxErrors {
-		c.CloseAfter(frame.CloseBadRequest, events.CauseError, "too many bad frames")
+		if c.CloseAfter(frame.CloseBadRequest, events.CauseError, "too many bad frames") {
+			c.Notable(events.ConnProtocol, "too many bad frames: "+err.Error())
+		}
 	}
 }
 
