@@ -20,7 +20,7 @@ import (
 func TestAutoHealedNodeCrash(t *testing.T) {
 	e := newEnv(t)
 	e.start("a")
-	impact := time.Now().Add(-5 * time.Second).UTC().Truncate(time.Millisecond)
+	impact := time.Now().Add(-2 * time.Second).UTC().Truncate(time.Millisecond)
 	detected := impact.Add(1500 * time.Millisecond)
 	a := nodeAnomaly(events.KindNodeDown, "gw-1", impact, detected, 0.1)
 	e.publishAnomaly(a)
@@ -33,7 +33,7 @@ func TestAutoHealedNodeCrash(t *testing.T) {
 			Target: "gw-1", Phase: phase, Attempt: 1, Deadline: time.Now().Add(time.Minute)})
 	}
 	e.waitIncident(10*time.Second, func(i events.Incident) bool { return i.State == events.IncidentMitigated }, "mitigated")
-	resolvedAt := detected.Add(2 * time.Second)
+	resolvedAt := time.Now().UTC().Truncate(time.Millisecond)
 	e.resolveAnomaly(a, resolvedAt)
 	inc = e.waitIncident(10*time.Second, func(i events.Incident) bool { return i.State == events.IncidentResolved }, "resolved")
 	if !inc.ResolvedAt.Equal(resolvedAt) || inc.Paged {
@@ -50,6 +50,7 @@ func TestAutoHealedNodeCrash(t *testing.T) {
 		!strings.Contains(rv.Markdown, "heartbeat_age_ms 3000 against threshold 2500") {
 		t.Fatalf("review actions %+v", rv.Actions)
 	}
+	t.Logf("review:\n%s", rv.Markdown)
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		_, n, _ := e.slack.got()
 		return n == 1 && e.outboxEmpty()

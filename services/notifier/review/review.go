@@ -10,6 +10,7 @@ package review
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,8 +41,10 @@ func Build(in Input) events.Review {
 		MitigatedAt: inc.MitigatedAt, ResolvedAt: inc.ResolvedAt,
 		MTTDMS: ms(in.DetectedAt, start), MTTRMS: ms(inc.ResolvedAt, start),
 		AutoHealed: !in.Human, Paged: inc.Paged,
-		Actions: nonNil(in.Actions), Timeline: nonNil(inc.Timeline),
+		Actions: nonNil(in.Actions), Timeline: nonNil(slices.Clone(inc.Timeline)),
 	}
+	// Events from different streams arrive out of order; the review reads by time.
+	slices.SortStableFunc(r.Timeline, func(a, b events.TimelineEntry) int { return a.Time.Compare(b.Time) })
 	r.DurationMS = r.MTTRMS
 	if !inc.AckedAt.IsZero() {
 		r.MTTAMS = ms(inc.AckedAt, in.DetectedAt)

@@ -12,7 +12,8 @@ func TestDurations(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	inc := events.Incident{ID: "inc-1", Title: "Gateway nodes unavailable", Severity: "SEV3", Kinds: []string{events.KindNodeDown},
 		Nodes: []string{"gw-1"}, ImpactStart: t0, MitigatedAt: t0.Add(9 * time.Second), ResolvedAt: t0.Add(15 * time.Second),
-		Timeline: []events.TimelineEntry{{Time: t0, Kind: "anomaly", Text: "node_down opened"}}}
+		Timeline: []events.TimelineEntry{{Time: t0.Add(15 * time.Second), Kind: "anomaly", Text: "node_down resolved"},
+			{Time: t0, Kind: "anomaly", Text: "node_down opened"}}}
 	acts := []events.ActionResult{{Action: events.ActionRestart, Target: "gw-1", Result: events.PhaseSucceeded, Attempt: 1, At: t0.Add(9 * time.Second)}}
 	for _, tc := range []struct {
 		name  string
@@ -38,6 +39,9 @@ func TestDurations(t *testing.T) {
 				if !strings.Contains(r.Markdown, want) {
 					t.Fatalf("markdown lacks %q:\n%s", want, r.Markdown)
 				}
+			}
+			if r.Timeline[0].Text != "node_down opened" || in.Timeline[0].Text != "node_down resolved" {
+				t.Fatalf("timeline not sorted by time in a copy: %+v", r.Timeline)
 			}
 			if err := r.Validate(); err != nil {
 				t.Fatal(err)
