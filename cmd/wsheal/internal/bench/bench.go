@@ -147,6 +147,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		return nil, err
 	}
 	pubs, err := r.dialPublishers(ctx)
+	if ctx.Err() != nil { // interrupted while connecting: report what is there
+		now := time.Now()
+		return r.report(start, now, now, true), nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -120,4 +121,14 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = decodePayload(b)
 	})
+}
+
+// TestRunInterrupted: cancelling during the ramp still yields a report.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err := Run(ctx, Config{URLs: []string{"ws://127.0.0.1:1/ws"}, Clients: 3}, nil)
+	if err != nil || rep == nil || !rep.Interrupted || rep.ConnectionsHeld != 0 {
+		t.Fatalf("Run = %+v, %v; want an interrupted report", rep, err)
+	}
 }
