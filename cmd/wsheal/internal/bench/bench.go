@@ -42,9 +42,13 @@ type Config struct {
 	Discovery string   // or a discovery endpoint, http://host:port/v1/connect
 	Token     string
 
-	Clients  int           // subscriber connections
-	Channels int           // subscriber i listens on channel i % Channels
-	Rate     float64       // publishes per second, over all channels
+	Clients  int // subscriber connections
+	Channels int // subscriber i listens on channel i % Channels
+	// Rate is the target of publishes per second over all channels. Each
+	// channel publishes one message at a time (waiting for the ack, to
+	// keep its order), so the rate reached is at most Channels / ack
+	// latency: the report shows it as sent_per_s.
+	Rate     float64
 	Duration time.Duration // of the publishing phase
 	Size     int           // payload bytes
 

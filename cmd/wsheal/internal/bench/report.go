@@ -22,6 +22,7 @@ type Report struct {
 	SizeBytes       int     `json:"size_bytes"`
 
 	Sent            uint64  `json:"sent"`
+	SentPerS        float64 `json:"sent_per_s"`
 	PublishErrors   uint64  `json:"publish_errors"`
 	Expected        uint64  `json:"expected_deliveries"`
 	Delivered       uint64  `json:"delivered"`
@@ -67,6 +68,9 @@ func (r *run) report(start, pubStart, pubEnd time.Time, interrupted bool) *Repor
 		ReconnectMaxMS: ms(t.reconnect.Max()), Interrupted: interrupted,
 		ElapsedS: time.Since(start).Seconds(),
 	}
+	if rep.DurationS > 0 {
+		rep.SentPerS = float64(rep.Sent) / rep.DurationS
+	}
 	if last := t.lastDelivery.Load(); last > pubStart.UnixNano() {
 		rep.DeliveredPerS = float64(t.unique.Load()) / time.Unix(0, last).Sub(pubStart).Seconds()
 	}
@@ -97,8 +101,8 @@ func (r *Report) Table() string {
 	row := func(k, f string, a ...any) { fmt.Fprintf(w, "%s\t"+f+"\n", append([]any{k}, a...)...) }
 	row("connections held", "%d of %d (+%d publishers), %d failed to connect", r.ConnectionsHeld, r.Clients, r.Publishers, r.ConnectFailures)
 	row("channels", "%d", r.Channels)
-	row("publishing", "%.1fs at %.0f/s, %d bytes", r.DurationS, r.RatePerS, r.SizeBytes)
-	row("sent (acked)", "%d (%d errors)", r.Sent, r.PublishErrors)
+	row("publishing", "%.1fs, target %.0f/s, %d bytes", r.DurationS, r.RatePerS, r.SizeBytes)
+	row("sent (acked)", "%d (%.0f/s; %d errors)", r.Sent, r.SentPerS, r.PublishErrors)
 	row("expected deliveries", "%d", r.Expected)
 	row("delivered", "%d (%.0f/s)", r.Delivered, r.DeliveredPerS)
 	row("lost", "%d", r.Lost)
