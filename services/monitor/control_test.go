@@ -34,7 +34,7 @@ func TestControlVerbs(t *testing.T) {
 	if err := request(t, srv, events.VerbStatus, nil, &st); err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	if st.Instance != "m1" || len(st.Nodes) != 3 || st.ByState[events.NodeDown] != 1 || st.ByState[events.NodeHealthy] != 2 || st.OpenAnomalies != 1 {
+	if st.Instance != "m1" || len(st.Nodes) != 3 || st.ByState[events.NodeDown] != 1 || st.OpenAnomalies < 1 || !st.Connected {
 		t.Fatalf("status %+v", st)
 	}
 	row := st.Nodes[1]

@@ -13,8 +13,9 @@ import (
 	"github.com/wsheal/wsheal/services/monitor"
 )
 
-// beat is the heartbeat interval of the test nodes: down after 3 beats.
-const beat = 100 * time.Millisecond
+// beat is the heartbeat interval of the test nodes and gateways: down
+// after 3 beats.
+const beat = 200 * time.Millisecond
 
 // testConfig is the default config with short intervals.
 func testConfig(t testing.TB, srv *natstest.Server, instance string) monitor.Config {

@@ -81,7 +81,7 @@ func (s *Service) onHealth(ctx context.Context, ev *events.Event, p *events.Heal
 	h := *p
 	var node fleet.Node
 	s.change(h.Node, heard, func(n *fleet.Node) {
-		n.Health, n.HealthAt = &h, ev.Time
+		n.Health, n.HealthAt, n.HealthHeard = &h, ev.Time, heard
 		node = *n
 	})
 	if !node.Active() {

@@ -75,24 +75,25 @@ func (n *testNode) Start() {
 	n.cancel, n.done, n.started = cancel, make(chan struct{}), time.Now().UTC()
 	n.mu.Unlock()
 	n.emit(events.LifecycleSubject(n.id), &events.Lifecycle{Node: n.id, Phase: events.LifecycleStarted, URL: n.url})
-	go n.run(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.every(ctx, n.interval, n.beat) }()
+	// Snapshots go through JetStream (acknowledged): on their own
+	// goroutine, so that a slow ack never delays a heartbeat.
+	go func() { defer wg.Done(); n.every(ctx, 5*n.interval, func(uint64) { n.snapshot() }) }()
+	go func() { wg.Wait(); close(n.done) }()
 }
 
-func (n *testNode) run(ctx context.Context) {
-	defer close(n.done)
-	hb := time.NewTicker(n.interval)
-	defer hb.Stop()
-	var seq uint64
-	for i := 0; ; i++ {
-		seq++
-		n.beat(seq)
-		if i%5 == 0 {
-			n.snapshot()
-		}
+// every calls f at once and then every d until ctx ends.
+func (n *testNode) every(ctx context.Context, d time.Duration, f func(seq uint64)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for seq := uint64(1); ; seq++ {
+		f(seq)
 		select {
 		case <-ctx.Done():
 			return
-		case <-hb.C:
+		case <-t.C:
 		}
 	}
 }

@@ -30,7 +30,7 @@ func (s *Service) tick(ctx context.Context, now time.Time) {
 		s.change(lp.Node, now, func(n *fleet.Node) { n.Late = true })
 	}
 	s.checkPanic(ctx, now, connected)
-	if !s.panic.Firing() {
+	if !s.panic.Firing() && connected {
 		s.probeSilent(ctx)
 	}
 	for _, t := range s.flapping.Check(now) {
@@ -62,6 +62,7 @@ type silence struct {
 	active      int
 	nodes       []string
 	start, last time.Time
+	anySilent   bool // one of them is past the down threshold
 }
 
 func (s *Service) silence(now time.Time) silence {
@@ -71,10 +72,12 @@ func (s *Service) silence(now time.Time) silence {
 			continue
 		}
 		si.active++
-		if p, _ := s.live.Pulse(n.ID); (p != detect.Suspect && p != detect.Silent) || n.Down != "" {
+		p, _ := s.live.Pulse(n.ID)
+		if (p != detect.Suspect && p != detect.Silent) || n.Down != "" {
 			continue
 		}
 		si.nodes = append(si.nodes, n.ID)
+		si.anySilent = si.anySilent || p == detect.Silent
 		b := s.live.Last(n.ID)
 		due := b.At.Add(b.Interval)
 		if b.At.IsZero() {
@@ -99,7 +102,11 @@ func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool)
 	if !connected || start.IsZero() {
 		start = now
 	}
-	fired, cleared := s.panic.Observe(start, len(si.nodes), si.active, connected)
+	late := len(si.nodes)
+	if !si.anySilent && !s.panic.Firing() {
+		late = 0 // late beats alone (a blip shorter than the down threshold) start no panic
+	}
+	fired, cleared := s.panic.Observe(start, late, si.active, connected)
 	s.panicking.Store(s.panic.Firing())
 	switch {
 	case fired:
@@ -157,7 +164,7 @@ func (s *Service) onProbe(ctx context.Context, node string, res detect.Probe) {
 	now := time.Now()
 	n, ok := s.view.Get(node)
 	lp, silent := s.live.Lapse(node, now)
-	if !ok || !silent || !s.judged(n) || s.panic.Firing() || lp.Gap < lp.Threshold {
+	if !ok || !silent || !s.judged(n) || s.panic.Firing() || lp.Gap < lp.Threshold || !s.nc.IsConnected() {
 		return // it beat again meanwhile (late, not dead), or the verdicts are held
 	}
 	kind := detect.Classify(res)
@@ -192,7 +199,7 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 		if !n.Active() || n.Down != "" || n.Late {
 			continue
 		}
-		if n.Health != nil {
+		if n.Health != nil && now.Sub(n.HealthHeard) <= 3*ms(max(n.Health.IntervalMS, 1)) {
 			snaps = append(snaps, detect.Sample{At: n.HealthAt, Health: *n.Health})
 		}
 		if !n.Draining && n.Heartbeat != nil {

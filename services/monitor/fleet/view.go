@@ -22,7 +22,8 @@ type Node struct {
 	HeartbeatAt time.Time // the last heartbeat's event time
 	HeardAt     time.Time // when this monitor received it
 	Health      *events.Health
-	HealthAt    time.Time
+	HealthAt    time.Time // the last snapshot's event time
+	HealthHeard time.Time // when this monitor received it
 	Draining    bool
 	Stopped     bool
 	StoppedAt   time.Time

@@ -1,0 +1,147 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+)
+
+// Marker is the response header (and a data attribute of the page) that
+// says an HTTP server serves this dashboard.
+const Marker = "X-Wsheal-Dashboard"
+
+// routes registers the console, its assets and the JSON and SSE endpoints.
+func (d *Dashboard) routes() {
+	static := http.FileServerFS(staticFS())
+	d.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(Marker, events.Version)
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, staticFS(), "index.html")
+	})
+	d.mux.Handle("GET /assets/", http.StripPrefix("/assets/", static))
+	d.mux.HandleFunc("GET /dash/stream", d.stream)
+	d.mux.HandleFunc("GET /dash/snapshot", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, d.store.snapshot(time.Now()))
+	})
+	d.mux.HandleFunc("GET /dash/fleet", func(w http.ResponseWriter, r *http.Request) {
+		var fs events.FleetStatus
+		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs), &fs)
+	})
+	d.mux.HandleFunc("GET /dash/incidents", func(w http.ResponseWriter, r *http.Request) {
+		var l events.IncidentList
+		req := events.IncidentListRequest{State: r.URL.Query().Get("state"), Limit: 40}
+		if err := req.Validate(); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbIncidentList), req, &l), &l)
+	})
+	d.mux.HandleFunc("GET /dash/incidents/{id}", d.incident)
+	d.mux.HandleFunc("GET /dash/healer", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.healer(r.Context()))
+	})
+}
+
+// IncidentDetail is the reply of /dash/incidents/{id}: the incident with
+// its timeline, and its review once it is resolved.
+type IncidentDetail struct {
+	Incident    events.Incident `json:"incident"`
+	Review      *events.Review  `json:"review,omitempty"`
+	ReviewError string          `json:"review_error,omitempty"`
+}
+
+func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
+	req := events.IncidentRequest{Incident: r.PathValue("id")}
+	if err := req.Validate(); err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	var det IncidentDetail
+	if err := d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbIncidentGet), req, &det.Incident); err != nil {
+		d.reply(w, err, nil)
+		return
+	}
+	if det.Incident.State == events.IncidentResolved {
+		var rv events.Review
+		switch err := d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbReview), req, &rv); {
+		case err == nil:
+			det.Review = &rv
+		case isNotFound(err):
+			det.ReviewError = "review not written yet"
+		default:
+			det.ReviewError = err.Error()
+		}
+	}
+	writeJSON(w, http.StatusOK, &det)
+}
+
+// HealerView is the reply of /dash/healer and the "healer" stream event.
+// Each half carries its own error so one failing does not hide the other.
+type HealerView struct {
+	Status       *events.HealerStatus `json:"status,omitempty"`
+	StatusError  string               `json:"status_error,omitempty"`
+	Actions      []events.Remediation `json:"actions"`
+	ActionsError string               `json:"actions_error,omitempty"`
+}
+
+func (d *Dashboard) healer(ctx context.Context) HealerView {
+	var v HealerView
+	var st events.HealerStatus
+	if err := d.ask(ctx, events.ControlSubject(events.ServiceHealer, events.VerbStatus), events.Empty{}, &st); err != nil {
+		v.StatusError = err.Error()
+	} else {
+		v.Status = &st
+	}
+	var acts events.HealerActions
+	if err := d.ask(ctx, events.ControlSubject(events.ServiceHealer, events.VerbHealerActions), events.HealerActionsRequest{Limit: 30}, &acts); err != nil {
+		v.ActionsError = err.Error()
+	}
+	v.Actions = acts.Actions
+	if v.Actions == nil {
+		v.Actions = []events.Remediation{}
+	}
+	return v
+}
+
+// reply writes out, or the error with the status that fits it.
+func (d *Dashboard) reply(w http.ResponseWriter, err error, out any) {
+	if err == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	code := http.StatusBadGateway
+	switch {
+	case errors.Is(err, ErrNoNATS):
+		code = http.StatusServiceUnavailable
+	case isNotFound(err):
+		code = http.StatusNotFound
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusGatewayTimeout
+	}
+	writeErr(w, code, err)
+}
+
+func isNotFound(err error) bool {
+	var ce *events.Error
+	return errors.As(err, &ce) && ce.Code == events.CodeNotFound
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorBody is the JSON of every failed dashboard request.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, errorBody{Error: err.Error()})
+}
