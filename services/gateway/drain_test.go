@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -168,4 +169,38 @@ func TestStopDrainsFirst(t *testing.T) {
 		}
 	}
 	natstest.Eventually(t, 5*time.Second, func() bool { return b.pool.Len() == n }, "clients not on b")
+}
+
+// TestDrainDoesNotWaitForDeadPeers: a peer that reads nothing, with its
+// socket full, cannot hold a drain open: its queued frames get a bounded
+// time to flush, then the connection goes.
+func TestDrainDoesNotWaitForDeadPeers(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-dd")
+	cfg.PingInterval, cfg.SendQueue, cfg.HistorySize = time.Minute, 100000, 16
+	s := startNode(t, cfg)
+	ws := rawDial(t, s.Addr())
+	if err := ws.WriteString(`{"op":"subscribe","id":1,"channel":"fill"}`); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return s.hub.Stats().Subscribers == 1 }, "not subscribed")
+	_, js := ns.JetStream()
+	payload := []byte(`"` + strings.Repeat("x", 32<<10) + `"`)
+	for range 400 { // 13 MB: more than the socket buffers of both ends
+		if _, err := js.Publish(context.Background(), events.ChannelSubject("fill"), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		before := s.pool.Totals().Backlog
+		time.Sleep(200 * time.Millisecond)
+		return before > 0 && s.pool.Totals().Backlog == before
+	}, "the socket never filled")
+	if err := request(t, ns, "gw-dd", events.VerbDrain, events.DrainCommand{ID: "dd", OverMS: 100}, nil); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 15*time.Second, func() bool { return s.pool.Len() == 0 }, "dead peer held the drain")
+	if got := s.pool.Totals().Closed[events.CauseDrained]; got != 1 {
+		t.Fatalf("closed as drained: %d", got)
+	}
 }

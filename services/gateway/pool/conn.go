@@ -15,6 +15,11 @@ import (
 // that does not drain (a slow or dead peer).
 const closeWriteTimeout = time.Second
 
+// flushTimeout bounds how long the frames queued before a CloseAfter may
+// take to reach a peer; a peer that reads nothing cannot hold its
+// connection open past it.
+const flushTimeout = 5 * time.Second
+
 // causes indexes close causes in counters.
 var causes = []string{events.CauseClient, events.CauseStale, events.CauseIdle,
 	events.CauseSlow, events.CauseDrained, events.CauseError}
@@ -155,6 +160,7 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 	if !c.closing.CompareAndSwap(0, int32(causeIndex(cause))+1) {
 		return false
 	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(flushTimeout))
 	c.ws.Async(func() {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 		_ = c.ws.WriteClose(uint16(code), []byte(reason))
