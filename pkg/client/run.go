@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"time"
 
@@ -19,49 +20,59 @@ type outcome struct {
 	stable bool // it stayed connected for Backoff.Stable
 }
 
+// retry is the connection goroutine's plan for the next connect.
+type retry struct {
+	attempt int           // failed connects since the last stable one
+	delay   time.Duration // sleep before the next connect
+	hinted  bool          // the server asked for this reconnect
+	hintURL string
+	last    error
+}
+
+// next plans the connect after out.
+func (r *retry) next(out outcome, b Backoff, rnd *rand.Rand) {
+	r.last = out.err
+	if out.stable {
+		r.attempt = 0
+	}
+	r.hinted, r.hintURL = false, ""
+	if out.hint != nil {
+		r.hinted, r.hintURL = true, out.hint.url
+		r.delay = max(0, time.Until(out.hint.at))
+		return
+	}
+	r.attempt++
+	r.delay = b.Delay(r.attempt, rnd)
+	var he *HandshakeError
+	if errors.As(out.err, &he) && he.RetryAfter > r.delay {
+		// Admission control said when: come back then, still spread.
+		r.delay += he.RetryAfter
+	}
+}
+
 // run is the connection goroutine: connect, read until the socket ends,
 // wait, connect again. It alone dials, so there is never more than one
 // socket at a time.
 func (c *Client) run() {
 	defer c.finish()
-	attempt := 0
-	var delay time.Duration
-	var hintURL string
-	var last error
-	hinted := false
+	var r retry
 	for {
-		if attempt > 0 || hinted {
-			c.emit(State{Kind: Reconnecting, Attempt: attempt, Delay: delay, Hinted: hinted, Err: last})
-			if c.sleep(c.ctx, delay) != nil {
+		if r.attempt > 0 || r.hinted {
+			c.emit(State{Kind: Reconnecting, Attempt: r.attempt, Delay: r.delay, Hinted: r.hinted, Err: r.last})
+			if c.sleep(c.ctx, r.delay) != nil {
 				return
 			}
 		}
-		out := c.connect(hintURL)
+		out := c.connect(r.hintURL)
 		if c.ctx.Err() != nil {
 			return
 		}
-		last = out.err
 		c.setLastErr(out.err)
 		if c.terminal(out.err) {
 			c.stop(out.err)
 			return
 		}
-		if out.stable {
-			attempt = 0
-		}
-		hinted, hintURL = false, ""
-		if out.hint != nil {
-			hinted, hintURL = true, out.hint.url
-			delay = max(0, time.Until(out.hint.at))
-			continue
-		}
-		attempt++
-		delay = c.cfg.Backoff.Delay(attempt, c.rnd)
-		var he *HandshakeError
-		if errors.As(out.err, &he) && he.RetryAfter > delay {
-			// Admission control said when: come back then, still spread.
-			delay = he.RetryAfter + delay
-		}
+		r.next(out, c.cfg.Backoff, c.rnd)
 	}
 }
 
