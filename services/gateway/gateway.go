@@ -272,6 +272,7 @@ func (s *Service) Kill() {
 // hubAdapter lets the session drive a channel.Hub.
 type hubAdapter struct{ h *channel.Hub }
 
+// Subscribe implements session.Hub.
 func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *uint64) (session.Subscription, error) {
 	r, err := a.h.Subscribe(ctx, ch, sub, since)
 	if errors.Is(err, channel.ErrUnavailable) {
@@ -280,8 +281,10 @@ func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscr
 	return session.Subscription{Seq: r.Seq, Recovered: r.Recovered, Replayed: r.Replayed}, err
 }
 
+// Unsubscribe implements session.Hub.
 func (a hubAdapter) Unsubscribe(ch string, sub session.Subscriber) { a.h.Unsubscribe(ch, sub) }
 
+// Publish implements session.Hub.
 func (a hubAdapter) Publish(ctx context.Context, ch string, data []byte, idem string) (uint64, bool, error) {
 	seq, dup, err := a.h.Publish(ctx, ch, data, idem)
 	if errors.Is(err, channel.ErrUnavailable) {

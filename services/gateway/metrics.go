@@ -84,8 +84,10 @@ type closedCollector struct {
 	s    *Service
 }
 
+// Describe implements prometheus.Collector.
 func (c *closedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
+// Collect implements prometheus.Collector.
 func (c *closedCollector) Collect(ch chan<- prometheus.Metric) {
 	t := c.s.pool.Totals()
 	for _, cause := range []string{events.CauseClient, events.CauseStale, events.CauseIdle,

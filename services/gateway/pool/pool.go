@@ -216,4 +216,5 @@ func (p *Pool) notable(kind string, c *Conn, detail string) { p.notify(kind, c, 
 // gwsLogger routes gws's own log lines to zerolog.
 type gwsLogger struct{ log zerolog.Logger }
 
+// Error implements gws.Logger.
 func (l gwsLogger) Error(v ...any) { l.log.Error().Msg(fmt.Sprint(v...)) }

@@ -133,6 +133,7 @@ type slot struct{ c *Conn }
 
 func newSlot() gws.SessionStorage { return &slot{} }
 
+// Len implements gws.SessionStorage.
 func (s *slot) Len() int {
 	if s.c == nil {
 		return 0
@@ -140,12 +141,16 @@ func (s *slot) Len() int {
 	return 1
 }
 
+// Load implements gws.SessionStorage.
 func (s *slot) Load(string) (any, bool) { return s.c, s.c != nil }
 
+// Delete implements gws.SessionStorage.
 func (s *slot) Delete(string) { s.c = nil }
 
+// Store implements gws.SessionStorage.
 func (s *slot) Store(_ string, v any) { s.c, _ = v.(*Conn) }
 
+// Range implements gws.SessionStorage.
 func (s *slot) Range(f func(string, any) bool) {
 	if s.c != nil {
 		f("", s.c)
