@@ -246,15 +246,15 @@ func (s *Service) post(op func(context.Context)) {
 func (s *Service) loop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
-	s.tick(ctx, time.Now())
+	s.tick(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case op := <-s.ops:
 			op(ctx)
-		case now := <-t.C:
-			s.tick(ctx, now)
+		case <-t.C:
+			s.tick(ctx)
 		}
 	}
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/wsheal/wsheal/services/monitor/probe"
 )
 
-// tick checks liveness, the panic threshold, flapping and, every
-// FleetEvery, the fleet-wide detectors; then retries pending writes.
-func (s *Service) tick(ctx context.Context, now time.Time) {
+// tick runs what was queued, then checks liveness, the panic threshold,
+// flapping and, every FleetEvery, the fleet-wide detectors.
+func (s *Service) tick(ctx context.Context) {
 	s.drain(ctx)
+	now := time.Now()
 	s.lastTick.Store(now.UnixNano())
 	connected := s.nc.IsConnected()
 	s.connected.Store(connected)
