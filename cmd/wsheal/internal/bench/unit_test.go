@@ -5,8 +5,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsheal/wsheal/pkg/client"
 )
 
 // TestHistogramQuantiles: quantiles are within the 1/64 bucket precision
@@ -130,5 +133,26 @@ func TestRunInterrupted(t *testing.T) {
 	rep, err := Run(ctx, Config{URLs: []string{"ws://127.0.0.1:1/ws"}, Clients: 3}, nil)
 	if err != nil || rep == nil || !rep.Interrupted || rep.ConnectionsHeld != 0 {
 		t.Fatalf("Run = %+v, %v; want an interrupted report", rep, err)
+	}
+}
+
+// TestTallyDetects: the checker sees loss, duplicates and reordering.
+func TestTallyDetects(t *testing.T) {
+	r := &run{cfg: Config{Channels: 1}, perCh: []uint64{1}, acked: []*bitset{{}}, ackMu: make([]sync.Mutex, 1)}
+	s := &subscriber{ch: 0}
+	r.subs = []*subscriber{s}
+	for n := uint64(1); n <= 5; n++ {
+		r.acked[0].set(n)
+	}
+	for _, n := range []uint64{1, 2, 2, 4, 3, 9} {
+		s.handle(&r.t, client.Message{Data: encodePayload(time.Now().UnixNano(), n, 0)})
+	}
+	lost, unacked := r.missing()
+	if lost != 1 || unacked != 1 || r.t.dups.Load() != 1 || r.t.outOfOrder.Load() != 1 || r.t.unique.Load() != 5 {
+		t.Fatalf("lost %d unacked %d dups %d ooo %d unique %d", lost, unacked, r.t.dups.Load(), r.t.outOfOrder.Load(), r.t.unique.Load())
+	}
+	s.handle(&r.t, client.Message{Data: []byte(`"junk"`)})
+	if r.t.malformed.Load() != 1 {
+		t.Fatal("malformed payload not counted")
 	}
 }
