@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -287,4 +289,46 @@ func TestOversizeFrameClosed(t *testing.T) {
 	d := dial(t, s.URL()) // the node keeps serving
 	d.send(frame.Client{Op: frame.OpPing, ID: 1})
 	d.expect(frame.OpPong)
+}
+
+func TestInboundRateLimited(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-rl")
+	cfg.InboundRate, cfg.InboundBurst = 5, 5
+	s := startNode(t, cfg)
+	c := dial(t, s.URL())
+	for i := range 20 {
+		if err := c.ws.WriteString(fmt.Sprintf(`{"op":"ping","id":%d}`, i+1)); err != nil {
+			break // closed under us
+		}
+	}
+	if code := c.waitClosed(5 * time.Second); code != frame.CloseRateLimited {
+		t.Fatalf("close code %d, want %d", code, frame.CloseRateLimited)
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-hs")
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	s := startNode(t, cfg)
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write([]byte("GET /ws HTTP/1.1\r\n")); err != nil { // and never the rest
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the node kept a silent handshake open")
+			}
+			return // closed by the node
+		}
+	}
 }
