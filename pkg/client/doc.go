@@ -30,5 +30,7 @@
 // and delay, closed) for logs and metrics.
 //
 // Goroutines: one per client reads the socket and reconnects, one runs the
-// handlers; timers do the rest.
+// handlers; timers do the rest. The WebSocket is github.com/lxzan/gws's
+// client over a TCP connection the client dials itself (Config.Dialer, so a
+// source address can be chosen; TLS for wss://; cancelled by Close).
 package client
