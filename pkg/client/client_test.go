@@ -255,3 +255,41 @@ func oneAtATime(t *testing.T, rec *recorder, hub *peerHub) {
 		return hub.live == 1
 	}, "one socket open on the gateways")
 }
+
+// TestUnsubscribe: after Unsubscribe the handler sees nothing more, the
+// channel can be subscribed again, and a second subscribe to a live
+// channel is refused.
+func TestUnsubscribe(t *testing.T) {
+	hub := newHub()
+	p := startPeer(t, hub, "n1")
+	rec := &recorder{}
+	c := dialT(t, testConfig(rec, p.URL))
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, "room", rec.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Subscribe(ctx, "room", rec.handle); !errors.Is(err, ErrSubscribed) {
+		t.Fatalf("second subscribe = %v, want ErrSubscribed", err)
+	}
+	publishN(hub, "room", 1, 2)
+	eventually(t, 5*time.Second, func() bool { return rec.count() == 2 }, "first 2")
+	if err := sub.Unsubscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("subscription not done after Unsubscribe")
+	}
+	publishN(hub, "room", 3, 4)
+	other := &recorder{}
+	if _, err := c.Subscribe(ctx, "room", other.handle); err != nil {
+		t.Fatal(err)
+	}
+	publishN(hub, "room", 5, 5)
+	eventually(t, 5*time.Second, func() bool { return other.count() == 1 }, "new subscription delivers")
+	if rec.count() != 2 {
+		t.Fatalf("old handler saw %d messages, want 2", rec.count())
+	}
+}
