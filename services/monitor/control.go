@@ -86,6 +86,15 @@ func (s *Service) Anomalies(kind, target string) events.AnomalyList {
 	return events.AnomalyList{Anomalies: s.openAnomalies(kind, target)}
 }
 
+// Pending counts the anomaly writes (claims, events, key deletions) not
+// done yet, for instance while NATS is unreachable.
+func (s *Service) Pending() int {
+	if s.ledger == nil {
+		return 0
+	}
+	return s.ledger.Pending()
+}
+
 func (s *Service) openAnomalies(kind, target string) []events.Anomaly {
 	if s.ledger == nil {
 		return []events.Anomaly{}

@@ -52,7 +52,7 @@ func TestImbalance(t *testing.T) {
 		return count(stored(t, js), events.KindImbalance, events.FleetTarget, events.AnomalyOpen) == 1
 	}, "imbalance stored")
 	a := firstOf(stored(t, js), events.KindImbalance, events.FleetTarget)
-	if len(a.Nodes) != 1 || a.Nodes[0] != "i2" || a.Impact.Connections != 900 || a.Evidence.Value < 2 {
+	if len(a.Nodes) != 1 || a.Nodes[0] != "i2" || a.Impact.Connections != 900 || a.Evidence.Value < 1.5 {
 		t.Fatalf("imbalance %+v", a)
 	}
 	nodes[1].mu.Lock()

@@ -84,11 +84,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descPanic, prometheus.GaugeValue, b2f(s.panicking.Load()))
 	ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, b2f(s.connected.Load()))
-	pending := 0
-	if s.ledger != nil {
-		pending = s.ledger.Pending()
-	}
-	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
+	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(s.Pending()))
 }
 
 func b2f(b bool) float64 {

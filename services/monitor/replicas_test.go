@@ -25,8 +25,8 @@ func TestTwoReplicasStoreOnce(t *testing.T) {
 	}, "both replicas see d3 down")
 	natstest.Eventually(t, 5*time.Second, func() bool {
 		a1, a2 := m1.Anomalies(events.KindNodeDown, "d3").Anomalies, m2.Anomalies(events.KindNodeDown, "d3").Anomalies
-		return len(a1) == 1 && len(a2) == 1 && a1[0].ID == a2[0].ID
-	}, "both replicas hold the same open anomaly")
+		return len(a1) == 1 && len(a2) == 1 && a1[0].ID == a2[0].ID && m1.Pending() == 0 && m2.Pending() == 0
+	}, "both replicas hold the same open anomaly, written")
 	if n := count(stored(t, js), events.KindNodeDown, "d3", events.AnomalyOpen); n != 1 {
 		t.Fatalf("node_down stored %d times, want once", n)
 	}
