@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/monitor"
@@ -109,7 +111,16 @@ func TestHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Handle("GET /{$}", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "dashboard") }))
+	attached := make(chan bool, 1)
+	svc.Attach(func(ctx context.Context, nc *nats.Conn) error {
+		attached <- nc.IsConnected()
+		<-ctx.Done()
+		return nil
+	})
 	m := run(t, svc)
+	if !<-attached {
+		t.Fatal("attached part started without a connection")
+	}
 	nodes := fleetOf(t, srv, "w", 2, func() string { return refusedURL(t) })
 	allHealthy(t, m, nodes)
 	base := "http://" + m.Addr()

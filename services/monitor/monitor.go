@@ -52,6 +52,7 @@ type Service struct {
 	probing   map[string]bool
 	blind     bool
 	lastRound time.Time
+	parts     []Part
 
 	started   atomic.Bool
 	connected atomic.Bool
@@ -179,6 +180,7 @@ func (s *Service) serve(ctx context.Context, em *events.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)
 	}
+	s.runParts(ctx)
 	s.goRun(func() { s.ledger.Run(ctx, s.cfg.Tick) })
 	s.goRun(func() { s.watchLedger(ctx) })
 	s.goRun(func() { s.watchQuarantine(ctx) })

@@ -1,12 +1,14 @@
 package monitor
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -17,6 +19,31 @@ import (
 // and whatever it serves below); call it before Run. Patterns follow
 // net/http.ServeMux.
 func (s *Service) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Part is a component that runs beside the monitor on its NATS
+// connection (the dashboard's live feed, for one): started once Run has
+// connected, stopped when Run's context ends. An error is logged; it does
+// not stop the monitor.
+type Part func(ctx context.Context, nc *nats.Conn) error
+
+// Attach adds a part to run with the monitor; call it before Run. With
+// Handle it is all a dashboard needs:
+//
+//	d := dashboard.New(cfg, log)
+//	svc.Handle("/", d.Handler())
+//	svc.Attach(d.Run)
+func (s *Service) Attach(p Part) { s.parts = append(s.parts, p) }
+
+// runParts starts the attached parts.
+func (s *Service) runParts(ctx context.Context) {
+	for _, p := range s.parts {
+		s.goRun(func() {
+			if err := p(ctx, s.nc); err != nil && ctx.Err() == nil {
+				s.log.Error().Err(err).Msg("attached part stopped")
+			}
+		})
+	}
+}
 
 // routes registers the built-in endpoints:
 //
