@@ -114,7 +114,7 @@ func startHealer(t *testing.T, cfg healer.Config) (kill func()) {
 }
 
 func natsConn(t *testing.T, url string) *nats.Conn {
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, nats.Timeout(10*time.Second), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +192,17 @@ func (m *publisher) open(kind, target, severity string, nodes ...string) *events
 		ImpactStart: now, DetectedAt: now}
 	m.publish(an)
 	return an
+}
+
+// tryOpen publishes an open warning anomaly and returns the error.
+func (m *publisher) tryOpen(kind, target string) error {
+	now := time.Now().UTC()
+	an := &events.Anomaly{ID: events.AnomalyID(kind, target, now) + "-try", Kind: kind, State: events.AnomalyOpen,
+		Target: target, Severity: events.SeverityWarning, DetectedAt: now}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := m.em.Emit(ctx, events.AnomalySubject(kind, target), an)
+	return err
 }
 
 func (m *publisher) resolve(an *events.Anomaly) {

@@ -99,3 +99,30 @@ func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
 		t.Fatalf("%d requested events, want 1", n)
 	}
 }
+
+func TestCarriesOnAcrossANATSRestart(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	f.add("n1", 30, 100)
+	f.add("n2", 30, 100)
+	a := watchAudit(t, srv)
+	startHealer(t, testConfig(t, srv))
+	mon := newPublisher(t, srv)
+	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
+	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 }, "before the restart")
+
+	nc := natsConn(t, srv.URL())
+	srv.Restart()
+	natstest.Eventually(t, 20*time.Second, func() bool {
+		var st events.HealerStatus
+		return request(t, nc, events.VerbStatus, nil, &st) == nil
+	}, "the healer answers again")
+	// Publishing may fail while JetStream recovers; the monitor would retry.
+	natstest.Eventually(t, 20*time.Second, func() bool { return mon.tryOpen(events.KindStaleSpike, "n2") == nil },
+		"anomaly published after the restart")
+	natstest.Eventually(t, 20*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+		"an anomaly after the restart is handled")
+	if n := len(a.find(events.ActionReconnect, events.PhaseStarted, "")); n < 2 {
+		t.Fatalf("%d actions", n)
+	}
+}
