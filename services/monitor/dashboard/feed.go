@@ -111,7 +111,7 @@ func Summarize(b []byte) (Item, bool) {
 		if p.State == events.AnomalyResolved {
 			it.Level = LevelOK
 		}
-		it.Text = fmt.Sprintf("%s %s %s: %s", p.Kind, p.Target, p.State, p.Summary)
+		it.Text = withReason(fmt.Sprintf("%s %s %s", p.Kind, p.Target, p.State), p.Summary)
 	case *events.Remediation:
 		it.Kind, it.Target = "remediation", p.Target
 		it.Level, it.Text = remediationLine(p)
@@ -122,13 +122,13 @@ func Summarize(b []byte) (Item, bool) {
 		it.Text = fmt.Sprintf("%s %s %s (%s): %s", p.ID, p.Severity, p.State, orDash(p.Change), p.Title)
 	case *events.Review:
 		it.Kind, it.Incident, it.Level = "review", p.IncidentID, LevelOK
-		it.Text = fmt.Sprintf("review %s: %s", p.IncidentID, p.Summary)
+		it.Text = withReason("review "+p.IncidentID, p.Summary)
 	case *events.Notification:
 		it.Kind, it.Incident, it.Level = "notify", p.IncidentID, LevelInfo
 		if p.Status == "failed" {
 			it.Level = LevelError
 		}
-		it.Text = fmt.Sprintf("%s %s via %s: %s %s", p.Action, p.IncidentID, p.Sink, p.Status, p.Error)
+		it.Text = fmt.Sprintf("%s %s via %s: %s", p.Action, p.IncidentID, p.Sink, words(p.Status, p.Error))
 	case *events.Lifecycle:
 		it.Kind, it.Target, it.Level = "lifecycle", p.Node, LevelInfo
 		if p.Phase == events.LifecycleStopping || p.Phase == events.LifecycleDraining {
@@ -137,7 +137,7 @@ func Summarize(b []byte) (Item, bool) {
 		it.Text = lifecycleLine(p)
 	case *events.ConnEvent:
 		it.Kind, it.Target, it.Level = "conn", p.Node, LevelInfo
-		it.Text = fmt.Sprintf("%s %s %s %s", p.Node, p.Kind, p.ConnID, p.Detail)
+		it.Text = words(p.Node, p.Kind, p.ConnID, p.Detail)
 		if p.Suppressed > 0 {
 			it.Text += fmt.Sprintf(" (+%d suppressed)", p.Suppressed)
 		}
@@ -166,9 +166,7 @@ func remediationLine(r *events.Remediation) (level, text string) {
 	if r.DryRun {
 		text += " [dry-run]"
 	}
-	if r.Reason != "" {
-		text += ": " + r.Reason
-	}
+	text = withReason(text, r.Reason)
 	if r.Detail != "" {
 		text += " — " + r.Detail
 	}
@@ -194,10 +192,26 @@ func lifecycleLine(l *events.Lifecycle) string {
 	if l.Phase == events.LifecycleDraining || l.Phase == events.LifecycleDrained {
 		s += fmt.Sprintf(" (moved %d, remaining %d)", l.Moved, l.Remaining)
 	}
-	if l.Reason != "" {
-		s += ": " + l.Reason
+	return withReason(s, l.Reason)
+}
+
+// withReason appends ": why" when there is a why.
+func withReason(s, why string) string {
+	if why == "" {
+		return s
 	}
-	return s
+	return s + ": " + why
+}
+
+// words joins the non-empty words with spaces.
+func words(ws ...string) string {
+	out := ws[:0:0]
+	for _, w := range ws {
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func orDash(s string) string {
