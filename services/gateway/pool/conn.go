@@ -57,6 +57,7 @@ type Conn struct {
 	tokens  float64
 	tokTime int64
 
+	busy    atomic.Bool // the handler is running a frame of this connection
 	done    atomic.Bool // OnClose ran
 	written func(error) // WriteAsync callback, built once
 

@@ -116,7 +116,7 @@ func (s *shard) scan(now int64) {
 		}
 		sent := c.pingSent.Load()
 		switch {
-		case sent != 0 && now-sent > dl:
+		case sent != 0 && now-sent > dl && !c.busy.Load():
 			if c.Close(frame.CloseStale, events.CauseStale, "no pong within the deadline") {
 				p.stats.stale.Add(1)
 				p.notable(events.ConnStale, c, "no pong within the deadline")

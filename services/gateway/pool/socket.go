@@ -124,7 +124,12 @@ func (h *socketHandler) OnMessage(ws *gws.Conn, msg *gws.Message) {
 		}
 		return
 	}
+	// While the handler waits (a subscribe replaying from JetStream, a
+	// publish awaiting its ack) the read loop cannot see pongs: the
+	// scanner does not call the connection stale meanwhile.
+	c.busy.Store(true)
 	h.p.handler.Message(c, msg.Bytes())
+	c.busy.Store(false)
 }
 
 // slot is the gws session of a connection: just its *Conn, stored before
