@@ -97,6 +97,9 @@ func (s *Service) Node() string { return s.cfg.Node }
 func (s *Service) Run(ctx context.Context) error {
 	s.started = time.Now().UTC()
 	if err := s.connect(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for NATS: a clean stop
+		}
 		return err
 	}
 	defer s.nc.Close()
