@@ -255,8 +255,13 @@ func (s *Service) stop(ctx context.Context) {
 
 // Kill stops the node abruptly, as a crash would: the listener and every
 // TCP connection are dropped without close frames, heartbeats stop, no
-// stopping event is sent. Run then returns.
+// stopping event is sent. Run then returns. Call it once Ready is closed.
 func (s *Service) Kill() {
+	select {
+	case <-s.ready:
+	default:
+		return // not serving yet: nothing to crash
+	}
 	if !s.killed.CompareAndSwap(false, true) {
 		return
 	}
