@@ -120,12 +120,12 @@ func TestRunSurvivesNodeKill(t *testing.T) {
 	a := startNode(t, nodeConfig(ns, "gw-a"))
 	b := startNode(t, nodeConfig(ns, "gw-b"))
 	cfg := Config{URLs: []string{a.URL(), b.URL()}, Clients: 200, Channels: 4, Rate: 100,
-		Duration: 3 * time.Second, Size: 64, DialRate: 1000}
+		Duration: 4 * time.Second, Size: 64, DialRate: 1000}
 	var progress syncBuffer
 	go func() {
 		// Kill a once publishing has begun.
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(progress.String(), "sent ") || strings.Contains(progress.String(), "sent 0 ") {
+		for !publishing(progress.String()) {
 			if time.Now().After(deadline) {
 				return
 			}
@@ -158,4 +158,11 @@ func checkClean(t *testing.T, rep *Report, cfg Config) {
 	if rep.LatencyP50MS <= 0 || rep.LatencyP99MS < rep.LatencyP50MS || rep.LatencyP999MS < rep.LatencyP99MS {
 		t.Errorf("latency quantiles %v %v %v", rep.LatencyP50MS, rep.LatencyP99MS, rep.LatencyP999MS)
 	}
+}
+
+// publishing reports whether the last progress line shows messages sent.
+func publishing(progress string) bool {
+	lines := strings.Split(strings.TrimSpace(progress), "\n")
+	last := lines[len(lines)-1]
+	return strings.Contains(last, "sent ") && !strings.Contains(last, "sent 0 ")
 }
