@@ -332,3 +332,20 @@ func TestHandshakeTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenExpiresWhileOpen(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := testConfig(ns, "gw-exp")
+	cfg.Auth, cfg.JWTSecret = "jwt", "0123456789abcdef0123"
+	s := startNode(t, cfg)
+	claims := auth.Claims{Subs: []string{"*"}}
+	claims.ExpiresAt = jwt.NewNumericDate(time.Now().Add(1500 * time.Millisecond))
+	tok, err := auth.Sign(cfg.JWTSecret, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.URL()+"?token="+tok)
+	if code := c.waitClosed(10 * time.Second); code != frame.CloseTokenExpired {
+		t.Fatalf("close code %d, want %d", code, frame.CloseTokenExpired)
+	}
+}
