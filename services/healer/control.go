@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
@@ -72,9 +73,13 @@ func (s *Service) status(ctx context.Context, req micro.Request) (any, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	tokens, err := s.store.Tokens(ctx, safety.Budget{Rate: s.cfg.BudgetRate, Burst: s.cfg.BudgetBurst}, time.Now())
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	st := events.HealerStatus{Instance: s.cfg.Instance, Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands,
 		Quarantined: q, InFlight: s.engine.InFlight(), Policies: len(s.policies.Policies),
-		PolicyFile: s.policies.Source, Tokens: s.bucket.Tokens(time.Now()), State: "active"}
+		PolicyFile: s.policies.Source, Tokens: tokens, State: "active"}
 	switch {
 	case sw.Paused:
 		st.State = "paused"

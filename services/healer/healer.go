@@ -30,7 +30,6 @@ type Service struct {
 	cfg      Config
 	log      zerolog.Logger
 	policies *policy.Set
-	bucket   *safety.Bucket
 
 	// set by Run
 	js     jetstream.JetStream
@@ -54,7 +53,7 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("%w: %s_POLICIES: %w", ErrConfig, EnvPrefix, err)
 	}
 	log = log.With().Str("service", events.ServiceHealer).Str("instance", cfg.Instance).Logger()
-	return &Service{cfg: cfg, log: log, policies: set, bucket: safety.NewBucket(cfg.BudgetRate, cfg.BudgetBurst)}, nil
+	return &Service{cfg: cfg, log: log, policies: set}, nil
 }
 
 // EffectivePolicies returns the policies of the file at path (built-in when
@@ -99,7 +98,6 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 		Restart: &restarter{mode: s.cfg.Restart, dev: devsup.New(nc, s.cfg.CommandTimeout),
 			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace},
 		Webhooks: webhook.New(s.cfg.WebhookTimeout),
-		Bucket:   s.bucket,
 	}, s.log)
 	svc, err := s.control(nc)
 	if err != nil {
@@ -149,6 +147,7 @@ func (s *Service) engineConfig() remedy.Config {
 	return remedy.Config{
 		Instance: c.Instance, Durable: c.Durable, AckWait: c.AckWait, MaxInFlight: c.MaxInFlight, Replay: c.Replay,
 		Backoff:    safety.Backoff{Base: c.BackoffBase, Max: c.BackoffMax, Healthy: c.HealthyPeriod},
+		Budget:     safety.Budget{Rate: c.BudgetRate, Burst: c.BudgetBurst},
 		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
 		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
 		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, IncidentTTL: c.IncidentTTL,

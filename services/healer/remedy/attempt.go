@@ -115,7 +115,11 @@ func (e *Engine) gates(ctx context.Context, d *decision, step policy.Step, targe
 			}
 		}
 	}
-	if ok, w := e.Bucket.Take(now); !ok {
+	ok, w, err := e.Store.TakeToken(ctx, e.cfg.Budget, now)
+	if err != nil {
+		return events.SkipBudget, "the action budget cannot be read: " + err.Error(), e.cfg.Wait
+	}
+	if !ok {
 		return events.SkipBudget, "the global action budget is spent", w
 	}
 	return "", "", 0

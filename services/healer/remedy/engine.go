@@ -54,6 +54,7 @@ type Config struct {
 	MaxInFlight int
 	Replay      time.Duration // how far back a new consumer starts
 	Backoff     safety.Backoff
+	Budget      safety.Budget // shared by every replica
 	BlastShare  float64
 	PanicShare  float64
 	RetryCap    int
@@ -77,7 +78,6 @@ type Deps struct {
 	Gateways Gateways
 	Restart  Restarter
 	Webhooks Webhooks
-	Bucket   *safety.Bucket
 }
 
 // Engine decides and acts.

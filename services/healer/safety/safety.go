@@ -6,7 +6,6 @@ package safety
 
 import (
 	"math"
-	"sync"
 	"time"
 
 	"github.com/wsheal/wsheal/services/healer/fleet"
@@ -47,50 +46,43 @@ func (b Backoff) Record(a Attempts, now time.Time) Attempts {
 	return Attempts{Count: a.Count + 1, Last: now}
 }
 
-// Bucket is the global action budget: Rate tokens a second up to Burst.
-type Bucket struct {
-	rate  float64
-	burst float64
-
-	mu     sync.Mutex
-	tokens float64
-	at     time.Time
+// Budget is the global token bucket for all actions: Rate tokens a
+// second up to Burst. Its level is shared state (Tokens) that the caller
+// keeps, so that every replica spends from the same bucket.
+type Budget struct {
+	Rate  float64
+	Burst int
 }
 
-// NewBucket returns a full bucket.
-func NewBucket(rate float64, burst int) *Bucket {
-	return &Bucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
+// Tokens is the bucket's level at a time; the zero value is a full bucket.
+type Tokens struct {
+	Level float64   `json:"level"`
+	At    time.Time `json:"at"`
 }
 
-func (b *Bucket) refill(now time.Time) {
-	if !b.at.IsZero() {
-		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.at).Seconds()*b.rate)
+// Refill returns the level at now.
+func (b Budget) Refill(t Tokens, now time.Time) Tokens {
+	if t.At.IsZero() {
+		return Tokens{Level: float64(b.Burst), At: now}
 	}
-	b.at = now
+	if now.Before(t.At) {
+		return t
+	}
+	return Tokens{Level: math.Min(float64(b.Burst), t.Level+now.Sub(t.At).Seconds()*b.Rate), At: now}
 }
 
-// Take spends a token; when none is left it returns false and how long
-// until one is.
-func (b *Bucket) Take(now time.Time) (bool, time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill(now)
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
+// Take spends a token at now: the new level, whether one was there, and
+// when none was, how long until one is.
+func (b Budget) Take(t Tokens, now time.Time) (Tokens, bool, time.Duration) {
+	t = b.Refill(t, now)
+	if t.Level >= 1 {
+		t.Level--
+		return t, true, 0
 	}
-	if b.rate <= 0 {
-		return false, time.Minute
+	if b.Rate <= 0 {
+		return t, false, time.Minute
 	}
-	return false, time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-}
-
-// Tokens is what is left now.
-func (b *Bucket) Tokens(now time.Time) float64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill(now)
-	return b.tokens
+	return t, false, time.Duration((1 - t.Level) / b.Rate * float64(time.Second))
 }
 
 // Blast checks that taking target out (drain, quarantine, restart) keeps

@@ -32,20 +32,25 @@ func TestBackoffGrowsAndResetsAfterAHealthyPeriod(t *testing.T) {
 	}
 }
 
-func TestBucketLimitsAndRefills(t *testing.T) {
-	b := safety.NewBucket(1, 2)
+func TestBudgetLimitsAndRefills(t *testing.T) {
+	b := safety.Budget{Rate: 1, Burst: 2}
 	t0 := time.Unix(1000, 0)
+	var tk safety.Tokens
 	for i := range 2 {
-		if ok, _ := b.Take(t0); !ok {
+		var ok bool
+		if tk, ok, _ = b.Take(tk, t0); !ok {
 			t.Fatalf("token %d refused", i)
 		}
 	}
-	ok, wait := b.Take(t0)
+	tk, ok, wait := b.Take(tk, t0)
 	if ok || wait != time.Second {
 		t.Fatalf("empty bucket: ok=%v wait=%v", ok, wait)
 	}
-	if ok, _ := b.Take(t0.Add(time.Second)); !ok {
+	if _, ok, _ := b.Take(tk, t0.Add(time.Second)); !ok {
 		t.Fatal("no refill")
+	}
+	if got := b.Refill(tk, t0.Add(time.Hour)).Level; got != 2 {
+		t.Fatalf("refilled above the burst: %v", got)
 	}
 }
 

@@ -149,6 +149,22 @@ func (s *Store) RecordAttempt(ctx context.Context, b safety.Backoff, target, act
 	return err
 }
 
+// TakeToken spends a token of the budget shared by every replica; when
+// none is left it returns false and how long until one is.
+func (s *Store) TakeToken(ctx context.Context, b safety.Budget, now time.Time) (bool, time.Duration, error) {
+	var ok bool
+	var wait time.Duration
+	_, err := update(ctx, s, "budget", func(t *safety.Tokens) { *t, ok, wait = b.Take(*t, now) })
+	return ok, wait, err
+}
+
+// Tokens reads the shared budget's level at now.
+func (s *Store) Tokens(ctx context.Context, b safety.Budget, now time.Time) (float64, error) {
+	var t safety.Tokens
+	_, _, err := s.get(ctx, "budget", &t)
+	return b.Refill(t, now).Level, err
+}
+
 // Heals returns the recorded heals of a node.
 func (s *Store) Heals(ctx context.Context, node string) ([]time.Time, error) {
 	var h []time.Time

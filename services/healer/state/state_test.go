@@ -126,3 +126,32 @@ func TestPruneIncidents(t *testing.T) {
 		}
 	}
 }
+
+func TestBudgetIsSharedByReplicas(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	var stores []*state.Store
+	for range 2 {
+		_, js := srv.JetStream()
+		s, err := state.Open(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	b := safety.Budget{Rate: 0.001, Burst: 3}
+	now := time.Now()
+	for i := range 3 {
+		if ok, _, err := stores[i%2].TakeToken(ctx, b, now); err != nil || !ok {
+			t.Fatalf("token %d: %v %v", i, ok, err)
+		}
+	}
+	for _, s := range stores {
+		if ok, wait, err := s.TakeToken(ctx, b, now); err != nil || ok || wait <= 0 {
+			t.Fatalf("a replica spent beyond the shared burst: ok=%v wait=%v err=%v", ok, wait, err)
+		}
+	}
+	if left, err := stores[0].Tokens(ctx, b, now); err != nil || left >= 1 {
+		t.Fatalf("tokens left %v %v", left, err)
+	}
+}
