@@ -99,12 +99,11 @@ func (s *Service) onHealth(ctx context.Context, ev *events.Event, p *events.Heal
 // peers are the latest snapshots of the other active, live nodes.
 func (s *Service) peers(self string) []detect.Sample {
 	var out []detect.Sample
-	for _, n := range s.view.Nodes() {
-		if n.ID == self || n.Health == nil || !n.Active() || n.Down != "" || n.Late {
-			continue
+	s.view.Each(func(n *fleet.Node) {
+		if n.ID != self && n.Health != nil && n.Active() && n.Down == "" && !n.Late {
+			out = append(out, detect.Sample{At: n.HealthAt, Health: *n.Health})
 		}
-		out = append(out, detect.Sample{At: n.HealthAt, Health: *n.Health})
-	}
+	})
 	return out
 }
 

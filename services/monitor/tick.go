@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -68,14 +69,14 @@ type silence struct {
 
 func (s *Service) silence(now time.Time) silence {
 	var si silence
-	for _, n := range s.view.Nodes() {
+	s.view.Each(func(n *fleet.Node) {
 		if !n.Active() {
-			continue
+			return
 		}
 		si.active++
 		p, _ := s.live.Pulse(n.ID)
 		if (p != detect.Suspect && p != detect.Silent) || n.Down != "" {
-			continue
+			return
 		}
 		si.nodes = append(si.nodes, n.ID)
 		si.anySilent = si.anySilent || p == detect.Silent
@@ -90,7 +91,8 @@ func (s *Service) silence(now time.Time) silence {
 		if b.At.After(si.last) {
 			si.last = b.At
 		}
-	}
+	})
+	sort.Strings(si.nodes)
 	return si
 }
 
@@ -137,7 +139,7 @@ func (s *Service) fleetSilent(ctx context.Context, si silence, now time.Time, co
 }
 
 // judged reports whether a node is silent and waits for a verdict.
-func (s *Service) judged(n fleet.Node) bool {
+func (s *Service) judged(n *fleet.Node) bool {
 	p, _ := s.live.Pulse(n.ID)
 	return p == detect.Silent && n.Active() && n.Down == ""
 }
@@ -145,12 +147,16 @@ func (s *Service) judged(n fleet.Node) bool {
 // probeSilent probes, in the background, every silent node that has no
 // verdict yet and no probe under way.
 func (s *Service) probeSilent(ctx context.Context) {
-	for _, n := range s.view.Nodes() {
-		if !s.judged(n) || s.probing[n.ID] {
-			continue
+	type target struct{ node, url string }
+	var targets []target
+	s.view.Each(func(n *fleet.Node) {
+		if s.judged(n) && !s.probing[n.ID] {
+			targets = append(targets, target{n.ID, n.URL})
 		}
-		s.probing[n.ID] = true
-		node, url, timeout := n.ID, n.URL, s.cfg.ProbeTimeout
+	})
+	for _, tg := range targets {
+		s.probing[tg.node] = true
+		node, url, timeout := tg.node, tg.url, s.cfg.ProbeTimeout
 		s.goRun(func() {
 			res := probe.Check(ctx, url, timeout)
 			s.post(func(ctx context.Context) { s.onProbe(ctx, node, res) })
@@ -165,7 +171,7 @@ func (s *Service) onProbe(ctx context.Context, node string, res detect.Probe) {
 	now := time.Now()
 	n, ok := s.view.Get(node)
 	lp, silent := s.live.Lapse(node, now)
-	if !ok || !silent || !s.judged(n) || s.panic.Firing() || lp.Gap < lp.Threshold || !s.nc.IsConnected() {
+	if !ok || !silent || !s.judged(&n) || s.panic.Firing() || lp.Gap < lp.Threshold || !s.nc.IsConnected() {
 		return // it beat again meanwhile (late, not dead), or the verdicts are held
 	}
 	kind := detect.Classify(res)
@@ -196,9 +202,9 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 	s.lastRound = now
 	var snaps []detect.Sample
 	var loads []detect.Load
-	for _, n := range s.view.Nodes() {
+	s.view.Each(func(n *fleet.Node) {
 		if !n.Active() || n.Down != "" || n.Late {
-			continue
+			return
 		}
 		if n.Health != nil && now.Sub(n.HealthHeard) <= 3*ms(max(n.Health.IntervalMS, 1)) {
 			snaps = append(snaps, detect.Sample{At: n.HealthAt, Health: *n.Health})
@@ -206,7 +212,7 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 		if !n.Draining && n.Heartbeat != nil {
 			loads = append(loads, detect.Load{Node: n.ID, Connections: n.Connections()})
 		}
-	}
+	})
 	if t := s.storm.Observe(now, snaps); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
@@ -217,15 +223,18 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 
 // forgetStopped drops nodes that stopped cleanly long ago.
 func (s *Service) forgetStopped(now time.Time) {
-	for _, n := range s.view.Nodes() {
-		if !n.Stopped || now.Sub(n.StoppedAt) < s.cfg.ForgetAfter {
-			continue
+	var gone []string
+	s.view.Each(func(n *fleet.Node) {
+		if n.Stopped && now.Sub(n.StoppedAt) >= s.cfg.ForgetAfter {
+			gone = append(gone, n.ID)
 		}
-		s.view.Forget(n.ID)
-		s.live.Forget(n.ID)
-		s.flapping.Forget(n.ID)
+	})
+	for _, id := range gone {
+		s.view.Forget(id)
+		s.live.Forget(id)
+		s.flapping.Forget(id)
 		for _, d := range s.nodeDets {
-			d.Forget(n.ID)
+			d.Forget(id)
 		}
 	}
 }

@@ -163,6 +163,16 @@ func (v *View) Nodes() []Node {
 	return out
 }
 
+// Each calls fn for every node, in no order, under the view's read lock:
+// fn must only read the node and must not call the view.
+func (v *View) Each(fn func(n *Node)) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, n := range v.nodes {
+		fn(n)
+	}
+}
+
 // Forget drops a node.
 func (v *View) Forget(id string) {
 	v.mu.Lock()
