@@ -24,6 +24,7 @@ type FieldError struct {
 	Msg    string
 }
 
+// Error reads source:line: field: message.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %s", e.Source, e.Line, e.Field, e.Msg)
 }

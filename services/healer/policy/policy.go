@@ -169,6 +169,7 @@ func (s *Step) fill() {
 	}
 }
 
+// String names the action, its post-condition and deadline.
 func (s Step) String() string {
 	return fmt.Sprintf("%s(verify=%s, deadline=%s)", s.Action, s.Verify, s.Deadline)
 }

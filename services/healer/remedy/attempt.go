@@ -164,7 +164,7 @@ func (e *Engine) succeeded(ctx context.Context, d *decision, step policy.Step, t
 		return err
 	}
 	d.inc.Done, d.inc.Outcome = true, "succeeded: "+step.Action
-	if d.an.Target != events.FleetTarget {
+	if liveness(d.an) {
 		if err := e.Store.RecordHeal(ctx, d.an.Target, time.Now().UTC(), e.cfg.FlapWindow); err != nil {
 			return err
 		}

@@ -124,7 +124,7 @@ func (e *Engine) nodeGates(ctx context.Context, d *decision) (outcome, bool, err
 			return out, true, err
 		}
 	}
-	if d.an.Kind == events.KindFlapping || d.an.Target == events.FleetTarget {
+	if !liveness(d.an) {
 		return done, false, nil
 	}
 	heals, err := e.Store.Heals(ctx, d.an.Target)
@@ -176,4 +176,11 @@ func (e *Engine) dryRun(ctx context.Context, d *decision) error {
 	}
 	d.inc.Done, d.inc.Outcome = true, "dry-run"
 	return nil
+}
+
+// liveness: a node that died or hung. Only these count as heals for flap
+// detection, and only these are checked for flapping: a node healed of
+// them again and again keeps failing.
+func liveness(an *events.Anomaly) bool {
+	return an.Target != events.FleetTarget && (an.Kind == events.KindNodeDown || an.Kind == events.KindNodeHung)
 }
