@@ -52,11 +52,14 @@ type Service struct {
 	probing   map[string]bool
 	blind     bool
 	lastRound time.Time
+	lastSave  time.Time
 	parts     []Part
+	kv        jetstream.KeyValue // BucketMonitor
 
 	started   atomic.Bool
 	connected atomic.Bool
 	panicking atomic.Bool
+	saving    atomic.Bool
 	lastTick  atomic.Int64
 	addr      atomic.Value
 	wg        sync.WaitGroup
@@ -143,6 +146,8 @@ func (s *Service) restore(ctx context.Context, em *events.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", events.BucketMonitor, err)
 	}
+	s.kv = kv
+	s.restoreBaselines(ctx, kv)
 	s.ledger = ledger.New(kv, em, s.log)
 	s.ledger.Online = s.nc.IsConnected
 	open, err := s.ledger.Load(ctx)

@@ -1,6 +1,8 @@
 package monitor_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +58,14 @@ func TestRestartKeepsOpenAnomalies(t *testing.T) {
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		return count(stored(t, js), events.KindNodeDown, "p1", events.AnomalyOpen) == 1
 	}, "node_down stored")
+	kv, err := js.KeyValue(context.Background(), events.BucketMonitor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		e, err := kv.Get(context.Background(), "baseline.rtt")
+		return err == nil && strings.Contains(string(e.Value()), `"p2":{"mean":10`)
+	}, "RTT baselines saved")
 	m.Stop(t)
 
 	m2 := startMonitor(t, cfg)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/monitor/detect"
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
 
@@ -169,5 +170,50 @@ func (s *Service) onQuarantine(e jetstream.KeyValueEntry) {
 	}
 	s.post(func(context.Context) {
 		s.change(node, time.Now(), func(n *fleet.Node) { n.Quarantine = q })
+	})
+}
+
+// baselineKey holds the RTT baselines in BucketMonitor.
+const baselineKey = "baseline.rtt"
+
+// rtt is the RTT detector among the node detectors.
+func (s *Service) rtt() *detect.RTT {
+	for _, d := range s.nodeDets {
+		if r, ok := d.(*detect.RTT); ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// restoreBaselines loads the saved RTT baselines, if any.
+func (s *Service) restoreBaselines(ctx context.Context, kv jetstream.KeyValue) {
+	e, err := kv.Get(ctx, baselineKey)
+	if err != nil {
+		return
+	}
+	var saved map[string]detect.Baseline
+	if err := json.Unmarshal(e.Value(), &saved); err != nil {
+		s.log.Warn().Err(err).Msg("saved RTT baselines unreadable")
+		return
+	}
+	s.rtt().Restore(saved)
+}
+
+// saveBaselines writes the RTT baselines in the background, at most one
+// write at a time; the tick calls it every 6 fleet rounds (30 s by
+// default).
+func (s *Service) saveBaselines(ctx context.Context, kv jetstream.KeyValue) {
+	b, err := json.Marshal(s.rtt().Baselines())
+	if err != nil || !s.saving.CompareAndSwap(false, true) {
+		return
+	}
+	s.goRun(func() {
+		defer s.saving.Store(false)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := kv.Put(wctx, baselineKey, b); err != nil && ctx.Err() == nil {
+			s.log.Debug().Err(err).Msg("RTT baselines not saved")
+		}
 	})
 }

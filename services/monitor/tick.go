@@ -41,6 +41,10 @@ func (s *Service) tick(ctx context.Context) {
 	if now.Sub(s.lastRound) >= s.cfg.FleetEvery {
 		s.fleetRound(ctx, now)
 	}
+	if now.Sub(s.lastSave) >= 6*s.cfg.FleetEvery && connected && s.kv != nil {
+		s.lastSave = now
+		s.saveBaselines(ctx, s.kv)
+	}
 	s.forgetStopped(now)
 }
 

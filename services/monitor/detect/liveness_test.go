@@ -46,6 +46,8 @@ func TestLiveness(t *testing.T) {
 		{"clean stop is not missed", "b...b...bS..........................", ""},
 		{"late beat of the stopping process ignored", "b...b...S.b.........................", ""},
 		{"restart after a stop", "b...S.............R...b...b.....", ""},
+		{"beats hovering at the suspect threshold do not toggle", "b........b........b........b........b........b", "suspect"},
+		{"beats just inside the threshold are fine", "b.......b.......b.......b.......b.......b", ""},
 		{"recovery broken by a new gap", "b............b...b.........b...b...b...", "suspect silent alive@35"},
 	}
 	for _, c := range cases {

@@ -32,6 +32,12 @@ type baseline struct {
 	samples int
 }
 
+// Baseline is a node's learned p99, as saved and restored.
+type Baseline struct {
+	Mean    float64 `json:"mean"`
+	Samples int     `json:"samples"`
+}
+
 // RTT fires when a node's p99 round trip rises well above its own EWMA
 // baseline, or stands out of the fleet (mean + K standard deviations of
 // the other nodes). The baseline learns only from good samples, so a
@@ -140,6 +146,25 @@ func (d *RTT) learn(node string, p99 float64) {
 	}
 	b.mean += d.cfg.Alpha * (p99 - b.mean)
 	b.samples++
+}
+
+// Baselines returns every node's baseline, to be saved.
+func (d *RTT) Baselines() map[string]Baseline {
+	out := make(map[string]Baseline, len(d.base))
+	for node, b := range d.base {
+		out[node] = Baseline{Mean: b.mean, Samples: b.samples}
+	}
+	return out
+}
+
+// Restore sets the baselines of nodes not learned yet (a restarted
+// monitor need not warm up again).
+func (d *RTT) Restore(saved map[string]Baseline) {
+	for node, b := range saved {
+		if _, ok := d.base[node]; !ok && b.Samples > 0 && b.Mean >= 0 {
+			d.base[node] = &baseline{mean: b.Mean, samples: b.Samples}
+		}
+	}
 }
 
 // Seed implements NodeDetector.

@@ -54,3 +54,15 @@ func TestRTTBaselineIgnoresDegradation(t *testing.T) {
 		t.Fatalf("baseline %.1f warm %v: a lasting degradation must not become the baseline", base, warm)
 	}
 }
+
+func TestRTTRestore(t *testing.T) {
+	d := NewRTT(DefaultRTT(), DefaultHysteresis())
+	feed(d, gen(repeat(10, 6), p99), nil)
+	saved := d.Baselines()
+	d2 := NewRTT(DefaultRTT(), DefaultHysteresis())
+	d2.Restore(saved)
+	// No warm-up after a restore: a degradation right away is seen.
+	if got := trace(feed(d2, gen(repeat(60, 3), p99), nil)); got != "open@2" {
+		t.Fatalf("restored detector: %q", got)
+	}
+}
