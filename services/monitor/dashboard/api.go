@@ -31,6 +31,15 @@ func (d *Dashboard) routes() {
 		var fs events.FleetStatus
 		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs), &fs)
 	})
+	d.mux.HandleFunc("GET /dash/nodes/{node}", func(w http.ResponseWriter, r *http.Request) {
+		req := events.NodeRequest{Node: r.PathValue("node"), History: 20}
+		if err := req.Validate(); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		var nd events.NodeDetail
+		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceMonitor, events.VerbMonitorNode), req, &nd), &nd)
+	})
 	d.mux.HandleFunc("GET /dash/incidents", func(w http.ResponseWriter, r *http.Request) {
 		var l events.IncidentList
 		req := events.IncidentListRequest{State: r.URL.Query().Get("state"), Limit: 40}

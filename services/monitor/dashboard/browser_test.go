@@ -92,6 +92,10 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	step("an incident naming gw-2 appears", 30*time.Second, `[...document.querySelectorAll('#incidents tr[data-incident]')].some(r => r.textContent.includes("gw-2"))`)
 	step("its timeline shows", 15*time.Second, `document.querySelectorAll('#incident-detail .timeline li').length > 0`)
 	step("the feed shows the anomaly", 10*time.Second, `[...document.querySelectorAll('#feed li[data-kind="anomaly"]')].some(li => li.textContent.includes("gw-2"))`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#fleet tr[data-node="gw-2"]').click()`)); err != nil {
+		t.Fatalf("click gw-2: %v", err)
+	}
+	step("gw-2's state history", 15*time.Second, `[...document.querySelectorAll('#fleet tr.nodedetail .nd li')].some(li => /healthy\s*→/.test(li.textContent))`)
 	shot(t, ctx, "dashboard.png")
 }
 

@@ -107,33 +107,57 @@ func TestSnapshotKeepsHeartbeatsAndHealth(t *testing.T) {
 	}
 }
 
-func TestFleetFromTheMonitor(t *testing.T) {
+// TestMountedInTheMonitor wires the dashboard into a real monitor the way
+// the monitor's binaries do (Handle + Attach) and reads the page and the
+// monitor's fleet through the monitor's own HTTP server.
+func TestMountedInTheMonitor(t *testing.T) {
 	srv := natstest.Start(t)
 	t.Setenv(monitor.EnvPrefix+"_NATS_URL", srv.URL())
 	cfg, err := monitor.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Instance, cfg.Listen, cfg.Tick, cfg.Beat = "m1", "off", 20*time.Millisecond, 200*time.Millisecond
+	cfg.Instance, cfg.Listen, cfg.Tick, cfg.Beat = "m1", "127.0.0.1:0", 20*time.Millisecond, 200*time.Millisecond
 	mon, err := monitor.New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := dashboard.New(dashboard.Config{Sample: 100 * time.Millisecond}, testLogger(t))
+	mon.Handle("/", d.Handler())
+	mon.Attach(d.Run)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("monitor run: %v", err)
+		}
+	})
+	natstest.Eventually(t, 10*time.Second, func() bool { return mon.Addr() != "" }, "monitor listening")
+	base := "http://" + mon.Addr()
 
-	s := serve(t, srv)
 	pub := srv.Conn()
 	var fs events.FleetStatus
 	natstest.Eventually(t, 10*time.Second, func() bool {
 		publish(t, pub, events.HeartbeatSubject("gw-1"), heartbeat("gw-1", 5))
 		fs = events.FleetStatus{}
-		return get(t, s.url, "/dash/fleet", &fs) == http.StatusOK && len(fs.Nodes) == 1 && fs.Nodes[0].Connections == 5
+		return get(t, base, "/dash/fleet", &fs) == http.StatusOK && len(fs.Nodes) == 1 && fs.Nodes[0].Connections == 5
 	}, "the monitor's fleet shows gw-1 through /dash/fleet")
 	if fs.Instance != "m1" || fs.Nodes[0].Node != "gw-1" {
 		t.Fatalf("fleet: %+v", fs)
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(dashboard.Marker) == "" {
+		t.Fatalf("GET / on the monitor: %d, marker %q", resp.StatusCode, resp.Header.Get(dashboard.Marker))
+	}
+	var health map[string]any
+	if code := get(t, base, "/healthz", &health); code != http.StatusOK {
+		t.Fatalf("the monitor's /healthz is shadowed: %d %v", code, health)
 	}
 }
 

@@ -22,6 +22,7 @@
 //	GET /dash/stream           SSE: tick, feed, incident
 //	GET /dash/snapshot         rings and feed for a fresh page
 //	GET /dash/fleet            events.FleetStatus from the monitor
+//	GET /dash/nodes/{node}     events.NodeDetail (state history, anomalies)
 //	GET /dash/incidents        events.IncidentList from the notifier
 //	GET /dash/incidents/{id}   the incident with its timeline and review
 //	GET /dash/healer           the healer's status and recent actions

@@ -6,7 +6,7 @@ const S = {
   windowMs: 600000, points: [], health: {}, feed: [], colors: {}, nodeOrder: [],
   fleet: null, fleetErr: "", nats: null, stream: "connecting", lastTick: 0,
   incidents: [], incErr: "", sel: null, selAuto: true, detail: null,
-  healer: null, filter: "all",
+  healer: null, filter: "all", openNode: null, node: null, nodeAt: 0,
 };
 const PALETTE = ["#4fb3ff", "#f78c6c", "#c792ea", "#7fdb8a", "#ffcb6b", "#5ee0d0", "#ff6e9c", "#a0b4ff"];
 const FILTERS = [["all", "all"], ["anomaly", "anomalies"], ["remediation", "healer"], ["incident", "incidents"], ["lifecycle", "lifecycle"], ["conn", "conn"]];
@@ -108,9 +108,52 @@ function renderFleet() {
       <td class="num">${n.stale}</td>
       <td class="num">${n.open_anomalies || ""}</td>
       <td class="num">${ago(n.last_heartbeat)}</td>
-      <td class="reason" title="${esc(n.reason)}">${esc(n.reason || (n.draining ? "draining" : ""))}</td></tr>`;
+      <td class="reason" title="${esc(n.reason)}">${esc(n.reason || (n.draining ? "draining" : ""))}</td></tr>` +
+      (n.node === S.openNode ? `<tr class="nodedetail"><td colspan="10">${nodeDetail()}</td></tr>` : "");
   }).join("");
 }
+
+// ---- node detail (click a fleet row) ----
+function nodeDetail() {
+  const d = S.node;
+  if (!d || d.status?.node !== S.openNode) return `<span class="muted">loading ${esc(S.openNode)}…</span>`;
+  if (d.error) return `<span class="err">${esc(d.error)}</span>`;
+  const hist = (d.history || []).slice(-8).reverse().map((h) =>
+    `<li><span class="t">${hms(h.at)}</span><span class="pill s-${esc(h.from)}">${esc(h.from)}</span> → <span class="pill s-${esc(h.to)}">${esc(h.to)}</span> <span class="muted">${esc(h.reason)}</span></li>`).join("");
+  const anom = (d.anomalies || []).map((a) => `<li class="l-${esc(a.severity)}"><b>${esc(a.kind)}</b> <span class="muted">${esc(a.severity)}</span> ${esc(a.summary)}</li>`).join("");
+  const h = d.health;
+  const kv = h ? [["accept", `${h.accept_rate.toFixed(1)}/s of ${h.accept_limit.toFixed(0)}/s`], ["opened", h.opened], ["rejected", h.rejected],
+    ["RTT p50/p99", `${h.rtt.p50_ms.toFixed(1)} / ${h.rtt.p99_ms.toFixed(1)} ms`], ["send backlog", h.send_backlog], ["slow consumers", h.slow_consumers],
+    ["msgs in/out", `${h.msgs_in} / ${h.msgs_out}`], ["errors", h.errors], ["channels", h.channels],
+    ["heap", (h.heap_bytes / 1048576).toFixed(1) + " MiB"], ["goroutines", h.goroutines]] : [];
+  return `<div class="nd">
+    <div><h4>state history</h4><ol class="plain">${hist || "<li class=muted>no change yet</li>"}</ol></div>
+    <div><h4>open anomalies</h4><ol class="plain">${anom || "<li class=muted>none</li>"}</ol>
+      ${d.quarantine ? `<div class="err">quarantined since ${hms(d.quarantine.since)}: ${esc(d.quarantine.reason)}</div>` : ""}</div>
+    <div><h4>last health ${d.health_at && !zero(d.health_at) ? `<span class="muted">${ago(d.health_at)} ago</span>` : ""}</h4>
+      <dl>${kv.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v)}</dd>`).join("") || "<dt>none yet</dt>"}</dl>
+      ${d.heartbeat ? `<div class="muted mono">${esc(d.heartbeat.url)} · pid ${d.heartbeat.pid || "?"} · up ${dur(d.heartbeat.uptime_ms)} · ${esc(d.heartbeat.version)}</div>` : ""}</div>
+  </div>`;
+}
+async function loadNode() {
+  const node = S.openNode;
+  if (!node) return;
+  S.nodeAt = Date.now();
+  try {
+    S.node = await getJSON("dash/nodes/" + encodeURIComponent(node));
+  } catch (e) {
+    S.node = { error: e.message, status: { node } };
+  }
+  renderFleet();
+}
+$("fleet").addEventListener("click", (e) => {
+  const tr = e.target.closest("tr[data-node]");
+  if (!tr) return;
+  S.openNode = S.openNode === tr.dataset.node ? null : tr.dataset.node;
+  S.node = null;
+  renderFleet();
+  loadNode();
+});
 
 // ---- charts ----
 // chart draws lines (gaps where a value is null) over the last span ms.
@@ -120,7 +163,7 @@ function chart(svg, series, opts) {
   const now = Date.now(), span = opts.span, t0 = now - span;
   let ymax = opts.min || 1;
   for (const s of series) for (const [t, v] of s.pts) if (v != null && t >= t0 && v > ymax) ymax = v;
-  ymax = nice(ymax * 1.1);
+  ymax = 4 * nice((ymax * 1.1) / 4);
   const x = (t) => L + ((t - t0) / span) * (W - L - R);
   const y = (v) => T + (1 - v / ymax) * (H - T - B);
   const out = [`<g class="grid">`];
@@ -130,7 +173,7 @@ function chart(svg, series, opts) {
   }
   const step = [10e3, 15e3, 30e3, 60e3, 120e3, 300e3].find((st) => span / st <= 6) || 600e3;
   for (let a = 0; a <= span + 1; a += step) {
-    const label = a === 0 ? "now" : "-" + (a < 60e3 ? a / 1000 + "s" : a / 60e3 + "m");
+    const label = a === 0 ? "now" : "-" + (a < 60e3 ? a / 1000 + "s" : Math.floor(a / 60e3) + "m" + (a % 60e3 ? String((a % 60e3) / 1000).padStart(2, "0") + "s" : ""));
     out.push(`<line x1="${x(now - a)}" x2="${x(now - a)}" y1="${T}" y2="${H - B}"/><text x="${x(now - a)}" y="${H - 4}" text-anchor="${a === 0 ? "end" : "middle"}">${label}</text>`);
   }
   out.push(`</g><line class="axis" x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>`);
@@ -376,6 +419,7 @@ function onTick(m) {
   if (m.fleet) { S.fleet = m.fleet; S.fleetErr = ""; } else S.fleetErr = m.fleet_error || "";
   S.points.push(m.sample);
   trim();
+  if (S.openNode && Date.now() - (S.nodeAt || 0) > 3000) loadNode();
   renderHeader();
   renderFleet();
   renderCharts();
