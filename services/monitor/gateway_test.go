@@ -206,3 +206,30 @@ func TestGatewayStoppedIsHung(t *testing.T) {
 	}, "node_hung resolved after SIGCONT")
 	natstest.Eventually(t, 5*time.Second, func() bool { return m.state("gw1") == events.NodeHealthy }, "gw1 healthy again")
 }
+
+// A real gateway stopped with SIGTERM announces its stop: no anomaly,
+// while a gateway killed next to it (the barrier) is seen.
+func TestGatewayCleanStopRaisesNothing(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.JetStream()
+	m := startMonitor(t, testConfig(t, srv, "m1"))
+	gw1, gw2 := startGateway(t, srv, "gw1"), startGateway(t, srv, "gw2")
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return m.state("gw1") == events.NodeHealthy && m.state("gw2") == events.NodeHealthy
+	}, "gateways healthy")
+
+	gw1.signal(syscall.SIGTERM)
+	if err := gw1.cmd.Wait(); err != nil {
+		t.Fatalf("gateway did not stop cleanly: %v", err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return m.state("gw1") == events.NodeStopped }, "gw1 stopped")
+	gw2.kill9()
+	natstest.Eventually(t, documented(t, srv)+5*time.Second, func() bool {
+		return count(stored(t, js), events.KindNodeDown, "gw2", events.AnomalyOpen) == 1
+	}, "node_down for the killed gw2")
+	for _, a := range stored(t, js) {
+		if a.Target == "gw1" {
+			t.Fatalf("a clean stop raised %+v", a)
+		}
+	}
+}
