@@ -87,3 +87,29 @@ func TestServiceHeartbeat(t *testing.T) {
 		t.Fatalf("heartbeat %+v", ev.Payload)
 	}
 }
+
+// The whole fleet accepting upgrades at a storm's rate is one
+// reconnect_storm on the fleet; it clears when the rate falls.
+func TestReconnectStorm(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.JetStream()
+	m := startMonitor(t, testConfig(t, srv, "m1"))
+	nodes := fleetOf(t, srv, "r", 3, func() string { return refusedURL(t) })
+	allHealthy(t, m, nodes)
+
+	for _, n := range nodes {
+		n.SetHealth(func(h *events.Health) { h.AcceptRate, h.Opened = 300, 1500 })
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return count(stored(t, js), events.KindReconnectStorm, events.FleetTarget, events.AnomalyOpen) == 1
+	}, "reconnect_storm stored")
+	if a := firstOf(stored(t, js), events.KindReconnectStorm, events.FleetTarget); a.Evidence.Value < 500 || a.Impact.Nodes != 3 {
+		t.Fatalf("storm %+v", a)
+	}
+	for _, n := range nodes {
+		n.SetHealth(nil)
+	}
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		return count(stored(t, js), events.KindReconnectStorm, events.FleetTarget, events.AnomalyResolved) == 1
+	}, "reconnect_storm resolved")
+}
