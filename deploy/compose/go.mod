@@ -7,13 +7,16 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rs/zerolog v1.35.1
+	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
 )
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/lxzan/gws v1.8.9 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
@@ -26,3 +29,7 @@ require (
 )
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events
+
+replace github.com/wsheal/wsheal/pkg/client => ../../pkg/client
+
+replace github.com/wsheal/wsheal/services/gateway => ../../services/gateway
