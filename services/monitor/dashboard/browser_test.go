@@ -97,6 +97,19 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	}
 	step("gw-2's state history", 15*time.Second, `[...document.querySelectorAll('#fleet tr.nodedetail .nd li')].some(li => /healthy\s*→/.test(li.textContent))`)
 	shot(t, ctx, "dashboard.png")
+	noScriptErrors(t, ctx)
+}
+
+// noScriptErrors fails the test if the page recorded a script error.
+func noScriptErrors(t *testing.T, ctx context.Context) {
+	t.Helper()
+	errs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.wshealErrors`))
+	if err != nil {
+		t.Fatalf("read script errors: %v", err)
+	}
+	if len(errs) > 0 {
+		t.Fatalf("the page had script errors: %q", errs)
+	}
 }
 
 // browser starts headless Chromium for the test.
