@@ -252,6 +252,9 @@ func startSupervisor(t *testing.T, srv *natstest.Server, f *peers, helps func(no
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -119,6 +119,7 @@ func (f *peers) start(id string) {
 			events.Respond(req, out)
 		}))
 	}
+	_ = f.nc.Flush() // the endpoints are live before anyone hears of the node
 	f.mu.Lock()
 	p.svc = svc
 	f.mu.Unlock()

@@ -162,6 +162,9 @@ func startRealSupervisor(t *testing.T, srv *natstest.Server, f *realFleet) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startRealMonitor runs the monitor with short timings.

@@ -20,7 +20,8 @@ func TestRestartAsksTheSupervisor(t *testing.T) {
 	if _, err := c.Restart(context.Background(), "id1", "n1"); !errors.Is(err, events.ErrNoResponders) {
 		t.Fatalf("no supervisor: want ErrNoResponders, got %v", err)
 	}
-	svc, err := micro.AddService(srv.Conn(), micro.Config{Name: events.ServiceName(events.ServiceDev), Version: "0.0.0"})
+	peer := srv.Conn()
+	svc, err := micro.AddService(peer, micro.Config{Name: events.ServiceName(events.ServiceDev), Version: "0.0.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +39,9 @@ func TestRestartAsksTheSupervisor(t *testing.T) {
 		events.Respond(req, events.RestartReply{Process: events.Process{Name: cmd.Node, PID: 7, Running: true}})
 	}))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	p, err := c.Restart(context.Background(), "id1", "n1")

@@ -20,7 +20,8 @@ func TestCommandsReachTheNode(t *testing.T) {
 	if _, err := c.Status(ctx, "n1"); !errors.Is(err, events.ErrNoResponders) || !errors.Is(err, gateway.ErrCommand) {
 		t.Fatalf("no node: %v", err)
 	}
-	svc, err := micro.AddService(srv.Conn(), micro.Config{Name: events.ServiceName(events.ServiceGateway), Version: "0.0.0"})
+	peer := srv.Conn()
+	svc, err := micro.AddService(peer, micro.Config{Name: events.ServiceName(events.ServiceGateway), Version: "0.0.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +35,9 @@ func TestCommandsReachTheNode(t *testing.T) {
 		}
 		events.Respond(req, events.ReconnectReply{Selected: got.Count})
 	}))
+	if err := peer.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	n, err := c.Move(ctx, "m1", "n1", "n2", 5, 2*time.Second)
 	if err != nil || n != 5 || got.Target != "n2" || got.Select != events.SelectAll || got.OverMS != 2000 || got.ID != "m1" {
 		t.Fatalf("move: %d %v %+v", n, err, got)
