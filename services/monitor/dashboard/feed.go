@@ -106,29 +106,19 @@ func Summarize(b []byte) (Item, bool) {
 	it := Item{ID: ev.ID, Time: ev.Time, Subject: ev.Subject}
 	switch p := ev.Payload.(type) {
 	case *events.Anomaly:
-		it.Kind, it.Target = "anomaly", p.Target
-		it.Level = p.Severity
-		if p.State == events.AnomalyResolved {
-			it.Level = LevelOK
-		}
-		it.Text = withReason(fmt.Sprintf("%s %s %s", p.Kind, p.Target, p.State), p.Summary)
+		anomalyItem(&it, p)
 	case *events.Remediation:
 		it.Kind, it.Target = "remediation", p.Target
 		it.Level, it.Text = remediationLine(p)
 	case *events.Incident:
-		it.Kind, it.Incident = "incident", p.ID
+		it.Kind, it.Incident, it.Level = "incident", p.ID, incidentLevel(p.State)
 		it.Target = strings.Join(p.Nodes, ",")
-		it.Level = incidentLevel(p.State)
 		it.Text = fmt.Sprintf("%s %s %s (%s): %s", p.ID, p.Severity, p.State, orDash(p.Change), p.Title)
 	case *events.Review:
 		it.Kind, it.Incident, it.Level = "review", p.IncidentID, LevelOK
 		it.Text = withReason("review "+p.IncidentID, p.Summary)
 	case *events.Notification:
-		it.Kind, it.Incident, it.Level = "notify", p.IncidentID, LevelInfo
-		if p.Status == "failed" {
-			it.Level = LevelError
-		}
-		it.Text = fmt.Sprintf("%s %s via %s: %s", p.Action, p.IncidentID, p.Sink, words(p.Status, p.Error))
+		notificationItem(&it, p)
 	case *events.Lifecycle:
 		it.Kind, it.Target, it.Level = "lifecycle", p.Node, LevelInfo
 		if p.Phase == events.LifecycleStopping || p.Phase == events.LifecycleDraining {
@@ -136,16 +126,36 @@ func Summarize(b []byte) (Item, bool) {
 		}
 		it.Text = lifecycleLine(p)
 	case *events.ConnEvent:
-		it.Kind, it.Target, it.Level = "conn", p.Node, LevelInfo
-		it.Text = words(p.Node, p.Kind, p.ConnID, p.Detail)
-		if p.Suppressed > 0 {
-			it.Text += fmt.Sprintf(" (+%d suppressed)", p.Suppressed)
-		}
+		connItem(&it, p)
 	default:
 		return Item{}, false
 	}
 	it.Text = strings.TrimSpace(it.Text)
 	return it, true
+}
+
+func anomalyItem(it *Item, a *events.Anomaly) {
+	it.Kind, it.Target, it.Level = "anomaly", a.Target, a.Severity
+	if a.State == events.AnomalyResolved {
+		it.Level = LevelOK
+	}
+	it.Text = withReason(fmt.Sprintf("%s %s %s", a.Kind, a.Target, a.State), a.Summary)
+}
+
+func notificationItem(it *Item, n *events.Notification) {
+	it.Kind, it.Incident, it.Level = "notify", n.IncidentID, LevelInfo
+	if n.Status == "failed" {
+		it.Level = LevelError
+	}
+	it.Text = fmt.Sprintf("%s %s via %s: %s", n.Action, n.IncidentID, n.Sink, words(n.Status, n.Error))
+}
+
+func connItem(it *Item, c *events.ConnEvent) {
+	it.Kind, it.Target, it.Level = "conn", c.Node, LevelInfo
+	it.Text = words(c.Node, c.Kind, c.ConnID, c.Detail)
+	if c.Suppressed > 0 {
+		it.Text += fmt.Sprintf(" (+%d suppressed)", c.Suppressed)
+	}
 }
 
 func remediationLine(r *events.Remediation) (level, text string) {

@@ -342,13 +342,19 @@ function openStream() {
 function onTick(m) {
   S.lastTick = Date.now();
   S.nats = m.nats;
-  if (m.fleet) { S.fleet = m.fleet; S.fleetErr = ""; } else S.fleetErr = m.fleet_error || "";
+  if (m.fleet) setFleet(m.fleet); else S.fleetErr = m.fleet_error || "";
   S.points.push(m.sample);
   trim();
   if (S.openNode && Date.now() - (S.nodeAt || 0) > 3000) loadNode();
   renderHeader();
   renderFleet();
   renderCharts();
+}
+function setFleet(f) {
+  f.nodes ||= [];
+  f.by_state ||= {};
+  S.fleet = f;
+  S.fleetErr = "";
 }
 function trim() {
   const t0 = Date.now() - S.windowMs - 5000;
@@ -369,7 +375,7 @@ async function boot(first) {
   } catch (e) {
     S.fleetErr = "snapshot: " + e.message;
   }
-  getJSON("dash/fleet").then((f) => { S.fleet = f; S.fleetErr = ""; }, (e) => { S.fleetErr = e.message; })
+  getJSON("dash/fleet").then(setFleet, (e) => { S.fleetErr = e.message; })
     .finally(() => { renderHeader(); renderFleet(); renderCharts(); });
   getJSON("dash/healer").then((h) => { S.healer = h; renderHealer(); }, () => {});
   loadIncidents();
