@@ -9,6 +9,7 @@ require (
 	github.com/nats-io/nuid v1.0.1
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2
+	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/healer v0.0.0-00010101000000-000000000000

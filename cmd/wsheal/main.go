@@ -52,9 +52,7 @@ Start everything on this machine with 'wsheal dev'; watch it with
 	)
 	addNATSFlags(root)
 	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd(), configCmd())
-	for _, c := range serviceCmds() {
-		root.AddCommand(c)
-	}
+	root.AddCommand(serveCmd())
 	for _, c := range opsCmds() {
 		root.AddCommand(c)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sort"
 
 	"github.com/spf13/cobra"
 )
@@ -22,25 +21,30 @@ type registered struct {
 	config func() any // a pointer to the service's zero Config, for `wsheal config`
 }
 
-func serviceCmds() []*cobra.Command {
-	names := make([]string, 0, len(serviceRegistry))
-	for n := range serviceRegistry {
-		names = append(names, n)
+// serveCmd runs one service in the foreground: `wsheal serve gateway`.
+// `wsheal dev` re-executes the binary this way, and the compose images do.
+func serveCmd() *cobra.Command {
+	serve := &cobra.Command{
+		Use:     "serve <service>",
+		GroupID: "run",
+		Short:   "Run one service (gateway, monitor, healer, notifier), configured by its WSHEAL_<SERVICE>_* environment",
+		Long: `Run one service in the foreground until SIGINT or SIGTERM. Each reads its
+configuration from environment variables with its own prefix; 'wsheal config'
+lists them all with their defaults.`,
+		Example: `  WSHEAL_GATEWAY_NODE=gw-1 WSHEAL_GATEWAY_LISTEN=0.0.0.0:8080 wsheal serve gateway
+  WSHEAL_HEALER_DRY_RUN=true wsheal serve healer`,
 	}
-	sort.Strings(names)
-	var out []*cobra.Command
-	for _, n := range names {
+	for _, n := range serviceNames() {
 		s := serviceRegistry[n]
-		out = append(out, &cobra.Command{
-			Use:     n,
-			GroupID: "run",
-			Short:   s.short,
-			Long:    s.short + ".\n\nConfigured by environment variables WSHEAL_" + upperASCII(n) + "_* (see the README's configuration table).",
-			Args:    cobra.NoArgs,
-			RunE:    func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
+		serve.AddCommand(&cobra.Command{
+			Use:   n,
+			Short: s.short,
+			Long:  s.short + ".\n\nConfigured by environment variables WSHEAL_" + upperASCII(n) + "_* ('wsheal config " + n + "' lists them).",
+			Args:  cobra.NoArgs,
+			RunE:  func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
 		})
 	}
-	return out
+	return serve
 }
 
 // controlPlane lists the control-plane services this binary holds, in the

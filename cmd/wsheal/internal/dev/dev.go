@@ -212,7 +212,7 @@ func (s *Supervisor) specs() []spec {
 			"WSHEAL_GATEWAY_AUTH=none",
 			"WSHEAL_GATEWAY_DRAIN_TIMEOUT=3s",
 		)
-		out = append(out, spec{Name: node, Service: events.ServiceGateway, Args: []string{"gateway"}, Env: env, URL: ws})
+		out = append(out, spec{Name: node, Service: events.ServiceGateway, Args: []string{"serve", "gateway"}, Env: env, URL: ws})
 	}
 	for _, svc := range s.cfg.Services {
 		prefix := "WSHEAL_" + upper(svc)
@@ -226,7 +226,7 @@ func (s *Supervisor) specs() []spec {
 		case events.ServiceHealer:
 			env = append(env, prefix+"_RESTART=dev")
 		}
-		out = append(out, spec{Name: svc, Service: svc, Args: []string{svc}, Env: env, URL: url})
+		out = append(out, spec{Name: svc, Service: svc, Args: []string{"serve", svc}, Env: env, URL: url})
 	}
 	if s.cfg.DemoClients > 0 {
 		// The demo load is `wsheal bench` running until dev stops it; its
