@@ -79,6 +79,13 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 		return r && r.dataset.state === "healthy";
 	})`)
 	step("connections charted", 15*time.Second, `document.querySelectorAll('#chart-conn path.line').length >= 3`)
+	step("hovering the chart reads the counts at that time", 5*time.Second, `(() => {
+		const svg = document.getElementById("chart-conn"), r = svg.getBoundingClientRect();
+		svg.dispatchEvent(new MouseEvent("mousemove", {clientX: r.right - 12, clientY: r.top + 50}));
+		const ok = !!document.querySelector("#legend-conn .at") && !!document.querySelector("#chart-conn line.cursor");
+		svg.dispatchEvent(new MouseEvent("mouseleave"));
+		return ok && !document.querySelector("#legend-conn .at");
+	})()`)
 
 	pid := gatewayPID(t, nc, "gw-2")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -92,6 +99,7 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	step("an incident naming gw-2 appears", 30*time.Second, `[...document.querySelectorAll('#incidents tr[data-incident]')].some(r => r.textContent.includes("gw-2"))`)
 	step("its timeline shows", 15*time.Second, `document.querySelectorAll('#incident-detail .timeline li').length > 0`)
 	step("the feed shows the anomaly", 10*time.Second, `[...document.querySelectorAll('#feed li[data-kind="anomaly"]')].some(li => li.textContent.includes("gw-2"))`)
+	step("the healer's actions show its work on gw-2", 20*time.Second, `[...document.querySelectorAll('#actions tbody tr')].some(r => r.textContent.includes("gw-2"))`)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#fleet tr[data-node="gw-2"]').click()`)); err != nil {
 		t.Fatalf("click gw-2: %v", err)
 	}
@@ -144,6 +152,10 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Errorf("screenshot: %v", err)
+			continue
+		}
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Errorf("screenshot: %v", err)
 			continue

@@ -6,7 +6,7 @@ const S = {
   windowMs: 600000, points: [], health: {}, feed: [], colors: {}, nodeOrder: [],
   fleet: null, fleetErr: "", nats: null, stream: "connecting", lastTick: 0,
   incidents: [], incErr: "", sel: null, selAuto: true, detail: null,
-  healer: null, filter: "all", openNode: null, node: null, nodeAt: 0,
+  healer: null, filter: "all", openNode: null, node: null, nodeAt: 0, hoverT: null,
 };
 const PALETTE = ["#4fb3ff", "#f78c6c", "#c792ea", "#7fdb8a", "#ffcb6b", "#5ee0d0", "#ff6e9c", "#a0b4ff"];
 const FILTERS = [["all", "all"], ["anomaly", "anomalies"], ["remediation", "healer"], ["incident", "incidents"], ["lifecycle", "lifecycle"], ["conn", "conn"]];
@@ -294,10 +294,12 @@ function renderHealer() {
   const tb = $("actions").tBodies[0];
   const acts = h.actions || [];
   if (!acts.length) {
-    tb.innerHTML = `<tr class="empty"><td colspan="5">${h.actions_error ? esc(h.actions_error) : "no remediation yet"}</td></tr>`;
+    tb.innerHTML = `<tr class="empty"><td colspan="6">${h.actions_error ? esc(h.actions_error) : "no remediation yet"}</td></tr>`;
     return;
   }
-  tb.innerHTML = acts.slice(0, 14).map((a) => `<tr><td>${esc(a.action)}${a.dry_run ? " <span class=muted>(dry)</span>" : ""}</td><td>${esc(a.target)}</td>
+  const seen = {};
+  for (const it of S.feed) if (it.kind === "remediation") seen[it.id] = it.time;
+  tb.innerHTML = acts.slice(0, 14).map((a) => `<tr><td class="t">${seen[a.id + ":" + a.phase] ? hms(seen[a.id + ":" + a.phase]) : ""}</td><td>${esc(a.action)}${a.dry_run ? " <span class=muted>(dry)</span>" : ""}</td><td>${esc(a.target)}</td>
     <td><span class="pill s-${esc(a.phase)}">${esc(a.phase)}</span></td><td class="num">${a.attempt}</td>
     <td class="reason" title="${esc(a.detail)}">${esc([a.kind, a.reason, a.detail].filter(Boolean).join(" · "))}</td></tr>`).join("");
 }

@@ -22,6 +22,7 @@ function chart(svg, series, opts) {
     const label = a === 0 ? "now" : "-" + (a < 60e3 ? a / 1000 + "s" : Math.floor(a / 60e3) + "m" + (a % 60e3 ? String((a % 60e3) / 1000).padStart(2, "0") + "s" : ""));
     out.push(`<line x1="${x(now - a)}" x2="${x(now - a)}" y1="${T}" y2="${H - B}"/><text x="${x(now - a)}" y="${H - 4}" text-anchor="${a === 0 ? "end" : "middle"}">${label}</text>`);
   }
+  if (opts.cursor) out.push(`<line class="cursor" x1="${x(opts.cursor)}" x2="${x(opts.cursor)}" y1="${T}" y2="${H - B}"/>`);
   out.push(`</g><line class="axis" x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>`);
   let any = false;
   for (const s of series) {
@@ -64,12 +65,12 @@ function nodesKnown() {
 }
 function renderCharts() {
   const nodes = nodesKnown();
-  const last = S.points[S.points.length - 1];
+  const last = S.hoverT ? nearest(S.hoverT) : S.points[S.points.length - 1];
   const conn = nodes.map((n) => ({ color: color(n), pts: S.points.map((p) => [p.t, n in p.n ? p.n[n] : null]) }));
   const span = chartSpan();
   $("chart-span").textContent = "last " + dur(span).replace(/m00s$/, " min");
-  chart($("chart-conn"), conn, { span, min: 10, empty: "no heartbeats yet" });
-  $("legend-conn").innerHTML = nodes.map((n) => {
+  chart($("chart-conn"), conn, { span, min: 10, cursor: last && S.hoverT ? last.t : 0, empty: "no heartbeats yet" });
+  $("legend-conn").innerHTML = (last && S.hoverT ? `<span class="at">${hms(last.t)}</span>` : "") + nodes.map((n) => {
     const live = last && n in last.n;
     return `<span class="${live ? "" : "dead"}"><i style="background:${color(n)}"></i>${esc(n)} ${live ? last.n[n].toLocaleString() : "silent"}</span>`;
   }).join("");
@@ -79,3 +80,22 @@ function renderCharts() {
   chart($("chart-stale"), stale, { span, min: 1, dots: true, empty: "no health snapshots yet" });
 }
 
+
+// nearest is the chart point closest to time t.
+function nearest(t) {
+  let best = null;
+  for (const p of S.points) if (!best || Math.abs(p.t - t) < Math.abs(best.t - t)) best = p;
+  return best;
+}
+
+// Hovering the connections chart shows every node's count at that time.
+(() => {
+  const svg = document.getElementById("chart-conn");
+  svg.addEventListener("mousemove", (e) => {
+    const r = svg.getBoundingClientRect(), span = chartSpan();
+    const f = (e.clientX - r.left - 44) / (r.width - 44 - 8);
+    S.hoverT = f < 0 || f > 1 ? null : Date.now() - span + f * span;
+    renderCharts();
+  });
+  svg.addEventListener("mouseleave", () => { S.hoverT = null; renderCharts(); });
+})();
