@@ -25,34 +25,34 @@ type Config struct {
 	service.NATS
 	service.Log
 
-	Node      string `envconfig:"NODE"`                            // default: host name
-	Listen    string `envconfig:"LISTEN" default:"127.0.0.1:8080"` // HTTP and WebSocket address
-	PublicURL string `envconfig:"PUBLIC_URL"`                      // default: ws(s)://<listen>/ws
-	Auth      string `envconfig:"AUTH" default:"none"`             // none or jwt
-	JWTSecret string `envconfig:"JWT_SECRET"`
-	TLSCert   string `envconfig:"TLS_CERT"`
-	TLSKey    string `envconfig:"TLS_KEY"`
+	Node      string `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`                                                                                                          // default: host name
+	Listen    string `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"` // HTTP and WebSocket address
+	PublicURL string `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`                                                                          // default: ws(s)://<listen>/ws
+	Auth      string `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`                                                                               // none or jwt
+	JWTSecret string `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
+	TLSCert   string `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
+	TLSKey    string `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
 
-	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000"`
-	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200"`
-	AcceptBurst      int           `envconfig:"ACCEPT_BURST" default:"400"`
-	MaxMessage       int           `envconfig:"MAX_MESSAGE" default:"65536"`
-	InboundRate      float64       `envconfig:"INBOUND_RATE" default:"100"`
-	InboundBurst     int           `envconfig:"INBOUND_BURST" default:"200"`
-	SendQueue        int           `envconfig:"SEND_QUEUE" default:"1024"`
-	MaxSubs          int           `envconfig:"MAX_SUBS" default:"100"`
-	PingInterval     time.Duration `envconfig:"PING_INTERVAL" default:"5s"`
-	PongDeadline     time.Duration `envconfig:"PONG_DEADLINE" default:"5s"`
-	IdleTimeout      time.Duration `envconfig:"IDLE_TIMEOUT" default:"5m"`
-	HandshakeTimeout time.Duration `envconfig:"HANDSHAKE_TIMEOUT" default:"5s"`
+	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000" desc:"most client connections; upgrades past it get 503 + Retry-After"`
+	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200" desc:"new connections per second (token bucket); past it 503 + Retry-After"`
+	AcceptBurst      int           `envconfig:"ACCEPT_BURST" default:"400" desc:"burst of the accept-rate bucket"`
+	MaxMessage       int           `envconfig:"MAX_MESSAGE" default:"65536" desc:"largest inbound frame in bytes"`
+	InboundRate      float64       `envconfig:"INBOUND_RATE" default:"100" desc:"frames per second a connection may send (0: unlimited); past it close 4005"`
+	InboundBurst     int           `envconfig:"INBOUND_BURST" default:"200" desc:"burst of the per-connection inbound bucket"`
+	SendQueue        int           `envconfig:"SEND_QUEUE" default:"1024" desc:"frames queued per connection; a full queue closes a slow consumer with 4002"`
+	MaxSubs          int           `envconfig:"MAX_SUBS" default:"100" desc:"channels per connection"`
+	PingInterval     time.Duration `envconfig:"PING_INTERVAL" default:"5s" desc:"server ping interval per connection (jittered by 10%)"`
+	PongDeadline     time.Duration `envconfig:"PONG_DEADLINE" default:"5s" desc:"a connection with no pong within this is stale and closed (4000)"`
+	IdleTimeout      time.Duration `envconfig:"IDLE_TIMEOUT" default:"5m" desc:"a connection with no subscription and no traffic this long is evicted (4001); 0 disables"`
+	HandshakeTimeout time.Duration `envconfig:"HANDSHAKE_TIMEOUT" default:"5s" desc:"bound on the WebSocket upgrade"`
 
-	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s"`
-	HealthInterval    time.Duration `envconfig:"HEALTH_INTERVAL" default:"5s"`
-	DrainOver         time.Duration `envconfig:"DRAIN_OVER" default:"10s"`
-	DrainTimeout      time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s"`
-	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5"`
-	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20"`
-	HistorySize       int           `envconfig:"HISTORY_SIZE" default:"1024"`
+	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s" desc:"heartbeat period on wsheal.evt.gw.<node>.heartbeat"`
+	HealthInterval    time.Duration `envconfig:"HEALTH_INTERVAL" default:"5s" desc:"health snapshot period on wsheal.evt.gw.<node>.health"`
+	DrainOver         time.Duration `envconfig:"DRAIN_OVER" default:"10s" desc:"how long a drain command without over_ms spreads its reconnect hints"`
+	DrainTimeout      time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s" desc:"on SIGTERM: paced drain over 80% of this, then the rest are closed and the node exits"`
+	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5" desc:"notable connection events per second published (the rest are counted as suppressed)"`
+	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20" desc:"burst of notable connection events"`
+	HistorySize       int           `envconfig:"HISTORY_SIZE" default:"1024" desc:"messages kept in memory per channel to serve resumes without JetStream"`
 }
 
 // ConfigFromEnv reads and validates the configuration.

@@ -25,35 +25,35 @@ type Config struct {
 	service.NATS
 	service.Log
 
-	Instance    string        `envconfig:"INSTANCE"`                   // default: the host name
-	GroupWindow time.Duration `envconfig:"GROUP_WINDOW" default:"5m"`  // anomalies of a group within it share an incident
-	ReviewDelay time.Duration `envconfig:"REVIEW_DELAY" default:"10s"` // wait for late events before the review
-	Tick        time.Duration `envconfig:"TICK" default:"1s"`          // escalation/repeat clock
-	Replay      time.Duration `envconfig:"REPLAY" default:"1h"`        // history a new consumer starts from
-	Retention   time.Duration `envconfig:"RETENTION" default:"720h"`   // resolved incidents kept this long in KV; 0 keeps them
+	Instance    string        `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"` // default: the host name
+	GroupWindow time.Duration `envconfig:"GROUP_WINDOW" default:"5m" desc:"anomalies of a group within it share an incident"`
+	ReviewDelay time.Duration `envconfig:"REVIEW_DELAY" default:"10s" desc:"wait for late events before the review"`
+	Tick        time.Duration `envconfig:"TICK" default:"1s" desc:"escalation/repeat clock"`
+	Replay      time.Duration `envconfig:"REPLAY" default:"1h" desc:"history a new consumer starts from"`
+	Retention   time.Duration `envconfig:"RETENTION" default:"720h" desc:"resolved incidents kept this long in KV; 0 keeps them"`
 
-	Escalation     string        `envconfig:"ESCALATION" default:"pagerduty,slack@10m;pagerduty,slack,webhook,alertmanager"`
-	PageSeverities string        `envconfig:"PAGE_SEVERITIES" default:"SEV1"`
-	PageAfter      int           `envconfig:"PAGE_AFTER_FAILURES" default:"1"` // failed attempts that page; 0: only exhaustion/escalation
-	UnhealedAfter  time.Duration `envconfig:"UNHEALED_AFTER" default:"15m"`
-	Repeat         time.Duration `envconfig:"REPEAT" default:"1h"`
-	SummarySinks   string        `envconfig:"SUMMARY_SINKS" default:"slack,webhook,alertmanager"`
+	Escalation     string        `envconfig:"ESCALATION" default:"pagerduty,slack@10m;pagerduty,slack,webhook,alertmanager" desc:"escalation levels: sinks split by ',', levels by ';', '@timeout' before the next level"`
+	PageSeverities string        `envconfig:"PAGE_SEVERITIES" default:"SEV1" desc:"severities paged at once, comma-separated (SEV1..SEV4)"`
+	PageAfter      int           `envconfig:"PAGE_AFTER_FAILURES" default:"1" desc:"failed attempts that page; 0: only exhaustion/escalation"`
+	UnhealedAfter  time.Duration `envconfig:"UNHEALED_AFTER" default:"15m" desc:"page when an incident is not resolved by then (0: never)"`
+	Repeat         time.Duration `envconfig:"REPEAT" default:"1h" desc:"re-page an unacknowledged incident this often (0: never)"`
+	SummarySinks   string        `envconfig:"SUMMARY_SINKS" default:"slack,webhook,alertmanager" desc:"where summaries of incidents healed without a page go"`
 
-	WebhookURL          string `envconfig:"WEBHOOK_URL"`
-	WebhookSecret       string `envconfig:"WEBHOOK_SECRET"`
-	SlackURL            string `envconfig:"SLACK_URL"`
-	PagerDutyRoutingKey string `envconfig:"PAGERDUTY_ROUTING_KEY"`
-	PagerDutyURL        string `envconfig:"PAGERDUTY_URL" default:"https://events.pagerduty.com/v2/enqueue"`
-	AlertmanagerURL     string `envconfig:"ALERTMANAGER_URL"`
-	AlertmanagerName    string `envconfig:"ALERTMANAGER_RECEIVER" default:"wsheal"`
-	ExternalURL         string `envconfig:"EXTERNAL_URL"`
+	WebhookURL          string `envconfig:"WEBHOOK_URL" desc:"generic webhook sink URL (JSON, X-Wsheal-Signature HMAC-SHA256)"`
+	WebhookSecret       string `envconfig:"WEBHOOK_SECRET" desc:"HMAC key of the webhook signature"`
+	SlackURL            string `envconfig:"SLACK_URL" desc:"Slack incoming webhook URL"`
+	PagerDutyRoutingKey string `envconfig:"PAGERDUTY_ROUTING_KEY" desc:"PagerDuty Events API v2 routing key (enables the PagerDuty sink)"`
+	PagerDutyURL        string `envconfig:"PAGERDUTY_URL" default:"https://events.pagerduty.com/v2/enqueue" desc:"PagerDuty Events API v2 endpoint"`
+	AlertmanagerURL     string `envconfig:"ALERTMANAGER_URL" desc:"Alertmanager-compatible webhook receiver URL (payload version 4)"`
+	AlertmanagerName    string `envconfig:"ALERTMANAGER_RECEIVER" default:"wsheal" desc:"receiver name in the Alertmanager payload"`
+	ExternalURL         string `envconfig:"EXTERNAL_URL" desc:"externalURL in the Alertmanager payload (e.g. the dashboard)"`
 
-	HTTPTimeout   time.Duration `envconfig:"HTTP_TIMEOUT" default:"10s"`
-	Rate          float64       `envconfig:"RATE" default:"1"` // messages per second per sink
-	Burst         int           `envconfig:"BURST" default:"10"`
-	RetryAttempts int           `envconfig:"RETRY_ATTEMPTS" default:"6"`
-	RetryInitial  time.Duration `envconfig:"RETRY_INITIAL" default:"500ms"`
-	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"30s"`
+	HTTPTimeout   time.Duration `envconfig:"HTTP_TIMEOUT" default:"10s" desc:"bound on one sink request"`
+	Rate          float64       `envconfig:"RATE" default:"1" desc:"messages per second per sink"`
+	Burst         int           `envconfig:"BURST" default:"10" desc:"burst of each sink's rate limit"`
+	RetryAttempts int           `envconfig:"RETRY_ATTEMPTS" default:"6" desc:"attempts per notification (429 and 5xx retry; other 4xx do not)"`
+	RetryInitial  time.Duration `envconfig:"RETRY_INITIAL" default:"500ms" desc:"first retry delay (exponential, jittered; Retry-After honoured)"`
+	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"30s" desc:"longest retry delay"`
 }
 
 // ConfigFromEnv reads and validates the configuration.

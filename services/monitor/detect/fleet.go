@@ -10,10 +10,10 @@ import (
 
 // StormConfig tunes the reconnect storm detector (fleet-wide).
 type StormConfig struct {
-	AcceptRate      float64 `envconfig:"STORM_ACCEPT_RATE" default:"500"`       // accepted upgrades/s across the fleet
-	LeaveAcceptRate float64 `envconfig:"STORM_LEAVE_ACCEPT_RATE" default:"250"` // below this it is good
-	RejectRate      float64 `envconfig:"STORM_REJECT_RATE" default:"50"`        // rejected upgrades/s across the fleet
-	LeaveRejectRate float64 `envconfig:"STORM_LEAVE_REJECT_RATE" default:"10"`
+	AcceptRate      float64 `envconfig:"STORM_ACCEPT_RATE" default:"500" desc:"accepted upgrades/s across the fleet"`
+	LeaveAcceptRate float64 `envconfig:"STORM_LEAVE_ACCEPT_RATE" default:"250" desc:"below this it is good"`
+	RejectRate      float64 `envconfig:"STORM_REJECT_RATE" default:"50" desc:"rejected upgrades/s across the fleet"`
+	LeaveRejectRate float64 `envconfig:"STORM_LEAVE_REJECT_RATE" default:"10" desc:"below this rejected upgrades/s the storm is over"`
 }
 
 // DefaultStorm returns the reconnect storm defaults.
@@ -74,10 +74,10 @@ func (d *Storm) Seed(start time.Time) { d.gate.Seed(start) }
 
 // ImbalanceConfig tunes the load imbalance detector.
 type ImbalanceConfig struct {
-	Ratio      float64 `envconfig:"IMBALANCE_RATIO" default:"1.5"`       // max/mean connections to enter
-	LeaveRatio float64 `envconfig:"IMBALANCE_LEAVE_RATIO" default:"1.2"` // below this it is good
-	Floor      int     `envconfig:"IMBALANCE_FLOOR" default:"100"`       // the hottest node holds at least this many
-	MinNodes   int     `envconfig:"IMBALANCE_MIN_NODES" default:"2"`
+	Ratio      float64 `envconfig:"IMBALANCE_RATIO" default:"1.5" desc:"max/mean connections to enter"`
+	LeaveRatio float64 `envconfig:"IMBALANCE_LEAVE_RATIO" default:"1.2" desc:"below this it is good"`
+	Floor      int     `envconfig:"IMBALANCE_FLOOR" default:"100" desc:"the hottest node holds at least this many"`
+	MinNodes   int     `envconfig:"IMBALANCE_MIN_NODES" default:"2" desc:"nodes needed for the imbalance detector"`
 }
 
 // DefaultImbalance returns the imbalance defaults.
@@ -151,9 +151,9 @@ func (d *Imbalance) Seed(start time.Time) { d.gate.Seed(start) }
 
 // FlappingConfig tunes the flapping detector.
 type FlappingConfig struct {
-	Changes      int           `envconfig:"FLAP_CHANGES" default:"6"`       // state changes in Window to enter
-	LeaveChanges int           `envconfig:"FLAP_LEAVE_CHANGES" default:"2"` // at most this many to leave
-	Window       time.Duration `envconfig:"FLAP_WINDOW" default:"5m"`
+	Changes      int           `envconfig:"FLAP_CHANGES" default:"6" desc:"state changes in Window to enter"`
+	LeaveChanges int           `envconfig:"FLAP_LEAVE_CHANGES" default:"2" desc:"at most this many to leave"`
+	Window       time.Duration `envconfig:"FLAP_WINDOW" default:"5m" desc:"window of the flapping detector"`
 }
 
 // DefaultFlapping returns the flapping defaults.

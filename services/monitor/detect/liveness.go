@@ -9,9 +9,9 @@ import (
 // LivenessConfig tunes heartbeat liveness. Thresholds are in heartbeat
 // intervals of the node (its heartbeat says how often it beats).
 type LivenessConfig struct {
-	SuspectMisses float64 `envconfig:"SUSPECT_MISSES" default:"2"` // missed beats before suspect
-	DownMisses    float64 `envconfig:"DOWN_MISSES" default:"3"`    // missed beats before down (or hung)
-	RecoverBeats  int     `envconfig:"RECOVER_BEATS" default:"3"`  // on-time beats to be alive again
+	SuspectMisses float64 `envconfig:"SUSPECT_MISSES" default:"2" desc:"missed beats before suspect"`
+	DownMisses    float64 `envconfig:"DOWN_MISSES" default:"3" desc:"missed beats before down (or hung)"`
+	RecoverBeats  int     `envconfig:"RECOVER_BEATS" default:"3" desc:"on-time beats to be alive again"`
 }
 
 // DefaultLiveness returns the liveness defaults.

@@ -34,8 +34,8 @@ type NodeDetector interface {
 
 // Hysteresis is the sample counts shared by the node detectors.
 type Hysteresis struct {
-	FireAfter  int `envconfig:"FIRE_AFTER" default:"3"`
-	ClearAfter int `envconfig:"CLEAR_AFTER" default:"3"`
+	FireAfter  int `envconfig:"FIRE_AFTER" default:"3" desc:"bad samples in a row before a node detector fires"`
+	ClearAfter int `envconfig:"CLEAR_AFTER" default:"3" desc:"good samples in a row before it clears"`
 }
 
 // DefaultHysteresis is 3 bad samples to fire, 3 good to clear.
@@ -43,9 +43,9 @@ func DefaultHysteresis() Hysteresis { return Hysteresis{FireAfter: 3, ClearAfter
 
 // StaleConfig tunes the stale-connection spike detector.
 type StaleConfig struct {
-	Share      float64 `envconfig:"STALE_SHARE" default:"0.05"`       // stale closes / connections to enter
-	LeaveShare float64 `envconfig:"STALE_LEAVE_SHARE" default:"0.02"` // below this it is good
-	MinCount   int     `envconfig:"STALE_MIN" default:"5"`            // fewer stale closes are never a spike
+	Share      float64 `envconfig:"STALE_SHARE" default:"0.05" desc:"stale closes / connections to enter"`
+	LeaveShare float64 `envconfig:"STALE_LEAVE_SHARE" default:"0.02" desc:"below this it is good"`
+	MinCount   int     `envconfig:"STALE_MIN" default:"5" desc:"fewer stale closes are never a spike"`
 }
 
 // DefaultStale returns the stale detector's defaults.
@@ -93,8 +93,8 @@ func (d *Stale) Forget(node string) { d.forget(node) }
 
 // SlowConfig tunes the slow-consumer detector.
 type SlowConfig struct {
-	Enter int `envconfig:"SLOW_ENTER" default:"5"` // slow consumers per interval to enter
-	Leave int `envconfig:"SLOW_LEAVE" default:"1"` // at most this many is good
+	Enter int `envconfig:"SLOW_ENTER" default:"5" desc:"slow consumers per interval to enter"`
+	Leave int `envconfig:"SLOW_LEAVE" default:"1" desc:"at most this many is good"`
 }
 
 // DefaultSlow returns the slow-consumer detector's defaults.
@@ -136,8 +136,8 @@ func (d *Slow) Forget(node string) { d.forget(node) }
 
 // ErrorsConfig tunes the error-rate detector.
 type ErrorsConfig struct {
-	Rate      float64 `envconfig:"ERROR_RATE" default:"5"`       // errors per second to enter
-	LeaveRate float64 `envconfig:"ERROR_LEAVE_RATE" default:"1"` // below this it is good
+	Rate      float64 `envconfig:"ERROR_RATE" default:"5" desc:"errors per second to enter"`
+	LeaveRate float64 `envconfig:"ERROR_LEAVE_RATE" default:"1" desc:"below this it is good"`
 }
 
 // DefaultErrors returns the error-rate detector's defaults.
@@ -180,10 +180,10 @@ func (d *Errors) Forget(node string) { d.forget(node) }
 // the highest of connections/capacity, backlog/MaxBacklog and
 // heap/MaxHeapMB; a limit of 0 leaves its part out.
 type SaturationConfig struct {
-	Enter      float64 `envconfig:"SATURATION_ENTER" default:"0.9"`
-	Leave      float64 `envconfig:"SATURATION_LEAVE" default:"0.8"`
-	MaxBacklog int     `envconfig:"SATURATION_MAX_BACKLOG" default:"100000"` // queued frames across connections
-	MaxHeapMB  int     `envconfig:"SATURATION_MAX_HEAP_MB" default:"1024"`
+	Enter      float64 `envconfig:"SATURATION_ENTER" default:"0.9" desc:"connections/capacity that enters saturation"`
+	Leave      float64 `envconfig:"SATURATION_LEAVE" default:"0.8" desc:"connections/capacity below which saturation clears"`
+	MaxBacklog int     `envconfig:"SATURATION_MAX_BACKLOG" default:"100000" desc:"queued frames across connections"`
+	MaxHeapMB  int     `envconfig:"SATURATION_MAX_HEAP_MB" default:"1024" desc:"heap that counts as saturation"`
 }
 
 // DefaultSaturation returns the saturation detector's defaults.

@@ -6,9 +6,9 @@ import "time"
 // silent at once the likely cause is NATS, the network or the monitor, so
 // one fleet anomaly is raised instead of one per node.
 type PanicConfig struct {
-	Share      float64 `envconfig:"PANIC_SHARE" default:"0.5"`     // more than this share of the fleet silent
-	MinNodes   int     `envconfig:"PANIC_MIN_NODES" default:"3"`   // and at least this many nodes
-	ClearAfter int     `envconfig:"PANIC_CLEAR_AFTER" default:"3"` // good checks in a row to clear
+	Share      float64 `envconfig:"PANIC_SHARE" default:"0.5" desc:"more than this share of the fleet silent"`
+	MinNodes   int     `envconfig:"PANIC_MIN_NODES" default:"3" desc:"and at least this many nodes"`
+	ClearAfter int     `envconfig:"PANIC_CLEAR_AFTER" default:"3" desc:"good checks in a row to clear"`
 }
 
 // DefaultPanic returns the panic threshold defaults.

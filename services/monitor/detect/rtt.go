@@ -10,15 +10,15 @@ import (
 
 // RTTConfig tunes the RTT degradation detector.
 type RTTConfig struct {
-	Alpha       float64 `envconfig:"RTT_ALPHA" default:"0.2"`        // EWMA weight of a new sample
-	Factor      float64 `envconfig:"RTT_FACTOR" default:"2"`         // p99 >= Factor x baseline enters
-	LeaveFactor float64 `envconfig:"RTT_LEAVE_FACTOR" default:"1.5"` // p99 < LeaveFactor x baseline leaves
-	MinDeltaMS  float64 `envconfig:"RTT_MIN_DELTA_MS" default:"20"`  // and at least this far above
-	Warmup      int     `envconfig:"RTT_WARMUP" default:"5"`         // snapshots before the baseline counts
-	MinPongs    int     `envconfig:"RTT_MIN_PONGS" default:"10"`     // snapshots from fewer pongs are skipped
-	OutlierK    float64 `envconfig:"RTT_OUTLIER_K" default:"3"`      // p99 >= mean + K sd of the peers enters
-	LeaveK      float64 `envconfig:"RTT_LEAVE_K" default:"2"`        // p99 < mean + LeaveK sd leaves
-	MinNodes    int     `envconfig:"RTT_MIN_NODES" default:"3"`      // peers needed for the fleet test
+	Alpha       float64 `envconfig:"RTT_ALPHA" default:"0.2" desc:"EWMA weight of a new sample"`
+	Factor      float64 `envconfig:"RTT_FACTOR" default:"2" desc:"p99 >= Factor x baseline enters"`
+	LeaveFactor float64 `envconfig:"RTT_LEAVE_FACTOR" default:"1.5" desc:"p99 < LeaveFactor x baseline leaves"`
+	MinDeltaMS  float64 `envconfig:"RTT_MIN_DELTA_MS" default:"20" desc:"and at least this far above"`
+	Warmup      int     `envconfig:"RTT_WARMUP" default:"5" desc:"snapshots before the baseline counts"`
+	MinPongs    int     `envconfig:"RTT_MIN_PONGS" default:"10" desc:"snapshots from fewer pongs are skipped"`
+	OutlierK    float64 `envconfig:"RTT_OUTLIER_K" default:"3" desc:"p99 >= mean + K sd of the peers enters"`
+	LeaveK      float64 `envconfig:"RTT_LEAVE_K" default:"2" desc:"p99 < mean + LeaveK sd leaves"`
+	MinNodes    int     `envconfig:"RTT_MIN_NODES" default:"3" desc:"peers needed for the fleet test"`
 }
 
 // DefaultRTT returns the RTT detector's defaults.
