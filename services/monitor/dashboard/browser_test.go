@@ -100,8 +100,10 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	step("its timeline shows", 15*time.Second, `document.querySelectorAll('#incident-detail .timeline li').length > 0`)
 	step("the feed shows the anomaly", 10*time.Second, `[...document.querySelectorAll('#feed li[data-kind="anomaly"]')].some(li => li.textContent.includes("gw-2"))`)
 	step("the healer's actions show its work on gw-2", 20*time.Second, `[...document.querySelectorAll('#actions tbody tr')].some(r => r.textContent.includes("gw-2"))`)
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#fleet tr[data-node="gw-2"]').click()`)); err != nil {
-		t.Fatalf("click gw-2: %v", err)
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ccancel()
+	if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`#fleet tr[data-node="gw-2"] td.node`))); err != nil {
+		t.Fatalf("click gw-2 with the mouse: %v", err)
 	}
 	step("gw-2's state history", 15*time.Second, `[...document.querySelectorAll('#fleet tr.nodedetail .nd li')].some(li => /healthy\s*→/.test(li.textContent))`)
 	shot(t, ctx, "dashboard.png")

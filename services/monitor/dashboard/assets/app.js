@@ -6,7 +6,7 @@ const S = {
   windowMs: 600000, points: [], health: {}, feed: [], colors: {}, nodeOrder: [],
   fleet: null, fleetErr: "", nats: null, stream: "connecting", lastTick: 0,
   incidents: [], incErr: "", sel: null, selAuto: true, detail: null,
-  healer: null, filter: "all", openNode: null, node: null, nodeAt: 0, hoverT: null,
+  healer: null, filter: "all", openNode: null, node: null, nodeAt: 0, hoverT: null, pressing: false,
 };
 const PALETTE = ["#4fb3ff", "#f78c6c", "#c792ea", "#7fdb8a", "#ffcb6b", "#5ee0d0", "#ff6e9c", "#a0b4ff"];
 const FILTERS = [["all", "all"], ["anomaly", "anomalies"], ["remediation", "healer"], ["incident", "incidents"], ["lifecycle", "lifecycle"], ["conn", "conn"]];
@@ -85,6 +85,7 @@ function badge(id, cls, text) {
 function renderFleet() {
   const f = S.fleet;
   const tb = $("fleet").tBodies[0];
+  if (S.pressing) return; // a row replaced under the pointer would swallow the click
   $("fleet").classList.toggle("stale", !!S.fleetErr);
   if (!f) {
     tb.innerHTML = `<tr class="empty"><td colspan="10">${S.fleetErr ? esc(S.fleetErr) : "waiting for the monitor…"}</td></tr>`;
@@ -153,6 +154,7 @@ async function loadNode() {
 $("fleet").addEventListener("click", (e) => {
   const tr = e.target.closest("tr[data-node]");
   if (!tr) return;
+  S.pressing = false;
   S.openNode = S.openNode === tr.dataset.node ? null : tr.dataset.node;
   S.node = null;
   renderFleet();
@@ -216,6 +218,7 @@ async function loadIncidents() {
 }
 function renderIncidents() {
   const tb = $("incidents").tBodies[0];
+  if (S.pressing) return;
   const open = S.incidents.filter((i) => i.state !== "resolved").length;
   $("inc-sub").innerHTML = S.incErr ? `<span class="err">${esc(S.incErr)}</span>` : `${open} open · ${S.incidents.length} recent`;
   if (!S.incidents.length) {
@@ -234,6 +237,7 @@ function renderIncidents() {
 $("incidents").addEventListener("click", (e) => {
   const tr = e.target.closest("tr[data-incident]");
   if (!tr) return;
+  S.pressing = false;
   S.sel = tr.dataset.incident;
   S.selAuto = false;
   renderIncidents();
@@ -383,6 +387,9 @@ async function boot(first) {
   loadIncidents();
   if (first) openStream();
 }
+
+addEventListener("pointerdown", () => { S.pressing = true; }, true);
+for (const ev of ["pointerup", "pointercancel"]) addEventListener(ev, () => { setTimeout(() => { S.pressing = false; }, 0); }, true);
 
 setInterval(() => {
   $("clock").textContent = new Date().toTimeString().slice(0, 8);
