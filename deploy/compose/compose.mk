@@ -2,12 +2,17 @@
 # test. Included by the top Makefile (which defines GO, BIN, COMPOSE and
 # the `static` target); run from the repository root.
 
+# Whatever was the default goal before this file stays so (restored at the end).
+COMPOSE_SAVED_GOAL := $(.DEFAULT_GOAL)
+
 COMPOSE_DIR     := deploy/compose
 COMPOSE_PROJECT ?= wsheal
 # TLS=1 adds docker-compose.tls.yml: TLS on every NATS connection and route.
 TLS             ?=
 CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
-IMAGE_CTX       := $(COMPOSE_DIR)/build
+# The end-to-end test sets its own context directory and tag, so that two
+# runs at once never share a build directory or retag a running stack's images.
+WSHEAL_IMAGE_CTX       ?= $(COMPOSE_DIR)/build
 export WSHEAL_TAG        ?= local
 export WSHEAL_DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || stat -f %g /var/run/docker.sock 2>/dev/null || echo 0)
 # NATS micro services require a SemVer version; `git describe` gives
@@ -16,24 +21,30 @@ IMAGE_VERSION   ?= $(if $(filter v%,$(VERSION)),$(patsubst v%,%,$(VERSION)),0.0.
 COMPOSE_FILES   = -f $(COMPOSE_DIR)/docker-compose.yml $(if $(TLS),-f $(COMPOSE_DIR)/docker-compose.tls.yml)
 DC              = $(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES)
 
-.PHONY: images secrets certs up demo down ps logs e2e
+.PHONY: images secrets certs up demo down ps logs e2e compose-e2e-notice
+
+# `make test` says loudly when the compose end-to-end test will skip
+# (go test shows a skip message only with -v).
+test: compose-e2e-notice
+compose-e2e-notice:
+	@docker version >/dev/null 2>&1 || echo "SKIP compose e2e: no Docker engine answers: deploy/compose TestComposeE2E will skip (make e2e where Docker runs)"
 
 images: LDFLAGS := -s -w -X github.com/wsheal/wsheal/pkg/events.Version=$(IMAGE_VERSION)
 images: static ## FROM-scratch images wsheal:local and wsheal-nats:local (no registry needed)
 	@test -s $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): set CA_BUNDLE"; exit 1; }
-	rm -rf $(IMAGE_CTX)
-	mkdir -p $(IMAGE_CTX)/wsheal/data $(IMAGE_CTX)/nats/data
-	cd $(COMPOSE_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o build/probe ./probe
+	rm -rf $(WSHEAL_IMAGE_CTX)/wsheal $(WSHEAL_IMAGE_CTX)/nats $(WSHEAL_IMAGE_CTX)/probe
+	mkdir -p $(WSHEAL_IMAGE_CTX)/wsheal/data $(WSHEAL_IMAGE_CTX)/nats/data
+	cd $(COMPOSE_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(abspath $(WSHEAL_IMAGE_CTX))/probe ./probe
 	for d in wsheal nats; do \
-		cp $(COMPOSE_DIR)/image/passwd $(COMPOSE_DIR)/image/group $(IMAGE_CTX)/$$d/ && \
-		cp $(CA_BUNDLE) $(IMAGE_CTX)/$$d/ca-certificates.crt && \
-		cp $(COMPOSE_DIR)/image/$$d.Dockerfile $(IMAGE_CTX)/$$d/Dockerfile && \
-		cp $(IMAGE_CTX)/probe $(IMAGE_CTX)/$$d/ || exit 1; \
+		cp $(COMPOSE_DIR)/image/passwd $(COMPOSE_DIR)/image/group $(WSHEAL_IMAGE_CTX)/$$d/ && \
+		cp $(CA_BUNDLE) $(WSHEAL_IMAGE_CTX)/$$d/ca-certificates.crt && \
+		cp $(COMPOSE_DIR)/image/$$d.Dockerfile $(WSHEAL_IMAGE_CTX)/$$d/Dockerfile && \
+		cp $(WSHEAL_IMAGE_CTX)/probe $(WSHEAL_IMAGE_CTX)/$$d/ || exit 1; \
 	done
-	cp $(BIN)/static/wsheal $(IMAGE_CTX)/wsheal/
-	cp $(BIN)/static/nats-server $(IMAGE_CTX)/nats/
-	docker build -q -t wsheal:$(WSHEAL_TAG) $(IMAGE_CTX)/wsheal
-	docker build -q -t wsheal-nats:$(WSHEAL_TAG) $(IMAGE_CTX)/nats
+	cp $(BIN)/static/wsheal $(WSHEAL_IMAGE_CTX)/wsheal/
+	cp $(BIN)/static/nats-server $(WSHEAL_IMAGE_CTX)/nats/
+	docker build -q -t wsheal:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/wsheal
+	docker build -q -t wsheal-nats:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/nats
 
 secrets: ## deploy/compose/secrets/*.env with random passwords, when absent
 	cd $(COMPOSE_DIR) && $(GO) run ./setup secrets -dir secrets
@@ -59,3 +70,7 @@ logs: ## follow the compose stack's logs
 
 e2e: ## the compose end-to-end test: images, stack, faults, healing checks (needs Docker)
 	cd $(COMPOSE_DIR) && WSHEAL_E2E=1 $(GO) test -count=1 -v -timeout 15m -run 'TestCompose' .
+
+# Restore the default goal: when this file is included before the first
+# target of the Makefile, an empty value lets that target become it.
+.DEFAULT_GOAL := $(COMPOSE_SAVED_GOAL)

@@ -35,9 +35,7 @@ func TestComposeE2E(t *testing.T) {
 
 	s := newStack(t, compose)
 	t.Log("building the images (make images) and the secrets (make secrets)")
-	if out, err := s.run(ctx, "make", "-C", "../..", "images", "secrets"); err != nil {
-		t.Fatalf("make images secrets: %v\n%s", err, out)
-	}
+	s.build(ctx)
 	s.up(ctx)
 	nc := s.operator()
 	audit := watchRemediations(t, nc)

@@ -66,7 +66,8 @@ func newStack(t *testing.T, compose []string) *stack {
 	project := fmt.Sprintf("wsheal-e2e-%d-%d", os.Getpid(), time.Now().Unix()%100000)
 	s := &stack{t: t, compose: compose, project: project, ports: map[string]int{}}
 	s.env = append(os.Environ(),
-		"WSHEAL_TAG=local",
+		"WSHEAL_TAG="+project,
+		"WSHEAL_IMAGE_CTX="+t.TempDir(),
 		"WSHEAL_NODE_LABEL=io.wsheal.node."+project,
 		"WSHEAL_DOCKER_GID="+dockerGID(),
 		"WSHEAL_LOG_LEVEL=debug",
@@ -108,6 +109,21 @@ func (s *stack) run(ctx context.Context, name string, args ...string) (string, e
 func (s *stack) dc(ctx context.Context, args ...string) (string, error) {
 	full := append(append(s.compose[1:], "-p", s.project, "-f", "docker-compose.yml"), args...)
 	return s.run(ctx, s.compose[0], full...)
+}
+
+// build makes the images under the project's own tag (removed at
+// cleanup) and the secrets, through the Makefile as a user would.
+func (s *stack) build(ctx context.Context) {
+	t := s.t
+	out, err := s.run(ctx, "make", "-C", "../..", "images", "secrets")
+	t.Cleanup(func() {
+		for _, img := range []string{"wsheal", "wsheal-nats"} {
+			_, _ = s.run(context.Background(), "docker", "rmi", img+":"+s.project)
+		}
+	})
+	if err != nil {
+		t.Fatalf("make images secrets: %v\n%s", err, out)
+	}
 }
 
 // up starts the stack, removes it at cleanup (dumping logs if the test
