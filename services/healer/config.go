@@ -1,9 +1,3 @@
-// Package healer is the wsheal healer service: it takes the monitor's
-// anomalies from a shared durable consumer, decides by policy, acts through
-// gateway commands, container restarts and runbook webhooks, verifies that
-// each action worked, and escalates when it did not. Safety comes first:
-// backoff, a global budget, a blast-radius cap, a panic threshold, a retry
-// cap, flap quarantine, dry-run, pause and per-node hands-off.
 package healer
 
 import (

@@ -44,7 +44,11 @@ func (e *Engine) decide(ctx context.Context, d *decision) (outcome, error) {
 		if err != nil {
 			return done, err
 		}
-		return e.finish(ctx, d, events.SkipResolved, "the anomaly resolved before any action")
+		why := "the anomaly resolved before any action"
+		if d.inc.Attempts > 0 {
+			why = fmt.Sprintf("the anomaly resolved after %d attempts", d.inc.Attempts)
+		}
+		return e.finish(ctx, d, events.SkipResolved, why)
 	}
 	if out, stop, err := e.panicGate(ctx, d); stop || err != nil {
 		return out, err
