@@ -1,6 +1,7 @@
 package healer_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -193,4 +194,37 @@ func writePolicies(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestBadAnomaliesAreDroppedAndServingGoesOn(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	f.add("n1", 30, 100)
+	f.add("n2", 30, 100)
+	startHealer(t, testConfig(t, srv))
+	_, js := srv.JetStream()
+	for i, body := range []string{
+		`not json`,
+		`{"specversion":"1.0","id":"x1","source":"s","type":"io.wsheal.monitor.v1.anomaly","time":"2024-01-01T00:00:00Z","data":{"id":"a","kind":"stale_spike","state":"open","target":"n1","severity":"nope","detected_at":"2024-01-01T00:00:00Z"}}`,
+		`{"specversion":"1.0","id":"x2","source":"s","type":"io.wsheal.gateway.v1.heartbeat","time":"2024-01-01T00:00:00Z","data":{"node":"n1","url":"ws://x","interval_ms":1}}`,
+	} {
+		if _, err := js.Publish(context.Background(), events.AnomalySubject(events.KindStaleSpike, "n1"), []byte(body)); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	newPublisher(t, srv).open(events.KindStaleSpike, "n2", events.SeverityWarning)
+	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+		"a good anomaly after bad ones is handled")
+	if len(f.commands("n1", "")) != 0 {
+		t.Fatal("a malformed anomaly caused an action")
+	}
+	_, js2 := srv.JetStream()
+	c, err := js2.Consumer(context.Background(), events.StreamAnomalies, "wsheal-healer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	}, "nothing left pending: bad messages are terminated, not redelivered forever")
 }
