@@ -192,7 +192,8 @@ type DrainReply struct {
 	OverMS      int64 `json:"over_ms"`
 }
 
-// UndrainCommand makes a node accept again.
+// UndrainCommand makes a node accept again. The reply is the node's
+// GatewayStatus after the change.
 type UndrainCommand struct {
 	ID string `json:"id"`
 }

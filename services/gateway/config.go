@@ -25,13 +25,14 @@ type Config struct {
 	service.NATS
 	service.Log
 
-	Node      string `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`                                                                                                          // default: host name
-	Listen    string `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"` // HTTP and WebSocket address
-	PublicURL string `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`                                                                          // default: ws(s)://<listen>/ws
-	Auth      string `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`                                                                               // none or jwt
-	JWTSecret string `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
-	TLSCert   string `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
-	TLSKey    string `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
+	Node        string `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`
+	Listen      string `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"`
+	PublicURL   string `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`
+	InternalURL string `envconfig:"INTERNAL_URL" desc:"http(s) URL the monitor probes /healthz at, inside the deployment (default: from the listen address; the host name for 0.0.0.0)"`
+	Auth        string `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`
+	JWTSecret   string `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
+	TLSCert     string `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
+	TLSKey      string `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
 
 	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000" desc:"most client connections; upgrades past it get 503 + Retry-After"`
 	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200" desc:"new connections per second (token bucket); past it 503 + Retry-After"`
@@ -53,6 +54,8 @@ type Config struct {
 	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5" desc:"notable connection events per second published (the rest are counted as suppressed)"`
 	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20" desc:"burst of notable connection events"`
 	HistorySize       int           `envconfig:"HISTORY_SIZE" default:"1024" desc:"messages kept in memory per channel to serve resumes without JetStream"`
+	FetchTimeout      time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on a resume's JetStream read and on starting a channel's consumer"`
+	MaxReplay         int           `envconfig:"MAX_REPLAY" default:"10000" desc:"most messages one resume replays; a longer gap answers recovered:false"`
 }
 
 // ConfigFromEnv reads and validates the configuration.
@@ -77,6 +80,23 @@ func (c *Config) Defaults() {
 }
 
 func publicURL(listen string, tls bool) string {
+	if tls {
+		return hostURL(listen, "wss", "/ws")
+	}
+	return hostURL(listen, "ws", "/ws")
+}
+
+// internalURL is the base http(s) URL of a listen address, for probes.
+func internalURL(listen string, tls bool) string {
+	if tls {
+		return hostURL(listen, "https", "")
+	}
+	return hostURL(listen, "http", "")
+}
+
+// hostURL builds scheme://host:port+path from a listen address, naming the
+// host by its host name when the address is unspecified.
+func hostURL(listen, scheme, path string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return ""
@@ -88,11 +108,7 @@ func publicURL(listen string, tls bool) string {
 			host = "127.0.0.1"
 		}
 	}
-	scheme := "ws"
-	if tls {
-		scheme = "wss"
-	}
-	return scheme + "://" + net.JoinHostPort(host, port) + "/ws"
+	return scheme + "://" + net.JoinHostPort(host, port) + path
 }
 
 // Validate fails fast on a bad value, naming its variable.
@@ -135,7 +151,7 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 	}{
 		{"MAX_CONNS", c.MaxConns, 0}, {"ACCEPT_BURST", c.AcceptBurst, 1}, {"MAX_MESSAGE", c.MaxMessage, 256},
 		{"INBOUND_BURST", c.InboundBurst, 1}, {"SEND_QUEUE", c.SendQueue, 8}, {"MAX_SUBS", c.MaxSubs, 1},
-		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"HISTORY_SIZE", c.HistorySize, 1},
+		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"HISTORY_SIZE", c.HistorySize, 1}, {"MAX_REPLAY", c.MaxReplay, 0},
 	}
 	for _, i := range ints {
 		if i.v < i.min {
@@ -151,7 +167,7 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 		min  time.Duration
 	}{
 		{"PING_INTERVAL", c.PingInterval, 10 * time.Millisecond}, {"PONG_DEADLINE", c.PongDeadline, 10 * time.Millisecond},
-		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
+		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"FETCH_TIMEOUT", c.FetchTimeout, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
 		{"HEARTBEAT_INTERVAL", c.HeartbeatInterval, 10 * time.Millisecond},
 		{"HEALTH_INTERVAL", c.HealthInterval, 10 * time.Millisecond},
 		{"DRAIN_OVER", c.DrainOver, 0}, {"DRAIN_TIMEOUT", c.DrainTimeout, 0},

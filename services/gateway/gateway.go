@@ -85,6 +85,14 @@ func (s *Service) Ready() <-chan struct{} { return s.ready }
 // URL is the public WebSocket URL (known once Ready).
 func (s *Service) URL() string { return *s.url.Load() }
 
+// InternalURL is the base http(s) URL the monitor probes (known once Ready).
+func (s *Service) InternalURL() string {
+	if s.cfg.InternalURL != "" {
+		return s.cfg.InternalURL
+	}
+	return internalURL(s.Addr(), s.cfg.TLSCert != "")
+}
+
 // Addr is the listening address (known once Ready).
 func (s *Service) Addr() string { return s.ln.Addr().String() }
 
@@ -160,7 +168,7 @@ func (s *Service) build(ctx context.Context) error {
 	if s.commands, err = s.js.KeyValue(ctx, events.BucketCommands); err != nil {
 		return fmt.Errorf("gateway: bucket %s: %w", events.BucketCommands, err)
 	}
-	s.hub = channel.NewHub(s.nc, s.js, channel.Config{HistorySize: s.cfg.HistorySize}, s.log)
+	s.hub = channel.NewHub(s.nc, s.js, channel.Config{HistorySize: s.cfg.HistorySize, FetchTimeout: s.cfg.FetchTimeout, MaxReplay: s.cfg.MaxReplay}, s.log)
 	s.metrics = newMetrics()
 	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
 		hubAdapter{s.hub}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)

@@ -33,7 +33,7 @@ func (s *Service) heartbeatLoop(ctx context.Context) {
 func (s *Service) beat(ctx context.Context) {
 	now := time.Now().UTC()
 	hb := &events.Heartbeat{
-		Node: s.cfg.Node, URL: s.URL(), Seq: s.hbSeq.Add(1),
+		Node: s.cfg.Node, URL: s.URL(), InternalURL: s.InternalURL(), Seq: s.hbSeq.Add(1),
 		Connections: s.pool.Len(), Capacity: s.pool.Capacity(), Draining: s.pool.Draining(),
 		StartedAt: s.started, UptimeMS: now.Sub(s.started).Milliseconds(),
 		IntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), PID: os.Getpid(), Version: events.Version,
@@ -42,7 +42,7 @@ func (s *Service) beat(ctx context.Context) {
 		s.log.Debug().Err(err).Msg("heartbeat not sent")
 	}
 	reg := fleet.Registration{
-		Node: s.cfg.Node, URL: hb.URL, Connections: hb.Connections, Capacity: hb.Capacity,
+		Node: s.cfg.Node, URL: hb.URL, InternalURL: hb.InternalURL, Connections: hb.Connections, Capacity: hb.Capacity,
 		Draining: hb.Draining, Version: events.Version, StartedAt: s.started, UpdatedAt: now,
 		HeartbeatMS: hb.IntervalMS,
 	}

@@ -36,28 +36,19 @@ type Config struct {
 
 	// Instance names this replica (default: the host name).
 	Instance string `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`
-	// Listen is the HTTP address of /metrics, /healthz, /api and the
 	// dashboard; "off" disables the server.
-	Listen string `envconfig:"LISTEN" default:"127.0.0.1:8090" desc:"HTTP address of /metrics, /healthz, /api and the dashboard (off: none)"`
-	// Tick is how often liveness, panic and flapping are checked.
-	Tick time.Duration `envconfig:"TICK" default:"250ms" desc:"how often liveness, panic and flapping are checked"`
-	// FleetEvery is how often the fleet-wide detectors (storm, imbalance) run.
-	FleetEvery time.Duration `envconfig:"FLEET_EVERY" default:"5s" desc:"how often the fleet-wide detectors (storm, imbalance) run"`
-	// Beat is the interval of the monitor's own service heartbeat.
-	Beat time.Duration `envconfig:"BEAT" default:"1s" desc:"the interval of the monitor's own service heartbeat"`
-	// ProbeTimeout bounds each of the TCP and HTTP checks of a silent node.
+	Listen       string        `envconfig:"LISTEN" default:"127.0.0.1:8090" desc:"HTTP address of /metrics, /healthz, /api and the dashboard (off: none)"`
+	Tick         time.Duration `envconfig:"TICK" default:"250ms" desc:"how often liveness, panic and flapping are checked"`
+	FleetEvery   time.Duration `envconfig:"FLEET_EVERY" default:"5s" desc:"how often the fleet-wide detectors (storm, imbalance) run"`
+	Beat         time.Duration `envconfig:"BEAT" default:"1s" desc:"the interval of the monitor's own service heartbeat"`
 	ProbeTimeout time.Duration `envconfig:"PROBE_TIMEOUT" default:"1s" desc:"bounds each of the TCP and HTTP checks of a silent node"`
-	// WindowBucket truncates the window of anomalies whose start comes
 	// from this monitor's clock (fleet-wide kinds, flapping), so that
 	// replicas derive the same id.
 	WindowBucket time.Duration `envconfig:"WINDOW_BUCKET" default:"1m" desc:"truncates the window of anomalies whose start comes from this monitor's clock (fleet-wide kinds, flapping), so that replicas derive the same id"`
-	// CriticalShare: a node_down or node_hung holding at least this share
 	// of the fleet's connections is critical (else error).
-	CriticalShare float64 `envconfig:"CRITICAL_SHARE" default:"0.25" desc:"a node_down or node_hung holding at least this share of the fleet's connections is critical (else error)"`
-	// History is how many state changes are kept per node.
-	History int `envconfig:"HISTORY" default:"50" desc:"how many state changes are kept per node"`
-	// ForgetAfter drops a node that stopped cleanly this long ago.
-	ForgetAfter time.Duration `envconfig:"FORGET_AFTER" default:"10m" desc:"drops a node that stopped cleanly this long ago"`
+	CriticalShare float64       `envconfig:"CRITICAL_SHARE" default:"0.25" desc:"a node_down or node_hung holding at least this share of the fleet's connections is critical (else error)"`
+	History       int           `envconfig:"HISTORY" default:"50" desc:"how many state changes are kept per node"`
+	ForgetAfter   time.Duration `envconfig:"FORGET_AFTER" default:"10m" desc:"drops a node that stopped cleanly this long ago"`
 
 	detect.Hysteresis
 	detect.LivenessConfig

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -61,6 +62,7 @@ func (s *Service) onHeartbeat(ctx context.Context, ev *events.Event, p *events.H
 	s.change(hb.Node, heard, func(n *fleet.Node) {
 		n.Heartbeat, n.HeartbeatAt, n.HeardAt = &hb, ev.Time, heard
 		n.URL, n.Version, n.Draining = hb.URL, hb.Version, hb.Draining
+		n.ProbeURL = cmp.Or(hb.InternalURL, hb.URL)
 		if pulse != detect.Stopped {
 			n.Stopped = false
 		}
@@ -118,6 +120,7 @@ func (s *Service) onLifecycle(ctx context.Context, ev *events.Event, p *events.L
 			n.Stopped = false
 			if p.URL != "" {
 				n.URL = p.URL
+				n.ProbeURL = cmp.Or(n.ProbeURL, p.URL)
 			}
 		})
 	case events.LifecycleDraining, events.LifecycleDrained:

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 // envelope whose data holds them.
 type registration struct {
 	URL         string          `json:"url"`
+	InternalURL string          `json:"internal_url"`
 	IntervalMS  int64           `json:"interval_ms"`
 	HeartbeatMS int64           `json:"heartbeat_ms"` // services/gateway fleet.Registration
 	Data        json.RawMessage `json:"data"`
@@ -73,7 +75,7 @@ func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 		}
 		s.change(node, now, func(n *fleet.Node) {
 			if n.URL == "" {
-				n.URL = reg.URL
+				n.URL, n.ProbeURL = reg.URL, cmp.Or(reg.InternalURL, reg.URL)
 			}
 			n.Stopped, n.StoppedAt = stopped, now
 		})

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -155,7 +156,7 @@ func (s *Service) probeSilent(ctx context.Context) {
 	var targets []target
 	s.view.Each(func(n *fleet.Node) {
 		if s.judged(n) && !s.probing[n.ID] {
-			targets = append(targets, target{n.ID, n.URL})
+			targets = append(targets, target{n.ID, cmp.Or(n.ProbeURL, n.URL)})
 		}
 	})
 	for _, tg := range targets {

@@ -8,6 +8,11 @@ const (
 	CloseNormal = 1000
 	// CloseGoingAway: the server is shutting down; reconnect.
 	CloseGoingAway = 1001
+	// CloseInvalidData: a text frame was not valid UTF-8 (RFC 6455); stop.
+	CloseInvalidData = 1007
+	// CloseMessageTooBig: a frame over the gateway's size limit (RFC 6455,
+	// sent by the WebSocket library before the frame is read); stop.
+	CloseMessageTooBig = 1009
 
 	CloseStale       = 4000 // missed the pong deadline
 	CloseIdle        = 4001 // idle eviction
@@ -22,7 +27,7 @@ const (
 	CloseUnauthorized = 4101 // missing or invalid token
 	CloseTokenExpired = 4102 // token expired: get a new one first
 	CloseForbidden    = 4103 // token valid, permission denied
-	CloseTooLarge     = 4104 // frame over the size limit
+	CloseTooLarge     = 4104 // reserved: oversize frames get 1009 today
 )
 
 // CloseInfo describes a close code.
@@ -37,6 +42,8 @@ type CloseInfo struct {
 var CloseCodes = []CloseInfo{
 	{CloseNormal, "normal", false, "session ended on purpose"},
 	{CloseGoingAway, "going_away", true, "server going away"},
+	{CloseInvalidData, "invalid_data", false, "text frame not valid UTF-8"},
+	{CloseMessageTooBig, "message_too_big", false, "frame larger than the gateway's limit"},
 	{CloseStale, "stale", true, "no pong within the deadline"},
 	{CloseIdle, "idle", true, "idle: no subscription and no traffic (reconnect when needed)"},
 	{CloseSlow, "slow_consumer", true, "send queue full; resume from the last sequence"},
@@ -53,10 +60,11 @@ var CloseCodes = []CloseInfo{
 }
 
 // ShouldReconnect reports whether a client should reconnect after the
-// close code. Unknown codes reconnect (with backoff), except 4100-4199.
+// close code. Unknown codes reconnect (with backoff), except 4100-4199
+// and the RFC 6455 codes that say the client sent something wrong.
 func ShouldReconnect(code int) bool {
 	switch {
-	case code == CloseNormal:
+	case code == CloseNormal, code == CloseInvalidData, code == CloseMessageTooBig:
 		return false
 	case code >= 4100 && code < 4200:
 		return false

@@ -218,7 +218,7 @@ const (
 	CodeBadFrame      = "bad_frame"
 	CodeUnknownOp     = "unknown_op"
 	CodeForbidden     = "forbidden"
-	CodeRateLimited   = "rate_limited"
+	CodeRateLimited   = "rate_limited" // reserved: over the inbound rate a connection is closed with 4005
 	CodeTooLarge      = "too_large"
 	CodeNotSubscribed = "not_subscribed"
 	CodeUnavailable   = "unavailable" // NATS or JetStream not reachable: retry

@@ -25,25 +25,9 @@ import (
 var ErrNoNode = errors.New("fleet: no node available")
 
 // Registration is a node's entry in events.BucketFleet (key: node id).
-type Registration struct {
-	Node        string    `json:"node"`
-	URL         string    `json:"url"` // public WebSocket URL
-	Connections int       `json:"connections"`
-	Capacity    int       `json:"capacity"` // max connections in force
-	Draining    bool      `json:"draining"`
-	Version     string    `json:"version"`
-	StartedAt   time.Time `json:"started_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	HeartbeatMS int64     `json:"heartbeat_ms"` // the node's heartbeat interval
-}
+type Registration = events.Registration
 
-// Fresh reports whether the entry was written within three heartbeats.
-func (r Registration) Fresh(now time.Time) bool {
-	return now.Sub(r.UpdatedAt) <= 3*max(time.Duration(r.HeartbeatMS)*time.Millisecond, time.Second)
-}
-
-// load is the share of capacity in use; a node without capacity is full.
-func (r Registration) load() float64 {
+func load(r Registration) float64 {
 	if r.Capacity <= 0 {
 		return 1
 	}
@@ -164,7 +148,7 @@ func (r *Registry) Best(exclude string, now time.Time) (Registration, error) {
 	var best Registration
 	found := false
 	for _, reg := range r.Candidates(exclude, now) {
-		if !found || reg.load() < best.load() || (reg.load() == best.load() && reg.Node < best.Node) {
+		if !found || load(reg) < load(best) || (load(reg) == load(best) && reg.Node < best.Node) {
 			best, found = reg, true
 		}
 	}

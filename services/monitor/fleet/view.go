@@ -15,8 +15,10 @@ import (
 
 // Node is one gateway in the view. Fields are facts; State is derived.
 type Node struct {
-	ID          string
-	URL         string
+	ID  string
+	URL string
+	// ProbeURL is where the monitor probes the node (its internal URL, or URL).
+	ProbeURL    string
 	Version     string
 	Heartbeat   *events.Heartbeat
 	HeartbeatAt time.Time // the last heartbeat's event time

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor"
+	"github.com/wsheal/wsheal/services/monitor/dashboard"
 )
 
 func main() {
@@ -35,5 +36,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dashboard.Mount(svc, log)
 	return svc.Run(ctx)
 }

@@ -1,0 +1,27 @@
+package events
+
+import "time"
+
+// Registration is a gateway's entry in BucketFleet under its node id,
+// rewritten every heartbeat and deleted on a clean stop; an entry not
+// rewritten within three heartbeats is stale (Fresh).
+type Registration struct {
+	Node string `json:"node"`
+	// URL is the public WebSocket URL clients use.
+	URL string `json:"url"`
+	// InternalURL is the node's base http(s) URL inside the deployment
+	// (what the monitor probes for /healthz), when it differs from URL.
+	InternalURL string    `json:"internal_url,omitempty"`
+	Connections int       `json:"connections"`
+	Capacity    int       `json:"capacity"` // max connections in force
+	Draining    bool      `json:"draining"`
+	Version     string    `json:"version"`
+	StartedAt   time.Time `json:"started_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	HeartbeatMS int64     `json:"heartbeat_ms"` // the node's heartbeat interval
+}
+
+// Fresh reports whether the entry was written within three heartbeats.
+func (r Registration) Fresh(now time.Time) bool {
+	return now.Sub(r.UpdatedAt) <= 3*max(time.Duration(r.HeartbeatMS)*time.Millisecond, time.Second)
+}
