@@ -132,13 +132,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, id: strconv.FormatUint(rand.Uint64()%(1<<40), 36),
-		perCh: make([]uint64, cfg.Channels), errs: map[string]int{},
-		acked: make([]*bitset, cfg.Channels), ackMu: make([]sync.Mutex, cfg.Channels)}
-	for i := range r.acked {
-		r.acked[i] = &bitset{}
-	}
+	r := newRun(cfg.withDefaults())
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -167,6 +161,17 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		r.drain(ctx)
 	}
 	return r.report(start, pubStart, pubEnd, ctx.Err() != nil), nil
+}
+
+// newRun prepares a run of cfg (defaults applied).
+func newRun(cfg Config) *run {
+	r := &run{cfg: cfg, id: strconv.FormatUint(rand.Uint64()%(1<<40), 36),
+		perCh: make([]uint64, cfg.Channels), errs: map[string]int{},
+		acked: make([]*bitset, cfg.Channels), ackMu: make([]sync.Mutex, cfg.Channels)}
+	for i := range r.acked {
+		r.acked[i] = &bitset{}
+	}
+	return r
 }
 
 func (r *run) channel(k int) string { return "bench-" + r.id + "-" + strconv.Itoa(k) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -65,6 +66,31 @@ type tally struct {
 
 	causeMu sync.Mutex
 	causes  map[string]uint64 // disconnects by close code or kind
+	nodes   map[string]int    // clients connected now, by gateway node
+}
+
+// onNode moves one client's connection count to node ("" when down).
+func (t *tally) onNode(from, to string) {
+	t.causeMu.Lock()
+	defer t.causeMu.Unlock()
+	if t.nodes == nil {
+		t.nodes = map[string]int{}
+	}
+	if from != "" {
+		if t.nodes[from]--; t.nodes[from] <= 0 {
+			delete(t.nodes, from)
+		}
+	}
+	if to != "" {
+		t.nodes[to]++
+	}
+}
+
+// perNode copies the connections by node.
+func (t *tally) perNode() map[string]int {
+	t.causeMu.Lock()
+	defer t.causeMu.Unlock()
+	return maps.Clone(t.nodes)
 }
 
 // cause books why a connection ended.
@@ -131,11 +157,16 @@ func (s *subscriber) received(acked *bitset) (matched, unacked uint64) {
 // the time each took (from the disconnect to the next hello). OnState
 // calls come from one goroutine per client, in order.
 func connState(t *tally) func(client.State) {
-	var down time.Time
+	var (
+		down time.Time
+		node string
+	)
 	return func(s client.State) {
 		switch s.Kind {
 		case client.Connected:
 			t.live.Add(1)
+			t.onNode(node, s.Node)
+			node = s.Node
 			if !down.IsZero() {
 				t.reconnects.Add(1)
 				t.reconnect.Record(s.Time.Sub(down))
@@ -143,6 +174,8 @@ func connState(t *tally) func(client.State) {
 			}
 		case client.Disconnected:
 			t.live.Add(-1)
+			t.onNode(node, "")
+			node = ""
 			t.cause(s)
 			down = s.Time
 		}
