@@ -4,10 +4,12 @@ package events
 const (
 	VerbRestart = "restart"
 	VerbList    = "list"
+	VerbNATS    = "nats"
 )
 
 // RestartCommand asks the supervisor (or, in compose, the Docker engine
-// through the healer) to restart a node's process.
+// through the healer) to restart a process: a gateway node id, or under
+// the dev supervisor also a control-plane replica such as healer-1.
 type RestartCommand struct {
 	ID   string `json:"id"`
 	Node string `json:"node"`
@@ -45,4 +47,40 @@ type RestartReply struct {
 // ProcessList is the supervisor's list reply.
 type ProcessList struct {
 	Processes []Process `json:"processes"`
+}
+
+// NATS operations of the dev supervisor's embedded cluster.
+const (
+	NATSStop  = "stop"
+	NATSStart = "start"
+	NATSList  = "list"
+)
+
+// NATSCommand stops or starts one server of `wsheal dev --nats-cluster 3`
+// (n1, n2, n3), to lose a NATS node for real, or lists them.
+type NATSCommand struct {
+	Op   string `json:"op"`
+	Node string `json:"node,omitempty"`
+}
+
+// Validate implements Command.
+func (c *NATSCommand) Validate() error {
+	switch c.Op {
+	case NATSList:
+		return nil
+	case NATSStop, NATSStart:
+		if c.Node == "" {
+			return missing("node")
+		}
+		return ValidateToken(c.Node)
+	case "":
+		return missing("op")
+	}
+	return invalid("op", "%q, want stop, start or list", c.Op)
+}
+
+// NATSReply says which servers run after the command.
+type NATSReply struct {
+	Running map[string]bool `json:"running"`
+	URLs    string          `json:"urls"`
 }

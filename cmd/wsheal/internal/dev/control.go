@@ -33,8 +33,8 @@ func (s *Supervisor) serveControl() (micro.Service, error) {
 			return
 		}
 		p, err := s.proc(cmd.Node)
-		if err != nil || p.spec.Service != events.ServiceGateway {
-			events.RespondError(req, events.Errorf(events.CodeNotFound, "no gateway %q in this dev stack", cmd.Node))
+		if err != nil {
+			events.RespondError(req, events.Errorf(events.CodeNotFound, "no process %q in this dev stack (wsheal dev ps lists them)", cmd.Node))
 			return
 		}
 		mu.Lock()
@@ -61,7 +61,31 @@ func (s *Supervisor) serveControl() (micro.Service, error) {
 		}
 		events.Respond(req, out)
 	}
-	for verb, h := range map[string]micro.HandlerFunc{events.VerbRestart: restart, events.VerbList: list, events.VerbStatus: list} {
+	natsOp := func(req micro.Request) {
+		var cmd events.NATSCommand
+		if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+			events.RespondError(req, err)
+			return
+		}
+		var err error
+		switch cmd.Op {
+		case events.NATSStop:
+			err = s.nats.stopNode(cmd.Node)
+		case events.NATSStart:
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err = s.nats.restartNode(ctx, cmd.Node)
+			cancel()
+		}
+		if err != nil {
+			events.RespondError(req, events.Errorf(events.CodeConflict, "%v", err))
+			return
+		}
+		if cmd.Op != events.NATSList {
+			s.log.Warn().Str("nats", cmd.Node).Str("op", cmd.Op).Msg("NATS node changed on request")
+		}
+		events.Respond(req, events.NATSReply{Running: s.nats.running(), URLs: s.nats.urls()})
+	}
+	for verb, h := range map[string]micro.HandlerFunc{events.VerbRestart: restart, events.VerbList: list, events.VerbStatus: list, events.VerbNATS: natsOp} {
 		if err := g.AddEndpoint(verb, h); err != nil {
 			_ = svc.Stop()
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,12 +20,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/embedded"
 	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
@@ -34,6 +33,8 @@ type Config struct {
 	DataDir      string // default: a new temporary directory, removed at exit
 	Host         string // loopback address for every listener
 	NATSPort     int
+	NATSCluster  int // NATS servers: 1, or 3 for a cluster with replicated JetStream
+	Replicas     int // instances of each control-plane service
 	Gateways     int
 	GatewayPort  int // first gateway port; the others follow
 	MonitorPort  int
@@ -50,7 +51,8 @@ type Supervisor struct {
 	cfg   Config
 	out   io.Writer
 	log   zerolog.Logger
-	ns    *server.Server
+	nats  *natsCluster
+	recv  *http.Server
 	nc    *nats.Conn
 	procs []*proc
 	mu    sync.Mutex
@@ -72,14 +74,21 @@ func New(cfg Config, out io.Writer, log zerolog.Logger) (*Supervisor, error) {
 	if cfg.Gateways < 1 || cfg.Gateways > 20 {
 		return nil, fmt.Errorf("dev: --gateways %d: want 1..20", cfg.Gateways)
 	}
+	if cfg.NATSCluster != 1 && cfg.NATSCluster != 3 {
+		return nil, fmt.Errorf("dev: --nats-cluster %d: want 1 or 3", cfg.NATSCluster)
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > 3 {
+		return nil, fmt.Errorf("dev: --replicas %d: want 1..3", cfg.Replicas)
+	}
 	if cfg.ShutdownWait == 0 {
 		cfg.ShutdownWait = 5 * time.Second
 	}
 	return &Supervisor{cfg: cfg, out: out, log: log.With().Str("component", "dev").Logger(), byKey: map[string]*proc{}}, nil
 }
 
-// NATSURL is the embedded server's client URL (after Run started it).
-func (s *Supervisor) NATSURL() string { return s.ns.ClientURL() }
+// NATSURL is the embedded servers' client URLs, comma-separated (after
+// Run started them).
+func (s *Supervisor) NATSURL() string { return s.nats.urls() }
 
 // Run starts NATS and every child, prints where to connect and a live
 // summary, and stops everything cleanly when ctx ends.
@@ -93,6 +102,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.stopNATS()
+	if err := s.startReceiver(); err != nil {
+		return err
+	}
+	defer s.stopReceiver()
 	svc, err := s.serveControl()
 	if err != nil {
 		return err
@@ -141,25 +154,23 @@ func (s *Supervisor) prepareDir() (func(), error) {
 }
 
 func (s *Supervisor) startNATS(ctx context.Context) error {
-	ns, err := embedded.Start(embedded.Options{
-		Host: s.cfg.Host, Port: s.cfg.NATSPort, Name: "wsheal-dev",
-		StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"),
-	})
+	c, err := newNATSCluster(s.cfg.Host, s.cfg.NATSPort, s.cfg.NATSCluster, s.cfg.DataDir)
 	if err != nil {
-		if s.cfg.NATSPort > 0 {
-			return fmt.Errorf("dev: NATS on port %d: %w (is another NATS or wsheal dev running? try --nats-port)", s.cfg.NATSPort, err)
-		}
 		return err
 	}
-	s.ns = ns
-	nc, err := service.Connect(service.NATS{URL: ns.ClientURL()}, "wsheal-dev", s.log)
+	if err := c.start(); err != nil {
+		c.shutdown()
+		return err
+	}
+	s.nats = c
+	nc, err := service.Connect(service.NATS{URL: c.urls()}, "wsheal-dev", s.log)
 	if err != nil {
 		return err
 	}
 	s.nc = nc
-	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	_, err = service.EnsureContract(ectx, nc, 1, s.log)
+	_, err = service.EnsureContract(ectx, nc, c.size(), s.log)
 	return err
 }
 
@@ -167,8 +178,7 @@ func (s *Supervisor) stopNATS() {
 	if s.nc != nil {
 		s.nc.Close()
 	}
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
+	s.nats.shutdown()
 }
 
 // stopAll stops the demo first, then the gateways together (each drains),
@@ -195,9 +205,9 @@ func (s *Supervisor) gatewayURL(i int) (listen, ws, httpURL string) {
 }
 
 func (s *Supervisor) specs() []spec {
-	natsURL := s.ns.ClientURL()
 	common := func(prefix string) []string {
-		return []string{prefix + "_NATS_URL=" + natsURL, prefix + "_LOG_FORMAT=json", prefix + "_LOG_LEVEL=info"}
+		return []string{prefix + "_NATS_URL=" + s.nats.urls(), prefix + "_NATS_REPLICAS=" + strconv.Itoa(s.nats.size()),
+			prefix + "_LOG_FORMAT=json", prefix + "_LOG_LEVEL=info"}
 	}
 	var out []spec
 	var wsURLs []string
@@ -215,18 +225,9 @@ func (s *Supervisor) specs() []spec {
 		out = append(out, spec{Name: node, Service: events.ServiceGateway, Args: []string{"serve", "gateway"}, Env: env, URL: ws})
 	}
 	for _, svc := range s.cfg.Services {
-		prefix := "WSHEAL_" + upper(svc)
-		env := append(common(prefix), prefix+"_INSTANCE="+svc+"-1")
-		url := ""
-		switch svc {
-		case events.ServiceMonitor:
-			listen := s.cfg.Host + ":" + strconv.Itoa(s.cfg.MonitorPort)
-			env = append(env, prefix+"_LISTEN="+listen)
-			url = "http://" + listen + "/"
-		case events.ServiceHealer:
-			env = append(env, prefix+"_RESTART=dev")
+		for r := 1; r <= s.cfg.Replicas; r++ {
+			out = append(out, s.controlSpec(svc, r, common))
 		}
-		out = append(out, spec{Name: svc, Service: svc, Args: []string{"serve", svc}, Env: env, URL: url})
 	}
 	if s.cfg.DemoClients > 0 {
 		// The demo load is `wsheal bench` running until dev stops it; its
@@ -237,6 +238,30 @@ func (s *Supervisor) specs() []spec {
 		out = append(out, spec{Name: "demo", Service: "demo", Args: args, Echo: newThrottle(s.out, "demo     ", 10*time.Second)})
 	}
 	return out
+}
+
+// controlSpec is replica r of a control-plane service: monitor-1, healer-2 ...
+func (s *Supervisor) controlSpec(svc string, r int, common func(string) []string) spec {
+	prefix := "WSHEAL_" + upper(svc)
+	name := fmt.Sprintf("%s-%d", svc, r)
+	env := append(common(prefix), prefix+"_INSTANCE="+name)
+	url := ""
+	switch svc {
+	case events.ServiceMonitor:
+		listen := s.cfg.Host + ":" + strconv.Itoa(s.cfg.MonitorPort+r-1)
+		env = append(env, prefix+"_LISTEN="+listen)
+		url = "http://" + listen + "/"
+	case events.ServiceHealer:
+		env = append(env, prefix+"_RESTART=dev")
+	case events.ServiceNotifier:
+		if s.recv != nil {
+			base := "http://" + s.recv.Addr
+			env = append(env, prefix+"_SLACK_URL="+base+"/slack", prefix+"_WEBHOOK_URL="+base+"/webhook",
+				prefix+"_WEBHOOK_SECRET=wsheal-dev", prefix+"_PAGERDUTY_ROUTING_KEY=wsheal-dev",
+				prefix+"_PAGERDUTY_URL="+base+"/pagerduty", prefix+"_ALERTMANAGER_URL="+base+"/alertmanager")
+		}
+	}
+	return spec{Name: name, Service: svc, Args: []string{"serve", svc}, Env: env, URL: url}
 }
 
 func upper(s string) string {

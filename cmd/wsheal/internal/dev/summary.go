@@ -18,22 +18,28 @@ func (s *Supervisor) banner() {
 	w := s.out
 	fmt.Fprintln(w, "wsheal dev: the whole system on this machine. Ctrl-C stops it.")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  NATS        %s\n", s.ns.ClientURL())
-	fmt.Fprintf(w, "              nats sub 'wsheal.evt.>' -s %s\n", s.ns.ClientURL())
-	fmt.Fprintf(w, "              nats micro ls -s %s\n", s.ns.ClientURL())
+	urls := s.nats.urls()
+	first, _, _ := strings.Cut(urls, ",")
+	fmt.Fprintf(w, "  NATS        %s\n", urls)
+	if s.nats.size() > 1 {
+		fmt.Fprintf(w, "              a %d-node cluster, JetStream replicated; lose one: wsheal dev nats stop n2\n", s.nats.size())
+	}
+	fmt.Fprintf(w, "              nats sub 'wsheal.evt.>' -s %s\n", first)
+	fmt.Fprintf(w, "              nats micro ls -s %s\n", first)
 	for _, p := range s.procs {
 		pi := p.info()
 		switch pi.Service {
 		case events.ServiceGateway:
 			fmt.Fprintf(w, "  %-11s %s  (pid %d)\n", pi.Name, pi.URL, pi.PID)
 		case events.ServiceMonitor:
-			fmt.Fprintf(w, "  dashboard   %s  (monitor pid %d)\n", pi.URL, pi.PID)
+			fmt.Fprintf(w, "  dashboard   %s  (%s pid %d)\n", pi.URL, pi.Name, pi.PID)
 		default:
 			fmt.Fprintf(w, "  %-11s pid %d\n", pi.Name, pi.PID)
 		}
 	}
 	_, _, httpURL := s.gatewayURL(0)
 	fmt.Fprintf(w, "  discovery   %s/v1/connect\n", httpURL)
+	fmt.Fprintf(w, "  receiver    http://%s/received  (stands in for Slack, PagerDuty, webhooks)\n", s.recv.Addr)
 	fmt.Fprintf(w, "  logs        %s\n", logPath(s.cfg.DataDir, "*"))
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "  try: kill -9 <a gateway pid>   or   kill -STOP <a gateway pid>   and watch it heal")
