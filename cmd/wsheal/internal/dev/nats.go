@@ -91,6 +91,9 @@ func (c *natsCluster) startNode(nd *natsNode) error {
 	}
 	c.mu.Lock()
 	nd.srv = srv
+	if a, ok := srv.Addr().(*net.TCPAddr); ok {
+		nd.opts.Port = a.Port // a random port is kept for restarts and urls
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -98,6 +101,8 @@ func (c *natsCluster) startNode(nd *natsNode) error {
 // urls is every server's client URL, comma-separated: what the services
 // are given, so they reconnect to the others when one goes.
 func (c *natsCluster) urls() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []string
 	for _, nd := range c.nodes {
 		out = append(out, fmt.Sprintf("nats://%s:%d", nd.opts.Host, nd.opts.Port))

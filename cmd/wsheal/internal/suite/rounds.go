@@ -1,0 +1,315 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Row names of the figures.
+const (
+	rowMem1    = "idle memory per connection at %d"
+	rowMem2    = "idle memory per connection at %d"
+	rowFan1    = "fan-out, %d clients on 1 channel"
+	rowFanAll  = "fan-out, %d clients on 1 channel"
+	rowFanMany = "fan-out, %d clients on %d channels"
+	rowAccept  = "accept rate, auth on"
+)
+
+var (
+	goalMem    = []Goal{{Ref: ProtoGws, Max: 1.3}}
+	goalFan    = []Goal{{Ref: ProtoGws, Min: 0.8}, {Ref: ProtoNATS, Min: 1.5}}
+	goalP99    = []Goal{{Ref: ProtoGws, Max: 2}}
+	goalAccept = []Goal{{Ref: ProtoGws, Min: 0.7}}
+)
+
+// pool of workers holding one server's connections.
+type workers []*workerProc
+
+func (ws workers) delivered() uint64 {
+	var n uint64
+	for _, w := range ws {
+		n += w.delivered.Load()
+	}
+	return n
+}
+
+func (ws workers) stop() {
+	for _, w := range ws {
+		w.stop()
+	}
+}
+
+// dial starts len(srcs) workers and has them open n connections in all,
+// each subscribed to prefix+(index % spread); it returns them and the
+// accept rate (connections per second until the last was accepted).
+func (r *runner) dial(ctx context.Context, srv *serverProc, kind string, n, base int, srcs []string, prefix string, spread int) (workers, float64, error) {
+	var ws workers
+	for range srcs {
+		w, err := startWorker(r.opts.Exec, r.progress)
+		if err != nil {
+			ws.stop()
+			return nil, 0, err
+		}
+		ws = append(ws, w)
+	}
+	per := n / len(srcs)
+	reps := make([]Report, len(ws))
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], errs[i] = w.call(ctx, Command{Op: "dial", N: per, URL: srv.ready.WS, Proto: kind,
+				Token: r.tokenFor(kind), Src: srcs[i], Conc: 64, Base: base + i*per,
+				Spread: spread, Prefix: prefix}, 5*time.Minute)
+		}()
+	}
+	wg.Wait()
+	ok, slowest := 0, 0.0
+	for i, rep := range reps {
+		if errs[i] != nil {
+			ws.stop()
+			return nil, 0, errs[i]
+		}
+		if rep.Failed > 0 {
+			ws.stop()
+			return nil, 0, fmt.Errorf("%w: %d of %d connections failed: %s", ErrProc, rep.Failed, per, rep.Err)
+		}
+		ok += rep.OK
+		slowest = max(slowest, rep.ReadyMS)
+	}
+	return ws, float64(ok) / (slowest / 1000), nil
+}
+
+// sources are 127.0.0.<first>.. for count workers.
+func sources(first, count int) []string {
+	out := make([]string, count)
+	for i := range out {
+		out[i] = "127.0.0." + strconv.Itoa(first+i)
+	}
+	return out
+}
+
+// roundA measures idle memory, accept rate and fan-out of one server.
+func (r *runner) roundA(ctx context.Context, round int, kind string) error {
+	p := r.p
+	r.logf("round %d: %s: start", round+1, kind)
+	srv, err := r.startKind(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer srv.kill()
+	time.Sleep(p.Settle / 2)
+	rss0, err := RSS(srv.pid())
+	if err != nil {
+		return err
+	}
+	a, accept, err := r.dial(ctx, srv, kind, p.Idle1, 0, sources(2, p.WorkersA), "ch-", p.Channels)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	r.res.figure(rowAccept, "conns/s", goalAccept...).add(kind, accept)
+	kb1, err := r.perConn(srv, rss0, p.Idle1)
+	if err != nil {
+		return err
+	}
+	b, _, err := r.dial(ctx, srv, kind, p.Idle2-p.Idle1, p.Idle1, sources(2+p.WorkersA, p.WorkersB), "ch-", p.Channels)
+	if err != nil {
+		return err
+	}
+	kb2, err := r.perConn(srv, rss0, p.Idle2)
+	b.stop()
+	if err != nil {
+		return err
+	}
+	r.res.figure(fmt.Sprintf(rowMem1, p.Idle1), "KiB", goalMem...).add(kind, kb1)
+	r.res.figure(fmt.Sprintf(rowMem2, p.Idle2), "KiB", goalMem...).add(kind, kb2)
+	r.logf("round %d: %s: accept %.0f/s, idle %.1f KiB/conn at %d, %.1f at %d", round+1, kind, accept, kb1, p.Idle1, kb2, p.Idle2)
+	return r.fanOuts(ctx, round, kind, srv, a)
+}
+
+// perConn is the server's RSS growth per connection after a settle.
+func (r *runner) perConn(srv *serverProc, rss0 int64, conns int) (float64, error) {
+	time.Sleep(r.p.Settle)
+	rss, err := RSS(srv.pid())
+	if err != nil {
+		return 0, err
+	}
+	return float64(rss-rss0) / 1024 / float64(conns), nil
+}
+
+// fanOuts subscribes the connections to the fan-out channels and
+// measures the three fan-out figures.
+func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serverProc, a workers) error {
+	p := r.p
+	if _, err := a[0].call(ctx, Command{Op: "sub", Channel: "small", First: p.FanSmall}, 2*time.Minute); err != nil {
+		return err
+	}
+	for _, w := range a {
+		if _, err := w.call(ctx, Command{Op: "sub", Channel: "all"}, 2*time.Minute); err != nil {
+			return err
+		}
+	}
+	nc, done, err := r.publisherFor(srv)
+	if err != nil {
+		return err
+	}
+	defer done()
+	many := make([]string, p.Channels)
+	for i := range many {
+		many[i] = "ch-" + strconv.Itoa(i)
+	}
+	cases := []struct {
+		row      string
+		channels []string
+		fan      int
+	}{
+		{fmt.Sprintf(rowFan1, p.FanSmall), []string{"small"}, p.FanSmall},
+		{fmt.Sprintf(rowFanAll, p.Idle1), []string{"all"}, p.Idle1},
+		{fmt.Sprintf(rowFanMany, p.Idle1, p.Channels), many, p.Idle1 / p.Channels},
+	}
+	for i, c := range cases {
+		stopProfile := func() {}
+		if i == 1 && kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
+			stopProfile = r.profile(ctx, srv, p.Warm+p.FanDur)
+		}
+		rate, missing := r.fanOut(ctx, nc, a, c.channels, c.fan)
+		stopProfile()
+		r.res.figure(c.row, "msgs/s", goalFan...).add(kind, rate)
+		r.logf("round %d: %s: %s: %.0f msgs/s (undelivered after drain: %d)", round+1, kind, c.row, rate, missing)
+	}
+	return nil
+}
+
+// fanOut publishes to channels (round robin) as fast as the clients
+// receive, keeping at most Window frames in flight, and returns the
+// delivered messages per second after the warm-up and the deliveries
+// still missing after a short drain.
+func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels []string, fan int) (float64, int64) {
+	p := r.p
+	window := uint64(max(1, p.Window/fan))
+	base := ws.delivered()
+	var published uint64
+	start := time.Now()
+	var mStart time.Time
+	var mBase uint64
+	for ctx.Err() == nil {
+		now := time.Now()
+		if mStart.IsZero() && now.Sub(start) >= p.Warm {
+			mStart, mBase = now, ws.delivered()
+		}
+		if !mStart.IsZero() && now.Sub(mStart) >= p.FanDur {
+			break
+		}
+		got := (ws.delivered() - base) / uint64(fan)
+		if published < got+window {
+			subj := subjectPrefix + channels[published%uint64(len(channels))]
+			_ = nc.Publish(subj, Payload(now))
+			published++
+			continue
+		}
+		select {
+		case <-r.progress:
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	rate := float64(ws.delivered()-mBase) / time.Since(mStart).Seconds()
+	want := base + published*uint64(fan)
+	deadline := time.Now().Add(3 * time.Second)
+	for ws.delivered() < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return rate, int64(want) - int64(ws.delivered())
+}
+
+// latencyRate is half of the slowest server's median small fan-out, in
+// publishes per second: a load every server carries.
+func (r *runner) latencyRate() float64 {
+	f := r.res.figure(fmt.Sprintf(rowFan1, r.p.FanSmall), "msgs/s", goalFan...)
+	lowest := math.Inf(1)
+	for _, s := range Servers {
+		if m := Median(f.Values[s]); !math.IsNaN(m) {
+			lowest = min(lowest, m)
+		}
+	}
+	if math.IsInf(lowest, 1) {
+		return 10
+	}
+	return max(1, lowest/2/float64(r.p.FanSmall))
+}
+
+// roundLatency measures publish-to-deliver latency of one server at rate
+// publishes per second to FanSmall clients.
+func (r *runner) roundLatency(ctx context.Context, kind string, rate float64) error {
+	srv, err := r.startKind(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer srv.kill()
+	ws, _, err := r.dial(ctx, srv, kind, r.p.FanSmall, 0, sources(2, 1), "lat", 1)
+	if err != nil {
+		return err
+	}
+	defer ws.stop()
+	nc, done, err := r.publisherFor(srv)
+	if err != nil {
+		return err
+	}
+	defer done()
+	w := ws[0]
+	if _, err := w.call(ctx, Command{Op: "lat", On: true}, time.Minute); err != nil {
+		return err
+	}
+	sent := paced(ctx, nc, subjectPrefix+"lat0", rate, r.p.LatDur)
+	want := sent * uint64(r.p.FanSmall)
+	deadline := time.Now().Add(5 * time.Second)
+	for w.delivered.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	rep, err := w.call(ctx, Command{Op: "hist"}, time.Minute)
+	if err != nil {
+		return err
+	}
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.5}, {"p99", 0.99}, {"p99.9", 0.999}} {
+		var goals []Goal
+		if q.name == "p99" {
+			goals = goalP99
+		}
+		row := fmt.Sprintf("latency %s at %.0f msgs/s to %d clients", q.name, rate*float64(r.p.FanSmall), r.p.FanSmall)
+		r.res.figure(row, "ms", goals...).add(kind, Quantile(rep.Hist, q.q))
+	}
+	r.logf("latency: %s: p50 %.2f ms, p99 %.2f ms (%d of %d delivered)", kind,
+		Quantile(rep.Hist, 0.5), Quantile(rep.Hist, 0.99), rep.Delivered, want)
+	return nil
+}
+
+// paced publishes at rate per second for d and returns how many it sent.
+func paced(ctx context.Context, nc *nats.Conn, subject string, rate float64, d time.Duration) uint64 {
+	start := time.Now()
+	var sent uint64
+	for ctx.Err() == nil {
+		el := time.Since(start)
+		if el >= d {
+			break
+		}
+		due := uint64(el.Seconds()*rate) + 1
+		for ; sent < due; sent++ {
+			_ = nc.Publish(subject, Payload(time.Now()))
+		}
+		next := time.Duration(float64(sent) / rate * float64(time.Second))
+		time.Sleep(max(next-time.Since(start), 0))
+	}
+	_ = nc.Flush()
+	return sent
+}
