@@ -35,6 +35,15 @@ func (rn *Runner) restore(ctx context.Context, r *Result, after bool) error {
 			fixed = append(fixed, what)
 		}
 	}
+	if ps, err := st.Processes(ctx); err == nil {
+		for _, p := range ps {
+			if !p.Running && p.Service != events.ServiceGateway && p.Service != "demo" {
+				if _, err := st.Restart(ctx, p.Name); err == nil {
+					fixed = append(fixed, "restarted "+p.Name)
+				}
+			}
+		}
+	}
 	names := st.GatewayNames(ctx)
 	healthy := waitFor(ctx, 60*time.Second, func() bool {
 		now := time.Now()
