@@ -89,10 +89,14 @@ func (r *Result) check(name string, ok bool, format string, args ...any) bool {
 }
 
 // note books a remark.
-func (r *Result) note(format string, args ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, args...)) }
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
 
 // mark books a chart marker.
-func (r *Result) mark(kind, label string) { r.Marks = append(r.Marks, Mark{At: time.Now(), Kind: kind, Label: label}) }
+func (r *Result) mark(kind, label string) {
+	r.Marks = append(r.Marks, Mark{At: time.Now(), Kind: kind, Label: label})
+}
 
 // since is the time from the fault to t, in ms.
 func (r *Result) since(t time.Time) *int64 {
