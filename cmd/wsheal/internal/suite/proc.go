@@ -44,7 +44,10 @@ type serverProc struct {
 // startServer starts a server process and waits for its Ready line.
 func startServer(ctx context.Context, ex Exec, env []string, args ...string) (*serverProc, error) {
 	cmd := ex("server", args...)
-	cmd.Env = append(os.Environ(), env...)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, env...)
 	p := &serverProc{cmd: cmd, log: &tail{}}
 	cmd.Stderr = p.log
 	var err error

@@ -215,6 +215,7 @@ func (r *runner) startKind(ctx context.Context, kind string) (*serverProc, error
 		r.nodes++
 		return startServer(ctx, r.opts.Exec, r.gatewayEnv(fmt.Sprintf("suite-%d", r.nodes)), kind)
 	case ProtoGws:
+		r.dropChannels(ctx)
 		return startServer(ctx, r.opts.Exec, nil, kind, "--nats", r.broker.ClientURL(), "--secret", r.secret)
 	}
 	return startServer(ctx, r.opts.Exec, nil, kind, "--token", r.token)

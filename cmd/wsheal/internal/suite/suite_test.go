@@ -1,0 +1,200 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// roleEnv makes the test binary act as a suite child process.
+const roleEnv = "WSHEAL_SUITE_TEST_ROLE"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(roleEnv) {
+	case "server":
+		if err := ServerMain(context.Background(), os.Args[1:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case "worker":
+		if err := Worker(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testExec re-runs the test binary as a server or worker.
+func testExec(t testing.TB) Exec {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(role string, args ...string) *exec.Cmd {
+		cmd := exec.Command(exe, args...)
+		cmd.Env = append(os.Environ(), roleEnv+"="+role)
+		return cmd
+	}
+}
+
+// TestReferencesAnswer starts each server kind as a process, connects
+// clients through a worker, publishes, and checks every client got it.
+func TestReferencesAnswer(t *testing.T) {
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	ctx := context.Background()
+	for _, kind := range Servers {
+		t.Run(kind, func(t *testing.T) {
+			srv, err := r.startKind(ctx, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.kill()
+			ws, rate, err := r.dial(ctx, srv, kind, 6, 0, sources(2, 2), "t", 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.stop()
+			if rate <= 0 {
+				t.Errorf("accept rate %v", rate)
+			}
+			nc, done, err := r.publisherFor(srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer done()
+			for _, ch := range []string{"t0", "t1"} {
+				if err := nc.Publish(subjectPrefix+ch, Payload(time.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, 10*time.Second, func() bool { return ws.delivered() == 6 },
+				func() string { return fmt.Sprintf("delivered %d of 6", ws.delivered()) })
+			if kb, err := r.perConn(srv, 0, 6); err != nil || kb <= 0 {
+				t.Errorf("rss per connection %v, %v", kb, err)
+			}
+		})
+	}
+}
+
+// TestNATSRefWithNatsGo checks the NATS reference with the official
+// client over ws://, token auth included.
+func TestNATSRefWithNatsGo(t *testing.T) {
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	srv, err := r.startKind(context.Background(), ProtoNATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.kill()
+	if _, err := nats.Connect(srv.ready.WS, nats.Token("wrong")); err == nil {
+		t.Error("a wrong token was accepted")
+	}
+	nc, err := nats.Connect(srv.ready.WS, nats.Token(r.token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(subjectPrefix + "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := nats.Connect(srv.ready.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	want := Payload(time.Unix(0, 1234567890123456789))
+	if err := pub.Publish(subjectPrefix+"x", want); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := stampOf(m.Data); !ok || st != 1234567890123456789 {
+		t.Errorf("stamp %d %v from %q", st, ok, m.Data)
+	}
+}
+
+// TestQuickSuite runs the whole suite scaled down and checks the table
+// and the saved files (no assertion about speed).
+func TestQuickSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	dir := t.TempDir()
+	var log strings.Builder
+	res, err := Run(context.Background(), Options{Quick: true, Exec: testExec(t), OutDir: dir, Log: &log}, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(res.Figures) != 9 {
+		t.Errorf("%d figures, want 9", len(res.Figures))
+	}
+	for _, f := range res.Figures {
+		for _, s := range Servers {
+			if len(f.Values[s]) != 1 {
+				t.Errorf("%s: %s has %d values", f.Name, s, len(f.Values[s]))
+			}
+		}
+	}
+	h := res.Healing
+	if h == nil || h.Error != "" {
+		t.Fatalf("healing: %+v", h)
+	}
+	if h.Lost != 0 || h.Duplicated != 0 || h.Delivered == 0 {
+		t.Errorf("healing delivered %d, lost %d, duplicated %d", h.Delivered, h.Lost, h.Duplicated)
+	}
+	for _, name := range []string{"latest.md", "latest.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !strings.Contains(string(b), "gws") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	t.Log(res.Markdown())
+}
+
+// TestFullSuite is `make bench` from a test binary, when asked for.
+func TestFullSuite(t *testing.T) {
+	out := os.Getenv("WSHEAL_SUITE_FULL")
+	if out == "" {
+		t.Skip("set WSHEAL_SUITE_FULL=<results dir> to run the full suite")
+	}
+	res, err := Run(context.Background(), Options{Exec: testExec(t), OutDir: out, Log: os.Stderr,
+		ProfileDir: os.Getenv("WSHEAL_SUITE_PROFILES")}, os.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.ElapsedS)
+}
+
+func eventually(t *testing.T, d time.Duration, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
