@@ -26,7 +26,7 @@ func TestControlVerbs(t *testing.T) {
 	mon := newPublisher(t, srv)
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
 	mon.open(events.KindRTTDegraded, "n2", events.SeverityWarning) // no policy in the test file
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(a.find("", "", "")) >= 4 }, "decisions made")
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(a.find("", "", "")) >= 4 }, "decisions made")
 
 	t.Run("status", func(t *testing.T) {
 		var st events.HealerStatus

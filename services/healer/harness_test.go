@@ -97,7 +97,7 @@ func startHealer(t *testing.T, cfg healer.Config) (kill func()) {
 				if err != nil {
 					t.Errorf("healer run: %v", err)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second):
 				t.Error("healer did not stop")
 			}
 		})
@@ -105,7 +105,7 @@ func startHealer(t *testing.T, cfg healer.Config) (kill func()) {
 	t.Cleanup(stop)
 	// Ready once its control service answers.
 	nc := natsConn(t, cfg.URL)
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		var st events.HealerStatus
 		return events.Request(context.Background(), nc, events.ControlSubject(events.ServiceHealer, events.VerbStatus), nil, &st) == nil &&
 			st.Instance == cfg.Instance

@@ -151,6 +151,7 @@ func (s *Service) engineConfig() remedy.Config {
 		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
 		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
 		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, IncidentTTL: c.IncidentTTL,
+		WarmUp: c.NodeStale,
 	}
 }
 

@@ -21,15 +21,15 @@ func TestNodeDownIsRestartedVerifiedAndRebalanced(t *testing.T) {
 	mon := newPublisher(t, srv)
 
 	f.kill("n1", true) // its clients reconnect to n2 and n3
-	natstest.Eventually(t, 5*time.Second, func() bool { c := f.conns(); return c["n1"] == 0 && c["n2"]+c["n3"] == 270 },
+	natstest.Eventually(t, 15*time.Second, func() bool { c := f.conns(); return c["n1"] == 0 && c["n2"]+c["n3"] == 270 },
 		"clients on the survivors")
 	time.Sleep(500 * time.Millisecond) // let the node's heartbeats go stale, as the monitor would wait
 	an := mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "restart verified")
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
 	}, "rebalance after the node came back")
 	c := f.conns()
@@ -73,7 +73,7 @@ func TestRemediationThatNeverHelpsIsCappedThenEscalated(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipRetryCap)) == 1
 	}, "escalated after the retry cap")
 	esc := a.find(events.ActionEscalate, "", "")[0]
@@ -118,7 +118,7 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 		f.kill("n1", true)
 		time.Sleep(500 * time.Millisecond)
 		mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
-		natstest.Eventually(t, 10*time.Second, func() bool {
+		natstest.Eventually(t, 30*time.Second, func() bool {
 			return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == i
 		}, "heal %d", i)
 	}
@@ -127,7 +127,7 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 	f.start("n1") // it comes back by itself, answering, and would fail again
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipFlapping)) == 1
 	}, "escalated as flapping")
 	if n := len(a.find(events.ActionQuarantine, events.PhaseSucceeded, "")); n != 1 {
@@ -143,7 +143,7 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 	}
 	// Left out: a new anomaly on it is skipped, not healed.
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipFlapping)) == 1
 	}, "a quarantined node is left out")
 	if n := len(a.find(events.ActionRestart, events.PhaseStarted, "")); n != 2 {
@@ -165,7 +165,7 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 
 	t.Run("fleet_silent", func(t *testing.T) {
 		mon.open(events.KindFleetSilent, events.FleetTarget, events.SeverityCritical)
-		natstest.Eventually(t, 5*time.Second, func() bool {
+		natstest.Eventually(t, 15*time.Second, func() bool {
 			return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipPanic)) >= 1
 		}, "fleet_silent escalated")
 	})
@@ -176,7 +176,7 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 		mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 		mon.open(events.KindNodeDown, "n2", events.SeverityCritical)
 		mon.open(events.KindSaturation, "n3", events.SeverityError)
-		natstest.Eventually(t, 5*time.Second, func() bool {
+		natstest.Eventually(t, 15*time.Second, func() bool {
 			return len(a.find("", events.PhaseSkipped, events.SkipPanic)) >= 4
 		}, "every anomaly skipped for panic")
 	})

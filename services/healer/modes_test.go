@@ -31,7 +31,7 @@ func TestDryRunActsNeverButSaysWhatItWouldDo(t *testing.T) {
 	mon.open(events.KindSaturation, "n2", events.SeverityError)
 	mon.open(events.KindFlapping, "n3", events.SeverityError)
 
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipDryRun)) == 4 // restart, rebalance, resize, quarantine
 	}, "every step of every policy announced as skipped(dry-run)")
 	for _, r := range a.find("", events.PhaseSkipped, events.SkipDryRun) {
@@ -71,7 +71,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 		t.Fatal(err)
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipPaused)) == 1
 	}, "skipped(paused)")
 	time.Sleep(300 * time.Millisecond)
@@ -81,7 +81,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 	if err := request(t, nc, events.VerbHealerResume, events.HealerResumeCommand{By: "test"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 },
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 },
 		"the held anomaly is handled after resume")
 }
 
@@ -102,7 +102,7 @@ func TestHandsOffNodeIsLeftAlone(t *testing.T) {
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
 	mon.open(events.KindStaleSpike, "n2", events.SeverityWarning)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipHandsOff)) == 1 && len(f.commands("n2", events.VerbReconnect)) == 1
 	}, "n1 skipped, n2 handled")
 	if len(f.commands("n1", "")) != 0 {
@@ -113,7 +113,7 @@ func TestHandsOffNodeIsLeftAlone(t *testing.T) {
 		t.Fatalf("clear: %+v %v", cleared, err)
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 },
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 },
 		"handled once the lock is cleared")
 }
 
@@ -128,10 +128,10 @@ func TestOverloadedNodeAdmissionLoweredThenRestored(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	an := mon.open(events.KindSaturation, "n1", events.SeverityError)
-	natstest.Eventually(t, 5*time.Second, func() bool { mc, ar := f.settings("n1"); return mc == 50 && ar == 5 },
+	natstest.Eventually(t, 15*time.Second, func() bool { mc, ar := f.settings("n1"); return mc == 50 && ar == 5 },
 		"admission lowered (max_conns 100*0.5, accept_rate 5)")
 	mon.resolve(an)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find(events.ActionResize, events.PhaseSucceeded, "")) == 2
 	}, "resize verified and then restored")
 	if mc, ar := f.settings("n1"); mc != 100 || ar != 100 {
@@ -191,7 +191,7 @@ func TestRebalanceReachesTheBoundWithoutOscillation(t *testing.T) {
 			}
 			before := countCmds(f, got)
 			mon.open(events.KindImbalance, events.FleetTarget, events.SeverityWarning)
-			natstest.Eventually(t, 5*time.Second, func() bool {
+			natstest.Eventually(t, 15*time.Second, func() bool {
 				return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 2
 			}, "second rebalance verified at once")
 			if countCmds(f, got) != before {

@@ -135,13 +135,13 @@ func TestGatewayProcessKilledIsRestartedAndClientsRehomed(t *testing.T) {
 		f.start(n)
 	}
 	rf := newRealFleet(t, srv) // for status requests only
-	natstest.Eventually(t, 20*time.Second, func() bool { return len(rf.conns(nodes...)) == 3 }, "three gateway processes answer")
+	natstest.Eventually(t, 30*time.Second, func() bool { return len(rf.conns(nodes...)) == 3 }, "three gateway processes answer")
 	a := watchAudit(t, srv)
 	f.supervise(t, srv)
 	startRealMonitor(t, srv, nil)
 	startHealer(t, realHealer(t, srv))
 	dialClients(t, 30, f.url("p1"), f.url("p2"), f.url("p3"))
-	natstest.Eventually(t, 10*time.Second, func() bool { c := rf.conns(nodes...); return c["p1"]+c["p2"]+c["p3"] == 30 && c["p1"] > 0 },
+	natstest.Eventually(t, 30*time.Second, func() bool { c := rf.conns(nodes...); return c["p1"]+c["p2"]+c["p3"] == 30 && c["p1"] > 0 },
 		"clients spread, some on p1")
 
 	f.kill("p1")
@@ -152,7 +152,7 @@ func TestGatewayProcessKilledIsRestartedAndClientsRehomed(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "the process restarted and verified")
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		an := lastAnomaly(t, srv, events.KindNodeDown, "p1")
 		return an != nil && an.State == events.AnomalyResolved
 	}, "node_down of p1 resolved")

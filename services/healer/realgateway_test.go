@@ -75,20 +75,20 @@ func TestRealGatewayKilledClientsRehomeAndAnomalyResolves(t *testing.T) {
 	startRealMonitor(t, srv, nil)
 	startHealer(t, realHealer(t, srv))
 	dialClients(t, 30, urls...)
-	natstest.Eventually(t, 10*time.Second, func() bool { c := f.conns(nodes...); return c["g1"]+c["g2"]+c["g3"] == 30 && c["g1"] > 0 },
+	natstest.Eventually(t, 30*time.Second, func() bool { c := f.conns(nodes...); return c["g1"]+c["g2"]+c["g3"] == 30 && c["g1"] > 0 },
 		"30 clients spread, some on g1")
 
 	f.kill("g1")
 	natstest.Eventually(t, 15*time.Second, func() bool { c := f.conns("g2", "g3"); return c["g2"]+c["g3"] == 30 },
 		"the killed node's clients on the survivors")
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		an := lastAnomaly(t, srv, events.KindNodeDown, "g1")
 		return an != nil && an.State == events.AnomalyResolved
 	}, "node_down of g1 opened by the monitor and resolved")
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "the restart verified")
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
 	}, "clients rebalanced onto the restarted node")
 	down := lastAnomaly(t, srv, events.KindNodeDown, "g1")
@@ -124,14 +124,14 @@ func TestRealGatewayOverloadAdmissionLoweredThenRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	clients := dialClients(t, 19, g1.URL())
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		st, err := f.status("g1")
 		return err == nil && st.Settings.AcceptRate == 5
 	}, "admission lowered on the saturated node")
 	for _, c := range clients[:10] { // the load goes away
 		_ = c.Close()
 	}
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionResize, events.PhaseSucceeded, "")) == 2
 	}, "resize verified by the resolved anomaly, then restored")
 	st, err := f.status("g1")
@@ -166,7 +166,7 @@ func TestRealGatewayRebalanceWithinBoundWithoutOscillation(t *testing.T) {
 				samples = append(samples, f.conns(tc.nodes...))
 				return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
 			}, "rebalanced")
-			natstest.Eventually(t, 20*time.Second, func() bool {
+			natstest.Eventually(t, 30*time.Second, func() bool {
 				an := lastAnomaly(t, srv, events.KindImbalance, events.FleetTarget)
 				return an != nil && an.State == events.AnomalyResolved
 			}, "imbalance resolved")

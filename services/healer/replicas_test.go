@@ -30,7 +30,7 @@ func TestTwoReplicasActOnce(t *testing.T) {
 			mon.open(events.KindStaleSpike, id, events.SeverityWarning)
 		}
 		want := (round + 1) * len(nodes)
-		natstest.Eventually(t, 10*time.Second, func() bool {
+		natstest.Eventually(t, 30*time.Second, func() bool {
 			return len(a.find(events.ActionReconnect, events.PhaseSucceeded, "")) == want
 		}, "round %d: every anomaly handled", round)
 	}
@@ -66,7 +66,7 @@ func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
 	f.kill("n1", true)
 	time.Sleep(500 * time.Millisecond)
 	an := mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseStarted, "")) == 1
 	}, "the first replica started the restart")
 	kill1() // mid-action: the restart is sent, its verification not done
@@ -78,7 +78,7 @@ func TestReplicaKilledMidActionLosesNothing(t *testing.T) {
 	c2 := c1
 	c2.Instance, c2.AckWait = "h2", 2*time.Second // also retunes the shared consumer
 	startHealer(t, c2)
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "the second replica finished the incident")
 	_, js := srv.JetStream()
@@ -109,18 +109,18 @@ func TestCarriesOnAcrossANATSRestart(t *testing.T) {
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 }, "before the restart")
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 }, "before the restart")
 
 	nc := natsConn(t, srv.URL())
 	srv.Restart()
-	natstest.Eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		var st events.HealerStatus
 		return request(t, nc, events.VerbStatus, nil, &st) == nil
 	}, "the healer answers again")
 	// Publishing may fail while JetStream recovers; the monitor would retry.
-	natstest.Eventually(t, 20*time.Second, func() bool { return mon.tryOpen(events.KindStaleSpike, "n2") == nil },
+	natstest.Eventually(t, 30*time.Second, func() bool { return mon.tryOpen(events.KindStaleSpike, "n2") == nil },
 		"anomaly published after the restart")
-	natstest.Eventually(t, 20*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+	natstest.Eventually(t, 30*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
 		"an anomaly after the restart is handled")
 	if n := len(a.find(events.ActionReconnect, events.PhaseStarted, "")); n < 2 {
 		t.Fatalf("%d actions", n)

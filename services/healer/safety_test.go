@@ -33,7 +33,7 @@ func TestGlobalBudgetSkipsThenActs(t *testing.T) {
 	for _, id := range []string{"n1", "n2", "n3"} {
 		mon.open(events.KindStaleSpike, id, events.SeverityWarning)
 	}
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionReconnect, events.PhaseSucceeded, "")) == 3
 	}, "every anomaly handled within the budget")
 	if n := len(a.find("", events.PhaseSkipped, events.SkipBudget)); n < 1 {
@@ -51,11 +51,11 @@ func TestEmptyTargetSetMeansNoAction(t *testing.T) {
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
 	mon.open(events.KindStaleSpike, events.FleetTarget, events.SeverityWarning) // names no node
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipNoTarget)) == 1
 	}, "skipped(no-target)")
 	mon.open(events.KindStaleSpike, events.FleetTarget, events.SeverityWarning, "n2") // names one
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
 		"the named node handled")
 	if len(f.commands("n1", "")) != 0 {
 		t.Fatal("a node no anomaly named got a command")
@@ -73,7 +73,7 @@ func TestNeverDrainTheLastHealthyNode(t *testing.T) {
 	f.kill("n2", true)
 	time.Sleep(600 * time.Millisecond) // n2 silent: n1 is the last healthy node
 	mon.open(events.KindFlapping, "n1", events.SeverityError)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipFlapping)) == 1
 	}, "escalated")
 	if c := f.commands("n1", events.VerbDrain); len(c) != 0 {
@@ -107,7 +107,7 @@ func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
 	f.kill("n1", true)
 	time.Sleep(500 * time.Millisecond)
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
-	natstest.Eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "restart verified")
 	if n := len(a.find(events.ActionRestart, events.PhaseStarted, "")); n != 1 {
@@ -139,11 +139,11 @@ func TestServiceHeartbeatCarriesTheState(t *testing.T) {
 	seen := func(s string) func() bool {
 		return func() bool { mu.Lock(); defer mu.Unlock(); return states[s] }
 	}
-	natstest.Eventually(t, 5*time.Second, seen("active"), "active heartbeat")
+	natstest.Eventually(t, 15*time.Second, seen("active"), "active heartbeat")
 	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, seen("paused"), "paused heartbeat")
+	natstest.Eventually(t, 15*time.Second, seen("paused"), "paused heartbeat")
 	on := true
 	if err := request(t, nc, events.VerbHealerResume, nil, nil); err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestServiceHeartbeatCarriesTheState(t *testing.T) {
 	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on}, nil); err != nil {
 		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, seen("dry-run"), "dry-run heartbeat")
+	natstest.Eventually(t, 15*time.Second, seen("dry-run"), "dry-run heartbeat")
 }
 
 func TestRunbookWebhookGetsTheAnomalyAndAnIdempotencyKey(t *testing.T) {
@@ -178,7 +178,7 @@ func TestRunbookWebhookGetsTheAnomalyAndAnIdempotencyKey(t *testing.T) {
 	cfg.Policies = writePolicies(t, "policies:\n  - name: errors\n    kinds: [error_rate]\n    actions:\n      - action: webhook\n        url: "+hook.URL+"/runbook\n")
 	startHealer(t, cfg)
 	an := newPublisher(t, srv).open(events.KindErrorRate, "n1", events.SeverityError)
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find(events.ActionWebhook, events.PhaseSucceeded, "")) == 1
 	}, "runbook called")
 	mu.Lock()
@@ -213,7 +213,7 @@ func TestBadAnomaliesAreDroppedAndServingGoesOn(t *testing.T) {
 		}
 	}
 	newPublisher(t, srv).open(events.KindStaleSpike, "n2", events.SeverityWarning)
-	natstest.Eventually(t, 5*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
+	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n2", events.VerbReconnect)) == 1 },
 		"a good anomaly after bad ones is handled")
 	if len(f.commands("n1", "")) != 0 {
 		t.Fatal("a malformed anomaly caused an action")
@@ -223,7 +223,7 @@ func TestBadAnomaliesAreDroppedAndServingGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		info, err := c.Info(context.Background())
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	}, "nothing left pending: bad messages are terminated, not redelivered forever")

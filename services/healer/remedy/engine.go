@@ -66,6 +66,7 @@ type Config struct {
 	DrainOver   time.Duration
 	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
 	IncidentTTL time.Duration // finished incidents are forgotten after this
+	WarmUp      time.Duration // hear the fleet this long before deciding
 }
 
 // Deps are the engine's collaborators.
@@ -166,6 +167,13 @@ func (e *Engine) retune(ctx context.Context, c jetstream.Consumer) (jetstream.Co
 
 // Run handles anomalies until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
+	// Decide only once the fleet view has heard every live node: an empty
+	// view would read as "no target" or "fleet unknown".
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(e.cfg.WarmUp):
+	}
 	c, err := e.consumer(ctx)
 	if err != nil {
 		return err
