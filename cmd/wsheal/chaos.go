@@ -69,7 +69,9 @@ The exit status is non-zero if any scenario failed its expectations.`,
 			}
 			defer obs.Close()
 			st := chaos.NewStack(nc, obs)
-			st.Timeout = natsOpts.timeout
+			if natsOpts.timeout > 0 {
+				st.Timeout = natsOpts.timeout
+			}
 			cfg.Server = nc.ConnectedUrlRedacted()
 			cfg.Progress = cmd.ErrOrStderr()
 			time.Sleep(2 * time.Second) // a couple of heartbeats: which gateways there are
