@@ -32,10 +32,11 @@ run: build ## the whole system on an embedded NATS server, with demo clients (Ct
 	$(BIN)/wsheal dev $(RUN_ARGS)
 
 test: ## every module's tests with -race (compose end-to-end too when Docker runs)
-	@set -e; for m in $(MODULES); do \
+	@failed=""; for m in $(MODULES); do \
 		echo "=== $$m"; \
-		(cd $$m && $(GO) test $(TEST_FLAGS) ./...); \
-	done
+		(cd $$m && $(GO) test $(TEST_FLAGS) ./...) || failed="$$failed $$m"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all modules passed"
 
 bench: build ## benchmarks that print figures
 	@set -e; for m in $(MODULES); do \
