@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,7 +24,8 @@ type stack struct {
 	t       *testing.T
 	compose []string // the compose command: docker compose, or docker-compose
 	project string
-	env     []string
+	base    []string       // environment of every command
+	env     []string       // base and the ports
 	ports   map[string]int // variable -> host port
 }
 
@@ -50,32 +53,46 @@ func composeCommand(t *testing.T) []string {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// pickPorts chooses a free loopback port for every port variable, below
+// the kernel's ephemeral range (32768 and up) so that outgoing
+// connections of other processes do not take them before compose binds.
+func (s *stack) pickPorts() {
+	taken := map[int]bool{}
+	for _, v := range portVars {
+		for {
+			p := 20000 + rand.IntN(12000)
+			if taken[p] {
+				continue
+			}
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				continue
+			}
+			_ = l.Close()
+			taken[p] = true
+			s.ports[v] = p
+			break
+		}
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	env := slices.Clone(s.base)
+	for _, v := range portVars {
+		env = append(env, v+"="+strconv.Itoa(s.ports[v]))
+	}
+	s.env = env
 }
 
-// newStack names a project and picks its ports; nothing runs yet.
+// newStack names a project; nothing runs yet.
 func newStack(t *testing.T, compose []string) *stack {
 	project := fmt.Sprintf("wsheal-e2e-%d-%d", os.Getpid(), time.Now().Unix()%100000)
 	s := &stack{t: t, compose: compose, project: project, ports: map[string]int{}}
-	s.env = append(os.Environ(),
+	s.base = append(os.Environ(),
 		"WSHEAL_TAG="+project,
 		"WSHEAL_IMAGE_CTX="+t.TempDir(),
 		"WSHEAL_NODE_LABEL=io.wsheal.node."+project,
 		"WSHEAL_DOCKER_GID="+dockerGID(),
 		"WSHEAL_LOG_LEVEL=debug",
 	)
-	for _, v := range portVars {
-		s.ports[v] = freePort(t)
-		s.env = append(s.env, v+"="+strconv.Itoa(s.ports[v]))
-	}
+	s.env = s.base
 	return s
 }
 
@@ -131,9 +148,20 @@ func (s *stack) build(ctx context.Context) {
 func (s *stack) up(ctx context.Context) {
 	t := s.t
 	t.Cleanup(s.down)
-	t.Logf("starting compose project %s", s.project)
-	if out, err := s.dc(ctx, "up", "-d"); err != nil {
-		t.Fatalf("compose up: %v\n%s", err, out)
+	for attempt := 1; ; attempt++ {
+		s.pickPorts()
+		t.Logf("starting compose project %s, ports %v", s.project, s.ports)
+		out, err := s.dc(ctx, "up", "-d")
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !strings.Contains(out+err.Error(), "address already in use") {
+			t.Fatalf("compose up: %v\n%s", err, out)
+		}
+		t.Logf("a port was taken meanwhile; starting again on others")
+		if out, err := s.dc(ctx, "down", "-v", "-t", "1"); err != nil {
+			t.Fatalf("compose down: %v\n%s", err, out)
+		}
 	}
 	out, err := s.run(ctx, "./wait-healthy.sh", s.project, "240")
 	if err != nil {
