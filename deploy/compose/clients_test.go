@@ -157,6 +157,33 @@ func (f *fleet) perNode() map[string]int {
 	return out
 }
 
+// on returns the subscribers connected to node and how many times each
+// had reconnected so far.
+func (f *fleet) on(node string) map[*subscriber]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[*subscriber]int{}
+	for _, s := range f.subs {
+		if s.node == node {
+			out[s] = s.rehomes
+		}
+	}
+	return out
+}
+
+// rehomed reports whether every subscriber of before reconnected since
+// and is connected now.
+func (f *fleet) rehomed(before map[*subscriber]int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s, n := range before {
+		if s.rehomes <= n || s.node == "" {
+			return false
+		}
+	}
+	return true
+}
+
 // missing reports, for the first subscriber that lacks any acknowledged
 // message, how many it lacks; "" when every subscriber has them all.
 func (f *fleet) missing() string {

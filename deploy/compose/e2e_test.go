@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -56,6 +57,11 @@ func TestComposeE2E(t *testing.T) {
 		s.docker(ctx, "stop", "-t", "5", id)
 		before := f.count()
 		eventually(t, 60*time.Second, "messages acknowledged with nats-3 down", func() bool { return f.count() >= before+40 })
+		for _, svc := range []string{events.ServiceMonitor, events.ServiceHealer, events.ServiceNotifier} {
+			eventually(t, 30*time.Second, svc+" answering with nats-3 down", func() bool {
+				return events.Request(ctx, nc, events.ControlSubject(svc, events.VerbStatus), nil, nil) == nil
+			})
+		}
 		s.docker(ctx, "start", id)
 	})
 
@@ -81,6 +87,7 @@ func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *
 	id := s.container(ctx, node)
 	started := s.inspect(ctx, id, "{{.State.StartedAt}}")
 	t.Logf("%s %s: subscribers per node %v", how, node, f.perNode())
+	victims := f.on(node)
 	s.docker(ctx, how, id)
 	eventually(t, 90*time.Second, "the healer restarted "+node, func() bool {
 		return audit.succeeded(events.ActionRestart, node)
@@ -93,8 +100,10 @@ func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *
 		t.Errorf("%s restarted by Docker's restart policy (%s times), not by the healer", node, rc)
 	}
 	eventually(t, 90*time.Second, "every subscriber connected again", func() bool {
-		per := f.perNode()
-		return per[""] == 0
+		return f.perNode()[""] == 0
+	})
+	eventually(t, 30*time.Second, fmt.Sprintf("the %d subscribers of %s rehomed", len(victims), node), func() bool {
+		return f.rehomed(victims)
 	})
 	t.Logf("after the %s of %s: subscribers per node %v", how, node, f.perNode())
 }
