@@ -9,6 +9,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
