@@ -57,9 +57,11 @@ type Conn struct {
 	tokens  float64
 	tokTime int64
 
-	busy    atomic.Bool // the handler is running a frame of this connection
-	done    atomic.Bool // OnClose ran
-	written func(error) // WriteAsync callback, built once
+	busy      atomic.Bool // the handler is running a frame of this connection
+	done      atomic.Bool // OnClose ran
+	closeSent atomic.Bool // a close frame is being written: frames after it are dropped
+	out       outbox      // text frames queued, written in batches
+	flushTask func()      // c.flush, built once
 
 	// Data is the handler's per-connection state, set before the read
 	// loop starts.
@@ -117,7 +119,7 @@ func (c *Conn) Send(b []byte) bool {
 		return false
 	}
 	c.pool.backlog.Add(1)
-	c.ws.WriteAsync(gws.OpcodeText, b, c.written)
+	c.enqueue(b)
 	return true
 }
 
@@ -128,12 +130,6 @@ func (c *Conn) SendFirst(b []byte) {
 	if err := c.ws.WriteMessage(gws.OpcodeText, b); err != nil {
 		c.pool.log.Debug().Err(err).Str("conn_id", c.id).Msg("first frame not written")
 	}
-}
-
-// onWritten is the WriteAsync callback: one frame left the queue.
-func (c *Conn) onWritten(error) {
-	c.inflight.Add(-1)
-	c.pool.backlog.Add(-1)
 }
 
 func (c *Conn) closeSlow() {
@@ -151,6 +147,7 @@ func (c *Conn) Close(code int, cause, reason string) bool {
 		return false
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	c.closeSent.Store(true)
 	go func() { _ = c.ws.WriteClose(uint16(code), []byte(reason)) }()
 	return true
 }
@@ -164,6 +161,7 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(flushTimeout))
 	c.ws.Async(func() {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+		c.closeSent.Store(true)
 		_ = c.ws.WriteClose(uint16(code), []byte(reason))
 	})
 	return true

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/lxzan/gws"
-
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
@@ -59,7 +57,7 @@ func (p *Pool) moveOne(c *Conn, code int, hint func(c *Conn) []byte) bool {
 		// Bypass the bound: the hint must reach even a busy client.
 		c.inflight.Add(1)
 		p.backlog.Add(1)
-		c.ws.WriteAsync(gws.OpcodeText, b, c.written)
+		c.enqueue(b)
 	}
 	return c.CloseAfter(code, events.CauseDrained, "reconnect elsewhere")
 }

@@ -158,7 +158,7 @@ func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, data any, expires
 	}
 	now := time.Now().UnixNano()
 	c := &Conn{ws: ws, pool: p, id: nuid.Next(), remote: r.RemoteAddr, opened: now, Data: data}
-	c.written = c.onWritten
+	c.flushTask = c.flush
 	if !expires.IsZero() {
 		c.expires = expires.UnixNano()
 	}

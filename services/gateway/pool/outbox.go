@@ -1,0 +1,115 @@
+package pool
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+)
+
+// outbox batches a connection's queued text frames: every frame queued
+// since the last write leaves in one write system call. Under fan-out the
+// write per frame was most of the node's CPU (one syscall per frame per
+// connection); a batch costs one per connection per burst.
+//
+// The flush runs as a task on gws's per-connection write queue, so it
+// stays ordered with pings, pongs and CloseAfter. It writes the frames
+// itself (server frames are not masked; the pool never compresses) with
+// one net.Conn.Write per batch: the socket's write lock keeps a batch
+// whole against the writes gws makes on its own (a close frame).
+type outbox struct {
+	mu        sync.Mutex
+	frames    [][]byte
+	spare     [][]byte // the slice of the previous flush, reused
+	scheduled bool     // a flush task is queued and has not taken frames yet
+}
+
+// maxBatch is the most bytes one write carries; a longer batch is split.
+const maxBatch = 64 << 10
+
+// maxKeep is the largest frames slice a connection keeps between bursts.
+const maxKeep = 64
+
+var batchBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 16<<10)
+	return &b
+}}
+
+// enqueue queues b after every frame queued before it and makes sure a
+// flush will write it. The caller has counted it in inflight and backlog.
+func (c *Conn) enqueue(b []byte) {
+	o := &c.out
+	o.mu.Lock()
+	o.frames = append(o.frames, b)
+	schedule := !o.scheduled
+	o.scheduled = true
+	o.mu.Unlock()
+	if schedule {
+		c.ws.Async(c.flushTask)
+	}
+}
+
+// flush writes every queued frame; it runs on the write queue.
+func (c *Conn) flush() {
+	o := &c.out
+	o.mu.Lock()
+	frames := o.frames
+	o.frames, o.spare = o.spare[:0], nil
+	o.scheduled = false
+	o.mu.Unlock()
+	if !c.closeSent.Load() {
+		_ = c.writeFrames(frames)
+	}
+	n := int32(len(frames))
+	c.inflight.Add(-n)
+	c.pool.backlog.Add(-int64(n))
+	clear(frames)
+	if cap(frames) <= maxKeep {
+		o.mu.Lock()
+		o.spare = frames[:0]
+		o.mu.Unlock()
+	}
+}
+
+// writeFrames encodes frames as unmasked final text frames and writes
+// them, at most maxBatch bytes per write.
+func (c *Conn) writeFrames(frames [][]byte) error {
+	nc := c.ws.NetConn()
+	bp := batchBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	var err error
+	for _, f := range frames {
+		buf = appendHeader(buf, len(f))
+		buf = append(buf, f...)
+		if len(buf) >= maxBatch {
+			if _, err = nc.Write(buf); err != nil {
+				break
+			}
+			buf = buf[:0]
+		}
+	}
+	if err == nil && len(buf) > 0 {
+		_, err = nc.Write(buf)
+	}
+	if cap(buf) <= 4*maxBatch {
+		*bp = buf[:0]
+		batchBufs.Put(bp)
+	}
+	if err != nil {
+		return &net.OpError{Op: "write", Err: err}
+	}
+	return nil
+}
+
+// appendHeader appends the header of a final, unmasked text frame of n
+// payload bytes (RFC 6455 section 5.2).
+func appendHeader(b []byte, n int) []byte {
+	const finText = 0x81
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xFFFF:
+		return append(b, finText, 126, byte(n>>8), byte(n))
+	}
+	b = append(b, finText, 127)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}

@@ -1,0 +1,151 @@
+package pool
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/rs/zerolog"
+)
+
+// openHandler hands every opened connection to the test.
+type openHandler struct{ opened chan *Conn }
+
+func (h openHandler) Open(c *Conn)          { h.opened <- c }
+func (h openHandler) Message(*Conn, []byte) {}
+func (h openHandler) Close(*Conn, string)   {}
+func (h openHandler) conn(*testing.T) *Conn { return <-h.opened }
+
+// recorder is a client that keeps every text frame it reads.
+type recorder struct {
+	gws.BuiltinEventHandler
+	mu     sync.Mutex
+	frames [][]byte
+}
+
+func (r *recorder) OnMessage(_ *gws.Conn, m *gws.Message) {
+	r.mu.Lock()
+	r.frames = append(r.frames, bytes.Clone(m.Bytes()))
+	r.mu.Unlock()
+	m.Close()
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.frames)
+}
+
+func startPool(t *testing.T, queue int) (*Pool, openHandler, string) {
+	t.Helper()
+	h := openHandler{opened: make(chan *Conn, 1)}
+	p := New(Config{MaxConns: 10, AcceptRate: 100, AcceptBurst: 10, MaxMessage: 1 << 20,
+		SendQueue: queue, PingInterval: time.Minute, PongDeadline: time.Minute}, h, nil, zerolog.Nop())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := p.Admit(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = p.Upgrade(w, r, nil, time.Time{})
+	}))
+	t.Cleanup(srv.Close)
+	return p, h, "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+func dialRecorder(t *testing.T, url string) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	ws, _, err := gws.NewClient(rec, &gws.ClientOption{Addr: url, ReadMaxPayloadSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ws.ReadLoop()
+	t.Cleanup(func() { _ = ws.NetConn().Close() })
+	return rec
+}
+
+// TestBatchedFramesArriveWhole sends frames of every header size, from
+// several goroutines, and checks that the client reads each one whole and
+// every sender's frames in order.
+func TestBatchedFramesArriveWhole(t *testing.T) {
+	p, h, url := startPool(t, 4096)
+	rec := dialRecorder(t, url)
+	c := h.conn(t)
+	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 70000}
+	const senders, each = 4, 300
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := sizes[i%len(sizes)]
+				b := bytes.Repeat([]byte{'a' + byte(s)}, n+3)
+				copy(b, []byte{'0' + byte(s), byte(i >> 8), byte(i)})
+				if !c.Send(b) {
+					t.Errorf("send %d of %d refused", i, s)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := senders * each
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.count() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := rec.count(); got != want {
+		t.Fatalf("got %d frames, want %d", got, want)
+	}
+	next := make([]int, senders)
+	for _, f := range rec.frames {
+		s := int(f[0] - '0')
+		i := int(f[1])<<8 | int(f[2])
+		if i != next[s] {
+			t.Fatalf("sender %d: frame %d arrived when %d was due", s, i, next[s])
+		}
+		next[s]++
+		if len(f) != sizes[i%len(sizes)]+3 || (len(f) > 3 && f[len(f)-1] != 'a'+byte(s)) {
+			t.Fatalf("sender %d frame %d: %d bytes, want %d", s, i, len(f), sizes[i%len(sizes)]+3)
+		}
+	}
+	eventually(t, func() bool { return p.Totals().Backlog == 0 && c.Backlog() == 0 }, "backlog drained")
+}
+
+// TestQueueBoundCloses checks that the bound still holds with batching: a
+// client that reads nothing is closed as a slow consumer.
+func TestQueueBoundCloses(t *testing.T) {
+	p, h, url := startPool(t, 8)
+	ws, _, err := gws.NewClient(&gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.NetConn().Close() // never read: the socket buffers fill up
+	c := h.conn(t)
+	big := bytes.Repeat([]byte("x"), 60000)
+	refused := false
+	for i := 0; i < 10000 && !refused; i++ {
+		refused = !c.Send(big)
+	}
+	if !refused {
+		t.Fatal("the send queue never filled")
+	}
+	eventually(t, func() bool { return p.Totals().Slow == 1 }, "closed as a slow consumer")
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
