@@ -142,14 +142,3 @@ func Quantile(counts []uint64, q float64) float64 {
 	}
 	return float64(bucketValue(len(counts)-1)) / 1000
 }
-
-// mergeCounts adds b into a (growing a as needed).
-func mergeCounts(a, b []uint64) []uint64 {
-	if len(a) < len(b) {
-		a = append(a, make([]uint64, len(b)-len(a))...)
-	}
-	for i, c := range b {
-		a[i] += c
-	}
-	return a
-}

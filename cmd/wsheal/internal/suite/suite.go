@@ -42,6 +42,9 @@ type Options struct {
 	Log io.Writer
 	// SkipHealing leaves out figure 5.
 	SkipHealing bool
+	// Servers limits the servers measured (default Servers: all three);
+	// ratios to a server left out show as "–".
+	Servers []string
 }
 
 // params are the sizes of one run.
@@ -73,7 +76,7 @@ func paramsFor(quick bool) params {
 	}
 	return params{Idle1: 10000, Idle2: 19000, FanSmall: 1000, Channels: 100, WorkersA: 2, WorkersB: 2,
 		Settle: 2 * time.Second, Warm: 500 * time.Millisecond, FanDur: 3 * time.Second,
-		LatDur: 3 * time.Second, Window: 50000,
+		LatDur: 3 * time.Second, Window: 200000,
 		HealClients: 10000, HealChannels: 100, HealRate: 200, HealDuration: 10 * time.Second,
 		HealDialRate: 2500, HealKillAfter: 2 * time.Second}
 }
@@ -136,6 +139,9 @@ func newRunner(opts Options) (*runner, error) {
 		}
 		opts.Exec = ex
 	}
+	if len(opts.Servers) == 0 {
+		opts.Servers = Servers
+	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -180,7 +186,7 @@ func (r *runner) logf(format string, args ...any) {
 
 func (r *runner) run(ctx context.Context) error {
 	for round := range r.opts.Rounds {
-		for _, kind := range rotate(Servers, round) {
+		for _, kind := range rotate(r.opts.Servers, round) {
 			if err := r.roundA(ctx, round, kind); err != nil {
 				return fmt.Errorf("round %d, %s: %w", round+1, kind, err)
 			}
@@ -189,7 +195,7 @@ func (r *runner) run(ctx context.Context) error {
 	rate := r.latencyRate()
 	r.res.Params["latency_publishes_per_s"] = rate
 	for round := range r.opts.Rounds {
-		for _, kind := range rotate(Servers, round) {
+		for _, kind := range rotate(r.opts.Servers, round) {
 			if err := r.roundLatency(ctx, kind, rate); err != nil {
 				return fmt.Errorf("latency round %d, %s: %w", round+1, kind, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,8 +181,13 @@ func TestFullSuite(t *testing.T) {
 	if out == "" {
 		t.Skip("set WSHEAL_SUITE_FULL=<results dir> to run the full suite")
 	}
-	res, err := Run(context.Background(), Options{Exec: testExec(t), OutDir: out, Log: os.Stderr,
-		ProfileDir: os.Getenv("WSHEAL_SUITE_PROFILES")}, os.Stdout)
+	opts := Options{Exec: testExec(t), OutDir: out, Log: os.Stderr,
+		ProfileDir: os.Getenv("WSHEAL_SUITE_PROFILES"), SkipHealing: os.Getenv("WSHEAL_SUITE_NOHEAL") != ""}
+	if s := os.Getenv("WSHEAL_SUITE_SERVERS"); s != "" {
+		opts.Servers = strings.Split(s, ",")
+	}
+	opts.Rounds, _ = strconv.Atoi(os.Getenv("WSHEAL_SUITE_ROUNDS"))
+	res, err := Run(context.Background(), opts, os.Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ type Healing struct {
 	Clients        int     `json:"clients"`
 	Nodes          int     `json:"nodes"`
 	KilledConns    int     `json:"killed_node_connections"`
-	AllBackMS      float64 `json:"all_back_ms"`            // kill to survivors holding every client again
+	AllBackMS      float64 `json:"all_back_ms"`              // kill to survivors holding every client again
 	ReconnectMaxMS float64 `json:"time_to_reconnect_max_ms"` // client view, slowest client
 	ReconnectP50MS float64 `json:"time_to_reconnect_p50_ms"`
 	Reconnects     uint64  `json:"reconnects"`
