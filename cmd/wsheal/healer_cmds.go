@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/healer"
 )
 
 func healerCmd() *cobra.Command {
@@ -153,11 +155,21 @@ func healerHandsOffCmd() *cobra.Command {
 
 func healerPoliciesCmd() *cobra.Command {
 	return &cobra.Command{
-		Use: "policies", Short: "Print the healer's effective policies (YAML: edit and pass as WSHEAL_HEALER_POLICIES)", Args: cobra.NoArgs,
+		Use: "policies", Short: "Print the healer's effective policies (YAML: edit and pass as WSHEAL_HEALER_POLICIES)",
+		Long: `Print the policies of the running healer. With no healer answering, print
+the policies a healer would load here: the file named by
+WSHEAL_HEALER_POLICIES, or the built-in defaults.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var p events.HealerPolicies
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPolicies, nil, &p); err != nil {
-				return err
+			err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPolicies, nil, &p)
+			if err != nil {
+				local, lerr := localPolicies()
+				if lerr != nil {
+					return fmt.Errorf("%w; and the local policies: %w", err, lerr)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "no healer answered (%v): printing the local policies\n", err)
+				p = local
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "# source: %s\n%s", p.Source, p.YAML)
 			return nil
@@ -191,4 +203,17 @@ func healerActionsCmd() *cobra.Command {
 		return tw.Flush()
 	}
 	return cmd
+}
+
+// localPolicies are what a healer started here would load.
+func localPolicies() (events.HealerPolicies, error) {
+	path := os.Getenv("WSHEAL_HEALER_POLICIES")
+	b, err := healer.EffectivePolicies(path)
+	if err != nil {
+		return events.HealerPolicies{}, err
+	}
+	if path == "" {
+		path = "built-in"
+	}
+	return events.HealerPolicies{Source: path, YAML: string(b)}, nil
 }
