@@ -1,4 +1,19 @@
-// Package compose holds the end-to-end tests of the docker compose
-// deployment: they build the images, bring the stack up, inject faults and
-// check that it heals.
+// Package compose holds the tests of the docker compose deployment in
+// this directory (docker-compose.yml, nats/*.conf, the images built by
+// compose.mk).
+//
+//   - TestNATSPermissions*: a real nats-server loaded with nats/auth.conf;
+//     every user connects and the allowed and denied publishes,
+//     subscriptions, requests and JetStream operations are checked.
+//   - TestComposeFile, TestComposeTLSOverride: the compose files as the
+//     installed compose tool renders them (no engine needed).
+//   - TestComposeE2E: with a Docker engine, builds the images, brings the
+//     stack up under its own project name, runs WebSocket clients, kills
+//     a gateway container, pauses another, stops a NATS node, and checks
+//     that it heals: clients rehomed with nothing lost, containers
+//     restarted by the healer, incidents resolved with reviews. Without
+//     an engine it skips, saying so.
+//
+// The commands setup (secrets and certificates) and probe (container
+// healthchecks) live in the subdirectories of the same names.
 package compose
