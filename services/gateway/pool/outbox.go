@@ -3,6 +3,7 @@ package pool
 import (
 	"encoding/binary"
 	"net"
+	"runtime"
 	"sync"
 )
 
@@ -51,6 +52,9 @@ func (c *Conn) enqueue(b []byte) {
 // flush writes every queued frame; it runs on the write queue.
 func (c *Conn) flush() {
 	o := &c.out
+	// Let the goroutines that are fanning out run first: under load more
+	// frames join this batch; when idle this returns at once.
+	runtime.Gosched()
 	o.mu.Lock()
 	frames := o.frames
 	o.frames, o.spare = o.spare[:0], nil
