@@ -19,16 +19,22 @@ import (
 // whole against the writes gws makes on its own (a close frame).
 type outbox struct {
 	mu        sync.Mutex
-	frames    [][]byte
-	spare     [][]byte // the slice of the previous flush, reused
+	frames    [][]byte // from framesPool while frames are queued, nil otherwise
 	scheduled bool     // a flush task is queued and has not taken frames yet
 }
 
 // maxBatch is the most bytes one write carries; a longer batch is split.
 const maxBatch = 64 << 10
 
-// maxKeep is the largest frames slice a connection keeps between bursts.
-const maxKeep = 64
+// maxKeep is the largest frames slice put back in framesPool.
+const maxKeep = 1024
+
+// framesPool holds the frame lists of outboxes between bursts: an idle
+// connection keeps none, a busy one allocates none.
+var framesPool = sync.Pool{New: func() any {
+	f := make([][]byte, 0, 16)
+	return &f
+}}
 
 var batchBufs = sync.Pool{New: func() any {
 	b := make([]byte, 0, 16<<10)
@@ -40,6 +46,9 @@ var batchBufs = sync.Pool{New: func() any {
 func (c *Conn) enqueue(b []byte) {
 	o := &c.out
 	o.mu.Lock()
+	if o.frames == nil {
+		o.frames = *framesPool.Get().(*[][]byte)
+	}
 	o.frames = append(o.frames, b)
 	schedule := !o.scheduled
 	o.scheduled = true
@@ -57,7 +66,7 @@ func (c *Conn) flush() {
 	runtime.Gosched()
 	o.mu.Lock()
 	frames := o.frames
-	o.frames, o.spare = o.spare[:0], nil
+	o.frames = nil
 	o.scheduled = false
 	o.mu.Unlock()
 	if !c.closeSent.Load() {
@@ -66,11 +75,10 @@ func (c *Conn) flush() {
 	n := int32(len(frames))
 	c.inflight.Add(-n)
 	c.pool.backlog.Add(-int64(n))
-	clear(frames)
-	if cap(frames) <= maxKeep {
-		o.mu.Lock()
-		o.spare = frames[:0]
-		o.mu.Unlock()
+	if frames != nil && cap(frames) <= maxKeep {
+		clear(frames)
+		frames = frames[:0]
+		framesPool.Put(&frames)
 	}
 }
 
