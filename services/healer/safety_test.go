@@ -98,7 +98,7 @@ func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
 		return false
 	})
 	c1 := testConfig(t, srv)
-	c1.Policies = writePolicies(t, "policies:\n  - name: down\n    kinds: [node_down]\n    actions:\n      - action: restart\n        deadline: 6s\n")
+	c1.Policies = writePolicies(t, "policies:\n  - name: down\n    kinds: [node_down]\n    actions:\n      - action: restart\n        deadline: 20s\n")
 	c2 := c1
 	c2.Instance = "h2"
 	startHealer(t, c1)
@@ -107,7 +107,7 @@ func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
 	f.kill("n1", true)
 	time.Sleep(500 * time.Millisecond)
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
-	natstest.Eventually(t, 30*time.Second, func() bool {
+	natstest.Eventually(t, 60*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "restart verified")
 	if n := len(a.find(events.ActionRestart, events.PhaseStarted, "")); n != 1 {
