@@ -2,8 +2,11 @@ package compose
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +24,8 @@ import (
 // one gateway container, pauses another and stops a NATS node. It checks
 // that the clients were rehomed with nothing lost or repeated, that the
 // healer's Docker executor restarted both gateway containers, that the
-// incidents opened and resolved with their reviews, and that no service
+// incidents opened and resolved with their reviews and their summaries
+// reached the stand-in Slack and webhook receiver, and that no service
 // hit a NATS permission it lacks.
 //
 // It needs a Docker engine and skips loudly without one; -short or
@@ -70,8 +74,18 @@ func TestComposeE2E(t *testing.T) {
 		eventually(t, 90*time.Second, "every subscriber has every acknowledged message", func() bool { return f.missing() == "" })
 		f.verify(t)
 	})
+	var incidents []string
 	t.Run("incidents resolved with reviews", func(t *testing.T) {
-		checkIncidents(ctx, t, nc, []string{"gw-1", "gw-2"})
+		incidents = checkIncidents(ctx, t, nc, []string{"gw-1", "gw-2"})
+	})
+	t.Run("notifications reached the receiver", func(t *testing.T) {
+		url := fmt.Sprintf("http://127.0.0.1:%d/received", s.ports["WSHEAL_RECEIVER_PORT"])
+		for _, id := range incidents {
+			eventually(t, 60*time.Second, "a Slack and a webhook message about "+id, func() bool {
+				got := receiverGot(ctx, t, url)
+				return got["/slack"][id] && got["/webhook"][id]
+			})
+		}
 	})
 	t.Run("no permission violations", func(t *testing.T) {
 		if v := s.violations(ctx); len(v) > 0 {
@@ -149,8 +163,8 @@ func (r *remediations) succeeded(action, target string) bool {
 
 // checkIncidents waits until the notifier holds resolved incidents
 // covering every node, none of them still open, then asks the review of
-// each.
-func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []string) {
+// each. It returns their ids.
+func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []string) []string {
 	var list events.IncidentList
 	eventually(t, 2*time.Minute, "incidents for "+strings.Join(nodes, ", ")+" resolved", func() bool {
 		list = events.IncidentList{}
@@ -173,10 +187,12 @@ func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []st
 		}
 		return len(covered) == len(nodes)
 	})
+	var ids []string
 	for _, inc := range list.Incidents {
 		if !slices.ContainsFunc(inc.Nodes, func(n string) bool { return slices.Contains(nodes, n) }) {
 			continue
 		}
+		ids = append(ids, inc.ID)
 		var rev events.Review
 		eventually(t, 30*time.Second, "the review of "+inc.ID, func() bool {
 			err := events.Request(ctx, nc, events.ControlSubject(events.ServiceNotifier, events.VerbReview),
@@ -189,7 +205,44 @@ func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []st
 		t.Logf("incident %s %q on %v: %s, MTTD %d ms, MTTR %d ms, auto-healed %v, %d actions",
 			inc.ID, inc.Title, inc.Nodes, inc.State, rev.MTTDMS, rev.MTTRMS, rev.AutoHealed, len(rev.Actions))
 	}
+	return ids
 }
+
+// receiverGot lists what the webhook receiver got: path -> incident ids
+// its bodies mention.
+func receiverGot(ctx context.Context, t *testing.T, url string) map[string]map[string]bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Logf("receiver: %v", err)
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var list []struct {
+		Path string          `json:"path"`
+		Body json.RawMessage `json:"body"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Logf("receiver: %v", err)
+		return nil
+	}
+	out := map[string]map[string]bool{}
+	for _, r := range list {
+		if out[r.Path] == nil {
+			out[r.Path] = map[string]bool{}
+		}
+		for _, id := range incidentIDs.FindAllString(string(r.Body), -1) {
+			out[r.Path][id] = true
+		}
+	}
+	return out
+}
+
+// incidentIDs finds incident ids in a notification body.
+var incidentIDs = regexp.MustCompile(`inc-[0-9a-f]+`)
 
 // eventually polls cond every 250 ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
