@@ -46,36 +46,40 @@ func closeRaw(conns []*rawConn) {
 	}
 }
 
-// closedBy sums a node's health snapshots since the fault: closes by
-// cause, and the peak heap.
-func (e *Env) closedBy(node, cause string) (n int, heap uint64) {
-	for _, s := range e.Obs.Since(e.Res.FaultAt, isType[*events.Health]) {
-		if h := payload[*events.Health](s); h.Node == node {
-			n += h.Closed[cause]
-			heap = max(heap, h.HeapBytes)
-		}
-	}
-	return n, heap
-}
-
-// closeCodes reads the close code of each connection after the node
-// closed it.
-func closeCodes(conns []*rawConn) map[int]int {
+// closeCodes waits up to timeout for the node to close each connection
+// and returns the close codes seen (stillOpen for those it did not close)
+// and when the last one closed.
+func closeCodes(conns []*rawConn, timeout time.Duration) (map[int]int, time.Time) {
 	out := map[int]int{}
+	var last time.Time
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code := c.closeCode(5 * time.Second)
+			code := c.closeCode(timeout)
 			mu.Lock()
+			defer mu.Unlock()
 			out[code]++
-			mu.Unlock()
+			if code != stillOpen {
+				last = time.Now()
+			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, last
+}
+
+// healthSum sums a field of a node's health snapshots since the fault.
+func (e *Env) healthSum(node string, field func(*events.Health) int) int {
+	n := 0
+	for _, s := range e.Obs.Since(e.Res.FaultAt, isType[*events.Health]) {
+		if h := payload[*events.Health](s); h.Node == node {
+			n += field(h)
+		}
+	}
+	return n
 }
 
 // optionalDetect books an anomaly on node if the monitor raised one.
@@ -113,15 +117,23 @@ func halfOpen(ctx context.Context, e *Env) error {
 	if len(conns) < n {
 		e.Res.note("%d of %d connections opened (refused %v, %d errors)", len(conns), n, refused, errs)
 	}
-	var stale int
-	closed := waitFor(ctx, 20*time.Second, func() bool { stale, _ = e.closedBy(v, events.CauseStale); return stale >= len(conns) })
-	if closed {
-		e.Res.RemediateMS = e.Res.since(time.Now())
-		e.Res.mark("remediate", "half-open connections closed as stale")
+	codes, last := closeCodes(conns, 20*time.Second)
+	closedAll := len(conns) > 0 && codes[stillOpen] == 0
+	if closedAll {
+		e.Res.RemediateMS = e.Res.since(last)
+		e.Res.Marks = append(e.Res.Marks, Mark{At: last, Kind: "remediate", Label: "last half-open connection closed"})
 	}
-	e.Res.check("closed as stale and counted", closed && len(conns) > 0, "%d stale closes counted for %d half-open connections", stale, len(conns))
-	codes := closeCodes(conns)
-	e.Res.check("close code 4000 stale", codes[4000] == len(conns), "close codes seen %v", codes)
+	e.Res.check("every half-open connection closed", closedAll,
+		"close codes %v (4000 stale; 4004 a reconnect command, e.g. the healer's for stale connections; -1 still open) after %s",
+		codes, msText(e.Res.RemediateMS))
+	e.Res.check("within ping interval + pong deadline", closedAll && *e.Res.RemediateMS <= 6000,
+		"last closed %s after the fault (ping 1s + deadline 1s, jitter and the check's period: bound 6s)", msText(e.Res.RemediateMS))
+	stale := 0
+	counted := waitFor(ctx, 12*time.Second, func() bool {
+		stale = e.healthSum(v, func(h *events.Health) int { return h.Closed[events.CauseStale] })
+		return stale >= codes[4000]
+	})
+	e.Res.check("counted as stale", counted && stale > 0, "%d stale closes in %s's health snapshots for %d closed with 4000", stale, v, codes[4000])
 	e.optionalDetect(v, events.KindStaleSpike)
 	return nil
 }
@@ -151,19 +163,27 @@ func slow(ctx context.Context, e *Env) error {
 	defer stopFlood()
 	sent := e.flood(fctx, g.URL, channel)
 	e.fault(v, fmt.Sprintf("%d connections that never read subscribed to %s, flooded with 16 KiB messages", len(conns), channel))
-	var closedSlow int
-	var heap uint64
-	done := waitFor(ctx, 60*time.Second, func() bool { closedSlow, heap = e.closedBy(v, events.CauseSlow); return closedSlow >= len(conns) })
+	slowN := 0
+	cut := waitFor(ctx, 60*time.Second, func() bool {
+		slowN = e.healthSum(v, func(h *events.Health) int { return h.SlowConsumers })
+		return slowN >= len(conns)
+	})
 	stopFlood()
-	if done {
+	if cut {
 		e.Res.RemediateMS = e.Res.since(time.Now())
-		e.Res.mark("remediate", "slow consumers closed")
+		e.Res.mark("remediate", "slow consumers cut off")
 	}
-	e.Res.check("slow consumers closed", done, "%d slow closes counted for %d connections (%d messages flooded)", closedSlow, len(conns), sent.Load())
-	codes := closeCodes(conns)
-	e.Res.check("close code 4002 slow_consumer", codes[4002] > 0, "close codes seen %v", codes)
+	e.Res.check("slow consumers cut off", cut, "%d slow consumers in %s's health snapshots for %d connections (%d messages flooded)",
+		slowN, v, len(conns), sent.Load())
+	codes, _ := closeCodes(conns, 15*time.Second)
+	e.Res.check("connections closed", codes[stillOpen] == 0, "close codes %v (4002 slow_consumer; 0 closed without a close frame: a peer that never reads cannot receive it; -1 still open)", codes)
 	waitFor(ctx, 6*time.Second, func() bool { return false }) // one more health snapshot
-	_, heap = e.closedBy(v, events.CauseSlow)
+	heap := uint64(0)
+	for _, s := range e.Obs.Since(e.Res.FaultAt, isType[*events.Health]) {
+		if h := payload[*events.Health](s); h.Node == v {
+			heap = max(heap, h.HeapBytes)
+		}
+	}
 	e.Res.check("memory bounded", heap > 0 && heap < 512<<20, "peak heap %d MiB on %s", heap>>20, v)
 	e.optionalDetect(v, events.KindSlowConsumers)
 	return nil
@@ -218,14 +238,18 @@ func storm(ctx context.Context, e *Env) error {
 	e.logf("%d clients told to reconnect", selected.Load())
 	e.clientsBack(ctx, 60*time.Second)
 	waitFor(ctx, 6*time.Second, func() bool { return false }) // the storm's health snapshot
-	over := ""
+	over, peak, peakNode := "", 0.0, ""
 	for _, s := range e.Obs.Since(e.Res.FaultAt, isType[*events.Health]) {
 		h := payload[*events.Health](s)
+		if h.AcceptRate > peak {
+			peak, peakNode = h.AcceptRate, h.Node
+		}
 		if l, ok := limit[h.Node]; ok && h.AcceptRate > l {
 			over += fmt.Sprintf("%s %.0f/s > %.0f/s; ", h.Node, h.AcceptRate, l)
 		}
 	}
-	e.Res.check("accept rate capped", over == "", "%s", over)
+	e.Res.check("accept rate capped", over == "", "peak %.1f/s on %s; cap (accept rate + burst over a 5 s snapshot) %v %s",
+		peak, peakNode, limit, over)
 	down := e.Obs.Since(e.Res.FaultAt, openAnomaly("", events.KindNodeDown, events.KindNodeHung))
 	e.Res.check("no node tipped over", len(down) == 0, "%d node_down/node_hung anomalies", len(down))
 	e.optionalDetect("", events.KindReconnectStorm)

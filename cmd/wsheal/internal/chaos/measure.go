@@ -68,29 +68,40 @@ func (e *Env) awaitClientsSteady(ctx context.Context, timeout time.Duration) err
 func (e *Env) clientsBack(ctx context.Context, timeout time.Duration) bool {
 	err := e.awaitClientsSteady(ctx, timeout)
 	r := e.Res
-	var lastBad, back time.Time
-	for _, s := range e.snapshots() {
-		if s.Time.Before(r.FaultAt) {
-			continue
-		}
-		if !ok(s) {
-			lastBad, back = s.Time, time.Time{}
-		} else if !lastBad.IsZero() && back.IsZero() {
-			back = s.Time
-		}
-	}
+	lastBad, back := recovery(e.snapshots(), r.FaultAt)
 	switch {
 	case err != nil:
 		r.check("every client back and resumed", false, "%v", err)
 		return true
 	case lastBad.IsZero():
-		r.check("every client back and resumed", true, "no client lost its connection or a message")
+		r.check("every client back and resumed", true, "no sample after the fault caught a client away, reconnecting or missing a delivery")
 		return false
 	}
 	r.RecoverMS = r.since(back)
 	r.Marks = append(r.Marks, Mark{At: back, Kind: "recovered", Label: "every client back and resumed"})
 	r.check("every client back and resumed", true, "after %s", msText(r.RecoverMS))
 	return true
+}
+
+// recovery finds, in samples after the fault, the last one where a
+// client was away, had just reconnected or missed a delivery, and the
+// first good one after it.
+func recovery(ss []bench.Snapshot, fault time.Time) (lastBad, back time.Time) {
+	var prev *bench.Snapshot
+	for i := range ss {
+		s := &ss[i]
+		if s.Time.Before(fault) {
+			prev = s
+			continue
+		}
+		if !ok(*s) || (prev != nil && s.Reconnects > prev.Reconnects) {
+			lastBad, back = s.Time, time.Time{}
+		} else if !lastBad.IsZero() && back.IsZero() {
+			back = s.Time
+		}
+		prev = s
+	}
+	return lastBad, back
 }
 
 // finishLoad stops the load and books its accounting and rates.

@@ -160,8 +160,22 @@ func controlPlane(ctx context.Context, e *Env) error {
 	} else {
 		e.onCleanup(func(context.Context) { restart() })
 	}
-	e.remediated(ctx, v, 120*time.Second, events.ActionRestart)
-	e.Res.check("node back", e.nodeBack(ctx, v, gp.PID, 30*time.Second), "%s beating again", v)
+	back := e.nodeBack(ctx, v, gp.PID, 90*time.Second)
+	backAt := time.Now()
+	e.Res.check("node back", back, "%s beating again from a new process", v)
+	if s, ok := e.awaitEvent(ctx, 20*time.Second, remediation(v, events.PhaseSucceeded, events.ActionRestart)); ok {
+		e.Res.RemediateMS = e.Res.since(evTime(s))
+		e.Res.Marks = append(e.Res.Marks, Mark{At: evTime(s), Kind: "remediate", Label: "restart " + v})
+	} else if back {
+		e.Res.RemediateMS = e.Res.since(backAt)
+		e.Res.Marks = append(e.Res.Marks, Mark{At: backAt, Kind: "remediate", Label: v + " back"})
+		e.Res.note("the healer recorded no succeeded restart of %s: its instance was killed while the action was in flight; the node came back from the restart it had requested (time to remediate is when %s beat again)", v, v)
+	}
+	_, resolved := e.awaitEvent(ctx, 60*time.Second, func(s Seen) bool {
+		a := payload[*events.Anomaly](s)
+		return a != nil && a.ID == anomalyID && a.State == events.AnomalyResolved
+	})
+	e.Res.check("anomaly resolved", resolved, "%s", anomalyID)
 	e.clientsBack(ctx, 60*time.Second)
 	if ok {
 		e.reviewed(ctx, id, 150*time.Second)

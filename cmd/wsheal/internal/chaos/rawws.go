@@ -97,14 +97,22 @@ func (r *rawConn) writeText(p []byte) error {
 	return err
 }
 
-// closeCode reads every frame until the connection ends (or timeout) and
-// returns the code of the close frame received, 0 if none.
+// stillOpen is closeCode's answer for a connection the node did not close.
+const stillOpen = -1
+
+// closeCode reads every frame until the connection ends and returns the
+// code of the close frame received, 0 if it ended without one, stillOpen
+// if it did not end within timeout.
 func (r *rawConn) closeCode(timeout time.Duration) int {
 	_ = r.c.SetReadDeadline(time.Now().Add(timeout))
 	code := 0
 	for {
 		op, payload, err := readFrame(r.br)
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return stillOpen
+			}
 			return code
 		}
 		if op == 0x8 && len(payload) >= 2 {

@@ -206,3 +206,33 @@ func TestLookup(t *testing.T) {
 		seen[s.Name] = true
 	}
 }
+
+func TestRecovery(t *testing.T) {
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	snap := func(s float64, live, missing int, reconnects uint64) bench.Snapshot {
+		return bench.Snapshot{Time: at(s), Conns: 10, Live: live, Missing: uint64(missing), Reconnects: reconnects}
+	}
+	cases := []struct {
+		name          string
+		ss            []bench.Snapshot
+		lastBad, back time.Time
+	}{
+		{"untouched", []bench.Snapshot{snap(0, 10, 0, 0), snap(1, 10, 0, 0), snap(2, 10, 0, 0)}, time.Time{}, time.Time{}},
+		{"clients away then back", []bench.Snapshot{snap(0, 10, 0, 0), snap(1, 6, 0, 0), snap(2, 10, 3, 4), snap(3, 10, 0, 4), snap(4, 10, 0, 4)}, at(2), at(3)},
+		{"reconnects too fast to see away", []bench.Snapshot{snap(0, 10, 0, 0), snap(1, 10, 0, 10), snap(2, 10, 0, 10)}, at(1), at(2)},
+		{"a second dip moves the end", []bench.Snapshot{snap(0, 10, 0, 0), snap(1, 5, 0, 0), snap(2, 10, 0, 5), snap(3, 10, 0, 5), snap(4, 9, 0, 5), snap(5, 10, 0, 6), snap(6, 10, 0, 6)}, at(5), at(6)},
+		{"before the fault does not count", []bench.Snapshot{snap(0, 5, 0, 0), snap(0.5, 10, 0, 5), snap(1, 10, 0, 5)}, time.Time{}, time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fault := at(0.6)
+			if c.name != "before the fault does not count" {
+				fault = at(0.5)
+			}
+			lastBad, back := recovery(c.ss, fault)
+			if !lastBad.Equal(c.lastBad) || !back.Equal(c.back) {
+				t.Fatalf("last bad %s back %s, want %s %s", lastBad.Format("05.0"), back.Format("05.0"), c.lastBad.Format("05.0"), c.back.Format("05.0"))
+			}
+		})
+	}
+}

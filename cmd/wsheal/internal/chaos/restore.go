@@ -65,8 +65,8 @@ func (rn *Runner) restore(ctx context.Context, r *Result, after bool) error {
 	if !healthy {
 		return fmt.Errorf("%w: gateways or services not beating after 60s (%s)", ErrStack, rn.fleetLine())
 	}
-	if !waitFor(ctx, 45*time.Second, func() bool { return rn.fleetHealthy(ctx) }) {
-		r.note("the monitor did not see every node healthy within 45s: %s", rn.fleetLine())
+	if !waitFor(ctx, 15*time.Second, func() bool { return rn.fleetHealthy(ctx) }) && after {
+		r.note("the monitor did not see every node healthy within 15s of the restore: %s", rn.fleetLine())
 	}
 	if after {
 		r.mark("restore", "stack healthy again")
