@@ -87,6 +87,18 @@ func TestComposeE2E(t *testing.T) {
 			})
 		}
 	})
+	t.Run("dashboard answers", func(t *testing.T) {
+		base := fmt.Sprintf("http://127.0.0.1:%d", s.ports["WSHEAL_MONITOR_PORT"])
+		paths := []string{"/", "/dash/fleet", "/dash/nodes/gw-1", "/dash/incidents", "/dash/healer"}
+		for _, id := range incidents {
+			paths = append(paths, "/dash/incidents/"+id)
+		}
+		for _, p := range paths {
+			if code := httpStatus(ctx, base+p); code != http.StatusOK {
+				t.Errorf("GET %s: %d", p, code)
+			}
+		}
+	})
 	t.Run("no permission violations", func(t *testing.T) {
 		if v := s.violations(ctx); len(v) > 0 {
 			t.Errorf("NATS refused %d operations, nats/auth.conf lacks a permission or a service oversteps:\n%s", len(v), strings.Join(v, "\n"))
@@ -239,6 +251,20 @@ func receiverGot(ctx context.Context, t *testing.T, url string) map[string]map[s
 		}
 	}
 	return out
+}
+
+// httpStatus is the status code of GET url, 0 if it did not answer.
+func httpStatus(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // incidentIDs finds incident ids in a notification body.
