@@ -167,17 +167,17 @@ func (r *runner) dropChannels(ctx context.Context) {
 
 // profile takes a CPU profile of srv for d in the background and a heap
 // (allocs) profile after it; the returned func waits for both.
-func (r *runner) profile(ctx context.Context, srv *serverProc, d time.Duration) func() {
+func (r *runner) profile(ctx context.Context, srv *serverProc, name string, d time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		secs := max(int(d.Seconds()), 1)
-		cpu := filepath.Join(r.opts.ProfileDir, "wsheal-fanout-cpu.pprof")
+		cpu := filepath.Join(r.opts.ProfileDir, "wsheal-"+name+"-cpu.pprof")
 		if err := fetch(ctx, srv.ready.Pprof+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), cpu); err != nil {
 			r.logf("profile: %v", err)
 			return
 		}
-		allocs := filepath.Join(r.opts.ProfileDir, "wsheal-fanout-allocs.pprof")
+		allocs := filepath.Join(r.opts.ProfileDir, "wsheal-"+name+"-allocs.pprof")
 		if err := fetch(ctx, srv.ready.Pprof+"/debug/pprof/allocs", allocs); err != nil {
 			r.logf("profile: %v", err)
 			return

@@ -111,7 +111,12 @@ func (r *runner) roundA(ctx context.Context, round int, kind string) error {
 	if err != nil {
 		return err
 	}
+	stopProfile := func() {}
+	if kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
+		stopProfile = r.profile(ctx, srv, "accept", 2*time.Second)
+	}
 	a, accept, err := r.dial(ctx, srv, kind, p.Idle1, 0, sources(2, p.WorkersA), "ch-", p.Channels)
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -179,7 +184,7 @@ func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serve
 	for i, c := range cases {
 		stopProfile := func() {}
 		if i == 1 && kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
-			stopProfile = r.profile(ctx, srv, p.Warm+p.FanDur)
+			stopProfile = r.profile(ctx, srv, "fanout", p.Warm+p.FanDur)
 		}
 		rate, missing := r.fanOut(ctx, nc, a, c.channels, c.fan)
 		stopProfile()
@@ -223,11 +228,22 @@ func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels
 	}
 	rate := float64(ws.delivered()-mBase) / time.Since(mStart).Seconds()
 	want := base + published*uint64(fan)
-	deadline := time.Now().Add(3 * time.Second)
-	for ws.delivered() < want && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	drain(ws, want)
 	return rate, int64(want) - int64(ws.delivered())
+}
+
+// drain waits until the workers have received want messages in all, or
+// nothing arrived for two seconds (at most 30 s): the next measurement
+// must not count this one's late deliveries.
+func drain(ws workers, want uint64) {
+	deadline := time.Now().Add(30 * time.Second)
+	last, lastChange := ws.delivered(), time.Now()
+	for last < want && time.Now().Before(deadline) && time.Since(lastChange) < 2*time.Second {
+		time.Sleep(20 * time.Millisecond)
+		if n := ws.delivered(); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
 }
 
 // latencyRate is half of the slowest server's median small fan-out, in
@@ -270,10 +286,7 @@ func (r *runner) roundLatency(ctx context.Context, kind string, rate float64) er
 	}
 	sent := paced(ctx, nc, subjectPrefix+"lat0", rate, r.p.LatDur)
 	want := sent * uint64(r.p.FanSmall)
-	deadline := time.Now().Add(5 * time.Second)
-	for w.delivered.Load() < want && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	drain(ws, want)
 	rep, err := w.call(ctx, Command{Op: "hist"}, time.Minute)
 	if err != nil {
 		return err
