@@ -106,7 +106,7 @@ func (p *natsParser) next() (ev natsEvent, stamp int64, ok bool) {
 		case bytes.HasPrefix(line, []byte("MSG ")):
 			fields := bytes.Fields(line)
 			n, err := strconv.Atoi(string(fields[len(fields)-1]))
-			if err != nil || len(fields) < 4 {
+			if err != nil || n < 0 || len(fields) < 4 {
 				p.off += rest
 				return natsErr, 0, false
 			}
