@@ -3,7 +3,10 @@
 
 SHELL       := /bin/bash
 GO          ?= go
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A SemVer (NATS micro services refuse anything else): the tag on HEAD,
+# else 0.1.0-dev+<commit>[.dirty].
+VERSION     ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null | sed 's/^v//'); \
+	if [ -n "$$v" ]; then echo "$$v"; else echo "0.1.0-dev+$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty)"; fi)
 LDFLAGS     := -s -w -X github.com/wsheal/wsheal/pkg/events.Version=$(VERSION)
 BIN         := bin
 MODULES     := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
@@ -23,7 +26,7 @@ COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker co
 all: build
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/wsheal (every service, the CLI and `wsheal dev` in one binary)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wsheal ./cmd/wsheal

@@ -17,6 +17,7 @@ import (
 // NATS_PASSWORD and NATS_CONTEXT environment variables.
 type natsFlags struct {
 	server, creds, user, password, context string
+	tlsCA, tlsCert, tlsKey                 string
 	timeout                                time.Duration
 }
 
@@ -29,6 +30,9 @@ func addNATSFlags(root *cobra.Command) {
 	f.StringVar(&natsOpts.user, "user", os.Getenv("NATS_USER"), "NATS user (env NATS_USER)")
 	f.StringVar(&natsOpts.password, "password", os.Getenv("NATS_PASSWORD"), "NATS password (env NATS_PASSWORD)")
 	f.StringVar(&natsOpts.context, "context", os.Getenv("NATS_CONTEXT"), "a nats CLI context name (env NATS_CONTEXT)")
+	f.StringVar(&natsOpts.tlsCA, "tlsca", os.Getenv("NATS_CA"), "CA to verify the NATS server with (env NATS_CA)")
+	f.StringVar(&natsOpts.tlsCert, "tlscert", os.Getenv("NATS_CERT"), "client certificate for NATS mutual TLS (env NATS_CERT)")
+	f.StringVar(&natsOpts.tlsKey, "tlskey", os.Getenv("NATS_KEY"), "key of --tlscert (env NATS_KEY)")
 	f.DurationVar(&natsOpts.timeout, "timeout", 5*time.Second, "how long to wait for a reply")
 }
 
@@ -38,6 +42,9 @@ type natsContext struct {
 	Creds    string `json:"creds"`
 	User     string `json:"user"`
 	Password string `json:"password"`
+	CA       string `json:"ca"`
+	Cert     string `json:"cert"`
+	Key      string `json:"key"`
 }
 
 // loadContext reads ~/.config/nats/context/<name>.json; with no name, the
@@ -82,6 +89,12 @@ func connect() (*nats.Conn, error) {
 		opts = append(opts, nats.UserCredentials(creds))
 	case user != "":
 		opts = append(opts, nats.UserInfo(user, firstNonEmpty(natsOpts.password, ctx.Password)))
+	}
+	if ca := firstNonEmpty(natsOpts.tlsCA, ctx.CA); ca != "" {
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	if cert := firstNonEmpty(natsOpts.tlsCert, ctx.Cert); cert != "" {
+		opts = append(opts, nats.ClientCert(cert, firstNonEmpty(natsOpts.tlsKey, ctx.Key)))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

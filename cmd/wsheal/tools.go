@@ -15,15 +15,14 @@ import (
 // healthcheckCmd exists for FROM-scratch images, which have no shell or
 // curl: compose runs `wsheal healthcheck http://127.0.0.1:8080/healthz`.
 func healthcheckCmd() *cobra.Command {
-	var timeout time.Duration
 	return &cobra.Command{
 		Use:     "healthcheck <url>",
 		GroupID: "run",
-		Short:   "Exit 0 if GET <url> answers 2xx within the timeout (for container healthchecks)",
-		Example: `  wsheal healthcheck http://127.0.0.1:8080/readyz`,
+		Short:   "Exit 0 if GET <url> answers 2xx within --timeout (for container healthchecks)",
+		Example: `  wsheal healthcheck http://127.0.0.1:8080/readyz --timeout 2s`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), natsOpts.timeout)
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
 			if err != nil {

@@ -15,9 +15,6 @@ CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
 WSHEAL_IMAGE_CTX       ?= $(COMPOSE_DIR)/build
 export WSHEAL_TAG        ?= local
 export WSHEAL_DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null || stat -f %g /var/run/docker.sock 2>/dev/null || echo 0)
-# NATS micro services require a SemVer version; `git describe` gives
-# "598f5b7-dirty" or "v1.2.0-3-gabc": make it 0.0.0-598f5b7-dirty or 1.2.0-3-gabc.
-IMAGE_VERSION   ?= $(if $(filter v%,$(VERSION)),$(patsubst v%,%,$(VERSION)),0.0.0-$(VERSION))
 COMPOSE_FILES   = -f $(COMPOSE_DIR)/docker-compose.yml $(if $(TLS),-f $(COMPOSE_DIR)/docker-compose.tls.yml)
 DC              = $(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES)
 
@@ -29,7 +26,6 @@ test: compose-e2e-notice
 compose-e2e-notice:
 	@docker version >/dev/null 2>&1 || echo "SKIP compose e2e: no Docker engine answers: deploy/compose TestComposeE2E will skip (make e2e where Docker runs)"
 
-images: LDFLAGS := -s -w -X github.com/wsheal/wsheal/pkg/events.Version=$(IMAGE_VERSION)
 images: static ## FROM-scratch images wsheal:local and wsheal-nats:local (no registry needed)
 	@test -s $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): set CA_BUNDLE"; exit 1; }
 	rm -rf $(WSHEAL_IMAGE_CTX)/wsheal $(WSHEAL_IMAGE_CTX)/nats $(WSHEAL_IMAGE_CTX)/probe

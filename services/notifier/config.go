@@ -25,7 +25,7 @@ type Config struct {
 	service.NATS
 	service.Log
 
-	Instance    string        `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"` // default: the host name
+	Instance    string        `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`
 	GroupWindow time.Duration `envconfig:"GROUP_WINDOW" default:"5m" desc:"anomalies of a group within it share an incident"`
 	ReviewDelay time.Duration `envconfig:"REVIEW_DELAY" default:"10s" desc:"wait for late events before the review"`
 	Tick        time.Duration `envconfig:"TICK" default:"1s" desc:"escalation/repeat clock"`
