@@ -39,7 +39,8 @@ type Config struct {
 }
 
 // Handler is the protocol spoken over the connections. Its calls for one
-// connection happen on that connection's read goroutine.
+// connection happen one at a time, in order, driven by that connection's
+// read loop (Message on a short-lived goroutine the loop waits for).
 type Handler interface {
 	Open(c *Conn)
 	Message(c *Conn, data []byte)
