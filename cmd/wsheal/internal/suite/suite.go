@@ -70,7 +70,7 @@ func paramsFor(quick bool) params {
 	if quick {
 		return params{Idle1: 120, Idle2: 180, FanSmall: 40, Channels: 10, WorkersA: 2, WorkersB: 1,
 			Settle: 300 * time.Millisecond, Warm: 200 * time.Millisecond, FanDur: 500 * time.Millisecond,
-			LatDur: 500 * time.Millisecond, Window: 2000,
+			LatDur: 500 * time.Millisecond, Window: 10000,
 			HealClients: 60, HealChannels: 6, HealRate: 30, HealDuration: 4 * time.Second,
 			HealDialRate: 300, HealKillAfter: time.Second}
 	}
