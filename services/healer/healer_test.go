@@ -1,6 +1,8 @@
 package healer_test
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +142,20 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 	var st events.HealerStatus
 	if err := request(t, nc, events.VerbStatus, nil, &st); err != nil || len(st.Quarantined) != 1 || st.Quarantined[0] != "n1" {
 		t.Fatalf("status does not show the quarantine: %+v %v", st, err)
+	}
+	// The monitor learns of it from the desired-state bucket.
+	_, js := srv.JetStream()
+	desired, err := js.KeyValue(context.Background(), events.BucketDesired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := desired.Get(context.Background(), events.QuarantineKey("n1"))
+	if err != nil {
+		t.Fatalf("quarantine not published for the monitor: %v", err)
+	}
+	var q events.Quarantine
+	if err := json.Unmarshal(entry.Value(), &q); err != nil || q.Node != "n1" {
+		t.Fatalf("quarantine value %s: %v", entry.Value(), err)
 	}
 	// Left out: a new anomaly on it is skipped, not healed.
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)

@@ -24,6 +24,9 @@ var ErrStore = errors.New("state: store")
 // Store is the healer bucket.
 type Store struct {
 	kv jetstream.KeyValue
+	// desired is the shared desired-state bucket, where a quarantine is
+	// published for the monitor (events.QuarantineKey).
+	desired jetstream.KeyValue
 }
 
 // Open binds the healer bucket (ensured by the contract).
@@ -32,7 +35,11 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrStore, events.BucketHealer, err)
 	}
-	return &Store{kv: kv}, nil
+	desired, err := js.KeyValue(ctx, events.BucketDesired)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrStore, events.BucketDesired, err)
+	}
+	return &Store{kv: kv, desired: desired}, nil
 }
 
 // Key makes a KV key token of any string: kept as is when it only holds

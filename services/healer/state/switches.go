@@ -2,8 +2,13 @@ package state
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
 )
@@ -78,6 +83,9 @@ func (s *Store) ClearHandsOff(ctx context.Context, node string) error {
 	if err := s.del(ctx, "handsoff."+Key(node)); err != nil {
 		return err
 	}
+	if err := s.desired.Delete(ctx, events.QuarantineKey(node)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: lift quarantine of %s: %w", ErrStore, node, err)
+	}
 	return s.del(ctx, "quarantine."+Key(node))
 }
 
@@ -88,8 +96,17 @@ type Quarantine struct {
 	Since  time.Time `json:"since"`
 }
 
-// SetQuarantine records a quarantine.
+// SetQuarantine records a quarantine, and publishes it in the desired-state
+// bucket under events.QuarantineKey, where the monitor shows the node as
+// quarantined and raises nothing more for it.
 func (s *Store) SetQuarantine(ctx context.Context, q Quarantine) error {
+	b, err := json.Marshal(events.Quarantine{Node: q.Node, Reason: q.Reason, By: "healer", Since: q.Since})
+	if err != nil {
+		return fmt.Errorf("%w: encode quarantine: %w", ErrStore, err)
+	}
+	if _, err := s.desired.Put(ctx, events.QuarantineKey(q.Node), b); err != nil {
+		return fmt.Errorf("%w: publish quarantine of %s: %w", ErrStore, q.Node, err)
+	}
 	return s.put(ctx, "quarantine."+Key(q.Node), q)
 }
 
