@@ -16,6 +16,7 @@ func benchCmd() *cobra.Command {
 		cfg     bench.Config
 		sources string
 		asJSON  bool
+		sw      suiteFlags
 	)
 	cmd := &cobra.Command{
 		Use:     "bench",
@@ -28,11 +29,15 @@ lost, duplicated and out of order, and reconnects. A progress line prints every
 second; the table (or --json) at the end. Works against wsheal dev, the compose
 stack or any gateway.`,
 		Example: `  wsheal bench                                       # against wsheal dev's three gateways
+  wsheal bench --suite                               # the side-by-side suite (make bench)
   wsheal bench --clients 2000 --rate 200 --duration 30s
   wsheal bench --discovery http://127.0.0.1:8081/v1/connect --sources 127.0.0.1-8
   wsheal bench --url ws://gw.example.com/ws --token "$JWT" --json > run.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sw.on {
+				return runSuite(cmd, sw.quick, sw.rounds, sw.out, sw.profiles)
+			}
 			var err error
 			if cfg.SourceAddrs, err = parseSources(sources); err != nil {
 				return err
@@ -62,7 +67,19 @@ stack or any gateway.`,
 	f.DurationVar(&cfg.Drain, "drain", bench.DefaultDrain, "how long to wait for late deliveries at the end")
 	f.StringVar(&sources, "sources", "", "source addresses to dial from: a list (127.0.0.1,127.0.0.2) or a range (127.0.0.1-8)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&sw.on, "suite", false, "run the side-by-side suite: wsheal against raw gws and NATS's WebSocket listener (what make bench runs)")
+	f.BoolVar(&sw.quick, "quick", false, "with --suite: scaled-down figures")
+	f.IntVar(&sw.rounds, "rounds", 3, "with --suite: rounds per figure (medians are reported)")
+	f.StringVar(&sw.out, "out", "results", "with --suite: folder for the Markdown and JSON tables (\"\" to not save)")
+	f.StringVar(&sw.profiles, "profiles", "", "with --suite: folder for pprof profiles of the gateway under fan-out")
 	return cmd
+}
+
+// suiteFlags are the flags of `wsheal bench --suite`.
+type suiteFlags struct {
+	on, quick     bool
+	rounds        int
+	out, profiles string
 }
 
 // parseSources reads "a,b,c" or "127.0.0.1-8" (last octet range).

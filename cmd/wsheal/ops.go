@@ -9,4 +9,6 @@ func opsCmds() []*cobra.Command {
 }
 
 // testCmds are the load and chaos commands.
-func testCmds() []*cobra.Command { return []*cobra.Command{benchCmd()} }
+func testCmds() []*cobra.Command {
+	return []*cobra.Command{benchCmd(), chaosCmd(), suiteServerCmd(), suiteWorkerCmd()}
+}
