@@ -17,6 +17,14 @@ import (
 // track of (a crash); a live one is kept alive by its pulls.
 const consumerIdle = time.Minute
 
+// consumerHeartbeat is the idle heartbeat of a channel's consumer: a lost
+// NATS server is noticed after two missed beats and the ordered consumer
+// resets on another (the library's default, 5 s, stalls delivery ~10 s).
+const consumerHeartbeat = time.Second
+
+// consumerExpiry bounds each pull request; at least twice the heartbeat.
+const consumerExpiry = 10 * time.Second
+
 // member is one local subscriber of a topic.
 type member struct {
 	sub Subscriber
@@ -97,7 +105,8 @@ func (t *topic) start() error {
 	if err != nil {
 		return fmt.Errorf("%w: channel %s: consumer: %v", ErrUnavailable, t.name, err)
 	}
-	cc, err := cons.Consume(t.onMsg, jetstream.ConsumeErrHandler(t.onErr))
+	cc, err := cons.Consume(t.onMsg, jetstream.ConsumeErrHandler(t.onErr),
+		jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullExpiry(consumerExpiry))
 	if err != nil {
 		return fmt.Errorf("%w: channel %s: consume: %v", ErrUnavailable, t.name, err)
 	}
