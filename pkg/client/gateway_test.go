@@ -9,57 +9,28 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/auth"
+	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 )
 
 const testSecret = "0123456789abcdef-secret"
 
 // nodeConfig is a gateway node on ns with short intervals.
 func nodeConfig(ns *natstest.Server, node string) gateway.Config {
-	return gateway.Config{
-		NATS:     service.NATS{URL: ns.URL(), Replicas: 1},
-		Node:     node,
-		Listen:   "127.0.0.1:0",
-		Auth:     "none",
-		MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
-		MaxMessage: 64 << 10, InboundBurst: 100,
-		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: 200 * time.Millisecond, PongDeadline: 300 * time.Millisecond,
-		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
-		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
-		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 256,
-	}
+	cfg := gatewaytest.Config(ns.URL(), node)
+	// Short liveness so that stale detection and failover are quick.
+	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 300*time.Millisecond
+	return cfg
 }
 
 // startNode runs a gateway in process until the test ends.
 func startNode(t testing.TB, cfg gateway.Config) *gateway.Service {
 	t.Helper()
-	s, err := gateway.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("gateway run: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("gateway not ready")
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return s
+	return gatewaytest.Start(t, cfg)
 }
 
 // publishAll publishes 1..n to channel in order, each acknowledged.

@@ -13,10 +13,9 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 	"github.com/wsheal/wsheal/services/monitor"
 )
 
@@ -38,47 +37,17 @@ func newRealFleet(t *testing.T, srv *natstest.Server) *realFleet {
 }
 
 func gatewayConfig(srv *natstest.Server, node string) gateway.Config {
-	return gateway.Config{
-		NATS: service.NATS{URL: srv.URL(), Replicas: 1}, Node: node, Listen: "127.0.0.1:0", Auth: "none",
-		MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
-		MaxMessage: frame.DefaultMaxSize, InboundRate: 0, InboundBurst: 100,
-		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: 200 * time.Millisecond, PongDeadline: 300 * time.Millisecond,
-		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
-		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
-		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 256,
-	}
+	cfg := gatewaytest.Config(srv.URL(), node)
+	cfg.MaxConns, cfg.AcceptRate, cfg.AcceptBurst = 1000, 1000, 1000
+	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 300*time.Millisecond
+	cfg.HistorySize = 256
+	return cfg
 }
 
 // start runs node until the test ends, Kill or restart.
 func (f *realFleet) start(node string) *gateway.Service {
 	f.t.Helper()
-	s, err := gateway.New(gatewayConfig(f.srv, node), zerolog.Nop())
-	if err != nil {
-		f.t.Fatalf("gateway %s: %v", node, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		f.t.Fatalf("gateway %s: %v", node, err)
-	case <-time.After(15 * time.Second):
-		f.t.Fatalf("gateway %s not ready", node)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				f.t.Errorf("gateway %s did not stop", node)
-			}
-		})
-	}
+	s, stop := gatewaytest.Run(f.t, gatewayConfig(f.srv, node))
 	f.t.Cleanup(stop)
 	f.mu.Lock()
 	f.nodes[node], f.stops[node] = s, stop
