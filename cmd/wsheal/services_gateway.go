@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
 )
 
@@ -9,6 +8,6 @@ func init() {
 	serviceRegistry["gateway"] = registered{
 		short:  "Run a WebSocket gateway node",
 		config: func() any { return new(gateway.Config) },
-		run:    serve(gateway.ConfigFromEnv, func(c gateway.Config) service.Log { return c.Log }, gateway.New),
+		run:    serve(gateway.ConfigFromEnv, gateway.New),
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/healer"
 )
 
@@ -9,6 +8,6 @@ func init() {
 	serviceRegistry["healer"] = registered{
 		short:  "Run the healer: remediation policies, executors, safety limits, verification",
 		config: func() any { return new(healer.Config) },
-		run:    serve(healer.ConfigFromEnv, func(c healer.Config) service.Log { return c.Log }, healer.New),
+		run:    serve(healer.ConfigFromEnv, healer.New),
 	}
 }

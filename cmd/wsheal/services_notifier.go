@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/notifier"
 )
 
@@ -9,6 +8,6 @@ func init() {
 	serviceRegistry["notifier"] = registered{
 		short:  "Run the notifier: incidents, escalation, sinks, post-incident reviews",
 		config: func() any { return new(notifier.Config) },
-		run:    serve(notifier.ConfigFromEnv, func(c notifier.Config) service.Log { return c.Log }, notifier.New),
+		run:    serve(notifier.ConfigFromEnv, notifier.New),
 	}
 }

@@ -20,11 +20,11 @@ func init() {
 // Heartbeat is published by every gateway node every heartbeat interval
 // (default 1 s) on HeartbeatSubject(node).
 type Heartbeat struct {
-	Node        string    `json:"node"`
-	URL         string    `json:"url"` // public WebSocket URL clients connect to
+	Node string `json:"node"`
+	URL  string `json:"url"` // public WebSocket URL clients connect to
 	// InternalURL is the node's base http(s) URL inside the deployment,
 	// where the monitor probes /healthz (empty: derive it from URL).
-	InternalURL string `json:"internal_url,omitempty"`
+	InternalURL string    `json:"internal_url,omitempty"`
 	Seq         uint64    `json:"seq"` // increases by one per heartbeat of this process
 	Connections int       `json:"connections"`
 	Capacity    int       `json:"capacity"`

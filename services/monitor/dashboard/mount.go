@@ -14,3 +14,14 @@ func Mount(svc *monitor.Service, log zerolog.Logger) {
 	svc.Handle("/", d.Handler())
 	svc.Attach(d.Run)
 }
+
+// NewMonitor builds a monitor that serves the dashboard: what both
+// binaries run.
+func NewMonitor(cfg monitor.Config, log zerolog.Logger) (*monitor.Service, error) {
+	svc, err := monitor.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	Mount(svc, log)
+	return svc, nil
+}

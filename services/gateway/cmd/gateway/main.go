@@ -16,24 +16,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := service.Serve(ctx, gateway.ConfigFromEnv, gateway.New); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := gateway.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	log, err := service.Logger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
-	if err != nil {
-		return err
-	}
-	svc, err := gateway.New(cfg, log.With().Str("service", "gateway").Logger())
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
 }

@@ -24,24 +24,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	if err := service.Serve(ctx, healer.ConfigFromEnv, healer.New); err != nil {
+		fmt.Fprintln(os.Stderr, "healer:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := healer.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	log, err := service.Logger(os.Stderr, cfg.Level, cfg.Format)
-	if err != nil {
-		return err
-	}
-	svc, err := healer.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
 }

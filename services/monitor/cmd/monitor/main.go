@@ -17,25 +17,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := service.Serve(ctx, monitor.ConfigFromEnv, dashboard.NewMonitor); err != nil {
 		fmt.Fprintln(os.Stderr, "monitor:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context) error {
-	cfg, err := monitor.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	log, err := service.Logger(os.Stderr, cfg.Level, cfg.Format)
-	if err != nil {
-		return err
-	}
-	svc, err := monitor.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	dashboard.Mount(svc, log)
-	return svc.Run(ctx)
 }

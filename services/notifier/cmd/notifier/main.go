@@ -16,22 +16,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := notifier.ConfigFromEnv()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	log, err := service.Logger(os.Stderr, cfg.Level, cfg.Format)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	svc, err := notifier.New(cfg, log)
-	if err == nil {
-		err = svc.Run(ctx)
-	}
-	if err != nil {
-		log.Error().Err(err).Msg("notifier stopped")
+	if err := service.Serve(ctx, notifier.ConfigFromEnv, notifier.New); err != nil {
+		fmt.Fprintln(os.Stderr, "notifier:", err)
 		os.Exit(1)
 	}
 }
