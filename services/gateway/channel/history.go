@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+	"unicode/utf8"
 )
 
 // extendedHold is how long the history keeps messages read back from
@@ -74,10 +75,13 @@ func (t *topic) historyLimit(now time.Time) int {
 }
 
 // messageData returns payload as the JSON value of a msg frame: payload
-// itself when it is JSON (client publishes always are), else payload as a
-// JSON string (invalid UTF-8 becomes U+FFFD), reported by quoted.
+// itself when it is JSON in valid UTF-8 (client publishes always are),
+// else payload as a JSON string (invalid UTF-8 becomes U+FFFD), reported
+// by quoted. The frame goes out as a WebSocket text frame, which must be
+// UTF-8 (json.Valid alone accepts invalid UTF-8 inside strings); checked
+// here once per message, not per subscriber.
 func messageData(payload []byte) (data []byte, quoted bool) {
-	if json.Valid(payload) {
+	if utf8.Valid(payload) && json.Valid(payload) {
 		return payload, false
 	}
 	b, _ := json.Marshal(string(payload)) // a string always marshals
