@@ -105,7 +105,9 @@ func (c *Conn) Deliver(b []byte) bool {
 	return true
 }
 
-// Send queues a text frame. b must not change afterwards. It returns false
+// Send queues a text frame. b must be UTF-8 (frames are written in
+// batches without gws's per-write check) and must not change afterwards.
+// It returns false
 // if the connection is closing or its send queue is full; in the latter
 // case the connection is closed with frame.CloseSlow.
 func (c *Conn) Send(b []byte) bool {
