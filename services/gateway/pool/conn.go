@@ -107,9 +107,8 @@ func (c *Conn) Deliver(b []byte) bool {
 
 // Send queues a text frame. b must be UTF-8 (frames are written in
 // batches without gws's per-write check) and must not change afterwards.
-// It returns false
-// if the connection is closing or its send queue is full; in the latter
-// case the connection is closed with frame.CloseSlow.
+// It returns false if the connection is closing or its send queue is
+// full; in the latter case the connection is closed with frame.CloseSlow.
 func (c *Conn) Send(b []byte) bool {
 	if c.closing.Load() != 0 {
 		return false
