@@ -74,7 +74,11 @@ The exit status is non-zero if any scenario failed its expectations.`,
 			}
 			cfg.Server = nc.ConnectedUrlRedacted()
 			cfg.Progress = cmd.ErrOrStderr()
-			time.Sleep(2 * time.Second) // a couple of heartbeats: which gateways there are
+			// Which gateways there are: from their heartbeats (1 s apart).
+			for deadline := time.Now().Add(5 * time.Second); len(obs.Gateways()) == 0 && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(1500 * time.Millisecond)
 			rep := chaos.NewRunner(st, cfg).Run(cmd.Context(), scs)
 			if out == "" {
 				out = filepath.Join("results", "chaos-"+rep.Start.UTC().Format("20060102-150405"))

@@ -146,6 +146,14 @@ func slow(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
+	// A peer that never reads never answers a ping either: a long ping
+	// interval keeps the stale check from closing it before its queue
+	// fills.
+	long := int64(60000)
+	if err := e.Resize(ctx, v, events.ResizeCommand{PingIntervalMS: &long, PongDeadlineMS: &long}); err != nil {
+		return err
+	}
+	e.onCleanup(func(ctx context.Context) { _ = e.Resize(ctx, v, events.ResizeCommand{Reset: true}) })
 	g, _ := e.Obs.Gateway(v)
 	channel := "chaos-slow-" + e.run
 	conns, refused, errs := openRaw(ctx, g.URL, n, n, 4096)

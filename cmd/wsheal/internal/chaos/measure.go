@@ -46,10 +46,11 @@ func ok(s bench.Snapshot) bool { return s.Live == s.Conns && s.Missing == 0 }
 func (e *Env) awaitClientsSteady(ctx context.Context, timeout time.Duration) error {
 	var since time.Time
 	var last bench.Snapshot
+	reconnects := e.Load.Snapshot().Reconnects
 	if waitFor(ctx, timeout, func() bool {
 		last = e.Load.Snapshot()
-		if !ok(last) {
-			since = time.Time{}
+		if !ok(last) || last.Reconnects != reconnects {
+			since, reconnects = time.Time{}, last.Reconnects
 			return false
 		}
 		if since.IsZero() {
@@ -129,6 +130,26 @@ func (e *Env) finishLoad(ctx context.Context) {
 		}
 		r.AcceptLimit = max(r.AcceptLimit, h.AcceptLimit)
 	}
+	for node, pts := range e.Obs.Series(from, time.Now()) {
+		if node == r.Target {
+			continue
+		}
+		if rate := joinRate(pts); rate > r.PeakJoinRate {
+			r.PeakJoinRate, r.PeakJoinNode = rate, node
+		}
+	}
+}
+
+// joinRate is the fastest growth of connections between two heartbeats.
+func joinRate(pts []Point) float64 {
+	peak := 0.0
+	for i := 1; i < len(pts); i++ {
+		dt := pts[i].T.Sub(pts[i-1].T).Seconds()
+		if d := pts[i].Conns - pts[i-1].Conns; d > 0 && dt >= 0.5 {
+			peak = max(peak, float64(d)/dt)
+		}
+	}
+	return peak
 }
 
 // peakRate is the most reconnects the clients made within one second.

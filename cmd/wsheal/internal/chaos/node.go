@@ -141,6 +141,7 @@ func flapping(ctx context.Context, e *Env) error {
 		if err != nil {
 			break
 		}
+		killAt := time.Now()
 		kills++
 		if kills == 1 {
 			e.fault(v, fmt.Sprintf("kill -9 %s (pid %d), again each time it comes back", v, p.PID))
@@ -148,10 +149,26 @@ func flapping(ctx context.Context, e *Env) error {
 		} else {
 			e.logf("kill -9 %s again (pid %d, kill %d)", v, p.PID, kills)
 		}
+		// Kill it again once it is back and the monitor has seen it
+		// healthy (its node_down resolved): a node that keeps dying after
+		// each heal, not one killed inside the healer's verify window.
+		back := time.Time{}
 		waitFor(ctx, 120*time.Second, func() bool {
-			_, seen := e.Obs.First(e.Res.Start, quarantined)
+			if _, seen := e.Obs.First(e.Res.Start, quarantined); seen {
+				return true
+			}
 			g, ok := e.Obs.Gateway(v)
-			return seen || (ok && g.Fresh(time.Now()) && g.PID != p.PID)
+			if !ok || !g.Fresh(time.Now()) || g.PID == p.PID {
+				return false
+			}
+			if back.IsZero() {
+				back = time.Now()
+			}
+			_, resolved := e.Obs.First(killAt, func(s Seen) bool {
+				a := payload[*events.Anomaly](s)
+				return a != nil && a.Target == v && a.State == events.AnomalyResolved
+			})
+			return resolved || time.Since(back) > 20*time.Second
 		})
 	}
 	q, seen := e.awaitEvent(ctx, 30*time.Second, quarantined)
@@ -160,16 +177,16 @@ func flapping(ctx context.Context, e *Env) error {
 		e.Res.RemediateMS = e.Res.since(evTime(q))
 		e.Res.Marks = append(e.Res.Marks, Mark{At: evTime(q), Kind: "remediate", Label: "quarantine " + v})
 	}
-	_, escalated := e.awaitEvent(ctx, 60*time.Second, func(s Seen) bool {
-		r := payload[*events.Remediation](s)
-		n := payload[*events.Notification](s)
-		return (r != nil && r.Target == v && (r.Escalate || r.Action == events.ActionEscalate)) ||
-			(n != nil && n.Status == "sent" && contains(pageActions, n.Action))
+	id, _ := e.incidentFor(ctx, "", v, 10*time.Second)
+	escalated := waitFor(ctx, 60*time.Second, func() bool {
+		_, esc := e.Obs.First(e.Res.FaultAt, func(s Seen) bool {
+			r := payload[*events.Remediation](s)
+			return r != nil && r.Target == v && (r.Escalate || r.Action == events.ActionEscalate)
+		})
+		e.Res.Paged = id != "" && e.paged(ctx, id)
+		return esc || e.Res.Paged
 	})
-	e.Res.check("escalated", escalated, "an escalation or a page after the quarantine")
-	if id, ok := e.incidentFor(ctx, "", v, 10*time.Second); ok {
-		e.Res.Paged = e.paged(ctx, id)
-	}
+	e.Res.check("escalated", escalated, "the healer escalated %s or incident %s paged (paged: %v)", v, dash(id), e.Res.Paged)
 	// The operator lifts the quarantine; the restore step undrains and
 	// restarts what is needed.
 	if err := e.HandsOff(ctx, v, false, "chaos: flapping scenario over"); err != nil {

@@ -16,13 +16,13 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
-// flood publishes 16 KiB messages to channel through four connections
+// flood publishes 16 KiB messages to channel through eight connections
 // at 50 per second each (under the gateway's inbound limit) until ctx
 // ends; it returns the counter of acknowledged publishes.
 func (e *Env) flood(ctx context.Context, wsURL, channel string) *atomic.Int64 {
 	var sent atomic.Int64
 	data := []byte(`{"pad":"` + strings.Repeat("x", 16<<10) + `"}`)
-	for range 4 {
+	for range 8 {
 		go func() {
 			c, err := client.Dial(ctx, client.Config{URLs: []string{wsURL}})
 			if err != nil {

@@ -72,6 +72,10 @@ type Result struct {
 	PeakAcceptNode       string  `json:"peak_accept_node,omitempty"`
 	AcceptLimit          float64 `json:"accept_limit_per_s,omitempty"`
 	PeakClientReconnects float64 `json:"peak_client_reconnects_per_s"`
+	// PeakJoinRate is the fastest growth of a surviving node's
+	// connections between two heartbeats, per second.
+	PeakJoinRate float64 `json:"peak_join_rate_per_s"`
+	PeakJoinNode string  `json:"peak_join_node,omitempty"`
 
 	Paged    bool           `json:"paged"`
 	Incident string         `json:"incident,omitempty"`
@@ -213,8 +217,8 @@ func (r *Result) markdown(b *strings.Builder) {
 		msText(r.DetectMS), msText(r.RemediateMS), msText(r.RecoverMS))
 	fmt.Fprintf(b, "- load: %d clients, %d sent, %d of %d deliveries, lost %d, duplicated %d, out of order %d, reconnects %d\n",
 		r.Clients, r.Sent, r.Delivered, r.Expected, r.Lost, r.Duplicated, r.OutOfOrder, r.Reconnects)
-	fmt.Fprintf(b, "- peak accept rate on the survivors %.1f/s (%s; limit %.0f/s); peak client reconnects %.1f/s\n",
-		r.PeakAcceptRate, dash(r.PeakAcceptNode), r.AcceptLimit, r.PeakClientReconnects)
+	fmt.Fprintf(b, "- peak accept rate on the survivors %.1f/s over a health interval (%s; limit %.0f/s), %.1f/s between two heartbeats (%s); peak client reconnects %.1f/s\n",
+		r.PeakAcceptRate, dash(r.PeakAcceptNode), r.AcceptLimit, r.PeakJoinRate, dash(r.PeakJoinNode), r.PeakClientReconnects)
 	fmt.Fprintf(b, "- paged: %s; incident: %s\n", yesNo(r.Paged), dash(r.Incident))
 	if rv := r.Review; rv != nil {
 		fmt.Fprintf(b, "- review: MTTD %s, MTTR %s, healed without a human %v, paged %v, %d actions. %s\n",

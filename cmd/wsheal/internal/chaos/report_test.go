@@ -236,3 +236,14 @@ func TestRecovery(t *testing.T) {
 		})
 	}
 }
+
+func TestJoinRate(t *testing.T) {
+	pts := []Point{{t0, 10}, {t0.Add(time.Second), 60}, {t0.Add(2 * time.Second), 40}, {t0.Add(2100 * time.Millisecond), 90}, {t0.Add(4 * time.Second), 130}}
+	// 50 in 1 s; the 0.1 s step is too short to judge; 40 in 1.9 s.
+	if got := joinRate(pts); got != 50 {
+		t.Fatalf("join rate %.2f, want 50", got)
+	}
+	if got := joinRate(nil); got != 0 {
+		t.Fatalf("join rate of nothing %.2f", got)
+	}
+}
