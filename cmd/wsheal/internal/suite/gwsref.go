@@ -128,7 +128,7 @@ func (r *gwsRef) join(name string, ws *gws.Conn) error {
 	ch := r.channels[name]
 	if ch == nil {
 		ch = &refChannel{members: map[*gws.Conn]struct{}{}}
-		sub, err := r.nc.Subscribe(subjectPrefix+name, func(m *nats.Msg) { r.fanOut(ch, m.Data) })
+		sub, err := r.nc.Subscribe(subject(name), func(m *nats.Msg) { r.fanOut(ch, m.Data) })
 		if err != nil {
 			return err
 		}

@@ -216,7 +216,7 @@ func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels
 		}
 		got := (ws.delivered() - base) / uint64(fan)
 		if published < got+window {
-			subj := subjectPrefix + channels[published%uint64(len(channels))]
+			subj := subject(channels[published%uint64(len(channels))])
 			_ = nc.Publish(subj, Payload(now))
 			published++
 			continue
@@ -284,7 +284,7 @@ func (r *runner) roundLatency(ctx context.Context, kind string, rate float64) er
 	if _, err := w.call(ctx, Command{Op: "lat", On: true}, time.Minute); err != nil {
 		return err
 	}
-	sent := paced(ctx, nc, subjectPrefix+"lat0", rate, r.p.LatDur)
+	sent := paced(ctx, nc, subject("lat0"), rate, r.p.LatDur)
 	want := sent * uint64(r.p.FanSmall)
 	drain(ws, want)
 	rep, err := w.call(ctx, Command{Op: "hist"}, time.Minute)

@@ -78,7 +78,7 @@ func TestReferencesAnswer(t *testing.T) {
 			}
 			defer done()
 			for _, ch := range []string{"t0", "t1"} {
-				if err := nc.Publish(subjectPrefix+ch, Payload(time.Now())); err != nil {
+				if err := nc.Publish(subject(ch), Payload(time.Now())); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -112,7 +112,7 @@ func TestNATSRefWithNatsGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	sub, err := nc.SubscribeSync(subjectPrefix + "x")
+	sub, err := nc.SubscribeSync(subject("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestNATSRefWithNatsGo(t *testing.T) {
 	}
 	defer pub.Close()
 	want := Payload(time.Unix(0, 1234567890123456789))
-	if err := pub.Publish(subjectPrefix+"x", want); err != nil {
+	if err := pub.Publish(subject("x"), want); err != nil {
 		t.Fatal(err)
 	}
 	m, err := sub.NextMsg(10 * time.Second)

@@ -45,7 +45,7 @@ func (c *wconn) subscribe(channel string) {
 		err = c.ws.WriteString("sub " + channel)
 	case ProtoNATS:
 		err = c.ws.WriteMessage(gws.OpcodeBinary,
-			[]byte("SUB "+subjectPrefix+channel+" "+strconv.Itoa(c.nextID)+"\r\nPING\r\n"))
+			[]byte("SUB "+subject(channel)+" "+strconv.Itoa(c.nextID)+"\r\nPING\r\n"))
 	}
 	if err != nil {
 		c.ack(false)

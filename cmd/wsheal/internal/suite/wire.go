@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
 )
 
 // The three client protocols a worker speaks.
@@ -16,9 +18,9 @@ const (
 // Servers in table order: wsheal first, then the two references.
 var Servers = []string{ProtoWsheal, ProtoGws, ProtoNATS}
 
-// subjectPrefix is where channel traffic rides in NATS for every server
-// (events.ChannelSubject for wsheal; the references use the same subjects).
-const subjectPrefix = "wschan."
+// subject is where a channel's traffic rides in NATS for every server:
+// wsheal's channel subject, which the references use too.
+func subject(channel string) string { return events.ChannelSubject(channel) }
 
 // payloadSize is the size of a benchmark message: a JSON string holding
 // the publish time in unix nanoseconds, padded.
