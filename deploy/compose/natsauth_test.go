@@ -75,12 +75,18 @@ type conn struct {
 func dial(t *testing.T, url, user string) *conn {
 	t.Helper()
 	c := &conn{}
-	nc, err := nats.Connect(url, nats.UserInfo(user, "pw"+user+"Secret42"), nats.Name("test-"+user),
+	opts := []nats.Option{nats.UserInfo(user, "pw"+user+"Secret42"), nats.Name("test-" + user)}
+	switch user {
+	case "gateway", "monitor", "healer", "notifier":
+		// As in docker-compose.yml: each service replies on its own inboxes.
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+user))
+	}
+	nc, err := nats.Connect(url, append(opts,
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.mu.Lock()
 			c.violations = append(c.violations, err.Error())
 			c.mu.Unlock()
-		}))
+		}))...)
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}
@@ -223,6 +229,11 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 		{"gateway", "$SRV.>", true},
 		{"gateway", events.ControlSubject("healer", "pause"), false},
 		{"gateway", events.AnomaliesAll, false},
+		{"gateway", "_INBOX_gateway.>", true},
+		{"gateway", "_INBOX.>", false},
+		{"gateway", "_INBOX_healer.>", false},
+		{"monitor", "_INBOX_notifier.>", false},
+		{"healer", "_INBOX_healer.>", true},
 		{"monitor", events.EventsAll, true},
 		{"monitor", events.ControlGroup("monitor") + ".>", true},
 		{"monitor", events.ControlGroup("healer") + ".>", false},

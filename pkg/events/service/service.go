@@ -33,6 +33,9 @@ type NATS struct {
 	CA       string `envconfig:"NATS_CA" desc:"PEM CA file to verify the NATS server (turns TLS on)"`
 	Cert     string `envconfig:"NATS_CERT" desc:"PEM client certificate for NATS mutual TLS"`
 	Key      string `envconfig:"NATS_KEY" desc:"PEM key of NATS_CERT"`
+	// InboxPrefix replaces _INBOX in this connection's reply subjects, so
+	// that NATS permissions can give each service its own inboxes.
+	InboxPrefix string `envconfig:"NATS_INBOX_PREFIX" desc:"prefix of this service's reply inboxes instead of _INBOX (lets NATS permissions keep replies private)"`
 	// Replicas of the streams and buckets this service ensures (3 in the
 	// clustered compose deployment).
 	Replicas int `envconfig:"NATS_REPLICAS" default:"1" desc:"replicas of the JetStream streams and buckets (3 in a cluster)"`
@@ -45,6 +48,9 @@ func (c NATS) Validate(prefix string) error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("%s_NATS_REPLICAS=%d: want 1..5", prefix, c.Replicas)
+	}
+	if c.InboxPrefix != "" && strings.ContainsAny(c.InboxPrefix, ".*> \t") {
+		return fmt.Errorf("%s_NATS_INBOX_PREFIX=%q: one token without '.', '*', '>' or spaces", prefix, c.InboxPrefix)
 	}
 	if (c.Cert == "") != (c.Key == "") {
 		return fmt.Errorf("%s_NATS_CERT and %s_NATS_KEY go together", prefix, prefix)
@@ -86,6 +92,9 @@ func Connect(c NATS, name string, log zerolog.Logger) (*nats.Conn, error) {
 		opts = append(opts, nats.UserInfo(c.User, c.Password))
 	case c.Token != "":
 		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
 	}
 	if c.CA != "" || c.Cert != "" {
 		tc, err := tlsConfig(c)
