@@ -14,6 +14,8 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION ?= 2026.2.2
 RUN_ARGS    ?=
+BENCH_ROUNDS ?= 3
+BENCH_TIME  ?= 100ms
 TEST_FLAGS  ?= -race -count=1 -timeout 10m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
@@ -41,9 +43,11 @@ test: ## every module's tests with -race (compose end-to-end too when Docker run
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all modules passed"
 
-bench: build ## benchmarks that print figures
-	@set -e; for m in $(MODULES); do \
-		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...) | grep -Ev '^(PASS|ok|\?)'; \
+bench: build ## the side-by-side suite (wsheal vs raw gws vs NATS's WebSocket listener), saved in results/; then the Go benchmarks, briefly
+	$(BIN)/wsheal bench --suite --rounds $(BENCH_ROUNDS) --out results
+	@for m in $(MODULES); do \
+		out=$$(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./... 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$out" | grep -Ev '^(PASS|ok|\?)' || true; \
 	done
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s each)
