@@ -164,10 +164,16 @@ func flapping(ctx context.Context, e *Env) error {
 			if back.IsZero() {
 				back = time.Now()
 			}
-			_, resolved := e.Obs.First(killAt, func(s Seen) bool {
-				a := payload[*events.Anomaly](s)
-				return a != nil && a.Target == v && a.State == events.AnomalyResolved
-			})
+			// The anomaly this kill raised, then its resolution.
+			opened, found := e.Obs.First(killAt, openAnomaly(v, events.KindNodeDown, events.KindNodeHung))
+			resolved := false
+			if found {
+				id := payload[*events.Anomaly](opened).ID
+				_, resolved = e.Obs.First(killAt, func(s Seen) bool {
+					a := payload[*events.Anomaly](s)
+					return a != nil && a.ID == id && a.State == events.AnomalyResolved
+				})
+			}
 			return resolved || time.Since(back) > 20*time.Second
 		})
 	}
