@@ -12,11 +12,12 @@ import (
 	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
 )
 
-// TestChaosCrashAgainstDev runs `wsheal chaos crash` against a real
-// `wsheal dev` stack: a gateway is killed with SIGKILL under a client
-// load; the report must show the detection, no message lost or
-// duplicated, the incident and its review, in all three files.
-func TestChaosCrashAgainstDev(t *testing.T) {
+// TestChaosCrashAndHangAgainstDev runs `wsheal chaos crash hang` against
+// a real `wsheal dev` stack: a gateway is killed with SIGKILL, then
+// another stopped with SIGSTOP, under a client load; for each, the report
+// must show the detection, no message lost or duplicated, the incident
+// and its review, in all three files.
+func TestChaosCrashAndHangAgainstDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
@@ -31,7 +32,7 @@ func TestChaosCrashAgainstDev(t *testing.T) {
 	var stdout, progress syncBuffer
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&progress)
-	cmd.SetArgs([]string{"crash", "--clients", "100", "--rate", "20", "--out", out})
+	cmd.SetArgs([]string{"crash", "hang", "--clients", "100", "--rate", "20", "--out", out})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
@@ -48,20 +49,24 @@ func TestChaosCrashAgainstDev(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 1 {
+	if len(rep.Results) != 2 {
 		t.Fatalf("scenarios %d", len(rep.Results))
 	}
-	r := rep.Results[0]
-	t.Logf("crash: %s, detect %v ms, remediate %v ms, back %v ms, lost %d, dup %d, incident %s, review %+v",
-		r.Status, deref(r.DetectMS), deref(r.RemediateMS), deref(r.RecoverMS), r.Lost, r.Duplicated, r.Incident, r.Review)
-	if r.Sent == 0 || r.Lost != 0 || r.Duplicated != 0 {
-		t.Errorf("sent %d, lost %d, duplicated %d", r.Sent, r.Lost, r.Duplicated)
+	for _, r := range rep.Results {
+		t.Logf("%s: %s, detect %v ms, remediate %v ms, back %v ms, lost %d, dup %d, incident %s, review %+v",
+			r.Name, r.Status, deref(r.DetectMS), deref(r.RemediateMS), deref(r.RecoverMS), r.Lost, r.Duplicated, r.Incident, r.Review)
+		if r.Sent == 0 || r.Lost != 0 || r.Duplicated != 0 {
+			t.Errorf("%s: sent %d, lost %d, duplicated %d", r.Name, r.Sent, r.Lost, r.Duplicated)
+		}
+		if r.DetectMS == nil || *r.DetectMS <= 0 {
+			t.Errorf("%s: no detection: %+v", r.Name, r.Checks)
+		}
+		if r.Incident == "" || r.Review == nil {
+			t.Errorf("%s: incident %q, review %+v: %+v", r.Name, r.Incident, r.Review, r.Checks)
+		}
 	}
-	if r.DetectMS == nil || *r.DetectMS <= 0 {
-		t.Errorf("no detection: %+v", r.Checks)
-	}
-	if r.Incident == "" || r.Review == nil {
-		t.Errorf("incident %q, review %+v: %+v", r.Incident, r.Review, r.Checks)
+	if rep.Results[0].Target == rep.Results[1].Target {
+		t.Errorf("both faults on %s: the runner spreads them over the nodes", rep.Results[0].Target)
 	}
 	for _, f := range []string{"report.md", "chart.svg"} {
 		b, err := os.ReadFile(filepath.Join(out, f))
@@ -69,7 +74,7 @@ func TestChaosCrashAgainstDev(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "| crash |") {
+	if !strings.Contains(stdout.String(), "| crash |") || !strings.Contains(stdout.String(), "| hang |") {
 		t.Errorf("stdout lacks the summary table:\n%s", stdout.String())
 	}
 }
