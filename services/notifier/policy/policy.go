@@ -214,7 +214,35 @@ type Signal struct {
 //	SEV2  share >= 20%, or an anomaly of severity critical, or fleet_silent
 //	SEV3  share >= 5%, or a node down, hung or flapping, or severity error
 //	SEV4  anything else (warnings and info on a small share)
+//
+// Except for availability (node down or hung), the anomalies' own severity
+// caps the result: info at most SEV4, warning SEV3, error SEV2. A large
+// share of connections touched by an imbalance is not an outage.
 func Severity(s Signal) string {
+	sev := tableSeverity(s)
+	avail := has(s.Kinds, events.KindNodeDown) || has(s.Kinds, events.KindNodeHung)
+	if cap := ceiling(s.Worst); !avail && Rank(sev) > Rank(cap) {
+		return cap
+	}
+	return sev
+}
+
+// ceiling is the most severe incident an anomaly severity may open.
+func ceiling(worst string) string {
+	switch worst {
+	case events.SeverityCritical:
+		return SEV1
+	case events.SeverityError:
+		return SEV2
+	case events.SeverityWarning:
+		return SEV3
+	case events.SeverityInfo:
+		return SEV4
+	}
+	return SEV1 // unknown: no cap
+}
+
+func tableSeverity(s Signal) string {
 	share := s.Impact.Share
 	nodeShare := 0.0
 	if s.Impact.FleetNodes > 0 {

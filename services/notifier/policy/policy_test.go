@@ -55,7 +55,11 @@ func TestSeverityTable(t *testing.T) {
 		sig  Signal
 		want string
 	}{
-		{"half the connections", Signal{Impact: events.Impact{Share: 0.5}, Worst: events.SeverityWarning}, SEV1},
+		{"half the connections", Signal{Impact: events.Impact{Share: 0.5}, Worst: events.SeverityCritical}, SEV1},
+		{"half the connections, a warning", Signal{Impact: events.Impact{Share: 0.5}, Worst: events.SeverityWarning}, SEV3},
+		{"imbalance over the whole fleet is info", Signal{Impact: events.Impact{Share: 0.9}, Kinds: []string{events.KindImbalance}, Worst: events.SeverityInfo}, SEV4},
+		{"rtt error on most connections", Signal{Impact: events.Impact{Share: 0.6}, Kinds: []string{events.KindRTTDegraded}, Worst: events.SeverityError}, SEV2},
+		{"half the nodes down at error", Signal{Impact: events.Impact{Nodes: 2, FleetNodes: 3, Share: 0.6}, Kinds: []string{events.KindNodeDown}, Worst: events.SeverityError}, SEV1},
 		{"half the nodes down", Signal{Impact: events.Impact{Nodes: 2, FleetNodes: 4}, Kinds: []string{events.KindNodeDown}}, SEV1},
 		{"a fifth", Signal{Impact: events.Impact{Share: 0.2}}, SEV2},
 		{"critical", Signal{Worst: events.SeverityCritical}, SEV2},

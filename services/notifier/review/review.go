@@ -40,7 +40,9 @@ func Build(in Input) events.Review {
 		ImpactStart: start, DetectedAt: in.DetectedAt, AckedAt: inc.AckedAt,
 		MitigatedAt: inc.MitigatedAt, ResolvedAt: inc.ResolvedAt,
 		MTTDMS: ms(in.DetectedAt, start), MTTRMS: ms(inc.ResolvedAt, start),
-		AutoHealed: !in.Human, Paged: inc.Paged,
+		// A page calls a person: such an incident did not heal without one,
+		// whatever happened next.
+		AutoHealed: !in.Human && !inc.Paged, Paged: inc.Paged,
 		Actions: nonNil(in.Actions), Timeline: nonNil(slices.Clone(inc.Timeline)),
 	}
 	// Events from different streams arrive out of order; the review reads by time.

@@ -18,16 +18,18 @@ func TestDurations(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		acked time.Time
+		paged bool
 		human bool
 		mtta  int64
 	}{
-		{"auto-healed", time.Time{}, false, 0},
-		{"acked", t0.Add(5 * time.Second), true, 2000},
+		{"auto-healed", time.Time{}, false, false, 0},
+		{"acked", t0.Add(5 * time.Second), true, true, 2000},
+		{"paged, never acked", time.Time{}, true, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := inc
-			in.AckedAt = tc.acked
-			r := Build(Input{Incident: in, Actions: acts, DetectedAt: t0.Add(3 * time.Second), Human: tc.human,
+			in.AckedAt, in.Paged = tc.acked, tc.paged
+			r := Build(Input{Incident: in, Actions: acts, DetectedAt: t0.Add(3 * time.Second), Human: !tc.acked.IsZero(),
 				Detection: []string{"node_down on gw-1: heartbeat_age_ms 5000 against threshold 3000"}})
 			if r.MTTDMS != 3000 || r.MTTRMS != 15000 || r.MTTMMS != 9000 || r.MTTAMS != tc.mtta || r.DurationMS != 15000 {
 				t.Fatalf("durations %+v", r)
