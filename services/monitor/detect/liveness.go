@@ -101,9 +101,18 @@ func (l *Liveness) Beat(b Beat) (recovered bool) {
 		p.state, p.good = Alive, 0
 	}
 	late := p.last.Heard.IsZero() || b.Heard.Sub(p.last.Heard) > l.threshold(b.Interval, l.cfg.SuspectMisses)
+	// A beat from a new process (the healer's restart) replaces the one
+	// that went silent: alive at once, so that if the new process dies
+	// too, that is a new lapse rather than one still waiting for its
+	// recovery beats.
+	replaced := !p.last.StartedAt.IsZero() && !b.StartedAt.IsZero() && !b.StartedAt.Equal(p.last.StartedAt)
 	p.last = b
 	if p.state == Alive {
 		return false
+	}
+	if replaced {
+		p.state, p.good = Alive, 0
+		return true
 	}
 	if late {
 		p.good = 1

@@ -49,6 +49,8 @@ func TestLiveness(t *testing.T) {
 		{"beats hovering at the suspect threshold do not toggle", "b........b........b........b........b........b", "suspect"},
 		{"beats just inside the threshold are fine", "b.......b.......b.......b.......b.......b", ""},
 		{"recovery broken by a new gap", "b............b...b.........b...b...b...", "suspect silent alive@35"},
+		{"a new process is alive at once", "b...b.............R...b...b...", "suspect silent alive@18"},
+		{"a replacement that dies again lapses again", "b...b.............R...b.............", "suspect silent alive@18 suspect silent"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

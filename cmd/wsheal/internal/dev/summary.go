@@ -145,7 +145,7 @@ func describe(ev *events.Event) string {
 		}
 		return line
 	case *events.Incident:
-		if strings.HasPrefix(p.Change, "remediation_") || p.Change == "anomaly_opened" {
+		if strings.HasPrefix(p.Change, "remediation_") || p.Change == "anomaly_opened" || p.Change == "notification_sent" {
 			return "" // the healer's and monitor's own lines say it
 		}
 		return fmt.Sprintf("incident %s %s %s (%s): %s", p.ID, p.Severity, p.State, p.Change, p.Title)
