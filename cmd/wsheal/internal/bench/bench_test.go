@@ -9,48 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/wsheal/wsheal/pkg/events/natstest"
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 )
 
 func nodeConfig(ns *natstest.Server, node string) gateway.Config {
-	return gateway.Config{
-		NATS:     service.NATS{URL: ns.URL(), Replicas: 1},
-		Node:     node,
-		Listen:   "127.0.0.1:0",
-		Auth:     "none",
-		MaxConns: 2000, AcceptRate: 2000, AcceptBurst: 2000,
-		MaxMessage: 64 << 10, InboundBurst: 100,
-		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: time.Second, PongDeadline: 2 * time.Second,
-		IdleTimeout: time.Minute, HandshakeTimeout: 5 * time.Second,
-		HeartbeatInterval: 200 * time.Millisecond, HealthInterval: time.Second,
-		DrainOver: time.Second, DrainTimeout: 5 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 1024,
-	}
+	cfg := gatewaytest.Config(ns.URL(), node)
+	cfg.HeartbeatInterval, cfg.HealthInterval = 200*time.Millisecond, time.Second
+	return cfg
 }
 
 func startNode(t testing.TB, cfg gateway.Config) *gateway.Service {
 	t.Helper()
-	s, err := gateway.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("gateway run: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("gateway not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return s
+	return gatewaytest.Start(t, cfg)
 }
 
 // syncBuffer is a progress writer safe to read while Run writes.

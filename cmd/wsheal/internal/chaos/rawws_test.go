@@ -8,40 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/wsheal/wsheal/pkg/events/natstest"
-	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 )
 
 func startGateway(t *testing.T, maxConns int) *gateway.Service {
 	t.Helper()
 	ns := natstest.Start(t)
-	cfg := gateway.Config{
-		NATS: service.NATS{URL: ns.URL(), Replicas: 1}, Node: "gw-raw", Listen: "127.0.0.1:0", Auth: "none",
-		MaxConns: maxConns, AcceptRate: 1000, AcceptBurst: 1000, MaxMessage: 64 << 10, InboundBurst: 100,
-		SendQueue: 64, MaxSubs: 10, PingInterval: 200 * time.Millisecond, PongDeadline: 200 * time.Millisecond,
-		IdleTimeout: time.Minute, HandshakeTimeout: 5 * time.Second,
-		HeartbeatInterval: 200 * time.Millisecond, HealthInterval: time.Second,
-		DrainOver: time.Second, DrainTimeout: 5 * time.Second, ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 64,
-	}
-	s, err := gateway.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("gateway not ready")
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return s
+	cfg := gatewaytest.Config(ns.URL(), "gw-raw")
+	cfg.MaxConns, cfg.SendQueue, cfg.MaxSubs, cfg.HistorySize = maxConns, 64, 10, 64
+	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 200*time.Millisecond
+	return gatewaytest.Start(t, cfg)
 }
 
 // TestRawConnIsClosedAsStale: a connection that never reads (so never
