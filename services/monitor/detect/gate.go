@@ -111,11 +111,12 @@ func (gs *gates) step(kind, target string, v Verdict, at time.Time) *Transition 
 	return &Transition{Kind: kind, Target: target, Open: fired, Start: g.Start(), At: at}
 }
 
-// Seed restores a firing gate for target.
-func (gs *gates) seed(target string, start time.Time) { gs.get(target).Seed(start) }
+// Seed restores a firing gate for target. Detectors that embed gates
+// implement NodeDetector's Seed and Forget through it.
+func (gs *gates) Seed(target string, start time.Time) { gs.get(target).Seed(start) }
 
-// forget drops a target's state.
-func (gs *gates) forget(target string) { delete(gs.m, target) }
+// Forget drops a target's state.
+func (gs *gates) Forget(target string) { delete(gs.m, target) }
 
 // verdict classifies v against an enter and a leave threshold (enter >
 // leave: high values are bad).

@@ -85,12 +85,6 @@ func (d *Stale) Observe(s Sample, _ []Sample) *Transition {
 	return t
 }
 
-// Seed implements NodeDetector.
-func (d *Stale) Seed(node string, start time.Time) { d.seed(node, start) }
-
-// Forget implements NodeDetector.
-func (d *Stale) Forget(node string) { d.forget(node) }
-
 // SlowConfig tunes the slow-consumer detector.
 type SlowConfig struct {
 	Enter int `envconfig:"SLOW_ENTER" default:"5" desc:"slow consumers per interval to enter"`
@@ -128,12 +122,6 @@ func (d *Slow) Observe(s Sample, _ []Sample) *Transition {
 	return t
 }
 
-// Seed implements NodeDetector.
-func (d *Slow) Seed(node string, start time.Time) { d.seed(node, start) }
-
-// Forget implements NodeDetector.
-func (d *Slow) Forget(node string) { d.forget(node) }
-
 // ErrorsConfig tunes the error-rate detector.
 type ErrorsConfig struct {
 	Rate      float64 `envconfig:"ERROR_RATE" default:"5" desc:"errors per second to enter"`
@@ -169,12 +157,6 @@ func (d *Errors) Observe(s Sample, _ []Sample) *Transition {
 	t.Summary = fmt.Sprintf("%s: %.1f errors/s", s.Health.Node, rate)
 	return t
 }
-
-// Seed implements NodeDetector.
-func (d *Errors) Seed(node string, start time.Time) { d.seed(node, start) }
-
-// Forget implements NodeDetector.
-func (d *Errors) Forget(node string) { d.forget(node) }
 
 // SaturationConfig tunes the saturation detector. The load of a node is
 // the highest of connections/capacity, backlog/MaxBacklog and
@@ -241,9 +223,3 @@ func (d *Saturation) Observe(s Sample, _ []Sample) *Transition {
 	t.Summary = fmt.Sprintf("%s: saturated at %.0f%% (%s)", h.Node, load*100, metric)
 	return t
 }
-
-// Seed implements NodeDetector.
-func (d *Saturation) Seed(node string, start time.Time) { d.seed(node, start) }
-
-// Forget implements NodeDetector.
-func (d *Saturation) Forget(node string) { d.forget(node) }

@@ -168,10 +168,10 @@ func (d *RTT) Restore(saved map[string]Baseline) {
 }
 
 // Seed implements NodeDetector.
-func (d *RTT) Seed(node string, start time.Time) { d.gates.seed(node, start) }
+func (d *RTT) Seed(node string, start time.Time) { d.gates.Seed(node, start) }
 
 // Forget implements NodeDetector.
 func (d *RTT) Forget(node string) {
-	d.gates.forget(node)
+	d.gates.Forget(node)
 	delete(d.base, node)
 }
