@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 )
@@ -91,37 +89,7 @@ func (f *procFleet) stopAll() {
 }
 
 // supervise answers the dev restart request by starting the process again.
-func (f *procFleet) supervise(t *testing.T, srv *natstest.Server) {
-	nc := srv.Conn()
-	svc, err := micro.AddService(nc, micro.Config{Name: events.ServiceName(events.ServiceDev), Version: "0.0.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	seen := map[string]bool{}
-	var mu sync.Mutex
-	err = svc.AddGroup(events.ControlGroup(events.ServiceDev)).AddEndpoint(events.VerbRestart, micro.HandlerFunc(func(req micro.Request) {
-		var cmd events.RestartCommand
-		if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-			events.RespondError(req, err)
-			return
-		}
-		mu.Lock()
-		again := seen[cmd.ID]
-		seen[cmd.ID] = true
-		mu.Unlock()
-		if !again {
-			f.start(cmd.Node)
-		}
-		events.Respond(req, events.RestartReply{Process: events.Process{Name: cmd.Node, Service: events.ServiceGateway, Running: true}})
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
+func (f *procFleet) supervise(t *testing.T, srv *natstest.Server) { serveRestarts(t, srv, f.start) }
 
 func TestGatewayProcessKilledIsRestartedAndClientsRehomed(t *testing.T) {
 	if testing.Short() {

@@ -105,6 +105,12 @@ func dialClients(t *testing.T, n int, urls ...string) []*client.Client {
 // startRealSupervisor answers the dev restart request by starting the
 // node again in process, as `wsheal dev` restarts a child.
 func startRealSupervisor(t *testing.T, srv *natstest.Server, f *realFleet) {
+	serveRestarts(t, srv, func(node string) { f.start(node) })
+}
+
+// serveRestarts is a stand-in for the dev supervisor's restart endpoint:
+// start runs the node again; the same command id twice starts it once.
+func serveRestarts(t *testing.T, srv *natstest.Server, start func(node string)) {
 	nc := srv.Conn()
 	svc, err := micro.AddService(nc, micro.Config{Name: events.ServiceName(events.ServiceDev), Version: "0.0.0"})
 	if err != nil {
@@ -124,7 +130,7 @@ func startRealSupervisor(t *testing.T, srv *natstest.Server, f *realFleet) {
 		done[cmd.ID] = true
 		mu.Unlock()
 		if !again {
-			f.start(cmd.Node)
+			start(cmd.Node)
 		}
 		events.Respond(req, events.RestartReply{Process: events.Process{Name: cmd.Node, Service: events.ServiceGateway, Running: true}})
 	}))
