@@ -1,6 +1,11 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Registration is a gateway's entry in BucketFleet under its node id,
 // rewritten every heartbeat and deleted on a clean stop; an entry not
@@ -24,4 +29,27 @@ type Registration struct {
 // Fresh reports whether the entry was written within three heartbeats.
 func (r Registration) Fresh(now time.Time) bool {
 	return now.Sub(r.UpdatedAt) <= 3*max(time.Duration(r.HeartbeatMS)*time.Millisecond, time.Second)
+}
+
+// ErrRegistration is wrapped by DecodeRegistration's errors.
+var ErrRegistration = errors.New("events: bad registration")
+
+// DecodeRegistration reads a BucketFleet entry. Gateways write it, so the
+// reader checks it: bounded size, a valid node id, no negative counts.
+// Unknown fields are ignored (fields are only ever added).
+func DecodeRegistration(b []byte) (Registration, error) {
+	var r Registration
+	if len(b) > MaxEventSize {
+		return r, fmt.Errorf("%w: %d bytes", ErrRegistration, len(b))
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrRegistration, err)
+	}
+	if err := ValidateToken(r.Node); err != nil {
+		return r, fmt.Errorf("%w: node: %v", ErrRegistration, err)
+	}
+	if r.Connections < 0 || r.Capacity < 0 || r.HeartbeatMS < 0 {
+		return r, fmt.Errorf("%w: %s has negative counts", ErrRegistration, r.Node)
+	}
+	return r, nil
 }

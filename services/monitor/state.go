@@ -15,31 +15,6 @@ import (
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
 
-// registration is what the monitor reads from a BucketFleet entry: the
-// fields it needs, whether the value is a bare record or an event
-// envelope whose data holds them.
-type registration struct {
-	URL         string          `json:"url"`
-	InternalURL string          `json:"internal_url"`
-	IntervalMS  int64           `json:"interval_ms"`
-	HeartbeatMS int64           `json:"heartbeat_ms"` // services/gateway fleet.Registration
-	Data        json.RawMessage `json:"data"`
-}
-
-func decodeRegistration(b []byte) registration {
-	var r registration
-	if json.Unmarshal(b, &r) != nil {
-		return r
-	}
-	if r.URL == "" && len(r.Data) > 0 {
-		var inner registration
-		if json.Unmarshal(r.Data, &inner) == nil {
-			return inner
-		}
-	}
-	return r
-}
-
 // bootstrap adds the nodes of the registry (BucketFleet) to the view, so
 // that a node that died while no monitor ran is still missed. A node
 // whose last lifecycle event says it stopped is recorded as stopped.
@@ -57,14 +32,13 @@ func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 		if events.ValidateToken(node) != nil {
 			continue
 		}
-		reg := registration{}
+		var reg events.Registration
 		if e, err := kv.Get(ctx, node); err == nil {
-			reg = decodeRegistration(e.Value())
+			if reg, err = events.DecodeRegistration(e.Value()); err != nil {
+				s.log.Warn().Err(err).Str("node", node).Msg("fleet registry entry ignored")
+			}
 		}
 		interval := time.Second
-		if reg.IntervalMS > 0 {
-			interval = ms(reg.IntervalMS)
-		}
 		if reg.HeartbeatMS > 0 {
 			interval = ms(reg.HeartbeatMS)
 		}

@@ -109,9 +109,9 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		r.mu.Unlock()
 		return
 	}
-	var reg Registration
-	if err := json.Unmarshal(e.Value(), &reg); err != nil || reg.Node != e.Key() {
-		r.log.Debug().Str("key", e.Key()).Msg("ignoring a malformed registration")
+	reg, err := events.DecodeRegistration(e.Value())
+	if err != nil || reg.Node != e.Key() {
+		r.log.Debug().Err(err).Str("key", e.Key()).Msg("ignoring a malformed registration")
 		return
 	}
 	r.set(reg)

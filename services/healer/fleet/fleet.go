@@ -5,7 +5,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -54,40 +53,6 @@ type View struct {
 // stale, and forgotten after forget of silence.
 func New(stale, forget time.Duration, log zerolog.Logger) *View {
 	return &View{stale: stale, forget: forget, log: log.With().Str("component", "fleet").Logger(), nodes: map[string]*Node{}}
-}
-
-// Registration is the part of a gateway's fleet registry entry the healer
-// reads; unknown fields are ignored.
-type Registration struct {
-	Node        string    `json:"node"`
-	URL         string    `json:"url"`
-	Connections int       `json:"connections"`
-	Capacity    int       `json:"capacity"`
-	Draining    bool      `json:"draining"`
-	StartedAt   time.Time `json:"started_at"`
-	Updated     time.Time `json:"updated"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-// DecodeRegistration reads a registry entry tolerantly: only node is required.
-func DecodeRegistration(b []byte) (Registration, error) {
-	var r Registration
-	if len(b) > events.MaxEventSize {
-		return r, fmt.Errorf("fleet: registration of %d bytes", len(b))
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("fleet: registration: %w", err)
-	}
-	if r.Node == "" || events.ValidateToken(r.Node) != nil {
-		return r, fmt.Errorf("fleet: registration without a valid node id")
-	}
-	if r.Connections < 0 || r.Capacity < 0 {
-		return r, fmt.Errorf("fleet: registration of %s with negative counts", r.Node)
-	}
-	if r.Updated.IsZero() {
-		r.Updated = r.UpdatedAt
-	}
-	return r, nil
 }
 
 // Run follows heartbeats and the registry until ctx ends.
@@ -141,7 +106,7 @@ func (v *View) heartbeat(b []byte) {
 }
 
 func (v *View) registration(b []byte, at time.Time) {
-	r, err := DecodeRegistration(b)
+	r, err := events.DecodeRegistration(b)
 	if err != nil {
 		v.log.Debug().Err(err).Msg("registration ignored")
 		return
@@ -149,8 +114,8 @@ func (v *View) registration(b []byte, at time.Time) {
 	// A registry entry is written by the node itself, so it is a sign of
 	// life as of when it was written.
 	seen := at
-	if !r.Updated.IsZero() && r.Updated.Before(seen) {
-		seen = r.Updated
+	if !r.UpdatedAt.IsZero() && r.UpdatedAt.Before(seen) {
+		seen = r.UpdatedAt
 	}
 	v.Observe(Node{ID: r.Node, URL: r.URL, Connections: r.Connections, Capacity: r.Capacity,
 		Draining: r.Draining, StartedAt: r.StartedAt}, seen)
