@@ -44,7 +44,7 @@ func writeConfig(w io.Writer, name string) error {
 	if !ok {
 		return fmt.Errorf("no service %q; services: %s", name, strings.Join(serviceNames(), ", "))
 	}
-	prefix := "WSHEAL_" + upperASCII(name)
+	prefix := "WSHEAL_" + strings.ToUpper(name)
 	fmt.Fprintf(w, "#### %s (`%s_*`)\n\n| variable | type | default | meaning |\n| --- | --- | --- | --- |\n", name, prefix)
 	if err := envconfig.Usagef(prefix, s.config(), w, configTable); err != nil {
 		return err

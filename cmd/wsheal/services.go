@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -39,7 +40,7 @@ lists them all with their defaults.`,
 		serve.AddCommand(&cobra.Command{
 			Use:   n,
 			Short: s.short,
-			Long:  s.short + ".\n\nConfigured by environment variables WSHEAL_" + upperASCII(n) + "_* ('wsheal config " + n + "' lists them).",
+			Long:  s.short + ".\n\nConfigured by environment variables WSHEAL_" + strings.ToUpper(n) + "_* ('wsheal config " + n + "' lists them).",
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
 		})
@@ -57,14 +58,4 @@ func controlPlane() []string {
 		}
 	}
 	return out
-}
-
-func upperASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
 }

@@ -242,7 +242,7 @@ func (s *Supervisor) specs() []spec {
 
 // controlSpec is replica r of a control-plane service: monitor-1, healer-2 ...
 func (s *Supervisor) controlSpec(svc string, r int, common func(string) []string) spec {
-	prefix := "WSHEAL_" + upper(svc)
+	prefix := "WSHEAL_" + strings.ToUpper(svc)
 	name := fmt.Sprintf("%s-%d", svc, r)
 	env := append(common(prefix), prefix+"_INSTANCE="+name)
 	url := ""
@@ -262,16 +262,6 @@ func (s *Supervisor) controlSpec(svc string, r int, common func(string) []string
 		}
 	}
 	return spec{Name: name, Service: svc, Args: []string{"serve", svc}, Env: env, URL: url}
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
 }
 
 func (s *Supervisor) proc(name string) (*proc, error) {
