@@ -119,6 +119,12 @@ func (d *Dashboard) Run(ctx context.Context, nc *nats.Conn) error {
 	}
 }
 
+// Live reports whether Run serves on a connected NATS connection.
+func (d *Dashboard) Live() bool {
+	_, err := d.conn()
+	return err == nil
+}
+
 // conn is the NATS connection when it is usable.
 func (d *Dashboard) conn() (*nats.Conn, error) {
 	nc := d.nc.Load()

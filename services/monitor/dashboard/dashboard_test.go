@@ -48,6 +48,7 @@ func serve(t *testing.T, srv *natstest.Server) *served {
 		}
 		hs.Close()
 	})
+	natstest.Eventually(t, 10*time.Second, d.Live, "dashboard not live")
 	return &served{d: d, url: hs.URL, nc: nc}
 }
 
