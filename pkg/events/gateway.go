@@ -34,6 +34,9 @@ type Heartbeat struct {
 	IntervalMS  int64     `json:"interval_ms"` // the node's heartbeat interval
 	PID         int       `json:"pid,omitempty"`
 	Version     string    `json:"version"`
+	// Boot identifies this process of the node: a random id drawn at
+	// start, so a restart is told from a thawed old process.
+	Boot string `json:"boot,omitempty"`
 }
 
 // EventType implements Payload.
@@ -97,6 +100,8 @@ type Health struct {
 	Channels      int            `json:"channels"`
 	HeapBytes     uint64         `json:"heap_bytes"`
 	Goroutines    int            `json:"goroutines"`
+	// DataPlane is the node's channel-traffic health.
+	DataPlane DataPlane `json:"data_plane"`
 }
 
 // EventType implements Payload.
