@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -76,31 +74,31 @@ func (h *Hub) readPage(ctx context.Context, channel string, from, upTo uint64) (
 		if err != nil {
 			return page{}, h.natsErr(channel, err)
 		}
-		switch msg.Header.Get(hdrStatus) {
+		r, err := parseDirect(msg.Header)
+		if err != nil {
+			return page{}, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+		}
+		switch r.status {
 		case "": // a message
 		case "404": // none at or after from
 			return p, nil
 		case "204": // end of batch
-			np, _ := strconv.ParseUint(msg.Header.Get(hdrNumPending), 10, 64)
-			p.more = p.more || np > 0
+			p.more = p.more || r.pending > 0
 			return p, nil
 		default:
-			return page{}, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel,
-				msg.Header.Get(hdrStatus), msg.Header.Get("Description"))
+			return page{}, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(msg.Header.Get(hdrSequence), 10, 64)
-		if err != nil || seq < from {
-			return page{}, fmt.Errorf("%w: %s: sequence %q", errBadReply, channel, msg.Header.Get(hdrSequence))
+		if r.seq < from {
+			return page{}, fmt.Errorf("%w: %s: sequence %d before %d", ErrUnavailable, channel, r.seq, from)
 		}
 		if p.entries == nil {
-			np, _ := strconv.ParseUint(msg.Header.Get(hdrNumPending), 10, 64)
-			p.count = np + 1
+			p.count = r.pending + 1
 		}
-		if upTo > 0 && seq > upTo {
+		if upTo > 0 && r.seq > upTo {
 			p.more = true
 			return p, nil
 		}
-		p.entries = append(p.entries, entry{seq: seq, frame: h.encode(channel, seq, msg.Data)})
+		p.entries = append(p.entries, entry{seq: r.seq, frame: h.encode(channel, r.seq, msg.Data)})
 	}
 }
 
@@ -114,19 +112,17 @@ func (h *Hub) lastSeq(ctx context.Context, channel string) (uint64, error) {
 	if err != nil {
 		return 0, h.natsErr(channel, err)
 	}
-	switch msg.Header.Get(hdrStatus) {
+	r, err := parseDirect(msg.Header)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+	}
+	switch r.status {
 	case "":
+		return r.seq, nil
 	case "404":
 		return 0, nil
-	default:
-		return 0, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel,
-			msg.Header.Get(hdrStatus), msg.Header.Get("Description"))
 	}
-	seq, err := strconv.ParseUint(msg.Header.Get(hdrSequence), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s: sequence %q", errBadReply, channel, msg.Header.Get(hdrSequence))
-	}
-	return seq, nil
+	return 0, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
 }
 
 // natsErr wraps a NATS failure as ErrUnavailable.
@@ -199,9 +195,4 @@ func (h *Hub) Epoch() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.state.epoch
-}
-
-// headerSeq reads a sequence header of a republished message.
-func headerSeq(msg *nats.Msg, key string) (uint64, error) {
-	return strconv.ParseUint(msg.Header.Get(key), 10, 64)
 }
