@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
@@ -182,5 +185,47 @@ func TestStreamRecreated(t *testing.T) {
 		more := publishN(t, h, "feed", 1)
 		waitSeqs(t, sub, more)
 		h.Unsubscribe("feed", sub)
+	}
+}
+
+// TestResumeStorm: 100 resumes at once, at many positions, each get their
+// gap in full, create no consumer, and share their stream info requests.
+func TestResumeStorm(t *testing.T) {
+	s := natstest.Start(t)
+	watch := s.Conn()
+	var infos atomic.Int64
+	if _, err := watch.Subscribe("$JS.API.STREAM.INFO."+events.StreamChannels, func(*nats.Msg) { infos.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = watch.Flush()
+	writer := newHub(t, s, Config{})
+	seqs := publishN(t, writer, "storm", 400)
+	_, js := s.JetStream()
+	h := newHub(t, s, Config{PageSize: 64})
+	const clients = 100
+	subs := make([]*testSub, clients)
+	var wg sync.WaitGroup
+	for i := range subs {
+		subs[i] = newSub(1000)
+		wg.Go(func() {
+			res, err := h.Subscribe(ctxT(t), "storm", subs[i], ptr(seqs[i]))
+			if err != nil || !res.Recovered {
+				t.Errorf("resume %d: %+v %v", i, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i, sub := range subs {
+		checkSeqs(t, sub.seqs(), seqs[i+1:])
+	}
+	if c := streamConsumers(t, js); c != 0 {
+		t.Fatalf("%d consumers after the storm", c)
+	}
+	t.Logf("%d resumes: %d stream info requests, %d page reads", clients, infos.Load(), h.Stats().PageReads)
+	if n := infos.Load(); n > clients/3 {
+		t.Fatalf("%d stream info requests for %d resumes: not shared", n, clients)
 	}
 }
