@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ var ErrWorker = errors.New("suite: worker")
 
 // Command is one line the suite sends to a worker's stdin.
 type Command struct {
-	Op string `json:"op"` // dial, sub, lat, hist, quit
+	Op string `json:"op"` // dial, sub, subeach, lat, hist, quit
 
 	// dial: N connections to URL from Src, speaking Proto, each subscribed
 	// to "<Prefix><(Base+i) % Spread>".
@@ -33,6 +34,10 @@ type Command struct {
 	Base   int    `json:"base,omitempty"`
 	Spread int    `json:"spread,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
+
+	// subeach: every connection subscribes to "<Prefix><its index>", at
+	// most Conc subscribes in flight; the report's Hist holds their
+	// latencies (send to reply).
 
 	// sub: the first First connections (all if 0) also subscribe to Channel.
 	Channel string `json:"channel,omitempty"`
@@ -95,6 +100,8 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 		return w.dial(ctx, c)
 	case "sub":
 		return w.subscribeAll(ctx, c.Channel, c.First)
+	case "subeach":
+		return w.subscribeEach(ctx, c.Prefix, max(c.Conc, 1))
 	case "lat":
 		w.latOn.Store(false)
 		w.hist.Reset()
@@ -214,6 +221,38 @@ func (w *worker) subscribe(ctx context.Context, conns []*wconn, channel func(*wc
 		}
 	}
 	return failed
+}
+
+// subscribeEach subscribes every connection to prefix+index with at most
+// conc subscribes in flight, recording each one's latency.
+func (w *worker) subscribeEach(ctx context.Context, prefix string, conc int) Report {
+	var h Hist
+	var failed atomic.Int64
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for _, wc := range w.conns {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			start := time.Now()
+			wc.subscribe(prefix + strconv.Itoa(wc.index))
+			select {
+			case ok := <-wc.acks:
+				if ok {
+					h.Record(time.Since(start))
+					return
+				}
+			case <-time.After(30 * time.Second):
+			}
+			failed.Add(1)
+		})
+	}
+	wg.Wait()
+	n := int(failed.Load())
+	return Report{Op: "subbed", OK: len(w.conns) - n, Failed: n, Hist: h.Counts()}
 }
 
 func (w *worker) closeAll() {
