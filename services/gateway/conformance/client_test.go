@@ -30,6 +30,7 @@ type reader struct {
 	resumes int
 	lost    int // recovered:false answers
 	longest int // most msgs replayed before one resume's reply
+	answer  [2]uint64 // the last resume's reply.seq and the last seq delivered before it
 	errs    []string
 }
 
@@ -132,6 +133,7 @@ func (r *reader) answered(q subReq, f in) {
 	}
 	r.resumes++
 	r.longest = max(r.longest, q.replayed)
+	r.answer = [2]uint64{f.Seq, p.last}
 	switch {
 	case f.Recovered == nil:
 		r.errs = append(r.errs, fmt.Sprintf("resume of %s: reply without recovered: %+v", q.ch, f))
