@@ -61,10 +61,14 @@ func (l *ledger) fail(format string, args ...any) {
 	l.mu.Unlock()
 }
 
+// messageIDs number every message of the test binary: ids (and so idem
+// keys) are never reused, even by publishers of different calls.
+var messageIDs atomic.Uint64
+
 // publishers are n publishers of led, each with its own connection and
-// source of randomness, over one sequence of message ids.
+// source of randomness.
 func publishers(f *fleet, led *ledger, n int, seed uint64, pad int, pick func(*rand.Rand) string) []*publisher {
-	ids := &atomic.Uint64{}
+	ids := &messageIDs
 	out := make([]*publisher, n)
 	for i := range out {
 		out[i] = &publisher{f: f, led: led, r: rand.New(rand.NewPCG(seed, uint64(i)+10)), pad: padding(pad),
@@ -128,7 +132,7 @@ type publisher struct {
 	pick   func(*rand.Rand) string
 	pad    string
 	window int
-	ids    *atomic.Uint64 // message ids, shared by publishers of one ledger
+	ids    *atomic.Uint64 // message ids, shared by every publisher
 }
 
 type pending struct {
