@@ -26,14 +26,17 @@ type fleet struct {
 }
 
 // startFleet runs n gateways. Pings are slow enough that a stalled
-// reader is cut off for its full send queue (4002), not as stale.
+// reader is cut off for its full send queue (4002), not as stale; the
+// send queue is short (256 frames, replays keep 64 queued) so that a
+// stall of a few hundred messages reaches it.
 func startFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	f := &fleet{t: t, ns: natstest.Start(t), dead: map[int]bool{}}
 	for i := range n {
 		cfg := gatewaytest.Config(f.ns.URL(), "gw-"+string(rune('a'+i)))
-		cfg.PingInterval, cfg.PongDeadline = 5*time.Second, 20*time.Second
+		cfg.PingInterval, cfg.PongDeadline = 5*time.Second, time.Minute
 		cfg.MaxConns, cfg.AcceptRate, cfg.AcceptBurst = 20000, 20000, 20000
+		cfg.SendQueue, cfg.ReplayWindow = 256, 64
 		f.nodes = append(f.nodes, gatewaytest.Start(t, cfg))
 	}
 	return f

@@ -11,7 +11,8 @@ import (
 
 // follower is one reader on one connection at a time, driven by the test.
 type follower struct {
-	t   *testing.T
+	t      *testing.T
+	rcvbuf int // receive buffer of its connections (0: the system's)
 	f   *fleet
 	rd  *reader
 	w   *wire
@@ -26,7 +27,7 @@ func follow(t *testing.T, f *fleet, chans ...string) *follower {
 func (fl *follower) connect(i int) {
 	fl.t.Helper()
 	tok := new(int)
-	w, err := dialWire(fl.f.nodes[i].Addr(), 0, func(f in) { fl.rd.handle(tok, f) })
+	w, err := dialWire(fl.f.nodes[i].Addr(), fl.rcvbuf, func(f in) { fl.rd.handle(tok, f) })
 	if err != nil {
 		fl.t.Fatalf("dial: %v", err)
 	}
@@ -102,6 +103,35 @@ func TestResumeAfterTenMinutesOffline(t *testing.T) {
 		all := led.sorted(ch)
 		t.Errorf("%d of the %d replayed messages arrived before the subscribe reply (reply.seq %d, last delivered before it %d, gap ends at %d); the document says all do",
 			fl.rd.longest, gap, fl.rd.answer[0], fl.rd.answer[1], all[len(all)-11].seq)
+	}
+}
+
+// A reader slower than its channel is cut off with 4002 once its send
+// queue is full; it reconnects elsewhere, resumes, and misses nothing.
+func TestSlowReaderCutOffResumes(t *testing.T) {
+	f := startFleet(t, 2)
+	ch := "slow:room-1"
+	led := newLedger([]string{ch})
+	fl := follow(t, f, ch)
+	fl.rcvbuf = 8192
+	fl.connect(0)
+	w := fl.w
+	w.pace.Store(int64(3 * time.Millisecond))
+	if err := publishAll(context.Background(), publishers(f, led, 2, 4, 4000, one(ch)), 3000); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a reader at 3 ms a message under 3,000 messages of 4 KB was never cut off")
+	}
+	if code := w.code.Load(); code != 4002 {
+		t.Errorf("close code %d, want 4002 slow_consumer", code)
+	}
+	fl.connect(1)
+	fl.caughtUp(led, 60*time.Second)
+	if fl.rd.lost != 0 {
+		t.Fatal("the resume after 4002 answered recovered:false")
 	}
 }
 

@@ -56,6 +56,7 @@ type wire struct {
 	nextID atomic.Uint64
 	gate   sync.RWMutex
 	wmu    sync.Mutex
+	pace   atomic.Int64 // nanoseconds the reader spends per frame (a slow reader)
 }
 
 // errNoHello is a connection that never said hello.
@@ -143,6 +144,9 @@ func (w *wire) OnPong(*gws.Conn, []byte) {}
 // OnMessage decodes a server frame and hands it on.
 func (w *wire) OnMessage(_ *gws.Conn, m *gws.Message) {
 	defer m.Close()
+	if d := w.pace.Load(); d > 0 {
+		time.Sleep(time.Duration(d)) // a slow application
+	}
 	w.gate.RLock()
 	defer w.gate.RUnlock()
 	var f in

@@ -97,7 +97,8 @@ func (r *runner) scaleCase(ctx context.Context, c scale) error {
 
 // scaleDial spreads c.Channels connections over the nodes and their
 // workers, each worker from its own 127.0.0.x; connection i will use
-// channel cs-i.
+// channel cs-i. A connection that fails (a handshake timeout on a loaded
+// host) is dialled again, up to three times.
 func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (workers, error) {
 	n := c.Nodes * c.PerNode
 	var ws workers
@@ -115,10 +116,10 @@ func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (wo
 	for i, w := range ws {
 		count := c.Channels/n + btoi(i < c.Channels%n)
 		cmd := Command{Op: "dial", N: count, URL: srvs[i%c.Nodes].ready.WS, Proto: ProtoWsheal,
-			Token: r.jwt, Src: srcs[i], Conc: 64, Base: base}
+			Token: r.jwt, Src: srcs[i], Conc: 32, Base: base, Retries: 3}
 		base += count
 		wg.Go(func() {
-			rep, err := w.call(ctx, cmd, 5*time.Minute)
+			rep, err := w.call(ctx, cmd, 10*time.Minute)
 			if err == nil && rep.Failed > 0 {
 				err = fmt.Errorf("%w: %d of %d connections failed: %s", ErrProc, rep.Failed, cmd.N, rep.Err)
 			}

@@ -45,6 +45,8 @@ type Options struct {
 	// SkipChannels leaves out the channel-scale figures (20,000 distinct
 	// channels on one node, 50,000 over three).
 	SkipChannels bool
+	// ChannelsOnly runs the channel-scale figures alone.
+	ChannelsOnly bool
 	// Servers limits the servers measured (default Servers: all three);
 	// ratios to a server left out show as "–".
 	Servers []string
@@ -188,6 +190,9 @@ func (r *runner) logf(format string, args ...any) {
 }
 
 func (r *runner) run(ctx context.Context) error {
+	if r.opts.ChannelsOnly {
+		return r.channelScale(ctx)
+	}
 	for round := range r.opts.Rounds {
 		for _, kind := range rotate(r.opts.Servers, round) {
 			if err := r.roundA(ctx, round, kind); err != nil {

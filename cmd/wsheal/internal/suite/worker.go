@@ -34,6 +34,8 @@ type Command struct {
 	Base   int    `json:"base,omitempty"`
 	Spread int    `json:"spread,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
+	// Retries: a connection that fails is dialled again this many times.
+	Retries int `json:"retries,omitempty"`
 
 	// subeach: every connection subscribes to "<Prefix><its index>", at
 	// most Conc subscribes in flight; the report's Hist holds their
@@ -156,6 +158,9 @@ func (w *worker) dial(ctx context.Context, c Command) Report {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			wc, err := w.open(c)
+			for try := 0; err != nil && try < c.Retries && ctx.Err() == nil; try++ {
+				wc, err = w.open(c)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
