@@ -129,7 +129,7 @@ func killMidRun(ctx context.Context, f *fleet, led *ledger, sh shape, killed cha
 
 func report(t *testing.T, led *ledger, actors []*actor, killed chan struct{}) {
 	t.Helper()
-	var deliveries, drops, resumes, lost, cutoffs, longest, stalls, gaps int
+	var deliveries, drops, resumes, lost, cutoffs, vanished, longest, stalls, gaps int
 	for i, a := range actors {
 		for _, e := range a.rd.check(led) {
 			t.Errorf("client %d: %s", i, e)
@@ -142,6 +142,7 @@ func report(t *testing.T, led *ledger, actors []*actor, killed chan struct{}) {
 		longest = max(longest, a.rd.longest)
 		a.rd.mu.Unlock()
 		cutoffs += int(a.cutoffs.Load())
+		vanished += int(a.vanished.Load())
 		stalls += int(a.stalls.Load())
 		gaps += int(a.gaps.Load())
 	}
@@ -149,8 +150,8 @@ func report(t *testing.T, led *ledger, actors []*actor, killed chan struct{}) {
 		t.Error(e)
 	}
 	t.Logf("published %d acknowledged (%d retries answered duplicate); %d deliveries, %d duplicates dropped by clients; "+
-		"%d disconnects, %d stalls, %d cut off with 4002, %d resumes (longest replay %d msgs), %d recovered:false",
-		led.total.Load(), led.dups.Load(), deliveries, drops, gaps, stalls, cutoffs, resumes, longest, lost)
+		"%d disconnects, %d stalls, %d closed by a node with 4002 and %d without a close frame, %d resumes (longest replay %d msgs), %d recovered:false",
+		led.total.Load(), led.dups.Load(), deliveries, drops, gaps, stalls, cutoffs, vanished, resumes, longest, lost)
 	select {
 	case <-killed:
 	default:
@@ -173,7 +174,8 @@ type actor struct {
 	slow      bool
 	started   <-chan struct{} // no disconnects or stalls before publishing starts
 	connected atomic.Bool
-	cutoffs   atomic.Int64
+	cutoffs   atomic.Int64 // closed by the node with 4002
+	vanished  atomic.Int64 // closed by the node without a close frame (a crash, or a full socket)
 	stalls    atomic.Int64
 	gaps      atomic.Int64
 }
@@ -247,8 +249,11 @@ func (a *actor) session(ctx context.Context, chaos <-chan struct{}, w *wire, giv
 		case <-giveUp:
 			return
 		case <-w.closed:
-			if w.code.Load() == 4002 {
+			switch w.code.Load() {
+			case 4002:
 				a.cutoffs.Add(1)
+			case -1:
+				a.vanished.Add(1)
 			}
 			return
 		case <-next:

@@ -18,21 +18,24 @@ const (
 	scalePrefix      = "cs-"
 )
 
-// scale is one channel-scale case: Channels connections, each subscribed
-// to a channel of its own, over Nodes gateways, PerNode workers each.
+// scale is one channel-scale case: Channels distinct channels over Nodes
+// gateways, each channel with one subscriber; a connection subscribes to
+// PerConn of them (a gateway process, too, holds at most 20,000 files, so
+// 20,000 channels on one node cannot be 20,000 connections).
 type scale struct {
 	Name     string
 	Nodes    int
 	Channels int
-	PerNode  int // workers per node (one process holds at most 20,000 files)
+	PerConn  int // channels per connection
+	PerNode  int // workers per node
 }
 
 // scaleCases are the channel-scale cases of a run.
 func scaleCases(quick bool) []scale {
 	if quick {
-		return []scale{{"1 node", 1, 300, 1}, {"3 nodes", 3, 600, 1}}
+		return []scale{{"1 node", 1, 300, 4, 1}, {"3 nodes", 3, 600, 4, 1}}
 	}
-	return []scale{{"1 node", 1, 20000, 2}, {"3 nodes", 3, 50000, 2}}
+	return []scale{{"1 node", 1, 20000, 4, 2}, {"3 nodes", 3, 50000, 4, 2}}
 }
 
 // channelScale measures every channel-scale case once.
@@ -45,9 +48,10 @@ func (r *runner) channelScale(ctx context.Context) error {
 	return nil
 }
 
-// scaleCase starts c.Nodes gateways, connects c.Channels clients without
-// subscriptions, then subscribes each to its own channel (64 subscribes
-// in flight per worker) and publishes to every channel.
+// scaleCase starts c.Nodes gateways, connects c.Channels/c.PerConn
+// clients without subscriptions, then subscribes each to c.PerConn
+// channels of its own (64 connections subscribing at once per worker, one
+// subscribe at a time each) and publishes to every channel.
 func (r *runner) scaleCase(ctx context.Context, c scale) error {
 	var srvs []*serverProc
 	defer func() {
@@ -72,7 +76,7 @@ func (r *runner) scaleCase(ctx context.Context, c scale) error {
 	if err != nil {
 		return err
 	}
-	hist, took, err := r.scaleSubscribe(ctx, ws)
+	hist, took, err := r.scaleSubscribe(ctx, ws, c.PerConn)
 	if err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func (r *runner) scaleCase(ctx context.Context, c scale) error {
 
 // scaleDial spreads c.Channels connections over the nodes and their
 // workers, each worker from its own 127.0.0.x; connection i will use
-// channel cs-i. A connection that fails (a handshake timeout on a loaded
+// channels cs-(i*PerConn) to cs-(i*PerConn+PerConn-1). A connection that fails (a handshake timeout on a loaded
 // host) is dialled again, up to three times.
 func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (workers, error) {
 	n := c.Nodes * c.PerNode
@@ -112,9 +116,9 @@ func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (wo
 	srcs := sources(2, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	base := 0
+	base, conns := 0, c.Channels/c.PerConn
 	for i, w := range ws {
-		count := c.Channels/n + btoi(i < c.Channels%n)
+		count := conns/n + btoi(i < conns%n)
 		cmd := Command{Op: "dial", N: count, URL: srvs[i%c.Nodes].ready.WS, Proto: ProtoWsheal,
 			Token: r.jwt, Src: srcs[i], Conc: 32, Base: base, Retries: 3}
 		base += count
@@ -136,15 +140,15 @@ func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (wo
 }
 
 // scaleSubscribe has every worker subscribe each of its connections to
-// its own channel and merges their latency histograms.
-func (r *runner) scaleSubscribe(ctx context.Context, ws workers) ([]uint64, time.Duration, error) {
+// perConn channels of its own and merges their latency histograms.
+func (r *runner) scaleSubscribe(ctx context.Context, ws workers, perConn int) ([]uint64, time.Duration, error) {
 	start := time.Now()
 	reps := make([]Report, len(ws))
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
 		wg.Go(func() {
-			reps[i], errs[i] = w.call(ctx, Command{Op: "subeach", Prefix: scalePrefix, Conc: 64}, 5*time.Minute)
+			reps[i], errs[i] = w.call(ctx, Command{Op: "subeach", Prefix: scalePrefix, Conc: 64, N: perConn}, 5*time.Minute)
 		})
 	}
 	wg.Wait()

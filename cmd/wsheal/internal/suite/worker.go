@@ -37,9 +37,10 @@ type Command struct {
 	// Retries: a connection that fails is dialled again this many times.
 	Retries int `json:"retries,omitempty"`
 
-	// subeach: every connection subscribes to "<Prefix><its index>", at
-	// most Conc subscribes in flight; the report's Hist holds their
-	// latencies (send to reply).
+	// subeach: every connection subscribes, one after the other, to N
+	// channels "<Prefix><index*N+j>", with at most Conc connections
+	// subscribing at once; the report's Hist holds the latencies (send to
+	// reply).
 
 	// sub: the first First connections (all if 0) also subscribe to Channel.
 	Channel string `json:"channel,omitempty"`
@@ -103,7 +104,7 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 	case "sub":
 		return w.subscribeAll(ctx, c.Channel, c.First)
 	case "subeach":
-		return w.subscribeEach(ctx, c.Prefix, max(c.Conc, 1))
+		return w.subscribeEach(ctx, c.Prefix, max(c.N, 1), max(c.Conc, 1))
 	case "lat":
 		w.latOn.Store(false)
 		w.hist.Reset()
@@ -228,9 +229,10 @@ func (w *worker) subscribe(ctx context.Context, conns []*wconn, channel func(*wc
 	return failed
 }
 
-// subscribeEach subscribes every connection to prefix+index with at most
-// conc subscribes in flight, recording each one's latency.
-func (w *worker) subscribeEach(ctx context.Context, prefix string, conc int) Report {
+// subscribeEach subscribes every connection to perConn channels of its
+// own (prefix + index*perConn + j), one at a time, with at most conc
+// connections subscribing at once, recording each subscribe's latency.
+func (w *worker) subscribeEach(ctx context.Context, prefix string, perConn, conc int) Report {
 	var h Hist
 	var failed atomic.Int64
 	sem := make(chan struct{}, conc)
@@ -242,22 +244,30 @@ func (w *worker) subscribeEach(ctx context.Context, prefix string, conc int) Rep
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			start := time.Now()
-			wc.subscribe(prefix + strconv.Itoa(wc.index))
-			select {
-			case ok := <-wc.acks:
-				if ok {
-					h.Record(time.Since(start))
-					return
+			for j := range perConn {
+				start := time.Now()
+				wc.subscribe(prefix + strconv.Itoa(wc.index*perConn+j))
+				if !awaitAck(wc) {
+					failed.Add(1)
+					continue
 				}
-			case <-time.After(30 * time.Second):
+				h.Record(time.Since(start))
 			}
-			failed.Add(1)
 		})
 	}
 	wg.Wait()
 	n := int(failed.Load())
-	return Report{Op: "subbed", OK: len(w.conns) - n, Failed: n, Hist: h.Counts()}
+	return Report{Op: "subbed", OK: len(w.conns)*perConn - n, Failed: n, Hist: h.Counts()}
+}
+
+// awaitAck waits up to 30 s for the answer to a connection's subscribe.
+func awaitAck(wc *wconn) bool {
+	select {
+	case ok := <-wc.acks:
+		return ok
+	case <-time.After(30 * time.Second):
+		return false
+	}
 }
 
 func (w *worker) closeAll() {
