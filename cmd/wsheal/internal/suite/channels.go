@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Row names of the channel-scale figures (wsheal alone: the references
@@ -86,7 +88,10 @@ func (r *runner) scaleCase(ctx context.Context, c scale) error {
 		return err
 	}
 	perChannel := float64(after-before) / 1024 / float64(c.Channels)
-	rate, missing := r.scaleDeliver(ctx, ws, c.Channels)
+	rate, missing, err := r.scaleDeliver(ctx, ws, c.Channels)
+	if err != nil {
+		return err
+	}
 	r.res.figure(fmt.Sprintf(rowScaleP50, c.Name, c.Channels), "ms").add(ProtoWsheal, Quantile(hist, 0.5))
 	r.res.figure(fmt.Sprintf(rowScaleP99, c.Name, c.Channels), "ms").add(ProtoWsheal, Quantile(hist, 0.99))
 	r.res.figure(fmt.Sprintf(rowScaleMem, c.Name, c.Channels), "KiB").add(ProtoWsheal, perChannel)
@@ -95,6 +100,9 @@ func (r *runner) scaleCase(ctx context.Context, c scale) error {
 		c.Name, c.Channels, took.Seconds(), Quantile(hist, 0.5), Quantile(hist, 0.99), perChannel, rate, missing)
 	if missing > 0 {
 		r.res.Notes = append(r.res.Notes, fmt.Sprintf("channel scale, %s: %d messages undelivered after the drain", c.Name, missing))
+		for _, s := range srvs {
+			r.logf("channel scale, %s: gateway pid %d said: %s", c.Name, s.pid(), s.log)
+		}
 	}
 	return nil
 }
@@ -169,12 +177,19 @@ func (r *runner) scaleSubscribe(ctx context.Context, ws workers, perConn int) ([
 }
 
 // scaleDeliver publishes to every channel in turn (three messages each,
-// one in quick runs) as fast as the clients receive and returns the
-// delivered messages per second and those still missing after a drain.
-func (r *runner) scaleDeliver(ctx context.Context, ws workers, channels int) (float64, int64) {
+// one in quick runs) as fast as JetStream stores them (acknowledged
+// asynchronous publishes, 4,096 in flight: fire-and-forget publishes into
+// a stream are dropped under a burst, before the data plane sees them)
+// and the clients receive them; it returns the delivered messages per
+// second and those still missing after a drain.
+func (r *runner) scaleDeliver(ctx context.Context, ws workers, channels int) (float64, int64, error) {
 	rounds := 3
 	if r.opts.Quick {
 		rounds = 1
+	}
+	js, err := jetstream.New(r.pub, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return 0, 0, fmt.Errorf("suite: jetstream: %w", err)
 	}
 	total := uint64(rounds * channels)
 	window := uint64(r.p.Window)
@@ -183,7 +198,10 @@ func (r *runner) scaleDeliver(ctx context.Context, ws workers, channels int) (fl
 	var published uint64
 	for published < total && ctx.Err() == nil {
 		if published < ws.delivered()-base+window {
-			_ = r.pub.Publish(subject(scalePrefix+strconv.Itoa(int(published%uint64(channels)))), Payload(time.Now()))
+			subj := subject(scalePrefix + strconv.Itoa(int(published%uint64(channels))))
+			if _, err := js.PublishAsync(subj, Payload(time.Now()), jetstream.WithStallWait(30*time.Second)); err != nil {
+				return 0, 0, fmt.Errorf("suite: publish: %w", err)
+			}
 			published++
 			continue
 		}
@@ -192,10 +210,14 @@ func (r *runner) scaleDeliver(ctx context.Context, ws workers, channels int) (fl
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	_ = r.pub.Flush()
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		return 0, 0, fmt.Errorf("suite: %d publishes unacknowledged after a minute", js.PublishAsyncPending())
+	}
 	drain(ws, base+total)
 	got := ws.delivered() - base
-	return float64(got) / time.Since(start).Seconds(), int64(total) - int64(got)
+	return float64(got) / time.Since(start).Seconds(), int64(total) - int64(got), nil
 }
 
 // rssOf sums the RSS of the servers.
