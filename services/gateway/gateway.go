@@ -38,10 +38,12 @@ type Service struct {
 	verifier   *auth.Verifier
 	started    time.Time
 
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	emitter  *events.Emitter
-	hub      *channel.Hub
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	emitter *events.Emitter
+	hub     *channel.Hub
+	// stream is the channel stream as the last health snapshot read it.
+	stream   atomic.Pointer[channel.StreamStats]
 	pool     *pool.Pool
 	registry *fleet.Registry
 	desired  jetstream.KeyValue
@@ -188,6 +190,7 @@ func (s *Service) build(ctx context.Context) error {
 	}, sess, s.notes.conn, s.log)
 	s.pool.OnRTT = s.metrics.observeRTT
 	s.metrics.register(s)
+	s.metrics.registerDataPlane(s)
 	s.loadDesired(ctx)
 	return nil
 }

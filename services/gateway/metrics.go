@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
@@ -76,6 +77,42 @@ func (m *metrics) register(s *Service) {
 	)
 	closed := prometheus.NewDesc("wsheal_gateway_connections_closed_total", "Connections closed, by cause.", []string{"cause"}, nil)
 	m.reg.MustRegister(&closedCollector{desc: closed, s: s})
+}
+
+// registerDataPlane exports the hub's counters and the channel stream as
+// last read by the health loop.
+func (m *metrics) registerDataPlane(s *Service) {
+	counter := func(name, help string, pick func(channel.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wsheal_gateway_" + name, Help: help},
+			func() float64 { return float64(pick(s.hub.Stats())) })
+	}
+	stream := func(name, help string, pick func(channel.StreamStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wsheal_gateway_" + name, Help: help}, func() float64 {
+			if st := s.stream.Load(); st != nil {
+				return pick(*st)
+			}
+			return 0
+		})
+	}
+	m.reg.MustRegister(
+		counter("subscribes_total", "Subscribes answered with a reply.", func(t channel.Stats) uint64 { return t.Subscribes }),
+		counter("subscribe_errors_total", "Subscribes that failed on the node's side (NATS or JetStream unavailable).", func(t channel.Stats) uint64 { return t.SubscribeErrors }),
+		counter("publishes_total", "Publishes stored (duplicates included).", func(t channel.Stats) uint64 { return t.Publishes }),
+		counter("publish_errors_total", "Publishes that failed on the node's side.", func(t channel.Stats) uint64 { return t.PublishErrors }),
+		counter("resumes_total", "Subscribes with since.", func(t channel.Stats) uint64 { return t.Resumes }),
+		counter("resumes_not_recovered_total", "Resumes answered recovered:false.", func(t channel.Stats) uint64 { return t.NotRecovered }),
+		counter("replayed_messages_total", "Messages delivered by resumes.", func(t channel.Stats) uint64 { return t.Replayed }),
+		counter("replayed_bytes_total", "Bytes of msg frames delivered by resumes.", func(t channel.Stats) uint64 { return t.ReplayedBytes }),
+		counter("live_gaps_total", "Holes in the live flow detected and filled from the stream.", func(t channel.Stats) uint64 { return t.Gaps }),
+		counter("live_filled_total", "Messages read from the stream to fill live holes.", func(t channel.Stats) uint64 { return t.Filled }),
+		counter("channel_page_reads_total", "Batch direct gets of the channel stream (replays and fills).", func(t channel.Stats) uint64 { return t.PageReads }),
+		counter("channel_subscribers_dropped_total", "Subscribers dropped from a channel for a full send queue.", func(t channel.Stats) uint64 { return t.Dropped }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wsheal_gateway_channel_subscribers", Help: "Channel subscriptions on this node."},
+			func() float64 { return float64(s.hub.Stats().Subscribers) }),
+		stream("channel_stream_bytes", "Bytes held by the channel stream.", func(st channel.StreamStats) float64 { return float64(st.Bytes) }),
+		stream("channel_stream_max_bytes", "Byte limit of the channel stream.", func(st channel.StreamStats) float64 { return float64(st.MaxBytes) }),
+		stream("channel_stream_consumers", "Consumers on the channel stream (the live path creates none).", func(st channel.StreamStats) float64 { return float64(st.Consumers) }),
+	)
 }
 
 // closedCollector exports closes by cause.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
@@ -58,15 +59,16 @@ func (s *Service) beat(ctx context.Context) {
 func (s *Service) healthLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.HealthInterval)
 	defer t.Stop()
-	prev, prevAt := s.pool.Totals(), time.Now()
+	prev, prevAt, prevHub := s.pool.Totals(), time.Now(), s.hub.Stats()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			cur := s.pool.Totals()
+			cur, curHub := s.pool.Totals(), s.hub.Stats()
 			h := s.health(prev, cur, now.Sub(prevAt))
-			prev, prevAt = cur, now
+			h.DataPlane = s.dataPlane(ctx, prevHub, curHub)
+			prev, prevAt, prevHub = cur, now, curHub
 			if _, err := s.emitter.Emit(ctx, events.HealthSubject(s.cfg.Node), h); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("health not sent")
 			}
@@ -98,6 +100,36 @@ func (s *Service) health(prev, cur pool.Totals, iv time.Duration) *events.Health
 	}
 	return h
 }
+
+// dataPlane is the channel-traffic part of a health snapshot: the hub's
+// counters over the interval (prev to cur), its gauges, and the channel
+// stream and JetStream account as read now (one stream info, one account
+// info; a read that fails leaves its fields 0).
+func (s *Service) dataPlane(ctx context.Context, prev, cur channel.Stats) events.DataPlane {
+	d := func(a, b uint64) int { return int(b - a) }
+	dp := events.DataPlane{
+		Subscribes: d(prev.Subscribes, cur.Subscribes), SubscribeErrors: d(prev.SubscribeErrors, cur.SubscribeErrors),
+		Publishes: d(prev.Publishes, cur.Publishes), PublishErrors: d(prev.PublishErrors, cur.PublishErrors),
+		Resumes: d(prev.Resumes, cur.Resumes), NotRecovered: d(prev.NotRecovered, cur.NotRecovered),
+		Replayed: d(prev.Replayed, cur.Replayed), Channels: cur.Channels,
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(s.cfg.HealthInterval/2, healthReadTimeout))
+	defer cancel()
+	if st, err := s.hub.StreamStats(ctx); err == nil {
+		dp.StreamBytes, dp.StreamMaxBytes, dp.Consumers = st.Bytes, st.MaxBytes, st.Consumers
+		s.stream.Store(&st)
+	}
+	if acct, err := s.js.AccountInfo(ctx); err == nil {
+		dp.StoreUsed = acct.Store
+		dp.StoreLimit = max(acct.Limits.MaxStore, 0)        // -1: none known
+		dp.ConsumerLimit = max(acct.Limits.MaxConsumers, 0) // -1: none known
+	}
+	return dp
+}
+
+// healthReadTimeout bounds the stream and account reads of one snapshot
+// when the health interval is long.
+const healthReadTimeout = 2 * time.Second
 
 // lifecycle announces a start, drain progress, undrain or stop.
 func (s *Service) lifecycle(ctx context.Context, phase, reason string, remaining, moved int) {

@@ -76,31 +76,31 @@ func (h *Hub) readPage(ctx context.Context, channel string, from, upTo uint64) (
 		if err != nil {
 			return page{}, h.natsErr(channel, err)
 		}
-		switch msg.Header.Get(hdrStatus) {
+		r, err := parseDirect(msg.Header)
+		if err != nil {
+			return page{}, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+		}
+		switch r.status {
 		case "": // a message
 		case "404": // none at or after from
 			return p, nil
 		case "204": // end of batch
-			np, _ := strconv.ParseUint(msg.Header.Get(hdrNumPending), 10, 64)
-			p.more = p.more || np > 0
+			p.more = p.more || r.pending > 0
 			return p, nil
 		default:
-			return page{}, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel,
-				msg.Header.Get(hdrStatus), msg.Header.Get("Description"))
+			return page{}, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(msg.Header.Get(hdrSequence), 10, 64)
-		if err != nil || seq < from {
-			return page{}, fmt.Errorf("%w: %s: sequence %q", errBadReply, channel, msg.Header.Get(hdrSequence))
+		if r.seq < from {
+			return page{}, fmt.Errorf("%w: %s: sequence %d before %d", ErrUnavailable, channel, r.seq, from)
 		}
 		if p.entries == nil {
-			np, _ := strconv.ParseUint(msg.Header.Get(hdrNumPending), 10, 64)
-			p.count = np + 1
+			p.count = r.pending + 1
 		}
-		if upTo > 0 && seq > upTo {
+		if upTo > 0 && r.seq > upTo {
 			p.more = true
 			return p, nil
 		}
-		p.entries = append(p.entries, entry{seq: seq, frame: h.encode(channel, seq, msg.Data)})
+		p.entries = append(p.entries, entry{seq: r.seq, frame: h.encode(channel, r.seq, msg.Data)})
 	}
 }
 
@@ -114,19 +114,17 @@ func (h *Hub) lastSeq(ctx context.Context, channel string) (uint64, error) {
 	if err != nil {
 		return 0, h.natsErr(channel, err)
 	}
-	switch msg.Header.Get(hdrStatus) {
+	r, err := parseDirect(msg.Header)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+	}
+	switch r.status {
 	case "":
+		return r.seq, nil
 	case "404":
 		return 0, nil
-	default:
-		return 0, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel,
-			msg.Header.Get(hdrStatus), msg.Header.Get("Description"))
 	}
-	seq, err := strconv.ParseUint(msg.Header.Get(hdrSequence), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s: sequence %q", errBadReply, channel, msg.Header.Get(hdrSequence))
-	}
-	return seq, nil
+	return 0, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
 }
 
 // natsErr wraps a NATS failure as ErrUnavailable.
@@ -201,7 +199,52 @@ func (h *Hub) Epoch() string {
 	return h.state.epoch
 }
 
-// headerSeq reads a sequence header of a republished message.
-func headerSeq(msg *nats.Msg, key string) (uint64, error) {
-	return strconv.ParseUint(msg.Header.Get(key), 10, 64)
+// directReply is one message of a direct get's answer, read from its
+// headers.
+type directReply struct {
+	// status: "" for a stored message, "404" none found, "204" the end
+	// of a batch; anything else is the server refusing the request.
+	status string
+	// seq is the message's stream sequence (a stored message only).
+	seq uint64
+	// pending: messages of the subject after this one (batch answers).
+	pending uint64
+}
+
+// parseDirect reads the headers of a direct get's answer. It never panics
+// and rejects a stored message without a valid sequence.
+func parseDirect(h nats.Header) (directReply, error) {
+	r := directReply{status: h.Get(hdrStatus)}
+	if p := h.Get(hdrNumPending); p != "" {
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return directReply{}, fmt.Errorf("%w: %s %q", errBadReply, hdrNumPending, p)
+		}
+		r.pending = n
+	}
+	if r.status != "" {
+		return r, nil
+	}
+	seq, err := strconv.ParseUint(h.Get(hdrSequence), 10, 64)
+	if err != nil || seq == 0 {
+		return directReply{}, fmt.Errorf("%w: %s %q", errBadReply, hdrSequence, h.Get(hdrSequence))
+	}
+	r.seq = seq
+	return r, nil
+}
+
+// parseLive reads the sequence of a republished message and that of the
+// previous message of its channel (0 when absent: the first one, or a
+// publisher other than the stream). It never panics.
+func parseLive(h nats.Header) (seq, prev uint64, err error) {
+	seq, err = strconv.ParseUint(h.Get(hdrSequence), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, 0, fmt.Errorf("%w: %s %q", errBadReply, hdrSequence, h.Get(hdrSequence))
+	}
+	if p := h.Get(hdrLastSeq); p != "" {
+		if prev, err = strconv.ParseUint(p, 10, 64); err != nil || prev >= seq {
+			return 0, 0, fmt.Errorf("%w: %s %q for sequence %d", errBadReply, hdrLastSeq, p, seq)
+		}
+	}
+	return seq, prev, nil
 }

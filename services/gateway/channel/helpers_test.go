@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -158,3 +159,6 @@ func liveSubs(h *Hub) int {
 	}
 	return n
 }
+
+// jetstreamOf is the JetStream context of nc.
+func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) }

@@ -54,13 +54,12 @@ func (t *topic) clear() {
 }
 
 // sameEpoch reports whether the stream is still the one the topic's
-// position belongs to (the stream state is re-read at most once a
-// second). A message below the topic's position is a duplicate, or the
-// first sign of a recreated stream, whose sequences start again.
+// position belongs to, reading its state. NATS trouble answers true: the
+// next out-of-order message asks again.
 func (t *topic) sameEpoch() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), t.hub.cfg.FetchTimeout)
 	defer cancel()
-	st, err := t.hub.cachedStream(ctx, time.Second)
+	st, err := t.hub.stream(ctx)
 	if err != nil {
 		return true
 	}
@@ -84,7 +83,7 @@ func (t *topic) newEpoch() uint64 {
 	if err == nil {
 		t.epoch = st.epoch
 	}
-	t.last = 0
+	t.last, t.lastLive = 0, 0
 	for i := range t.members {
 		t.members[i].after = 0
 	}

@@ -51,6 +51,9 @@ type topic struct {
 	// flowMu orders the producers of the flow: the live callback and a
 	// catch-up after a reconnect. It is held while a gap is filled.
 	flowMu sync.Mutex
+	// lastLive is the highest sequence received on the live subject;
+	// under flowMu.
+	lastLive uint64
 
 	// fanMu is held while a message is handed to a snapshot of members,
 	// and by every removal of a member: once Unsubscribe returns, no
@@ -137,21 +140,26 @@ func (t *topic) isStopped() bool {
 // order the stream republished them.
 func (t *topic) onLive(msg *nats.Msg) {
 	<-t.primed
-	seq, err := headerSeq(msg, hdrSequence)
+	seq, prev, err := parseLive(msg.Header)
 	if err != nil {
-		t.hub.log.Warn().Str("channel", t.name).Msg("live message without Nats-Sequence dropped")
+		// Not from the stream (someone published on the live subject):
+		// the live flow carries only what the stream stored.
+		t.hub.log.Warn().Err(err).Str("channel", t.name).Msg("live message dropped")
 		return
 	}
-	prev, _ := headerSeq(msg, hdrLastSeq)
 	t.hub.msgsIn.Add(1)
 	t.flowMu.Lock()
 	defer t.flowMu.Unlock()
 	t.mu.Lock()
 	last := t.last
 	t.mu.Unlock()
-	if seq < last && !t.sameEpoch() {
+	// The stream republishes in order: a live message at or below the
+	// last one received live is not a fill's duplicate but a recreated
+	// stream, whose sequences start again.
+	if seq <= t.lastLive && !t.sameEpoch() {
 		last = t.newEpoch()
 	}
+	t.lastLive = max(t.lastLive, seq)
 	if seq <= last {
 		return // already delivered (by a gap fill)
 	}

@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"time"
+
 	"github.com/lxzan/gws"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -18,6 +20,32 @@ import (
 func (c *Conn) Restart(reason string) {
 	if c.CloseAfter(frame.CloseUnavailable, events.CauseError, reason) {
 		c.Notable(events.ConnProtocol, "asked to resume: "+reason)
+	}
+}
+
+// Rested restarts the pong deadline of a ping sent while the handler held
+// the connection's read loop (a long replay): its pong may sit unread
+// behind it, or the ping behind the replayed frames. The scanner does not
+// call a busy connection stale; this gives it a full deadline once it is
+// not busy any more, instead of closing it the moment the handler returns.
+func (c *Conn) Rested() {
+	if sent := c.pingSent.Load(); sent != 0 {
+		c.pingSent.CompareAndSwap(sent, time.Now().UnixNano())
+	}
+}
+
+// unsentBound is what BoundUnsent lets the kernel hold unsent.
+const unsentBound = 64 << 10
+
+// BoundUnsent caps the bytes the kernel holds unsent for the connection
+// (TCP_NOTSENT_LOWAT, Linux): past it a write waits, so frames stay in the
+// connection's own bounded queue, where Backlog sees them. Without it a
+// socket's send buffer (up to megabytes) hides a client's lag: a replay
+// paced by Backlog would run far ahead of the client, and a ping queued
+// behind that data would miss its pong deadline.
+func (c *Conn) BoundUnsent() {
+	if nc := c.ws.NetConn(); nc != nil {
+		boundUnsent(nc, unsentBound)
 	}
 }
 

@@ -41,6 +41,9 @@ func (h *Handler) subscribe(c *pool.Conn, f *frame.Client) {
 	}
 	defer cancel()
 	res, err := h.hub.Subscribe(ctx, f.Channel, c, since)
+	if since != nil {
+		c.Rested() // a replay held the read loop: pongs may wait unread
+	}
 	if err != nil {
 		h.hubError(c, f.ID, "subscribe", err)
 		return

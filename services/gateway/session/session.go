@@ -131,6 +131,7 @@ func stateOf(c *pool.Conn) *State {
 
 // Open implements pool.Handler: the hello frame.
 func (h *Handler) Open(c *pool.Conn) {
+	c.BoundUnsent() // Backlog then measures the client's lag: replays are paced by it
 	c.SendFirst(h.hello(c.ID()))
 }
 
