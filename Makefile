@@ -20,7 +20,7 @@ TEST_FLAGS  ?= -race -count=1 -timeout 10m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build run test bench lint fmt fuzz static clean help readme
+.PHONY: all build run test soak bench lint fmt fuzz static clean help readme
 
 # images, up, down and the compose end-to-end test live beside the compose file.
 -include deploy/compose/compose.mk
@@ -42,6 +42,10 @@ test: ## every module's tests with -race (compose end-to-end too when Docker run
 		(cd $$m && $(GO) test $(TEST_FLAGS) ./...) || failed="$$failed $$m"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all modules passed"
+
+SOAK        ?= 10m
+soak: ## the randomized data-plane run at soak size (240 clients, 120 channels, gaps to 50,000) for SOAK (default 10m); WSHEAL_E2E_SEED replays a run
+	cd services/gateway && WSHEAL_SOAK=$(SOAK) $(GO) test -count=1 -timeout 2h -run '^TestRandomizedDataPlane$$' -v ./conformance/
 
 bench: build ## the side-by-side suite (wsheal vs raw gws vs NATS's WebSocket listener), saved in results/; then the Go benchmarks, briefly
 	$(BIN)/wsheal bench --suite --rounds $(BENCH_ROUNDS) --out results

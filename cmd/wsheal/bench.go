@@ -36,7 +36,7 @@ stack or any gateway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sw.on {
-				return runSuite(cmd, sw.quick, sw.rounds, sw.out, sw.profiles)
+				return runSuite(cmd, sw)
 			}
 			var err error
 			if cfg.SourceAddrs, err = parseSources(sources); err != nil {
@@ -72,14 +72,15 @@ stack or any gateway.`,
 	f.IntVar(&sw.rounds, "rounds", 3, "with --suite: rounds per figure (medians are reported)")
 	f.StringVar(&sw.out, "out", "results", "with --suite: folder for the Markdown and JSON tables (\"\" to not save)")
 	f.StringVar(&sw.profiles, "profiles", "", "with --suite: folder for pprof profiles of the gateway under fan-out")
+	f.BoolVar(&sw.channelsOnly, "channels-only", false, "with --suite: only the channel-scale figures (distinct channels per node)")
 	return cmd
 }
 
 // suiteFlags are the flags of `wsheal bench --suite`.
 type suiteFlags struct {
-	on, quick     bool
-	rounds        int
-	out, profiles string
+	on, quick, channelsOnly bool
+	rounds                  int
+	out, profiles           string
 }
 
 // parseSources reads "a,b,c" or "127.0.0.1-8" (last octet range).

@@ -41,10 +41,10 @@ func suiteWorkerCmd() *cobra.Command {
 // its table printed to stdout and saved under outDir ("" to not save),
 // progress on stderr. quick scales it down; profileDir ("" for none)
 // receives pprof profiles of the gateway under fan-out.
-func runSuite(cmd *cobra.Command, quick bool, rounds int, outDir, profileDir string) error {
+func runSuite(cmd *cobra.Command, sw suiteFlags) error {
 	_, err := suite.Run(cmd.Context(), suite.Options{
-		Quick: quick, Rounds: rounds, OutDir: outDir, ProfileDir: profileDir,
-		Log: cmd.ErrOrStderr(),
+		Quick: sw.quick, Rounds: sw.rounds, OutDir: sw.out, ProfileDir: sw.profiles,
+		ChannelsOnly: sw.channelsOnly, Log: cmd.ErrOrStderr(),
 	}, cmd.OutOrStdout())
 	return err
 }

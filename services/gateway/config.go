@@ -25,14 +25,15 @@ type Config struct {
 	service.NATS
 	service.Log
 
-	Node        string `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`
-	Listen      string `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"`
-	PublicURL   string `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`
-	InternalURL string `envconfig:"INTERNAL_URL" desc:"http(s) URL the monitor probes /healthz at, inside the deployment (default: from the listen address; the host name for 0.0.0.0)"`
-	Auth        string `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`
-	JWTSecret   string `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
-	TLSCert     string `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
-	TLSKey      string `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
+	Node        string   `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`
+	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"`
+	PublicURL   string   `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`
+	InternalURL string   `envconfig:"INTERNAL_URL" desc:"http(s) URL the monitor probes /healthz at, inside the deployment (default: from the listen address; the host name for 0.0.0.0)"`
+	Auth        string   `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`
+	JWTSecret   string   `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
+	TLSCert     string   `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
+	TLSKey      string   `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
+	CORSOrigins []string `envconfig:"CORS_ORIGINS" desc:"origins (scheme://host[:port], comma-separated, or *) whose browsers may call /v1/connect; empty: no CORS headers"`
 
 	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000" desc:"most client connections; upgrades past it get 503 + Retry-After"`
 	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200" desc:"new connections per second (token bucket); past it 503 + Retry-After"`
@@ -146,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return bad("TLS_CERT", "TLS_CERT and TLS_KEY go together")
+	}
+	if err := validOrigins(c.CORSOrigins); err != nil {
+		return bad("CORS_ORIGINS", "%v", err)
 	}
 	return c.validateLimits(bad)
 }

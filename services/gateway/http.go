@@ -23,7 +23,9 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /v1/connect", s.handleConnect)
+	connect := s.cors(http.HandlerFunc(s.handleConnect))
+	mux.Handle("GET /v1/connect", connect)
+	mux.Handle("OPTIONS /v1/connect", connect)
 	return mux
 }
 
@@ -72,10 +74,11 @@ func (s *Service) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// handleConnect answers the best node to connect to: fresh, not draining,
-// least loaded. With ?redirect=1 it redirects there instead.
+// handleConnect answers a node to connect to: fresh, not draining, picked
+// by fleet.Registry.Pick (two random choices weighted by free capacity).
+// With ?redirect=1 it redirects there instead.
 func (s *Service) handleConnect(w http.ResponseWriter, r *http.Request) {
-	best, err := s.registry.Best("", time.Now())
+	best, err := s.registry.Pick("", time.Now())
 	if errors.Is(err, fleet.ErrNoNode) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error()})

@@ -41,6 +41,10 @@ type Registry struct {
 
 	mu    sync.RWMutex
 	nodes map[string]Registration
+	// sent counts the clients Pick sent to a node since its registration
+	// was last read; a newer registration (whose count includes them)
+	// resets it.
+	sent map[string]int
 }
 
 // Open binds the registry bucket.
@@ -50,7 +54,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) (*Reg
 		return nil, fmt.Errorf("fleet: bucket %s: %w", events.BucketFleet, err)
 	}
 	return &Registry{kv: kv, log: log.With().Str("component", "fleet").Logger(),
-		nodes: map[string]Registration{}}, nil
+		nodes: map[string]Registration{}, sent: map[string]int{}}, nil
 }
 
 // Put writes reg under its node id.
@@ -67,6 +71,7 @@ func (r *Registry) Put(ctx context.Context, reg Registration) error {
 func (r *Registry) Delete(ctx context.Context, node string) error {
 	r.mu.Lock()
 	delete(r.nodes, node)
+	delete(r.sent, node)
 	r.mu.Unlock()
 	if err := r.kv.Delete(ctx, node); err != nil {
 		return fmt.Errorf("fleet: delete %s: %w", node, err)
@@ -77,6 +82,7 @@ func (r *Registry) Delete(ctx context.Context, node string) error {
 func (r *Registry) set(reg Registration) {
 	r.mu.Lock()
 	r.nodes[reg.Node] = reg
+	delete(r.sent, reg.Node)
 	r.mu.Unlock()
 }
 
@@ -106,6 +112,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		r.mu.Lock()
 		delete(r.nodes, e.Key())
+		delete(r.sent, e.Key())
 		r.mu.Unlock()
 		return
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	Log io.Writer
 	// SkipHealing leaves out figure 5.
 	SkipHealing bool
+	// SkipChannels leaves out the channel-scale figures (20,000 distinct
+	// channels on one node, 50,000 over three).
+	SkipChannels bool
+	// ChannelsOnly runs the channel-scale figures alone.
+	ChannelsOnly bool
 	// Servers limits the servers measured (default Servers: all three);
 	// ratios to a server left out show as "–".
 	Servers []string
@@ -185,6 +190,9 @@ func (r *runner) logf(format string, args ...any) {
 }
 
 func (r *runner) run(ctx context.Context) error {
+	if r.opts.ChannelsOnly {
+		return r.channelScale(ctx)
+	}
 	for round := range r.opts.Rounds {
 		for _, kind := range rotate(r.opts.Servers, round) {
 			if err := r.roundA(ctx, round, kind); err != nil {
@@ -199,6 +207,11 @@ func (r *runner) run(ctx context.Context) error {
 			if err := r.roundLatency(ctx, kind, rate); err != nil {
 				return fmt.Errorf("latency round %d, %s: %w", round+1, kind, err)
 			}
+		}
+	}
+	if !r.opts.SkipChannels {
+		if err := r.channelScale(ctx); err != nil {
+			return err
 		}
 	}
 	if !r.opts.SkipHealing {

@@ -157,10 +157,16 @@ func TestQuickSuite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(res.Figures) != 9 {
-		t.Errorf("%d figures, want 9", len(res.Figures))
+	if len(res.Figures) != 17 {
+		t.Errorf("%d figures, want 9 side by side and 8 of channel scale", len(res.Figures))
 	}
 	for _, f := range res.Figures {
+		if strings.HasPrefix(f.Name, "channel scale") {
+			if len(f.Values[ProtoWsheal]) != 1 {
+				t.Errorf("%s: %d values", f.Name, len(f.Values[ProtoWsheal]))
+			}
+			continue
+		}
 		for _, s := range Servers {
 			if len(f.Values[s]) != 1 {
 				t.Errorf("%s: %s has %d values", f.Name, s, len(f.Values[s]))
@@ -181,6 +187,33 @@ func TestQuickSuite(t *testing.T) {
 		}
 	}
 	t.Log(res.Markdown())
+}
+
+// TestChannelScaleQuick runs the channel-scale cases at quick size: every
+// client subscribes to a channel of its own and receives what is
+// published there.
+func TestChannelScaleQuick(t *testing.T) {
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if err := r.channelScale(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.res.finish()
+	for _, c := range scaleCases(true) {
+		for _, row := range []string{rowScaleP50, rowScaleP99, rowScaleDelivery} {
+			f := r.res.figure(fmt.Sprintf(row, c.Name, c.Channels), "")
+			if v := f.Median[ProtoWsheal]; !(v > 0) {
+				t.Errorf("%s: %v", f.Name, v)
+			}
+		}
+	}
+	if len(r.res.Notes) > 0 {
+		t.Errorf("notes: %v", r.res.Notes)
+	}
+	t.Log(r.res.Markdown())
 }
 
 // TestFullSuite is `make bench` from a test binary, when asked for.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ var ErrWorker = errors.New("suite: worker")
 
 // Command is one line the suite sends to a worker's stdin.
 type Command struct {
-	Op string `json:"op"` // dial, sub, lat, hist, quit
+	Op string `json:"op"` // dial, sub, subeach, lat, hist, quit
 
 	// dial: N connections to URL from Src, speaking Proto, each subscribed
 	// to "<Prefix><(Base+i) % Spread>".
@@ -33,6 +34,13 @@ type Command struct {
 	Base   int    `json:"base,omitempty"`
 	Spread int    `json:"spread,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
+	// Retries: a connection that fails is dialled again this many times.
+	Retries int `json:"retries,omitempty"`
+
+	// subeach: every connection subscribes, one after the other, to N
+	// channels "<Prefix><index*N+j>", with at most Conc connections
+	// subscribing at once; the report's Hist holds the latencies (send to
+	// reply).
 
 	// sub: the first First connections (all if 0) also subscribe to Channel.
 	Channel string `json:"channel,omitempty"`
@@ -95,6 +103,8 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 		return w.dial(ctx, c)
 	case "sub":
 		return w.subscribeAll(ctx, c.Channel, c.First)
+	case "subeach":
+		return w.subscribeEach(ctx, c.Prefix, max(c.N, 1), max(c.Conc, 1))
 	case "lat":
 		w.latOn.Store(false)
 		w.hist.Reset()
@@ -149,6 +159,9 @@ func (w *worker) dial(ctx context.Context, c Command) Report {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			wc, err := w.open(c)
+			for try := 0; err != nil && try < c.Retries && ctx.Err() == nil; try++ {
+				wc, err = w.open(c)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -214,6 +227,47 @@ func (w *worker) subscribe(ctx context.Context, conns []*wconn, channel func(*wc
 		}
 	}
 	return failed
+}
+
+// subscribeEach subscribes every connection to perConn channels of its
+// own (prefix + index*perConn + j), one at a time, with at most conc
+// connections subscribing at once, recording each subscribe's latency.
+func (w *worker) subscribeEach(ctx context.Context, prefix string, perConn, conc int) Report {
+	var h Hist
+	var failed atomic.Int64
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for _, wc := range w.conns {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for j := range perConn {
+				start := time.Now()
+				wc.subscribe(prefix + strconv.Itoa(wc.index*perConn+j))
+				if !awaitAck(wc) {
+					failed.Add(1)
+					continue
+				}
+				h.Record(time.Since(start))
+			}
+		})
+	}
+	wg.Wait()
+	n := int(failed.Load())
+	return Report{Op: "subbed", OK: len(w.conns)*perConn - n, Failed: n, Hist: h.Counts()}
+}
+
+// awaitAck waits up to 30 s for the answer to a connection's subscribe.
+func awaitAck(wc *wconn) bool {
+	select {
+	case ok := <-wc.acks:
+		return ok
+	case <-time.After(30 * time.Second):
+		return false
+	}
 }
 
 func (w *worker) closeAll() {
