@@ -14,6 +14,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/services/gateway/fleet"
+	"github.com/wsheal/wsheal/services/gateway/pool"
 	"github.com/wsheal/wsheal/services/gateway/session"
 )
 
@@ -51,7 +52,7 @@ func (s *Service) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.pool.Refuse(w, r, code, err.Error())
 		return
 	}
-	if _, err := s.pool.Upgrade(w, r, session.NewState(claims), claims.Expires()); err != nil {
+	if _, err := s.pool.Upgrade(w, r, pool.Accept{Data: session.NewState(claims), Expires: claims.Expires()}); err != nil {
 		s.log.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("upgrade failed")
 	}
 }
