@@ -1,0 +1,43 @@
+package edge
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Origins is the list of browser origins allowed to open a WebSocket.
+type Origins struct {
+	any     bool
+	allowed map[string]bool
+}
+
+// NewOrigins parses a comma-separated list of origins
+// ("https://app.example.com"); "*" allows any. An empty list allows no
+// browser (requests without Origin are still allowed).
+func NewOrigins(list string) *Origins {
+	o := &Origins{allowed: map[string]bool{}}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimRight(strings.TrimSpace(f), "/")
+		switch f {
+		case "":
+		case "*":
+			o.any = true
+		default:
+			o.allowed[strings.ToLower(f)] = true
+		}
+	}
+	return o
+}
+
+// Open reports whether any origin is allowed.
+func (o *Origins) Open() bool { return o.any }
+
+// Allow reports whether r may upgrade: it has no Origin header (not a
+// browser) or its origin is in the list.
+func (o *Origins) Allow(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || o.any {
+		return true
+	}
+	return o.allowed[strings.ToLower(origin)]
+}
