@@ -16,9 +16,9 @@
 //     cannot crowd out valid clients. The table of peers is bounded:
 //     entries with nothing open and full buckets are swept every
 //     SweepEvery; past MaxPeers new peers are refused.
-//   - Origins: a browser's Origin header must be in the allowed list (or
-//     the list is "*"); a request without Origin is not a browser's and is
-//     allowed.
+//   - Origins: a browser's Origin header must be in the allowed list, be
+//     the gateway's own origin, or the list is "*"; a request without
+//     Origin is not a browser's and is allowed.
 //   - Listener counts every accepted socket, not only WebSocket
 //     connections: past its total cap or its cap per socket address a new
 //     socket is closed at once, so a socket flood cannot exhaust the

@@ -54,9 +54,10 @@ func TestOrigins(t *testing.T) {
 	}{
 		{"", true}, {"https://app.example.com", true}, {"HTTPS://APP.example.com", true},
 		{"http://localhost:3000", true}, {"https://evil.example", false}, {"null", false},
+		{"http://gw.example:8080", true}, {"http://gw.example:9090", false},
 	}
 	for _, tc := range cases {
-		r := &http.Request{Header: http.Header{}}
+		r := &http.Request{Header: http.Header{}, Host: "gw.example:8080"}
 		if tc.origin != "" {
 			r.Header.Set("Origin", tc.origin)
 		}

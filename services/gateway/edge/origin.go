@@ -2,6 +2,7 @@ package edge
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -12,8 +13,9 @@ type Origins struct {
 }
 
 // NewOrigins parses a comma-separated list of origins
-// ("https://app.example.com"); "*" allows any. An empty list allows no
-// browser (requests without Origin are still allowed).
+// ("https://app.example.com"); "*" allows any. The gateway's own origin
+// (the Origin's host is the request's Host) is always allowed, so an
+// empty list allows same-origin pages only.
 func NewOrigins(list string) *Origins {
 	o := &Origins{allowed: map[string]bool{}}
 	for _, f := range strings.Split(list, ",") {
@@ -33,11 +35,12 @@ func NewOrigins(list string) *Origins {
 func (o *Origins) Open() bool { return o.any }
 
 // Allow reports whether r may upgrade: it has no Origin header (not a
-// browser) or its origin is in the list.
+// browser), its origin is in the list or it is the gateway's own.
 func (o *Origins) Allow(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || o.any {
+	if origin == "" || o.any || o.allowed[strings.ToLower(origin)] {
 		return true
 	}
-	return o.allowed[strings.ToLower(origin)]
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }

@@ -1,12 +1,12 @@
 package pool
 
 import (
-	"context"
-	"runtime"
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
