@@ -81,10 +81,8 @@ type Edge struct {
 	WriteTimeout   time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"bound on every write to a client; a client that reads nothing within it is closed 4002"`
 	MemoryLimit    ByteSize      `envconfig:"MEMORY_LIMIT" default:"0" desc:"node memory budget (e.g. 512MiB; 0: none): sets the Go runtime's soft memory limit; past 80% upgrades get 503, past 90% the connections with the most bytes queued are closed 4002"`
 
-	HTTPReadTimeout  time.Duration `envconfig:"HTTP_READ_TIMEOUT" default:"10s" desc:"bound on reading a whole HTTP request (headers: HANDSHAKE_TIMEOUT); not applied to WebSocket connections once upgraded"`
-	HTTPWriteTimeout time.Duration `envconfig:"HTTP_WRITE_TIMEOUT" default:"10s" desc:"bound on writing an HTTP response; not applied to WebSocket connections once upgraded"`
-	HTTPIdleTimeout  time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"60s" desc:"an idle HTTP keep-alive socket is closed after this"`
-	MetricsToken     string        `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (the health endpoints stay open)"`
+	service.HTTP
+	MetricsToken string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (the health endpoints stay open)"`
 }
 
 // ConfigFromEnv reads and validates the configuration.

@@ -48,12 +48,12 @@ func (e *Edge) defaults(maxConns int) {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&e.WriteTimeout, 10 * time.Second}, {&e.HTTPReadTimeout, 10 * time.Second},
-		{&e.HTTPWriteTimeout, 10 * time.Second}, {&e.HTTPIdleTimeout, 60 * time.Second}} {
+	}{{&e.WriteTimeout, 10 * time.Second}} {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
 	}
+	e.HTTP.Defaults()
 	if e.SendQueueBytes == 0 {
 		e.SendQueueBytes = 4 << 20
 	}
@@ -87,11 +87,13 @@ func (e Edge) validate(bad func(name, format string, args ...any) error) error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"WRITE_TIMEOUT", e.WriteTimeout}, {"HTTP_READ_TIMEOUT", e.HTTPReadTimeout},
-		{"HTTP_WRITE_TIMEOUT", e.HTTPWriteTimeout}, {"HTTP_IDLE_TIMEOUT", e.HTTPIdleTimeout}} {
+	}{{"WRITE_TIMEOUT", e.WriteTimeout}} {
 		if d.v < 100*time.Millisecond {
 			return bad(d.name, "%v: at least 100ms", d.v)
 		}
+	}
+	if err := e.HTTP.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }

@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"crypto/subtle"
 	"errors"
 	"math"
 	"net/http"
 	"net/netip"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -48,41 +46,4 @@ func (s *Service) remote(r *http.Request, peer netip.Addr) string {
 		return peer.String()
 	}
 	return r.RemoteAddr
-}
-
-// recoverHTTP turns a panic of an HTTP handler into a 500 for that
-// request, logged with its stack and counted; the node keeps serving.
-func (s *Service) recoverHTTP(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.metrics.refuse(refusedInternal)
-			s.log.Error().Interface("panic", v).Str("path", r.URL.Path).Bytes("stack", debug.Stack()).Msg("http handler panicked")
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// requireToken serves next only to requests bearing token
-// (Authorization: Bearer); an empty token leaves next open.
-func requireToken(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="wsheal"`)
-			http.Error(w, "unauthorized: Authorization: Bearer <token> required", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -208,14 +208,7 @@ func (s *Service) listen() error {
 		u := publicURL(ln.Addr().String(), s.cfg.TLSCert != "")
 		s.url.Store(&u)
 	}
-	s.srv = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
-		ReadTimeout:       s.cfg.HTTPReadTimeout,
-		WriteTimeout:      s.cfg.HTTPWriteTimeout,
-		IdleTimeout:       s.cfg.HTTPIdleTimeout,
-		ErrorLog:          nil,
-	}
+	s.srv = s.cfg.HTTP.Server(s.routes(), s.cfg.HandshakeTimeout)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
@@ -23,9 +24,9 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /ws", s.handleWS)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", requireToken(s.cfg.MetricsToken, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	mux.Handle("GET /metrics", service.RequireToken(s.cfg.MetricsToken, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /v1/connect", s.handleConnect)
-	return s.recoverHTTP(mux)
+	return service.Recover(s.log, func() { s.metrics.refuse(refusedInternal) }, mux)
 }
 
 // handleWS checks the origin, authenticates, admits and upgrades a

@@ -50,6 +50,11 @@ type Config struct {
 	History       int           `envconfig:"HISTORY" default:"50" desc:"how many state changes are kept per node"`
 	ForgetAfter   time.Duration `envconfig:"FORGET_AFTER" default:"10m" desc:"drops a node that stopped cleanly this long ago"`
 
+	// HTTP bounds every socket of the HTTP server (zero values: defaults).
+	service.HTTP
+	MetricsToken   string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (or it as the Basic auth password)"`
+	DashboardToken string `envconfig:"DASHBOARD_TOKEN" desc:"when set, the dashboard and /api require Authorization: Bearer <token> or it as the Basic auth password (a browser prompts); /healthz stays open"`
+
 	detect.Hysteresis
 	detect.LivenessConfig
 	detect.PanicConfig
@@ -87,6 +92,11 @@ func (c Config) Validate() error {
 		if err := events.ValidateToken(c.Instance); err != nil {
 			return fmt.Errorf("%w: %s_INSTANCE: %w", ErrConfig, EnvPrefix, err)
 		}
+	}
+	h := c.HTTP
+	h.Defaults()
+	if err := h.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	checks := []check{
 		{c.Listen == "", "LISTEN", "an address or off"},
