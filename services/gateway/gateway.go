@@ -1,9 +1,3 @@
-// Package gateway is a wsheal gateway node: the WebSocket edge that holds
-// client connections (package pool), speaks the client protocol (package
-// session) over channels carried by NATS and JetStream (package channel),
-// reports its health to NATS every second, and obeys control commands
-// (status, reconnect, resize, drain, undrain) under
-// events.GatewayControlGroup(node).
 package gateway
 
 import (
