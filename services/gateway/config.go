@@ -74,7 +74,7 @@ type Edge struct {
 	AcceptRatePerIP   float64 `envconfig:"ACCEPT_RATE_PER_IP" default:"20" desc:"new connections per second per client address (token bucket; 0: no limit); past it 429 + Retry-After"`
 	AcceptBurstPerIP  int     `envconfig:"ACCEPT_BURST_PER_IP" default:"40" desc:"burst of the per-address accept bucket"`
 	AuthFailuresPerIP int     `envconfig:"AUTH_FAILURES_PER_IP" default:"10" desc:"failed authentications per minute per client address (0: no limit); past it 429 before the token is read. Bad tokens never spend the accept-rate buckets"`
-	MaxSockets        int     `envconfig:"MAX_SOCKETS" desc:"accepted sockets of every kind (WebSocket, HTTP keep-alive, unfinished requests); past it a new socket is closed at once (default: MAX_CONNS + 1024)"`
+	MaxSockets        int     `envconfig:"MAX_SOCKETS" desc:"accepted sockets of every kind (WebSocket, HTTP keep-alive, unfinished requests); past it a new socket is closed at once (default 0: the connection cap in force, which resize may change, + 1024)"`
 	SocketsPerIP      int     `envconfig:"SOCKETS_PER_IP" desc:"accepted sockets per socket address, trusted proxies excepted; past it a new socket is closed at once (default: MAX_CONNS_PER_IP + 64, no limit when MAX_CONNS_PER_IP is 0)"`
 
 	SendQueueBytes ByteSize      `envconfig:"SEND_QUEUE_BYTES" default:"4MiB" desc:"bytes queued per connection (with SEND_QUEUE frames); past it close 4002"`
@@ -104,7 +104,7 @@ func (c *Config) Defaults() {
 	if c.PublicURL == "" {
 		c.PublicURL = publicURL(c.Listen, c.TLSCert != "")
 	}
-	c.Edge.defaults(c.MaxConns)
+	c.Edge.defaults()
 }
 
 func publicURL(listen string, tls bool) string {

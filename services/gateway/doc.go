@@ -11,7 +11,8 @@
 // guarantees, and the WSHEAL_GATEWAY_* settings that tune it:
 //
 //   - Every accepted socket counts, not only WebSockets (package edge's
-//     Listener): past MAX_SOCKETS (default MAX_CONNS + 1024) or
+//     Listener): past MAX_SOCKETS (default: the connection cap in force,
+//     which resize may change, + 1024) or
 //     SOCKETS_PER_IP from one address (default MAX_CONNS_PER_IP + 64;
 //     trusted proxies excepted) a new socket is closed at once, so a
 //     socket flood neither exhausts file descriptors nor hangs /healthz.

@@ -38,10 +38,7 @@ func (b *ByteSize) Decode(v string) error {
 
 // defaults fills the derived caps and the timeouts a literal Config left
 // at zero.
-func (e *Edge) defaults(maxConns int) {
-	if e.MaxSockets == 0 {
-		e.MaxSockets = maxConns + 1024
-	}
+func (e *Edge) defaults() {
 	if e.SocketsPerIP == 0 && e.MaxConnsPerIP > 0 {
 		e.SocketsPerIP = e.MaxConnsPerIP + 64
 	}
@@ -69,7 +66,7 @@ func (e Edge) validate(bad func(name, format string, args ...any) error) error {
 		min  int64
 	}{
 		{"MAX_CONNS_PER_IP", int64(e.MaxConnsPerIP), 0}, {"ACCEPT_BURST_PER_IP", int64(e.AcceptBurstPerIP), 0},
-		{"AUTH_FAILURES_PER_IP", int64(e.AuthFailuresPerIP), 0}, {"MAX_SOCKETS", int64(e.MaxSockets), 1},
+		{"AUTH_FAILURES_PER_IP", int64(e.AuthFailuresPerIP), 0}, {"MAX_SOCKETS", int64(e.MaxSockets), 0},
 		{"SOCKETS_PER_IP", int64(e.SocketsPerIP), 0}, {"SEND_QUEUE_BYTES", int64(e.SendQueueBytes), 1024},
 		{"MEMORY_LIMIT", int64(e.MemoryLimit), 0},
 	}

@@ -196,7 +196,7 @@ func (s *Service) listen() error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.sockets = edge.NewListener(ln, s.cfg.MaxSockets, s.cfg.SocketsPerIP, s.peers)
+	s.sockets = edge.NewListener(ln, s.maxSockets, s.cfg.SocketsPerIP, s.peers)
 	s.ln = s.sockets
 	if s.derivedURL {
 		u := publicURL(ln.Addr().String(), s.cfg.TLSCert != "")
@@ -204,6 +204,15 @@ func (s *Service) listen() error {
 	}
 	s.srv = s.cfg.HTTP.Server(s.routes(), s.cfg.HandshakeTimeout)
 	return nil
+}
+
+// maxSockets is the cap on accepted sockets: MAX_SOCKETS, or the
+// connection cap in force plus room for HTTP requests.
+func (s *Service) maxSockets() int {
+	if s.cfg.MaxSockets > 0 {
+		return s.cfg.MaxSockets
+	}
+	return s.pool.Capacity() + 1024
 }
 
 // setMemoryLimit lowers the Go runtime's soft memory limit to the node's

@@ -155,7 +155,7 @@ func TestListenerCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewListener(inner, 3, 2, nil)
+	l := NewListener(inner, func() int { return 3 }, 2, nil)
 	defer l.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {

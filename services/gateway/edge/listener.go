@@ -15,8 +15,9 @@ import (
 // under the caps keep being served.
 type Listener struct {
 	net.Listener
-	max, perAddr int
-	peers        *Peers
+	max     func() int
+	perAddr int
+	peers   *Peers
 
 	mu     sync.Mutex
 	open   int
@@ -25,8 +26,9 @@ type Listener struct {
 	refused atomic.Uint64
 }
 
-// NewListener wraps ln. maxSockets 0 or perAddr 0 turns that cap off.
-func NewListener(ln net.Listener, maxSockets, perAddr int, peers *Peers) *Listener {
+// NewListener wraps ln. maxSockets (nil, or returning 0) or perAddr 0
+// turns that cap off.
+func NewListener(ln net.Listener, maxSockets func() int, perAddr int, peers *Peers) *Listener {
 	return &Listener{Listener: ln, max: maxSockets, perAddr: perAddr, peers: peers, byAddr: map[netip.Addr]int{}}
 }
 
@@ -52,7 +54,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) take(a netip.Addr) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.max > 0 && l.open >= l.max {
+	if l.max != nil && l.max() > 0 && l.open >= l.max() {
 		return false
 	}
 	limited := l.perAddr > 0 && (l.peers == nil || !l.peers.Trusted(a))
