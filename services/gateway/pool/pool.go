@@ -212,7 +212,7 @@ func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, a Accept) (*Conn,
 	p.stats.opened.Add(1)
 	sh := p.shards[rand.IntN(len(p.shards))]
 	sh.add(c, now)
-	go ws.ReadLoop()
+	go p.readLoop(c)
 	return c, nil
 }
 

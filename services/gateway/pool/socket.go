@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime/debug"
@@ -189,4 +190,21 @@ func (p *Pool) recoverPanic(c *Conn, during string) {
 	p.log.Error().Str("conn_id", c.id).Str("during", during).Interface("panic", v).
 		Bytes("stack", debug.Stack()).Msg("handler panicked: connection closed")
 	c.Close(frame.CloseInternalError, events.CauseError, "internal error")
+}
+
+// readLoop runs gws's read loop of c. Should the loop itself panic (the
+// handler's panics are recovered closer to it), the socket is dropped and
+// the connection's close bookkeeping done here; the node keeps serving.
+func (p *Pool) readLoop(c *Conn) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		p.stats.panics.Add(1)
+		p.log.Error().Str("conn_id", c.id).Interface("panic", v).Bytes("stack", debug.Stack()).Msg("read loop panicked: connection dropped")
+		c.kill()
+		(&socketHandler{p: p}).OnClose(c.ws, fmt.Errorf("pool: read loop panicked: %v", v))
+	}()
+	c.ws.ReadLoop()
 }
