@@ -56,7 +56,10 @@ func (e *Edge) defaults() {
 	}
 }
 
+// validate fails on a bad value, naming its variable; zero values that
+// defaults fills are fine.
 func (e Edge) validate(bad func(name, format string, args ...any) error) error {
+	e.defaults()
 	if _, err := edge.NewPeers(e.TrustedProxies); err != nil {
 		return bad("TRUSTED_PROXIES", "%v", err)
 	}
