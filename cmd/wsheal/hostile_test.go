@@ -239,3 +239,40 @@ func TestHostilePerAddressCap(t *testing.T) {
 		return status == http.StatusSwitchingProtocols
 	}, "a closed connection's place was not given back")
 }
+
+// TestHostileTrustedProxy: behind a trusted load balancer the per-address
+// cap applies to the client X-Forwarded-For names; from any other socket
+// the header is ignored, so a client cannot pick a fresh address.
+func TestHostileTrustedProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	ns := natstest.Start(t)
+	g := startGateway(t, ns, "WSHEAL_GATEWAY_MAX_CONNS_PER_IP=2", "WSHEAL_GATEWAY_TRUSTED_PROXIES=127.0.0.9/32")
+	upgrade := func(from, client string) int {
+		ws, status, err := dialWS(from, g.addr, token(t), http.Header{"X-Forwarded-For": {client}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ws != nil {
+			t.Cleanup(func() { ws.c.Close() })
+		}
+		return status
+	}
+	for i, tc := range []struct {
+		from, client string
+		want         int
+	}{
+		{"127.0.0.9", "198.51.100.1", http.StatusSwitchingProtocols},
+		{"127.0.0.9", "198.51.100.1", http.StatusSwitchingProtocols},
+		{"127.0.0.9", "198.51.100.1", http.StatusTooManyRequests}, // that client's cap
+		{"127.0.0.9", "198.51.100.2", http.StatusSwitchingProtocols},
+		{"127.0.0.4", "198.51.100.3", http.StatusSwitchingProtocols},
+		{"127.0.0.4", "198.51.100.4", http.StatusSwitchingProtocols},
+		{"127.0.0.4", "198.51.100.5", http.StatusTooManyRequests}, // untrusted: counted as 127.0.0.4
+	} {
+		if got := upgrade(tc.from, tc.client); got != tc.want {
+			t.Fatalf("upgrade %d from %s as %s: %d, want %d", i, tc.from, tc.client, got, tc.want)
+		}
+	}
+}
