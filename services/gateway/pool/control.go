@@ -90,8 +90,13 @@ func (c *Conn) acceptPong(payload []byte, now int64) (time.Duration, bool) {
 }
 
 // armWrite sets the write deadline of the next write on the write queue.
-// A close in progress keeps its own, shorter deadline.
+// Once a close has started its own deadline stands (Close's short one,
+// CloseAfter's flush bound); should the close start while this one is
+// being set, the short close deadline is put back.
 func (c *Conn) armWrite() {
+	if c.closing.Load() != 0 {
+		return
+	}
 	nc := c.ws.NetConn()
 	_ = nc.SetWriteDeadline(time.Now().Add(c.pool.cfg.WriteTimeout))
 	if c.closing.Load() != 0 {
