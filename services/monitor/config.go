@@ -9,6 +9,14 @@
 // resolution, and answers the NATS micro service wsheal-monitor
 // (status, node, anomalies). An HTTP server serves /metrics, /healthz,
 // a JSON API and whatever handlers were added with Handle (the dashboard).
+//
+// The HTTP server bounds every socket (WSHEAL_MONITOR_HTTP_READ_TIMEOUT,
+// _HTTP_WRITE_TIMEOUT, _HTTP_IDLE_TIMEOUT: 10 s, 10 s, 60 s; event streams
+// lift their own deadlines). With WSHEAL_MONITOR_METRICS_TOKEN set,
+// /metrics needs it; with WSHEAL_MONITOR_DASHBOARD_TOKEN set, the
+// dashboard and /api need it (Bearer, or the Basic auth password a browser
+// prompts for); /healthz stays open. A handler's panic answers 500, is
+// logged and counted (wsheal_monitor_http_panics_total).
 package monitor
 
 import (
