@@ -102,7 +102,6 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
 	defer d.hub.leave(ch)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any server write timeout
-	_ = rc.SetReadDeadline(time.Time{})  // and its read timeout, which would cancel r.Context()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
