@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/cmd/wsheal/internal/receiver"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // healthcheckCmd exists for FROM-scratch images, which have no shell or
@@ -54,7 +55,8 @@ notifier's sinks at it to see pages in a demo.`,
   curl -s localhost:9095/received | jq .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv := &http.Server{Addr: listen, Handler: receiver.New(cmd.OutOrStdout(), 1000), ReadHeaderTimeout: 5 * time.Second}
+			srv := service.HTTP{}.Server(receiver.New(cmd.OutOrStdout(), 1000), 5*time.Second)
+			srv.Addr = listen
 			go func() {
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

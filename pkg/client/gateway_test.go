@@ -144,7 +144,7 @@ func TestGatewayToken(t *testing.T) {
 	cfg.Auth, cfg.JWTSecret = "jwt", testSecret
 	n := startNode(t, cfg)
 	good, err := auth.Sign(testSecret, auth.Claims{Subs: []string{"*"}, Pubs: []string{"*"},
-		RegisteredClaims: jwt.RegisteredClaims{Subject: "u1"}})
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "u1", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}})
 	if err != nil {
 		t.Fatal(err)
 	}

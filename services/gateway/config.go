@@ -61,6 +61,33 @@ type Config struct {
 	// Channels are the channel stream's limits, read from WSHEAL_CHANNELS_*
 	// (shared with wsheal dev, not under this prefix).
 	Channels events.ChannelLimits `ignored:"true"`
+
+	Edge
+}
+
+// Edge is the configuration that guards the node against hostile peers:
+// browser origins, token claims, limits per client address, sockets,
+// memory and HTTP timeouts (see packages edge, auth and pool).
+type Edge struct {
+	AllowedOrigins string `envconfig:"ALLOWED_ORIGINS" desc:"browser origins allowed to open a WebSocket, comma-separated (https://app.example.com); * allows any; empty allows the gateway's own origin only. A request without Origin (not a browser) is always allowed; any other gets 403"`
+	JWTAudience    string `envconfig:"JWT_AUDIENCE" desc:"AUTH=jwt: when set, a token's aud must contain it"`
+	JWTIssuer      string `envconfig:"JWT_ISSUER" desc:"AUTH=jwt: when set, a token's iss must equal it"`
+	JWTAllowNoExp  bool   `envconfig:"JWT_ALLOW_NO_EXP" default:"false" desc:"AUTH=jwt: accept tokens without exp (they never expire)"`
+	TrustedProxies string `envconfig:"TRUSTED_PROXIES" desc:"CIDRs of load balancers, comma-separated, whose X-Forwarded-For / X-Real-IP name the client address; other sockets' headers are ignored"`
+
+	MaxConnsPerIP     int     `envconfig:"MAX_CONNS_PER_IP" default:"256" desc:"open WebSocket connections per client address (0: no limit); past it 429 + Retry-After"`
+	AcceptRatePerIP   float64 `envconfig:"ACCEPT_RATE_PER_IP" default:"20" desc:"new connections per second per client address (token bucket; 0: no limit); past it 429 + Retry-After"`
+	AcceptBurstPerIP  int     `envconfig:"ACCEPT_BURST_PER_IP" default:"40" desc:"burst of the per-address accept bucket"`
+	AuthFailuresPerIP int     `envconfig:"AUTH_FAILURES_PER_IP" default:"10" desc:"failed authentications per minute per client address (0: no limit); past it 429 before the token is read. Bad tokens never spend the accept-rate buckets"`
+	MaxSockets        int     `envconfig:"MAX_SOCKETS" desc:"accepted sockets of every kind (WebSocket, HTTP keep-alive, unfinished requests); past it a new socket is closed at once (default 0: the connection cap in force, which resize may change, + 1024)"`
+	SocketsPerIP      int     `envconfig:"SOCKETS_PER_IP" desc:"accepted sockets per socket address, trusted proxies excepted; past it a new socket is closed at once (default: MAX_CONNS_PER_IP + 64, no limit when MAX_CONNS_PER_IP is 0)"`
+
+	SendQueueBytes ByteSize      `envconfig:"SEND_QUEUE_BYTES" default:"4MiB" desc:"bytes queued per connection (with SEND_QUEUE frames); past it close 4002"`
+	WriteTimeout   time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"bound on every write to a client; a client that reads nothing within it is closed 4002"`
+	MemoryLimit    ByteSize      `envconfig:"MEMORY_LIMIT" default:"0" desc:"node memory budget (e.g. 512MiB; 0: none): sets the Go runtime's soft memory limit; past 80% upgrades get 503, past 90% the connections with the most bytes queued are closed 4002"`
+
+	service.HTTP
+	MetricsToken string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (the health endpoints stay open)"`
 }
 
 // ConfigFromEnv reads and validates the configuration.
@@ -85,6 +112,7 @@ func (c *Config) Defaults() {
 	if c.PublicURL == "" {
 		c.PublicURL = publicURL(c.Listen, c.TLSCert != "")
 	}
+	c.Edge.defaults()
 }
 
 func publicURL(listen string, tls bool) string {
@@ -151,7 +179,10 @@ func (c Config) Validate() error {
 	if err := validOrigins(c.CORSOrigins); err != nil {
 		return bad("CORS_ORIGINS", "%v", err)
 	}
-	return c.validateLimits(bad)
+	if err := c.validateLimits(bad); err != nil {
+		return err
+	}
+	return c.Edge.validate(bad)
 }
 
 func (c Config) validateLimits(bad func(name, format string, args ...any) error) error {

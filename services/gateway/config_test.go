@@ -35,6 +35,31 @@ func TestConfigFromEnv(t *testing.T) {
 		cfg.PongDeadline != 5*time.Second || cfg.HeartbeatInterval != time.Second || cfg.Auth != "none" {
 		t.Fatalf("config = %+v", cfg)
 	}
+	e := cfg.Edge
+	if e.MaxConnsPerIP != 256 || e.AcceptRatePerIP != 20 || e.AuthFailuresPerIP != 10 || e.SocketsPerIP != 320 ||
+		e.SendQueueBytes != 4<<20 || e.WriteTimeout != 10*time.Second || e.MemoryLimit != 0 || e.JWTAllowNoExp ||
+		e.HTTP.IdleTimeout != time.Minute || e.HTTP.ReadTimeout != 10*time.Second || e.AllowedOrigins != "" {
+		t.Fatalf("edge defaults = %+v", e)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"4194304", 4 << 20, true}, {"4MiB", 4 << 20, true}, {"512 KiB", 512 << 10, true},
+		{"1GiB", 1 << 30, true}, {"2MB", 2 << 20, true}, {"0", 0, true},
+		{"-1", 0, false}, {"lots", 0, false}, {"1.5GiB", 0, false},
+	}
+	for _, tc := range cases {
+		var b ByteSize
+		err := b.Decode(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && int64(b) != tc.want) {
+			t.Errorf("%q: %d, %v", tc.in, b, err)
+		}
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -52,6 +77,13 @@ func TestConfigValidate(t *testing.T) {
 		{"queue", "SEND_QUEUE", func(c *Config) { c.SendQueue = 0 }},
 		{"ping", "PING_INTERVAL", func(c *Config) { c.PingInterval = 0 }},
 		{"rate", "ACCEPT_RATE", func(c *Config) { c.AcceptRate = -1 }},
+		{"proxies", "TRUSTED_PROXIES", func(c *Config) { c.TrustedProxies = "10.0.0.0/33" }},
+		{"per ip", "MAX_CONNS_PER_IP", func(c *Config) { c.MaxConnsPerIP = -1 }},
+		{"per ip rate", "ACCEPT_RATE_PER_IP", func(c *Config) { c.AcceptRatePerIP = -1 }},
+		{"memory", "MEMORY_LIMIT", func(c *Config) { c.MemoryLimit = 1 << 20 }},
+		{"queue bytes", "SEND_QUEUE_BYTES", func(c *Config) { c.SendQueueBytes = 10 }},
+		{"write timeout", "WRITE_TIMEOUT", func(c *Config) { c.WriteTimeout = time.Millisecond }},
+		{"idle", "HTTP_IDLE_TIMEOUT", func(c *Config) { c.HTTP.IdleTimeout = time.Millisecond }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,13 +40,28 @@ func (s *Service) startControl() error {
 		events.VerbUndrain:   s.ctlUndrain,
 	}
 	for verb, h := range endpoints {
-		if err := g.AddEndpoint(verb, h); err != nil {
+		if err := g.AddEndpoint(verb, s.recoverControl(verb, h)); err != nil {
 			_ = svc.Stop()
 			return fmt.Errorf("gateway: control endpoint %s: %w", verb, err)
 		}
 	}
 	s.micro = svc
 	return nil
+}
+
+// recoverControl turns a panic of a control handler into an internal
+// error reply, logged with its stack and counted; the node keeps serving.
+func (s *Service) recoverControl(verb string, h micro.HandlerFunc) micro.HandlerFunc {
+	return func(req micro.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.metrics.refuse(refusedInternal)
+				s.log.Error().Interface("panic", v).Str("verb", verb).Bytes("stack", debug.Stack()).Msg("control handler panicked")
+				events.RespondError(req, events.Errorf(events.CodeInternal, "internal error handling %s", verb))
+			}
+		}()
+		h(req)
+	}
 }
 
 // ctlStatus answers the summary and, if asked, a filtered list of

@@ -178,6 +178,7 @@ func TestDrainDoesNotWaitForDeadPeers(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-dd")
 	cfg.PingInterval, cfg.SendQueue = time.Minute, 100000
+	cfg.SendQueueBytes = 1 << 30 // the drain, not the byte bound, must close it
 	s := startNode(t, cfg)
 	ws := rawDial(t, s.Addr())
 	if err := ws.WriteString(`{"op":"subscribe","id":1,"channel":"fill"}`); err != nil {

@@ -1,9 +1,3 @@
-// Package gateway is a wsheal gateway node: the WebSocket edge that holds
-// client connections (package pool), speaks the client protocol (package
-// session) over channels carried by NATS and JetStream (package channel),
-// reports its health to NATS every second, and obeys control commands
-// (status, reconnect, resize, drain, undrain) under
-// events.GatewayControlGroup(node).
 package gateway
 
 import (
@@ -12,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +20,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/edge"
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 	"github.com/wsheal/wsheal/services/gateway/session"
@@ -37,6 +33,10 @@ type Service struct {
 	derivedURL bool
 	verifier   *auth.Verifier
 	started    time.Time
+	peers      *edge.Peers
+	limits     *edge.Limits
+	origins    *edge.Origins
+	sockets    *edge.Listener
 
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -75,8 +75,13 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 	s := &Service{cfg: cfg, derivedURL: derived, ready: make(chan struct{}),
 		log: log.With().Str("component", "gateway").Str("node", cfg.Node).Logger()}
 	if cfg.Auth == "jwt" {
-		s.verifier = auth.NewVerifier(cfg.JWTSecret)
+		s.verifier = auth.NewVerifier(cfg.JWTSecret, auth.WithAudience(cfg.JWTAudience),
+			auth.WithIssuer(cfg.JWTIssuer), auth.AllowNoExpiry(cfg.JWTAllowNoExp))
 	}
+	s.peers, _ = edge.NewPeers(cfg.TrustedProxies) // checked by Validate
+	s.origins = edge.NewOrigins(cfg.AllowedOrigins)
+	s.limits = edge.NewLimits(edge.LimitConfig{MaxConns: cfg.MaxConnsPerIP, AcceptRate: cfg.AcceptRatePerIP,
+		AcceptBurst: cfg.AcceptBurstPerIP, AuthFailures: cfg.AuthFailuresPerIP})
 	s.url.Store(&cfg.PublicURL)
 	return s, nil
 }
@@ -187,7 +192,9 @@ func (s *Service) build(ctx context.Context) error {
 		MaxMessage: s.cfg.MaxMessage, InboundRate: s.cfg.InboundRate, InboundBurst: s.cfg.InboundBurst,
 		SendQueue: s.cfg.SendQueue, PingInterval: s.cfg.PingInterval, PongDeadline: s.cfg.PongDeadline,
 		IdleTimeout: s.cfg.IdleTimeout, HandshakeTimeout: s.cfg.HandshakeTimeout,
+		SendQueueBytes: int64(s.cfg.SendQueueBytes), WriteTimeout: s.cfg.WriteTimeout, MemoryLimit: int64(s.cfg.MemoryLimit),
 	}, sess, s.notes.conn, s.log)
+	s.setMemoryLimit()
 	s.pool.OnRTT = s.metrics.observeRTT
 	s.metrics.register(s)
 	s.metrics.registerDataPlane(s)
@@ -200,23 +207,40 @@ func (s *Service) listen() error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.ln = ln
+	s.sockets = edge.NewListener(ln, s.maxSockets, s.cfg.SocketsPerIP, s.peers)
+	s.ln = s.sockets
 	if s.derivedURL {
 		u := publicURL(ln.Addr().String(), s.cfg.TLSCert != "")
 		s.url.Store(&u)
 	}
-	s.srv = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
-		ErrorLog:          nil,
-	}
+	s.srv = s.cfg.HTTP.Server(s.routes(), s.cfg.HandshakeTimeout)
 	return nil
+}
+
+// maxSockets is the cap on accepted sockets: MAX_SOCKETS, or the
+// connection cap in force plus room for HTTP requests.
+func (s *Service) maxSockets() int {
+	if s.cfg.MaxSockets > 0 {
+		return s.cfg.MaxSockets
+	}
+	return s.pool.Capacity() + 1024
+}
+
+// setMemoryLimit lowers the Go runtime's soft memory limit to the node's
+// budget (never raises one set by GOMEMLIMIT or another service of the
+// process).
+func (s *Service) setMemoryLimit() {
+	limit := int64(s.cfg.MemoryLimit)
+	if limit > 0 && limit < debug.SetMemoryLimit(-1) {
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // spawn starts the node's loops.
 func (s *Service) spawn(ctx context.Context, wg *sync.WaitGroup) {
 	loops := []func(context.Context){
 		s.pool.Run,
+		s.limits.Run,
 		s.heartbeatLoop,
 		s.healthLoop,
 		s.notes.run,

@@ -20,6 +20,7 @@ type metrics struct {
 	rtt          prometheus.Histogram
 	authFailures prometheus.Counter
 	protoErrors  prometheus.Counter
+	refused      *prometheus.CounterVec
 	errorsIv     atomic.Int64 // protocol errors since the last health snapshot
 }
 
@@ -34,8 +35,14 @@ func newMetrics() *metrics {
 			Name: "wsheal_gateway_auth_failures_total", Help: "Upgrades refused for a missing, invalid or expired token."}),
 		protoErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wsheal_gateway_protocol_errors_total", Help: "Bad client frames and failed channel operations."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wsheal_gateway_edge_refused_total", Help: "Requests refused at the edge (403 origin, 429 peer limits, 500 handler panic), by reason."},
+			[]string{"reason"}),
 	}
-	m.reg.MustRegister(m.rtt, m.authFailures, m.protoErrors,
+	for _, r := range []string{refusedOrigin, refusedConns, refusedRate, refusedAuth, refusedPeers, refusedInternal} {
+		m.refused.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.rtt, m.authFailures, m.protoErrors, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -46,6 +53,8 @@ func (m *metrics) protocolError() {
 	m.protoErrors.Inc()
 	m.errorsIv.Add(1)
 }
+
+func (m *metrics) refuse(reason string) { m.refused.WithLabelValues(reason).Inc() }
 
 func (m *metrics) takeErrors() int { return int(m.errorsIv.Swap(0)) }
 
@@ -74,6 +83,12 @@ func (m *metrics) register(s *Service) {
 		counter("messages_in_total", "Frames received from clients.", tot(func(t pool.Totals) uint64 { return t.MsgsIn })),
 		counter("messages_out_total", "Channel messages queued to clients.", tot(func(t pool.Totals) uint64 { return t.MsgsOut })),
 		counter("errors_total", "Connections closed by an error.", tot(func(t pool.Totals) uint64 { return t.Errors })),
+		counter("handler_panics_total", "Protocol handler panics, each of which closed its connection (1011).", tot(func(t pool.Totals) uint64 { return t.Panics })),
+		counter("memory_shed_total", "Upgrades refused and connections closed by the memory budget.", tot(func(t pool.Totals) uint64 { return t.Shed })),
+		gauge("send_backlog_bytes", "Bytes queued to clients and not yet written.", func() float64 { return float64(s.pool.Totals().BacklogBytes) }),
+		gauge("sockets", "Accepted sockets open (WebSocket and HTTP).", func() float64 { return float64(s.sockets.Open()) }),
+		counter("sockets_refused_total", "Sockets closed at accept, over MAX_SOCKETS or SOCKETS_PER_IP.", func() float64 { return float64(s.sockets.Refused()) }),
+		gauge("peers", "Client addresses tracked by the per-address limits.", func() float64 { return float64(s.limits.Len()) }),
 	)
 	closed := prometheus.NewDesc("wsheal_gateway_connections_closed_total", "Connections closed, by cause.", []string{"cause"}, nil)
 	m.reg.MustRegister(&closedCollector{desc: closed, s: s})

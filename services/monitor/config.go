@@ -9,6 +9,14 @@
 // resolution, and answers the NATS micro service wsheal-monitor
 // (status, node, anomalies). An HTTP server serves /metrics, /healthz,
 // a JSON API and whatever handlers were added with Handle (the dashboard).
+//
+// The HTTP server bounds every socket (WSHEAL_MONITOR_HTTP_READ_TIMEOUT,
+// _HTTP_WRITE_TIMEOUT, _HTTP_IDLE_TIMEOUT: 10 s, 10 s, 60 s; event streams
+// lift their own deadlines). With WSHEAL_MONITOR_METRICS_TOKEN set,
+// /metrics needs it; with WSHEAL_MONITOR_DASHBOARD_TOKEN set, the
+// dashboard and /api need it (Bearer, or the Basic auth password a browser
+// prompts for); /healthz stays open. A handler's panic answers 500, is
+// logged and counted (wsheal_monitor_http_panics_total).
 package monitor
 
 import (
@@ -50,6 +58,11 @@ type Config struct {
 	History       int           `envconfig:"HISTORY" default:"50" desc:"how many state changes are kept per node"`
 	ForgetAfter   time.Duration `envconfig:"FORGET_AFTER" default:"10m" desc:"drops a node that stopped cleanly this long ago"`
 
+	// HTTP bounds every socket of the HTTP server (zero values: defaults).
+	service.HTTP
+	MetricsToken   string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (or it as the Basic auth password)"`
+	DashboardToken string `envconfig:"DASHBOARD_TOKEN" desc:"when set, the dashboard and /api require Authorization: Bearer <token> or it as the Basic auth password (a browser prompts); /healthz stays open"`
+
 	detect.Hysteresis
 	detect.LivenessConfig
 	detect.PanicConfig
@@ -87,6 +100,11 @@ func (c Config) Validate() error {
 		if err := events.ValidateToken(c.Instance); err != nil {
 			return fmt.Errorf("%w: %s_INSTANCE: %w", ErrConfig, EnvPrefix, err)
 		}
+	}
+	h := c.HTTP
+	h.Defaults()
+	if err := h.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	checks := []check{
 		{c.Listen == "", "LISTEN", "an address or off"},

@@ -15,6 +15,7 @@ type metrics struct {
 	probes       *prometheus.CounterVec
 	decodeErrors prometheus.Counter
 	dropped      prometheus.Counter
+	httpPanics   prometheus.Counter
 }
 
 func newMetrics(s *Service) *metrics {
@@ -31,8 +32,10 @@ func newMetrics(s *Service) *metrics {
 			Help: "Events dropped as undecodable or on the wrong subject."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "wsheal_monitor_events_dropped_total",
 			Help: "Events dropped because the detection loop was behind."}),
+		httpPanics: prometheus.NewCounter(prometheus.CounterOpts{Name: "wsheal_monitor_http_panics_total",
+			Help: "HTTP handler panics, each answered with 500."}),
 	}
-	s.reg.MustRegister(m.events, m.connEvents, m.anomalies, m.probes, m.decodeErrors, m.dropped,
+	s.reg.MustRegister(m.events, m.connEvents, m.anomalies, m.probes, m.decodeErrors, m.dropped, m.httpPanics,
 		&fleetCollector{s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -276,7 +276,7 @@ func (s *Service) listen() (*http.Server, error) {
 		return nil, fmt.Errorf("listen %s (%s_LISTEN): %w", s.cfg.Listen, EnvPrefix, err)
 	}
 	s.addr.Store(ln.Addr().String())
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := s.cfg.HTTP.Server(s.guard(), 5*time.Second)
 	s.goRun(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("http server stopped")

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // Handle adds an HTTP handler to the monitor's server, next to /metrics,
@@ -85,6 +86,26 @@ func (s *Service) routes() {
 		}
 		writeJSON(w, http.StatusOK, s.Anomalies(q.Kind, q.Target))
 	})
+}
+
+// guard is the server's handler: /healthz open, /metrics behind
+// METRICS_TOKEN, everything else (the dashboard, /api) behind
+// DASHBOARD_TOKEN, each when set; a panicking handler answers 500 and is
+// counted.
+func (s *Service) guard() http.Handler {
+	metrics := service.RequireToken(s.cfg.MetricsToken, s.mux)
+	dashboard := service.RequireToken(s.cfg.DashboardToken, s.mux)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			s.mux.ServeHTTP(w, r)
+		case "/metrics":
+			metrics.ServeHTTP(w, r)
+		default:
+			dashboard.ServeHTTP(w, r)
+		}
+	})
+	return service.Recover(s.log, s.metrics.httpPanics.Inc, h)
 }
 
 // Healthy reports whether this replica works: connected to NATS with its

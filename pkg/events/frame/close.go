@@ -16,6 +16,9 @@ const (
 	// CloseMessageTooBig: a frame over the gateway's size limit (RFC 6455,
 	// sent by the WebSocket library before the frame is read); stop.
 	CloseMessageTooBig = 1009
+	// CloseInternalError: the gateway failed while handling the
+	// connection (RFC 6455); the node keeps serving, reconnect.
+	CloseInternalError = 1011
 
 	CloseStale       = 4000 // missed the pong deadline
 	CloseIdle        = 4001 // idle eviction
@@ -48,6 +51,7 @@ var CloseCodes = []CloseInfo{
 	{CloseUnsupportedData, "unsupported_data", false, "binary frame: the protocol is JSON text frames"},
 	{CloseInvalidData, "invalid_data", false, "text frame not valid UTF-8"},
 	{CloseMessageTooBig, "message_too_big", false, "frame larger than the gateway's limit"},
+	{CloseInternalError, "internal_error", true, "the gateway failed handling this connection; reconnect"},
 	{CloseStale, "stale", true, "no pong within the deadline"},
 	{CloseIdle, "idle", true, "idle: no subscription and no traffic (reconnect when needed)"},
 	{CloseSlow, "slow_consumer", true, "send queue full; resume from the last sequence"},

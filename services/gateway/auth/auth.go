@@ -8,9 +8,17 @@
 //	 "subs": ["news", "chat:*"], "pubs": ["chat:*"]}
 //
 // A pattern is a channel name, a prefix ending in "*" ("chat:*" matches
-// "chat:room1") or "*" alone (every channel). A token without "exp" never
-// expires; an expired one is refused, and a connection whose token expires
-// while it is open is closed with frame.CloseTokenExpired.
+// "chat:room1") or "*" alone (every channel).
+//
+// Guarantees: only HS256 tokens signed with the secret are accepted
+// ("alg": "none" and every other algorithm are refused). "exp" is
+// required unless the verifier is built with AllowNoExpiry
+// (WSHEAL_GATEWAY_JWT_ALLOW_NO_EXP=true); an expired token is refused, and
+// a connection whose token expires while it is open is closed with
+// frame.CloseTokenExpired. With WithAudience (WSHEAL_GATEWAY_JWT_AUDIENCE)
+// the token's "aud" must contain it; with WithIssuer
+// (WSHEAL_GATEWAY_JWT_ISSUER) its "iss" must equal it. One second of
+// leeway is allowed on time claims.
 package auth
 
 import (
@@ -72,13 +80,42 @@ type Verifier struct {
 	parser *jwt.Parser
 }
 
+// Option tightens or loosens what a Verifier accepts.
+type Option func(*options)
+
+type options struct {
+	audience, issuer string
+	noExp            bool
+}
+
+// WithAudience requires "aud" to contain aud (no check if empty).
+func WithAudience(aud string) Option { return func(o *options) { o.audience = aud } }
+
+// WithIssuer requires "iss" to be iss (no check if empty).
+func WithIssuer(iss string) Option { return func(o *options) { o.issuer = iss } }
+
+// AllowNoExpiry accepts tokens without "exp" (they never expire).
+func AllowNoExpiry(allow bool) Option { return func(o *options) { o.noExp = allow } }
+
 // NewVerifier returns a verifier of HS256 tokens signed with secret; an
-// empty secret turns auth off.
-func NewVerifier(secret string) *Verifier {
-	return &Verifier{
-		secret: []byte(secret),
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(time.Second)),
+// empty secret turns auth off. Tokens must carry "exp" unless
+// AllowNoExpiry(true) is given.
+func NewVerifier(secret string, opts ...Option) *Verifier {
+	var o options
+	for _, f := range opts {
+		f(&o)
 	}
+	popts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(time.Second)}
+	if o.audience != "" {
+		popts = append(popts, jwt.WithAudience(o.audience))
+	}
+	if o.issuer != "" {
+		popts = append(popts, jwt.WithIssuer(o.issuer))
+	}
+	if !o.noExp {
+		popts = append(popts, jwt.WithExpirationRequired())
+	}
+	return &Verifier{secret: []byte(secret), parser: jwt.NewParser(popts...)}
 }
 
 // Verify returns the claims of the request's token.

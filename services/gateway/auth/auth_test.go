@@ -63,6 +63,7 @@ func TestVerify(t *testing.T) {
 		{"alg none", "?token=" + none, "", ErrInvalid},
 		{"other secret", "?token=" + other, "", ErrInvalid},
 		{"garbage", "?token=a.b.c", "", ErrInvalid},
+		{"no exp", "?token=" + token(t, Claims{Subs: []string{"a"}}), "", ErrInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +82,47 @@ func TestVerify(t *testing.T) {
 	}
 	if c, err := (*Verifier)(nil).Verify(httptest.NewRequest("GET", "/ws", nil)); err != nil || c != AllowAll {
 		t.Fatalf("auth off: %v %v", c, err)
+	}
+}
+
+func TestVerifyClaimsChecked(t *testing.T) {
+	claims := func(aud, iss string, exp bool) string {
+		c := Claims{Subs: []string{"a"}}
+		if aud != "" {
+			c.Audience = jwt.ClaimStrings{aud}
+		}
+		c.Issuer = iss
+		if exp {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(time.Hour))
+		}
+		return token(t, c)
+	}
+	strict := NewVerifier(secret, WithAudience("wsheal"), WithIssuer("https://id.example"))
+	loose := NewVerifier(secret, AllowNoExpiry(true))
+	cases := []struct {
+		name string
+		v    *Verifier
+		tok  string
+		ok   bool
+	}{
+		{"aud and iss match", strict, claims("wsheal", "https://id.example", true), true},
+		{"wrong aud", strict, claims("other", "https://id.example", true), false},
+		{"no aud", strict, claims("", "https://id.example", true), false},
+		{"wrong iss", strict, claims("wsheal", "https://evil.example", true), false},
+		{"no exp refused by default", strict, claims("wsheal", "https://id.example", false), false},
+		{"no exp allowed", loose, claims("", "", false), true},
+		{"aud ignored when not set", loose, claims("anything", "anyone", true), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.v.Parse(tc.tok)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"errors"
 	"net"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,7 @@ type Conn struct {
 	nextPing   int64        // guarded by shard.mu
 	rttMicros  atomic.Int64 // last measured round trip
 	inflight   atomic.Int32 // frames handed to gws, not yet written
+	queued     atomic.Int64 // bytes of those frames
 	subs       atomic.Int32 // channels subscribed, kept by the handler
 	closing    atomic.Int32 // 1 + cause index once a close started
 	expires    int64        // token expiry, unix nanos; 0 = never
@@ -62,6 +64,8 @@ type Conn struct {
 	closeSent atomic.Bool // a close frame is being written: frames after it are dropped
 	out       outbox      // text frames queued, written in batches
 	flushTask func()      // c.flush, built once
+	pong      *pongSlot   // the one pong owed, allocated at the first ping
+	release   func()      // from Accept.OnClose, run once after the handler's Close
 
 	// Data is the handler's per-connection state, set before the read
 	// loop starts.
@@ -83,6 +87,9 @@ func (c *Conn) Subs() int { return int(c.subs.Load()) }
 
 // Backlog is the number of frames queued and not yet written.
 func (c *Conn) Backlog() int { return int(c.inflight.Load()) }
+
+// Queued is the number of bytes of the frames queued and not yet written.
+func (c *Conn) Queued() int64 { return c.queued.Load() }
 
 // RTT is the last measured round trip (0 before the first pong).
 func (c *Conn) RTT() time.Duration { return time.Duration(c.rttMicros.Load()) * time.Microsecond }
@@ -108,18 +115,22 @@ func (c *Conn) Deliver(b []byte) bool {
 // Send queues a text frame. b must be UTF-8 (frames are written in
 // batches without gws's per-write check) and must not change afterwards.
 // It returns false if the connection is closing or its send queue is
-// full; in the latter case the connection is closed with frame.CloseSlow.
+// full (SendQueue frames or SendQueueBytes bytes); in the latter case the
+// connection is closed with frame.CloseSlow.
 func (c *Conn) Send(b []byte) bool {
 	if c.closing.Load() != 0 {
 		return false
 	}
-	limit := int32(c.pool.cfg.SendQueue)
-	if c.inflight.Add(1) > limit {
+	n := int64(len(b))
+	frames, bytes := c.inflight.Add(1), c.queued.Add(n)
+	if frames > int32(c.pool.cfg.SendQueue) || (bytes > c.pool.cfg.SendQueueBytes && frames > 1) {
 		c.inflight.Add(-1)
-		c.closeSlow()
+		c.queued.Add(-n)
+		c.closeSlow("send queue full")
 		return false
 	}
 	c.pool.backlog.Add(1)
+	c.pool.backlogBytes.Add(n)
 	c.enqueue(b)
 	return true
 }
@@ -133,10 +144,10 @@ func (c *Conn) SendFirst(b []byte) {
 	}
 }
 
-func (c *Conn) closeSlow() {
-	if c.Close(frame.CloseSlow, events.CauseSlow, "send queue full") {
+func (c *Conn) closeSlow(reason string) {
+	if c.Close(frame.CloseSlow, events.CauseSlow, reason) {
 		c.pool.stats.slow.Add(1)
-		c.pool.notable(events.ConnSlowConsumer, c, "send queue full")
+		c.pool.notable(events.ConnSlowConsumer, c, reason)
 	}
 }
 
@@ -173,7 +184,7 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 func (c *Conn) kill() {
 	c.closing.CompareAndSwap(0, int32(causeIndex(events.CauseError))+1)
 	if nc := c.ws.NetConn(); nc != nil {
-		if tc, ok := nc.(*net.TCPConn); ok {
+		if tc, ok := nc.(interface{ SetLinger(int) error }); ok {
 			_ = tc.SetLinger(0)
 		}
 		_ = nc.Close()
@@ -215,4 +226,10 @@ func (c *Conn) Info(now time.Time, stale bool) events.ConnInfo {
 		Backlog:  c.Backlog(),
 		Stale:    stale,
 	}
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -6,10 +6,29 @@
 //     idle eviction and token expiry are checked by a few sharded scanners
 //     (one ticker each), never by a timer or goroutine per connection. A
 //     writer goroutine exists only while a connection has frames to write.
-//   - Every frame sent to a client goes through its bounded send queue: the
-//     count of frames queued and not yet written. A frame that would
-//     exceed the bound closes the connection with frame.CloseSlow instead of
-//     growing memory; the client resumes from its last sequence.
+//   - Every frame sent to a client goes through its bounded send queue:
+//     at most Config.SendQueue frames and Config.SendQueueBytes bytes
+//     queued and not yet written (Conn.Backlog, Conn.Queued). A frame that
+//     would exceed either bound closes the connection with frame.CloseSlow
+//     instead of growing memory; the client resumes from its last
+//     sequence. Every write (frames, pings, pongs) has a deadline
+//     (Config.WriteTimeout); a peer that does not read within it is closed
+//     as a slow consumer.
+//   - Memory per connection is bounded whatever the peer does: a peer's
+//     pings are answered with one pending pong at most (the latest ping's
+//     payload; RFC 6455 allows it), so a peer that pings and never reads
+//     owes one pong, not one per ping. Only a pong that echoes the
+//     outstanding ping's payload answers it: an unsolicited or forged pong
+//     does not keep a half-open connection from going stale. Pings and
+//     pongs count against the inbound rate like data frames; past it the
+//     connection is closed with frame.CloseRateLimited (4005).
+//   - With a memory budget (Config.MemoryLimit) the pool reads the
+//     runtime's memory five times a second: past 80% of the budget new
+//     upgrades are refused (ErrMemory, 503); past 90% the connections with
+//     the most bytes queued are closed as slow consumers.
+//   - A panic in the protocol handler (Open, Message, Close) closes that
+//     connection with frame.CloseInternalError (1011), is logged with its
+//     stack and counted (Totals.Panics); the node keeps serving.
 //   - Frames queued while a write is pending leave together in one write
 //     (see outbox): under fan-out a connection costs one system call per
 //     burst, not one per frame.

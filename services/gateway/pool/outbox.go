@@ -69,12 +69,20 @@ func (c *Conn) flush() {
 	o.frames = nil
 	o.scheduled = false
 	o.mu.Unlock()
-	if !c.closeSent.Load() {
-		_ = c.writeFrames(frames)
+	if !c.closeSent.Load() && len(frames) > 0 {
+		c.armWrite()
+		if err := c.writeFrames(frames); err != nil {
+			c.writeFailed(err)
+		}
 	}
-	n := int32(len(frames))
+	n, size := int32(len(frames)), int64(0)
+	for _, f := range frames {
+		size += int64(len(f))
+	}
 	c.inflight.Add(-n)
+	c.queued.Add(-size)
 	c.pool.backlog.Add(-int64(n))
+	c.pool.backlogBytes.Add(-size)
 	if frames != nil && cap(frames) <= maxKeep {
 		clear(frames)
 		frames = frames[:0]

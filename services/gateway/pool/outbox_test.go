@@ -45,13 +45,13 @@ func startPool(t *testing.T, queue int) (*Pool, openHandler, string) {
 	t.Helper()
 	h := openHandler{opened: make(chan *Conn, 1)}
 	p := New(Config{MaxConns: 10, AcceptRate: 100, AcceptBurst: 10, MaxMessage: 1 << 20,
-		SendQueue: queue, PingInterval: time.Minute, PongDeadline: time.Minute}, h, nil, zerolog.Nop())
+		SendQueue: queue, SendQueueBytes: 1 << 30, PingInterval: time.Minute, PongDeadline: time.Minute}, h, nil, zerolog.Nop())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := p.Admit(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = p.Upgrade(w, r, nil, time.Time{})
+		_, _ = p.Upgrade(w, r, Accept{})
 	}))
 	t.Cleanup(srv.Close)
 	return p, h, "ws" + strings.TrimPrefix(srv.URL, "http")

@@ -19,18 +19,27 @@ var (
 	ErrDraining = errors.New("pool: draining")
 	ErrFull     = errors.New("pool: connection limit reached")
 	ErrRate     = errors.New("pool: accept rate exceeded")
+	ErrMemory   = errors.New("pool: memory budget exceeded")
 )
 
 // Config are the pool's limits. Limits that Resize changes live in the
 // pool afterwards; Config keeps the rest.
 type Config struct {
-	MaxConns         int
-	AcceptRate       float64 // upgrades per second
-	AcceptBurst      int
-	MaxMessage       int     // bytes of one inbound frame
-	InboundRate      float64 // frames per second per connection; 0 = unlimited
-	InboundBurst     int
-	SendQueue        int // frames per connection
+	MaxConns       int
+	AcceptRate     float64 // upgrades per second
+	AcceptBurst    int
+	MaxMessage     int     // bytes of one inbound frame
+	InboundRate    float64 // frames per second per connection; 0 = unlimited
+	InboundBurst   int
+	SendQueue      int   // frames per connection
+	SendQueueBytes int64 // bytes of the frames queued per connection (default 4 MiB)
+	// WriteTimeout bounds every write to a peer (default 10 s); a peer
+	// that does not read within it is closed as a slow consumer.
+	WriteTimeout time.Duration
+	// MemoryLimit is the node's memory budget in bytes (0: none). Past
+	// 80% of it upgrades are refused; past 90% the connections with the
+	// most bytes queued are closed (see budget).
+	MemoryLimit      int64
 	PingInterval     time.Duration
 	PongDeadline     time.Duration
 	IdleTimeout      time.Duration // 0 disables idle eviction
@@ -70,8 +79,11 @@ type Pool struct {
 	count   atomic.Int64 // admitted: open plus upgrading
 	open    atomic.Int64
 	backlog atomic.Int64
-	stats   counters
-	rtt     *rttHist
+	// backlogBytes are the bytes of the frames counted in backlog.
+	backlogBytes atomic.Int64
+	memory       atomic.Int64 // last reading of the runtime's memory, bytes
+	stats        counters
+	rtt          *rttHist
 	// OnRTT, if set before Run, observes every measured round trip.
 	OnRTT func(time.Duration)
 }
@@ -83,6 +95,12 @@ func New(cfg Config, h Handler, notify Notifier, log zerolog.Logger) *Pool {
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 1024
+	}
+	if cfg.SendQueueBytes <= 0 {
+		cfg.SendQueueBytes = 4 << 20
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
 	}
 	if cfg.AcceptBurst <= 0 {
 		cfg.AcceptBurst = 1
@@ -125,6 +143,11 @@ func (p *Pool) Admit() (retry time.Duration, err error) {
 		p.stats.rejected.Add(1)
 		return 5 * time.Second, ErrDraining
 	}
+	if p.overBudget(admitShare) {
+		p.stats.rejected.Add(1)
+		p.stats.shed.Add(1)
+		return 5 * time.Second, ErrMemory
+	}
 	if n := p.count.Add(1); n > p.maxConns.Load() {
 		p.count.Add(-1)
 		p.stats.rejected.Add(1)
@@ -147,21 +170,41 @@ func (p *Pool) Admit() (retry time.Duration, err error) {
 // Release gives back a slot reserved by Admit that was not upgraded.
 func (p *Pool) Release() { p.count.Add(-1) }
 
-// Upgrade upgrades an admitted request. data becomes Conn.Data; expires
-// (zero for none) closes the connection with frame.CloseTokenExpired when
-// it passes. The read loop runs on its own goroutine; the handler's Open
-// is its first call.
-func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, data any, expires time.Time) (*Conn, error) {
+// Accept is what the caller knows of an admitted connection.
+type Accept struct {
+	// Data becomes Conn.Data.
+	Data any
+	// Expires (zero for none) closes the connection with
+	// frame.CloseTokenExpired when it passes.
+	Expires time.Time
+	// Remote is the peer as the caller resolved it (the client address
+	// behind a trusted proxy); default: the request's RemoteAddr.
+	Remote string
+	// OnClose, if set, runs once after the handler's Close, or at once if
+	// the upgrade fails: where the caller gives back what it reserved.
+	OnClose func()
+}
+
+// Upgrade upgrades an admitted request. The read loop runs on its own
+// goroutine; the handler's Open is its first call.
+func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, a Accept) (*Conn, error) {
 	ws, err := p.up.Upgrade(w, r)
 	if err != nil {
 		p.count.Add(-1)
+		if a.OnClose != nil {
+			a.OnClose()
+		}
 		return nil, fmt.Errorf("pool: upgrade: %w", err)
 	}
 	now := time.Now().UnixNano()
-	c := &Conn{ws: ws, pool: p, id: nuid.Next(), remote: r.RemoteAddr, opened: now, Data: data}
+	remote := a.Remote
+	if remote == "" {
+		remote = r.RemoteAddr
+	}
+	c := &Conn{ws: ws, pool: p, id: nuid.Next(), remote: remote, opened: now, Data: a.Data, release: a.OnClose}
 	c.flushTask = c.flush
-	if !expires.IsZero() {
-		c.expires = expires.UnixNano()
+	if !a.Expires.IsZero() {
+		c.expires = a.Expires.UnixNano()
 	}
 	c.lastActive.Store(now)
 	ws.Session().Store("", c) // before the read loop: no lock needed
@@ -169,7 +212,7 @@ func (p *Pool) Upgrade(w http.ResponseWriter, r *http.Request, data any, expires
 	p.stats.opened.Add(1)
 	sh := p.shards[rand.IntN(len(p.shards))]
 	sh.add(c, now)
-	go ws.ReadLoop()
+	go p.readLoop(c)
 	return c, nil
 }
 

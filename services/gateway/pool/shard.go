@@ -2,12 +2,9 @@ package pool
 
 import (
 	"context"
-	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/lxzan/gws"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
@@ -67,9 +64,12 @@ func (p *Pool) tick() time.Duration {
 }
 
 // Run scans the shards until ctx ends: pings due, pong deadlines, idle
-// connections and expired tokens.
+// connections and expired tokens; with a memory budget it also reads the
+// runtime's memory and sheds load past it.
 func (p *Pool) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.runBudget(ctx) }()
 	for i, sh := range p.shards {
 		wg.Add(1)
 		go func() {
@@ -141,14 +141,6 @@ func jitter(iv int64) int64 {
 		return iv
 	}
 	return iv - spread/2 + rand.Int64N(spread)
-}
-
-// ping queues a ping carrying its send time.
-func (c *Conn) ping(now int64) {
-	c.pingSent.Store(now)
-	var payload [8]byte
-	binary.BigEndian.PutUint64(payload[:], uint64(now))
-	c.ws.WriteAsync(gws.OpcodePing, payload[:], nil)
 }
 
 // IsStale reports whether a connection's ping has waited longer than half

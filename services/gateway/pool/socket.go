@@ -1,10 +1,11 @@
 package pool
 
 import (
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -29,6 +30,7 @@ func connOf(ws *gws.Conn) *Conn {
 // OnOpen implements gws.Event.
 func (h *socketHandler) OnOpen(ws *gws.Conn) {
 	if c := connOf(ws); c != nil {
+		defer h.p.recoverPanic(c, "open")
 		h.p.handler.Open(c)
 	}
 }
@@ -47,6 +49,10 @@ func (h *socketHandler) OnClose(ws *gws.Conn, err error) {
 	if cause == events.CauseError {
 		h.p.stats.errors.Add(1)
 	}
+	if c.release != nil {
+		defer c.release()
+	}
+	defer h.p.recoverPanic(c, "close")
 	h.p.handler.Close(c, cause)
 }
 
@@ -77,30 +83,25 @@ func isTooLarge(err error) bool {
 	return errors.As(err, &sc) && sc.Uint16() == 1009
 }
 
-// OnPing implements gws.Event: answer with the same payload.
+// OnPing implements gws.Event: answer the latest ping with its payload
+// (one pong pending at most). Pings count against the inbound rate.
 func (h *socketHandler) OnPing(ws *gws.Conn, payload []byte) {
-	ws.WriteAsync(gws.OpcodePong, payload, nil)
+	if c := connOf(ws); c != nil && c.allowControl() {
+		c.answerPing(payload)
+	}
 }
 
-// OnPong implements gws.Event: the outstanding ping is answered; its
-// payload carries the send time (a peer that answers with an empty pong
-// is measured from the recorded send time).
+// OnPong implements gws.Event: a pong that echoes the outstanding ping
+// answers it; any other pong only counts against the inbound rate.
 func (h *socketHandler) OnPong(ws *gws.Conn, payload []byte) {
 	c := connOf(ws)
-	if c == nil {
+	if c == nil || !c.allowControl() {
 		return
 	}
-	sent := c.pingSent.Load()
-	if sent == 0 {
-		return // unsolicited pong: a keepalive, allowed by RFC 6455
+	rtt, ok := c.acceptPong(payload, time.Now().UnixNano())
+	if !ok {
+		return
 	}
-	if len(payload) == 8 {
-		if ts := int64(binary.BigEndian.Uint64(payload)); ts >= sent {
-			sent = ts
-		}
-	}
-	rtt := time.Duration(time.Now().UnixNano() - sent)
-	c.pingSent.Store(0)
 	c.rttMicros.Store(rtt.Microseconds())
 	h.p.rtt.observe(rtt)
 	if f := h.p.OnRTT; f != nil {
@@ -119,9 +120,7 @@ func (h *socketHandler) OnMessage(ws *gws.Conn, msg *gws.Message) {
 	c.lastActive.Store(now)
 	h.p.stats.msgsIn.Add(1)
 	if !c.allowInbound(now, h.p.cfg.InboundRate, h.p.cfg.InboundBurst) {
-		if c.Close(frame.CloseRateLimited, events.CauseError, "inbound rate exceeded") {
-			h.p.notable(events.ConnRateLimited, c, "inbound rate exceeded")
-		}
+		c.rateLimited()
 		return
 	}
 	// While the handler waits (a subscribe replaying from JetStream, a
@@ -143,6 +142,7 @@ func (h *socketHandler) handle(c *Conn, data []byte) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer h.p.recoverPanic(c, "message")
 		h.p.handler.Message(c, data)
 	}()
 	<-done
@@ -176,4 +176,35 @@ func (s *slot) Range(f func(string, any) bool) {
 	if s.c != nil {
 		f("", s.c)
 	}
+}
+
+// recoverPanic turns a panic of the protocol handler into the close of
+// its connection (frame.CloseInternalError), logged and counted; the node
+// keeps serving. Deferred by every call into the handler.
+func (p *Pool) recoverPanic(c *Conn, during string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	p.stats.panics.Add(1)
+	p.log.Error().Str("conn_id", c.id).Str("during", during).Interface("panic", v).
+		Bytes("stack", debug.Stack()).Msg("handler panicked: connection closed")
+	c.Close(frame.CloseInternalError, events.CauseError, "internal error")
+}
+
+// readLoop runs gws's read loop of c. Should the loop itself panic (the
+// handler's panics are recovered closer to it), the socket is dropped and
+// the connection's close bookkeeping done here; the node keeps serving.
+func (p *Pool) readLoop(c *Conn) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		p.stats.panics.Add(1)
+		p.log.Error().Str("conn_id", c.id).Interface("panic", v).Bytes("stack", debug.Stack()).Msg("read loop panicked: connection dropped")
+		c.kill()
+		(&socketHandler{p: p}).OnClose(c.ws, fmt.Errorf("pool: read loop panicked: %v", v))
+	}()
+	c.ws.ReadLoop()
 }

@@ -14,6 +14,7 @@ import (
 type counters struct {
 	opened, rejected, stale, evicted, slow atomic.Uint64
 	msgsIn, msgsOut, errors                atomic.Uint64
+	panics, shed                           atomic.Uint64
 	closed                                 [6]atomic.Uint64
 }
 
@@ -25,6 +26,13 @@ type Totals struct {
 	Closed                                 map[string]uint64
 	Open                                   int
 	Backlog                                int
+	// BacklogBytes is the bytes of the frames queued on every connection.
+	BacklogBytes int64
+	// Panics counts handler panics, each of which closed its connection.
+	Panics uint64
+	// Shed counts connections closed and upgrades refused by the memory
+	// budget.
+	Shed uint64
 }
 
 // Totals reads the counters.
@@ -35,7 +43,8 @@ func (p *Pool) Totals() Totals {
 		MsgsIn: p.stats.msgsIn.Load(), MsgsOut: p.stats.msgsOut.Load(), Errors: p.stats.errors.Load(),
 		Closed:  make(map[string]uint64, len(causes)),
 		Open:    p.Len(),
-		Backlog: int(p.backlog.Load()),
+		Backlog: int(p.backlog.Load()), BacklogBytes: p.backlogBytes.Load(),
+		Panics: p.stats.panics.Load(), Shed: p.stats.shed.Load(),
 	}
 	for i, c := range causes {
 		t.Closed[c] = p.stats.closed[i].Load()

@@ -228,6 +228,12 @@ func (s *Supervisor) specs() []spec {
 			"WSHEAL_GATEWAY_PUBLIC_URL="+ws,
 			"WSHEAL_GATEWAY_AUTH=none",
 			"WSHEAL_GATEWAY_DRAIN_TIMEOUT=3s",
+			// Open on purpose (the banner says so): any browser origin and
+			// no limits per client address, for the demo load and local
+			// tools all dialling from this host.
+			"WSHEAL_GATEWAY_ALLOWED_ORIGINS=*",
+			"WSHEAL_GATEWAY_MAX_CONNS_PER_IP=0",
+			"WSHEAL_GATEWAY_ACCEPT_RATE_PER_IP=0",
 		)
 		out = append(out, spec{Name: node, Service: events.ServiceGateway, Args: []string{"serve", "gateway"}, Env: env, URL: ws})
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/cmd/wsheal/internal/receiver"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // startReceiver serves the stand-in for Slack, PagerDuty, the webhook and
@@ -18,7 +19,8 @@ func (s *Supervisor) startReceiver() error {
 	if err != nil {
 		return err
 	}
-	s.recv = &http.Server{Addr: ln.Addr().String(), Handler: receiver.New(nil, 1000), ReadHeaderTimeout: 5 * time.Second}
+	s.recv = service.HTTP{}.Server(receiver.New(nil, 1000), 5*time.Second)
+	s.recv.Addr = ln.Addr().String()
 	go func() {
 		if err := s.recv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("receiver stopped")

@@ -41,6 +41,9 @@ func (s *Supervisor) banner() {
 	fmt.Fprintf(w, "  discovery   %s/v1/connect\n", httpURL)
 	fmt.Fprintf(w, "  receiver    http://%s/received  (stands in for Slack, PagerDuty, webhooks)\n", s.recv.Addr)
 	fmt.Fprintf(w, "  logs        %s\n", logPath(s.cfg.DataDir, "*"))
+	fmt.Fprintln(w, "  security    OPEN for local use: no client tokens, any browser origin, no limits per client")
+	fmt.Fprintln(w, "              address, /metrics and the dashboard without a token. Do not expose these ports;")
+	fmt.Fprintln(w, "              deploy/compose turns auth, origins and tokens on.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "  try: kill -9 <a gateway pid>   or   kill -STOP <a gateway pid>   and watch it heal")
 	if s.cfg.Faults > 0 {

@@ -251,6 +251,8 @@ func (r *runner) gatewayEnv(node string) []string {
 		"WSHEAL_GATEWAY_MAX_CONNS=25000",
 		"WSHEAL_GATEWAY_ACCEPT_RATE=1000000",
 		"WSHEAL_GATEWAY_ACCEPT_BURST=1000000",
+		"WSHEAL_GATEWAY_MAX_CONNS_PER_IP=0", // every load client dials from this host
+		"WSHEAL_GATEWAY_ACCEPT_RATE_PER_IP=0",
 		"WSHEAL_GATEWAY_LOG_LEVEL=warn",
 	}
 }
