@@ -145,7 +145,7 @@ func (s *Service) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log)
 	if err != nil {
 		nc.Close()
 		return err

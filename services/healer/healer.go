@@ -74,7 +74,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

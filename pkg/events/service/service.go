@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 )
 
 // NATS is the connection config every service embeds in its own config
@@ -39,6 +40,11 @@ type NATS struct {
 	// Replicas of the streams and buckets this service ensures (3 in the
 	// clustered compose deployment).
 	Replicas int `envconfig:"NATS_REPLICAS" default:"1" desc:"replicas of the JetStream streams and buckets (3 in a cluster)"`
+	// Ensure is how the service meets the JetStream contract at start:
+	// create (create or update every stream and bucket: needs the right to)
+	// or check (only check they exist: a setup step with operator rights
+	// created them, `wsheal setup-streams`).
+	Ensure string `envconfig:"NATS_ENSURE" default:"create" desc:"create: create or update the streams and buckets at start; check: only check that they exist (least privilege: they were made by wsheal setup-streams)"`
 }
 
 // Validate checks the values that can be checked before connecting.
@@ -48,6 +54,9 @@ func (c NATS) Validate(prefix string) error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("%s_NATS_REPLICAS=%d: want 1..5", prefix, c.Replicas)
+	}
+	if err := events.ValidateEnsureMode(c.Ensure); c.Ensure != "" && err != nil {
+		return fmt.Errorf("%s_NATS_ENSURE=%q: want create or check", prefix, c.Ensure)
 	}
 	if c.InboxPrefix != "" && strings.ContainsAny(c.InboxPrefix, ".*> \t") {
 		return fmt.Errorf("%s_NATS_INBOX_PREFIX=%q: one token without '.', '*', '>' or spaces", prefix, c.InboxPrefix)
@@ -134,8 +143,10 @@ func tlsConfig(c NATS) (*tls.Config, error) {
 }
 
 // EnsureContract waits for JetStream and ensures every stream and bucket,
-// retrying until ctx ends (NATS may still be electing a leader).
-func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolog.Logger) (jetstream.JetStream, error) {
+// retrying until ctx ends (NATS may still be electing a leader). mode is
+// events.EnsureCreate (create or update them) or events.EnsureCheck (only
+// check that they exist, for a user without the right to create).
+func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, mode string, log zerolog.Logger) (jetstream.JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("service: jetstream: %w", err)
@@ -143,12 +154,12 @@ func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolo
 	delay := 250 * time.Millisecond
 	for {
 		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = events.Ensure(ectx, js, events.EnsureOptions{Replicas: replicas})
+		err = events.EnsureMode(ectx, js, mode, events.EnsureOptions{Replicas: replicas})
 		cancel()
 		if err == nil {
 			return js, nil
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("jetstream not ready")
+		log.Warn().Err(err).Str("ensure", mode).Dur("retry_in", delay).Msg("jetstream contract not ready")
 		select {
 		case <-ctx.Done():
 			return nil, errors.Join(ctx.Err(), err)
@@ -159,6 +170,7 @@ func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolo
 }
 
 // Logger builds the root logger: JSON by default, "console" for people.
+// Every line passes through redact.Writer: no secret reaches a log.
 func Logger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil {
@@ -169,7 +181,7 @@ func Logger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	} else if format != "json" && format != "" {
 		return zerolog.Nop(), fmt.Errorf("log format %q: want json or console", format)
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	return zerolog.New(redact.Writer(w)).Level(lvl).With().Timestamp().Logger(), nil
 }
 
 // Heartbeat publishes hb every interval until ctx ends. state, if not nil,

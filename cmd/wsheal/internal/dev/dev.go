@@ -170,7 +170,7 @@ func (s *Supervisor) startNATS(ctx context.Context) error {
 	s.nc = nc
 	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	_, err = service.EnsureContract(ectx, nc, c.size(), s.log)
+	_, err = service.EnsureContract(ectx, nc, c.size(), events.EnsureCreate, s.log)
 	return err
 }
 
