@@ -159,7 +159,7 @@ func (s *Service) build(ctx context.Context) error {
 	s.emitter = events.NewEmitter(s.nc, s.js, events.Source(events.ServiceGateway, s.cfg.Node))
 	s.notes = newNotables(s.cfg, s.emitter, s.log)
 	var err error
-	if s.registry, err = fleet.Open(ctx, s.js, s.log); err != nil {
+	if s.registry, err = fleet.Open(ctx, s.js, s.cfg.FleetHosts, s.log); err != nil {
 		return err
 	}
 	if s.desired, err = s.js.KeyValue(ctx, events.BucketDesired); err != nil {

@@ -226,3 +226,12 @@ type Log struct {
 	Level  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Format string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
 }
+
+// Fleet is the config every reader of the fleet registry embeds: the
+// hosts that registrations may point clients and probes at
+// (WSHEAL_GATEWAY_FLEET_HOSTS, WSHEAL_MONITOR_FLEET_HOSTS,
+// WSHEAL_HEALER_FLEET_HOSTS). A registration naming another host is
+// ignored; empty allows any host.
+type Fleet struct {
+	FleetHosts events.Hosts `envconfig:"FLEET_HOSTS" desc:"host names the fleet registry may point clients and probes at, comma-separated (gw-1,.example.com matches sub-domains); a registration naming another host is ignored; empty allows any"`
+}
