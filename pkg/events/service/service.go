@@ -68,8 +68,10 @@ func (c NATS) Validate(prefix string) error {
 }
 
 // Connect opens a connection that reconnects forever with jitter and logs
-// its disconnects and reconnects.
+// its disconnects and reconnects. Its password and token are registered
+// with redact, so no log line shows them.
 func Connect(c NATS, name string, log zerolog.Logger) (*nats.Conn, error) {
+	redact.Register(c.Password, c.Token)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
