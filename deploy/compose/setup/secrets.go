@@ -238,7 +238,10 @@ func (s secrets) files() map[string][]byte {
 }
 
 // writeSecrets creates the env files missing in dir, reusing the secrets
-// of those present so that every file agrees. It returns the files written.
+// of those present so that every file agrees. A file that exists but lacks
+// a variable a newer release needs (a new gateway node's password, a new
+// token) gets that variable appended; nothing present is changed, so edits
+// (real sink URLs) are kept. It returns the files written or extended.
 func writeSecrets(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecrets, err)
@@ -257,6 +260,13 @@ func writeSecrets(dir string) ([]string, error) {
 	for _, n := range names {
 		path := filepath.Join(dir, n)
 		if _, err := os.Stat(path); err == nil {
+			added, err := extend(path, files[n])
+			if err != nil {
+				return written, err
+			}
+			if added {
+				written = append(written, path)
+			}
 			continue
 		}
 		if err := os.WriteFile(path, files[n], 0o600); err != nil {
@@ -265,4 +275,38 @@ func writeSecrets(dir string) ([]string, error) {
 		written = append(written, path)
 	}
 	return written, nil
+}
+
+// extend appends to the env file at path the KEY=value lines of want that
+// it lacks.
+func extend(path string, want []byte) (bool, error) {
+	have, err := readEnv(path)
+	if err != nil {
+		return false, err
+	}
+	var add strings.Builder
+	for _, line := range strings.Split(string(want), "\n") {
+		k, _, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, present := have[k]; !present {
+			add.WriteString(line + "\n")
+		}
+	}
+	if add.Len() == 0 {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrSecrets, err)
+	}
+	_, err = f.WriteString("# Added by `make secrets` for this release.\n" + add.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrSecrets, err)
+	}
+	return true, nil
 }

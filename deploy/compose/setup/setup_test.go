@@ -56,6 +56,21 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 			t.Fatalf("second run wrote %v, %v", again, err)
 		}
 	})
+	t.Run("an older file gets the new variables, edits kept", func(t *testing.T) {
+		path := filepath.Join(dir, "notifier.env")
+		old := "WSHEAL_NOTIFIER_NATS_USER=notifier\nWSHEAL_NOTIFIER_NATS_PASSWORD=" + natsEnv[passwordVar("notifier")] +
+			"\nWSHEAL_NOTIFIER_SLACK_URL=https://hooks.slack.com/services/mine\n"
+		if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeSecrets(dir); err != nil {
+			t.Fatal(err)
+		}
+		got := mustEnv(t, path)
+		if got["WSHEAL_NOTIFIER_SLACK_URL"] != "https://hooks.slack.com/services/mine" || len(got["WSHEAL_NOTIFIER_WEBHOOK_SECRET"]) < 32 {
+			t.Fatalf("notifier.env after an upgrade: %v", got)
+		}
+	})
 	t.Run("nats.env rebuilt from the services' files", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "nats.env")); err != nil {
 			t.Fatal(err)
