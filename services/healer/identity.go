@@ -35,19 +35,23 @@ type requestInfo struct {
 //     (only the operator user may publish wsheal.ctl.healer.pause and the
 //     like in deploy/compose/nats/auth.conf).
 func (s *Service) requester(req micro.Request) string {
-	if s.cfg.TrustRequestInfo {
-		if raw := req.Headers().Get(requestInfoHeader); raw != "" {
-			var ci requestInfo
-			if err := json.Unmarshal([]byte(raw), &ci); err == nil && (ci.User != "" || ci.Account != "") {
-				id := "nats:" + ci.User
-				if ci.Account != "" {
-					id += "@" + ci.Account
-				}
-				return id
+	return identity(req.Headers().Get(requestInfoHeader), s.cfg.TrustRequestInfo, s.cfg.SwitchIdentity)
+}
+
+// identity is requester's decision, from the header's value (possibly
+// empty or malformed), whether to trust it, and the fallback identity.
+func identity(header string, trust bool, fallback string) string {
+	if trust && header != "" && len(header) <= 4096 {
+		var ci requestInfo
+		if err := json.Unmarshal([]byte(header), &ci); err == nil && (ci.User != "" || ci.Account != "") {
+			id := "nats:" + truncate(ci.User, 128)
+			if ci.Account != "" {
+				id += "@" + truncate(ci.Account, 128)
 			}
+			return id
 		}
 	}
-	return "nats:" + cmp.Or(s.cfg.SwitchIdentity, "operator")
+	return "nats:" + cmp.Or(fallback, "operator")
 }
 
 // record sets who changed the switches and with which request id.
