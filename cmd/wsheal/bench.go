@@ -3,12 +3,17 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
+	"github.com/wsheal/wsheal/services/gateway/auth"
 )
 
 func benchCmd() *cobra.Command {
@@ -17,6 +22,8 @@ func benchCmd() *cobra.Command {
 		sources string
 		asJSON  bool
 		sw      suiteFlags
+		// jwtSecret mints the token: compose's demo clients use it.
+		jwtSecret string
 	)
 	cmd := &cobra.Command{
 		Use:     "bench",
@@ -42,6 +49,11 @@ stack or any gateway.`,
 			if cfg.SourceAddrs, err = parseSources(sources); err != nil {
 				return err
 			}
+			if cfg.Token == "" && jwtSecret != "" {
+				if cfg.Token, err = benchToken(jwtSecret, cfg.Duration+cfg.Drain+time.Hour); err != nil {
+					return err
+				}
+			}
 			progress := cmd.ErrOrStderr()
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {
@@ -58,6 +70,7 @@ stack or any gateway.`,
 	f.StringSliceVar(&cfg.URLs, "url", []string{"ws://127.0.0.1:8081/ws", "ws://127.0.0.1:8082/ws", "ws://127.0.0.1:8083/ws"}, "gateway WebSocket URLs")
 	f.StringVar(&cfg.Discovery, "discovery", "", "a gateway's /v1/connect URL, asked before every connect")
 	f.StringVar(&cfg.Token, "token", "", "JWT for gateways with auth on")
+	f.StringVar(&jwtSecret, "jwt-secret", os.Getenv("WSHEAL_BENCH_JWT_SECRET"), "mint the JWT (every channel, expiring after the run) with this HS256 secret instead of --token (env WSHEAL_BENCH_JWT_SECRET)")
 	f.IntVar(&cfg.Clients, "clients", bench.DefaultClients, "subscriber connections")
 	f.IntVar(&cfg.Channels, "channels", bench.DefaultChannels, "channels the subscribers spread over")
 	f.Float64Var(&cfg.Rate, "rate", bench.DefaultRate, "publishes per second over all channels")
@@ -107,4 +120,14 @@ func parseSources(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// benchToken mints a token for every channel that expires after ttl.
+func benchToken(secret string, ttl time.Duration) (string, error) {
+	now := time.Now()
+	return auth.Sign(secret, auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "wsheal-bench", IssuedAt: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
+		Subs: []string{"*"}, Pubs: []string{"*"},
+	})
 }

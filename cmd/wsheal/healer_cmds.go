@@ -110,7 +110,7 @@ func healerDryRunCmd() *cobra.Command {
 				return err
 			}
 			var s events.HealerSwitches
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on, By: operator()}, &s); err != nil {
+			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerDryRun, events.HealerDryRunCommand{ID: commandID(""), On: &on, By: operator()}, &s); err != nil {
 				return err
 			}
 			printSwitches(cmd, s)
@@ -140,7 +140,7 @@ func healerHandsOffCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			on := !clear
 			var s events.HealerSwitches
-			c := events.HandsOffCommand{Node: args[0], On: &on, Reason: reason, By: operator()}
+			c := events.HandsOffCommand{ID: commandID(""), Node: args[0], On: &on, Reason: reason, By: operator()}
 			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerHandsOff, c, &s); err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ Start everything on this machine with 'wsheal dev'; watch it with
 		&cobra.Group{ID: "test", Title: "Load and chaos:"},
 	)
 	addNATSFlags(root)
-	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd(), configCmd())
+	root.AddCommand(devCmd(), healthcheckCmd(), receiverCmd(), configCmd(), setupStreamsCmd())
 	root.AddCommand(serveCmd())
 	for _, c := range opsCmds() {
 		root.AddCommand(c)

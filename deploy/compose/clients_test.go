@@ -46,9 +46,10 @@ type payload struct {
 // newFleet connects n subscribers to urls and subscribes them to channel.
 func newFleet(ctx context.Context, t *testing.T, urls []string, channel string, n int) *fleet {
 	f := &fleet{t: t, channel: channel}
+	tokens := clientTokens(t)
 	for i := range n {
 		s := &subscriber{got: map[int]int{}}
-		c, err := client.Dial(ctx, client.Config{URLs: urls, OnState: f.tracker(s)})
+		c, err := client.Dial(ctx, client.Config{URLs: urls, OnState: f.tracker(s), TokenFunc: tokens})
 		if err != nil {
 			t.Fatalf("subscriber %d: dial %v: %v", i, urls, err)
 		}
@@ -102,7 +103,7 @@ func (f *fleet) handler(s *subscriber) func(client.Message) {
 // interval, each publish waiting for its acknowledgement across
 // reconnects (the SDK resends with the same idempotency id).
 func (f *fleet) publish(ctx context.Context, urls []string, interval time.Duration) {
-	c, err := client.Dial(ctx, client.Config{URLs: urls})
+	c, err := client.Dial(ctx, client.Config{URLs: urls, TokenFunc: clientTokens(f.t)})
 	if err != nil {
 		f.t.Fatalf("publisher: dial: %v", err)
 	}

@@ -19,6 +19,9 @@ type composeConfig struct {
 		Profiles    []string          `yaml:"profiles"`
 		Labels      map[string]string `yaml:"labels"`
 		Environment map[string]string `yaml:"environment"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
 		Healthcheck struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
@@ -69,16 +72,17 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"bench", "gw-1", "gw-2", "gw-3", "healer", "monitor", "nats-1", "nats-2", "nats-3", "notifier", "receiver"}
+	want := []string{"bench", "gw-1", "gw-2", "gw-3", "healer", "monitor", "nats-1", "nats-2", "nats-3", "notifier", "receiver", "setup-streams"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
 	}
 	for _, n := range names {
 		s := c.Services[n]
-		if s.Restart != "unless-stopped" {
+		oneShot := n == "setup-streams"
+		if s.Restart != "unless-stopped" && !(oneShot && s.Restart == "on-failure") {
 			t.Errorf("%s: restart %q", n, s.Restart)
 		}
-		if n != "bench" && len(s.Healthcheck.Test) < 2 {
+		if n != "bench" && !oneShot && len(s.Healthcheck.Test) < 2 {
 			t.Errorf("%s: no healthcheck", n)
 		}
 		if !strings.HasPrefix(s.Image, "wsheal:") && !strings.HasPrefix(s.Image, "wsheal-nats:") {
@@ -104,8 +108,41 @@ func TestComposeFile(t *testing.T) {
 	}) {
 		t.Errorf("healer: restart executor %q, volumes %v", h.Environment["WSHEAL_HEALER_RESTART"], h.Volumes)
 	}
+	checkLeastPrivilege(t, c)
 	if !slices.Equal(c.Services["bench"].Profiles, []string{"demo"}) {
 		t.Errorf("bench profiles %v, want [demo]", c.Services["bench"].Profiles)
+	}
+}
+
+// checkLeastPrivilege: the streams are made by the one-shot setup step as
+// the operator; every service waits for it and only checks them; each
+// gateway has its own NATS user and inbox; and the deployment is secure by
+// default (JWT on, an origin list, fleet hosts).
+func checkLeastPrivilege(t *testing.T, c composeConfig) {
+	t.Helper()
+	setup := c.Services["setup-streams"]
+	// compose config renders env files into environment.
+	if !slices.Contains(setup.Command, "setup-streams") || setup.Environment["NATS_USER"] != "operator" {
+		t.Errorf("setup-streams: command %v, NATS user %q", setup.Command, setup.Environment["NATS_USER"])
+	}
+	for svc, prefix := range map[string]string{"gw-1": "WSHEAL_GATEWAY", "gw-2": "WSHEAL_GATEWAY", "gw-3": "WSHEAL_GATEWAY",
+		"monitor": "WSHEAL_MONITOR", "healer": "WSHEAL_HEALER", "notifier": "WSHEAL_NOTIFIER"} {
+		s := c.Services[svc]
+		if s.Environment[prefix+"_NATS_ENSURE"] != "check" {
+			t.Errorf("%s: %s_NATS_ENSURE=%q, want check", svc, prefix, s.Environment[prefix+"_NATS_ENSURE"])
+		}
+		if s.DependsOn["setup-streams"].Condition != "service_completed_successfully" {
+			t.Errorf("%s does not wait for setup-streams", svc)
+		}
+		if prefix == "WSHEAL_GATEWAY" {
+			if s.Environment[prefix+"_NATS_INBOX_PREFIX"] != "_INBOX_"+svc || s.Environment[prefix+"_NATS_USER"] != svc {
+				t.Errorf("%s: inbox %q, user %q: want its own user and inbox", svc, s.Environment[prefix+"_NATS_INBOX_PREFIX"], s.Environment[prefix+"_NATS_USER"])
+			}
+			if s.Environment[prefix+"_AUTH"] != "jwt" || s.Environment[prefix+"_ALLOWED_ORIGINS"] == "" || s.Environment[prefix+"_FLEET_HOSTS"] == "" {
+				t.Errorf("%s: auth %q, origins %q, fleet hosts %q", svc, s.Environment[prefix+"_AUTH"],
+					s.Environment[prefix+"_ALLOWED_ORIGINS"], s.Environment[prefix+"_FLEET_HOSTS"])
+			}
+		}
 	}
 }
 

@@ -5,6 +5,16 @@
 //   - TestNATSPermissions*: a real nats-server loaded with nats/auth.conf;
 //     every user connects and the allowed and denied publishes,
 //     subscriptions, requests and JetStream operations are checked.
+//   - TestStolenGatewayCredential*, TestForgedSwitchesAndForeignReplies:
+//     the attacks of issue 14 made with a gateway's credential (stream
+//     updates, new streams with forging transforms, other nodes' keys,
+//     healer switches) and the app user's (other users' replies), each
+//     refused by the server.
+//   - TestServicesRunWithComposePermissions: the real services as
+//     processes with the compose users, NATS_ENSURE=check after `wsheal
+//     setup-streams`: they work (a killed gateway becomes an incident)
+//     without one permission violation, and ignore a registration forged
+//     with a gateway credential.
 //   - TestComposeFile, TestComposeTLSOverride: the compose files as the
 //     installed compose tool renders them (no engine needed).
 //   - TestComposeE2E: with a Docker engine, builds the images, brings the

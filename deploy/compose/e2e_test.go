@@ -93,8 +93,9 @@ func TestComposeE2E(t *testing.T) {
 		for _, id := range incidents {
 			paths = append(paths, "/dash/incidents/"+id)
 		}
+		token := dashboardToken(t)
 		for _, p := range paths {
-			if code := httpStatus(ctx, base+p); code != http.StatusOK {
+			if code := httpStatus(ctx, base+p, token); code != http.StatusOK {
 				t.Errorf("GET %s: %d", p, code)
 			}
 		}
@@ -254,10 +255,13 @@ func receiverGot(ctx context.Context, t *testing.T, url string) map[string]map[s
 }
 
 // httpStatus is the status code of GET url, 0 if it did not answer.
-func httpStatus(ctx context.Context, url string) int {
+func httpStatus(ctx context.Context, url, bearer string) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

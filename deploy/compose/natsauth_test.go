@@ -2,8 +2,10 @@ package compose
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +22,9 @@ import (
 // users are the NATS users of nats/auth.conf and the environment variable
 // holding each one's password.
 var users = map[string]string{
-	"gateway":  "WSHEAL_GATEWAY_PASSWORD",
+	"gw-1":     "WSHEAL_GW_1_PASSWORD",
+	"gw-2":     "WSHEAL_GW_2_PASSWORD",
+	"gw-3":     "WSHEAL_GW_3_PASSWORD",
 	"monitor":  "WSHEAL_MONITOR_PASSWORD",
 	"healer":   "WSHEAL_HEALER_PASSWORD",
 	"notifier": "WSHEAL_NOTIFIER_PASSWORD",
@@ -29,8 +33,45 @@ var users = map[string]string{
 }
 
 // authServer runs a single JetStream server with the deployment's users
-// and permissions (nats/auth.conf, unchanged) and returns its URL.
+// and permissions (nats/auth.conf, unchanged) and returns its URL. The
+// operator has created the contract, as the compose setup step does.
 func authServer(t *testing.T) string {
+	t.Helper()
+	url, _ := authServerLog(t)
+	return url
+}
+
+// serverLog collects the permission violations a server logs.
+type serverLog struct {
+	mu         sync.Mutex
+	violations []string
+}
+
+func (l *serverLog) record(format string, v ...any) {
+	line := fmt.Sprintf(format, v...)
+	if strings.Contains(line, "Permissions Violation") {
+		l.mu.Lock()
+		l.violations = append(l.violations, line)
+		l.mu.Unlock()
+	}
+}
+
+func (l *serverLog) Noticef(format string, v ...any) { l.record(format, v...) }
+func (l *serverLog) Warnf(format string, v ...any)   { l.record(format, v...) }
+func (l *serverLog) Fatalf(format string, v ...any)  { l.record(format, v...) }
+func (l *serverLog) Errorf(format string, v ...any)  { l.record(format, v...) }
+func (l *serverLog) Debugf(format string, v ...any)  { l.record(format, v...) }
+func (l *serverLog) Tracef(format string, v ...any)  { l.record(format, v...) }
+
+// list returns the violations logged so far.
+func (l *serverLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.violations)
+}
+
+// authServerLog is authServer with the server's permission violations.
+func authServerLog(t *testing.T) (string, *serverLog) {
 	t.Helper()
 	dir := t.TempDir()
 	auth, err := os.ReadFile(filepath.Join("nats", "auth.conf"))
@@ -38,7 +79,7 @@ func authServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for user, env := range users {
-		t.Setenv(env, "pw"+user+"Secret42")
+		t.Setenv(env, password(user))
 	}
 	conf := "listen: 127.0.0.1:-1\njetstream { store_dir: " + strings.ReplaceAll(filepath.Join(dir, "js"), `\`, `/`) + " }\ninclude ./auth.conf\n"
 	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), auth, 0o600); err != nil {
@@ -51,18 +92,44 @@ func authServer(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("nats/auth.conf does not load: %v", err)
 	}
-	opts.NoSigs, opts.NoLog = true, true
+	opts.NoSigs = true
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &serverLog{}
+	srv.SetLogger(log, false, false)
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats server not ready")
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv.ClientURL()
+	setupStreams(t, srv.ClientURL())
+	return srv.ClientURL(), log
 }
+
+// setupStreams creates the contract as the operator, as the compose
+// service setup-streams does before the services start.
+func setupStreams(t *testing.T, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.UserInfo("operator", password("operator")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := events.Ensure(ctx, js, events.EnsureOptions{Replicas: 1}); err != nil {
+		t.Fatalf("the operator cannot create the contract: %v", err)
+	}
+}
+
+// password is a test user's password.
+func password(user string) string { return "pw" + strings.ReplaceAll(user, "-", "") + "Secret42" }
 
 // conn connects as user and records the permission violations the server
 // reports to it.
@@ -75,10 +142,9 @@ type conn struct {
 func dial(t *testing.T, url, user string) *conn {
 	t.Helper()
 	c := &conn{}
-	opts := []nats.Option{nats.UserInfo(user, "pw"+user+"Secret42"), nats.Name("test-" + user)}
-	switch user {
-	case "gateway", "monitor", "healer", "notifier":
-		// As in docker-compose.yml: each service replies on its own inboxes.
+	opts := []nats.Option{nats.UserInfo(user, password(user)), nats.Name("test-" + user)}
+	if user != "operator" {
+		// As in docker-compose.yml: each user replies on its own inboxes.
 		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+user))
 	}
 	nc, err := nats.Connect(url, append(opts,
@@ -130,12 +196,15 @@ func TestNATSPermissionsPublish(t *testing.T) {
 		user, subject string
 		allowed       bool
 	}{
-		{"gateway", events.HeartbeatSubject("gw-1"), true},
-		{"gateway", events.ChannelSubject("room"), true},
-		{"gateway", events.AnomalySubject("node_down", "gw-2"), false},
-		{"gateway", events.GatewayControlSubject("gw-2", "drain"), false},
-		{"gateway", events.ControlSubject("healer", "pause"), false},
-		{"gateway", events.IncidentSubject("inc-1"), false},
+		{"gw-1", events.HeartbeatSubject("gw-1"), true},
+		{"gw-1", events.HeartbeatSubject("gw-2"), false},
+		{"gw-1", events.HealthSubject("gw-3"), false},
+		{"gw-2", events.HealthSubject("gw-2"), true},
+		{"gw-1", events.ChannelSubject("room"), true},
+		{"gw-1", events.AnomalySubject("node_down", "gw-2"), false},
+		{"gw-1", events.GatewayControlSubject("gw-2", "drain"), false},
+		{"gw-1", events.ControlSubject("healer", "pause"), false},
+		{"gw-1", events.IncidentSubject("inc-1"), false},
 		{"monitor", events.AnomalySubject("node_down", "gw-2"), true},
 		{"monitor", events.ServiceHeartbeatSubject("monitor", "m1"), true},
 		{"monitor", events.ServiceHeartbeatSubject("healer", "h1"), false},
@@ -168,7 +237,7 @@ func TestNATSPermissionsPublish(t *testing.T) {
 		{"app", events.ControlSubject("notifier", "list"), false},
 		{"app", events.HeartbeatSubject("gw-1"), false},
 		{"app", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
-		{"gateway", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
+		{"gw-1", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
 		{"healer", "$JS.API.STREAM.PURGE." + events.StreamIncidents, false},
 		{"monitor", "$JS.API.STREAM.CREATE.SNOOP", false},
 	}
@@ -225,13 +294,21 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 		user, subject string
 		allowed       bool
 	}{
-		{"gateway", events.GatewayControlGroup("gw-1") + ".>", true},
-		{"gateway", "$SRV.>", true},
-		{"gateway", events.ControlSubject("healer", "pause"), false},
-		{"gateway", events.AnomaliesAll, false},
-		{"gateway", "_INBOX_gateway.>", true},
-		{"gateway", "_INBOX.>", false},
-		{"gateway", "_INBOX_healer.>", false},
+		{"gw-1", events.GatewayControlGroup("gw-1") + ".>", true},
+		{"gw-1", "$SRV.>", true},
+		{"gw-1", events.ControlSubject("healer", "pause"), false},
+		{"gw-1", events.AnomaliesAll, false},
+		{"gw-1", "_INBOX_gw-1.>", true},
+		{"gw-1", "_INBOX_gw-2.>", false},
+		{"gw-1", "_INBOX_operator.>", false},
+		{"gw-1", events.GatewayControlGroup("gw-2") + ".>", false},
+		{"gw-1", "wslive.>", true},
+		{"app", "wslive.>", true},
+		{"app", "_INBOX_app.>", true},
+		{"app", "_INBOX.>", false},
+		{"app", "_INBOX_healer.>", false},
+		{"gw-1", "_INBOX.>", false},
+		{"gw-1", "_INBOX_healer.>", false},
 		{"monitor", "_INBOX_notifier.>", false},
 		{"healer", "_INBOX_healer.>", true},
 		{"monitor", events.EventsAll, true},
@@ -263,11 +340,12 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 	}
 }
 
-// TestNATSPermissionsJetStream: every service may ensure the contract
-// (create and update the streams and buckets), none may delete them.
+// TestNATSPermissionsJetStream: every service checks the contract
+// (NATS_ENSURE=check) and none may create, update or delete a stream or
+// bucket: only the operator ensures it (`wsheal setup-streams`).
 func TestNATSPermissionsJetStream(t *testing.T) {
 	url := authServer(t)
-	for _, user := range []string{"gateway", "monitor", "healer", "notifier", "operator"} {
+	for _, user := range []string{"gw-1", "monitor", "healer", "notifier", "operator"} {
 		t.Run(user, func(t *testing.T) {
 			c := dial(t, url, user)
 			js, err := jetstream.New(c.Conn)
@@ -276,16 +354,24 @@ func TestNATSPermissionsJetStream(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if err := events.Ensure(ctx, js, events.EnsureOptions{Replicas: 1}); err != nil {
-				t.Fatalf("%s cannot ensure the contract: %v", user, err)
+			if err := events.Check(ctx, js); err != nil {
+				t.Fatalf("%s cannot check the contract: %v", user, err)
 			}
-			dctx, dcancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-			defer dcancel()
-			err = js.DeleteStream(dctx, events.StreamIncidents)
+			ectx, ecancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer ecancel()
+			err = events.Ensure(ectx, js, events.EnsureOptions{Replicas: 1})
 			if user == "operator" {
+				if err != nil {
+					t.Fatalf("the operator cannot ensure the contract: %v", err)
+				}
 				return
 			}
 			if err == nil {
+				t.Fatalf("%s may create or update the streams", user)
+			}
+			dctx, dcancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer dcancel()
+			if err := js.DeleteStream(dctx, events.StreamIncidents); err == nil {
 				t.Fatalf("%s deleted stream %s", user, events.StreamIncidents)
 			}
 		})
@@ -297,7 +383,7 @@ func TestNATSPermissionsJetStream(t *testing.T) {
 // monitor or a data-plane app.
 func TestNATSPermissionsControl(t *testing.T) {
 	url := authServer(t)
-	gw := dial(t, url, "gateway")
+	gw := dial(t, url, "gw-1")
 	svc, err := micro.AddService(gw.Conn, micro.Config{Name: events.ServiceName(events.ServiceGateway), Version: "0.0.1"})
 	if err != nil {
 		t.Fatal(err)

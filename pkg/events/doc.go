@@ -8,6 +8,14 @@
 // version (io.wsheal.gateway.v1.heartbeat). Its id doubles as the
 // Nats-Msg-Id header so that JetStream de-duplicates republished events.
 //
+// Trust: a value read from a bucket or an event is checked before anyone
+// acts on it, whoever wrote it: DecodeRegistration and Registration.CheckURLs
+// (schemes ws, wss, http, https; an allow-list of Hosts), DecodeSettings
+// (Settings.Validate bounds). Streams and buckets are created by Ensure with
+// operator rights (`wsheal setup-streams`); a service without that right
+// calls Check (EnsureMode with EnsureCheck), which only reads stream info.
+// Every event published by Emitter passes through package redact first.
+//
 // Compatibility: within a version, fields are only ever added. A decoder
 // ignores fields it does not know and rejects a known type of an unknown
 // version with ErrWrongVersion.

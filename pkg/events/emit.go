@@ -6,6 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsheal/wsheal/pkg/events/redact"
 )
 
 // Emitter publishes events from one source. Events on subjects a stream
@@ -38,6 +40,7 @@ func (e *Emitter) Publish(ctx context.Context, subject string, ev *Event) error 
 	if err != nil {
 		return err
 	}
+	body = redact.Bytes(body) // secrets never reach the event streams
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, ev.ID)
 	msg.Header.Set("Ce-Type", ev.Type)

@@ -35,8 +35,10 @@ func (r Registration) Fresh(now time.Time) bool {
 var ErrRegistration = errors.New("events: bad registration")
 
 // DecodeRegistration reads a BucketFleet entry. Gateways write it, so the
-// reader checks it: bounded size, a valid node id, no negative counts.
-// Unknown fields are ignored (fields are only ever added).
+// reader checks it: bounded size, a valid node id, no negative counts,
+// URLs of scheme ws, wss, http or https only (Registration.CheckURLs with
+// an allow-list of hosts checks the hosts too). Unknown fields are ignored
+// (fields are only ever added).
 func DecodeRegistration(b []byte) (Registration, error) {
 	var r Registration
 	if len(b) > MaxEventSize {
@@ -51,5 +53,5 @@ func DecodeRegistration(b []byte) (Registration, error) {
 	if r.Connections < 0 || r.Capacity < 0 || r.HeartbeatMS < 0 {
 		return r, fmt.Errorf("%w: %s has negative counts", ErrRegistration, r.Node)
 	}
-	return r, nil
+	return r, r.CheckURLs(nil)
 }

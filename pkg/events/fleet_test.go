@@ -27,12 +27,13 @@ func TestDecodeRegistration(t *testing.T) {
 func FuzzDecodeRegistration(f *testing.F) {
 	f.Add([]byte(`{"node":"gw-1","url":"ws://127.0.0.1:8080/ws","heartbeat_ms":1000}`))
 	f.Add([]byte(`{"node":"n","connections":-1}`))
+	f.Add([]byte(`{"node":"n","url":"javascript:alert(1)","internal_url":"http://u:p@h"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := events.DecodeRegistration(b)
 		if err != nil {
 			return
 		}
-		if events.ValidateToken(r.Node) != nil || r.Connections < 0 || r.Capacity < 0 {
+		if events.ValidateToken(r.Node) != nil || r.Connections < 0 || r.Capacity < 0 || r.CheckURLs(nil) != nil {
 			t.Fatalf("accepted %+v", r)
 		}
 		if _, err := json.Marshal(r); err != nil {

@@ -21,10 +21,16 @@ const (
 
 // HandsOff is a per-node lock: the healer does not act on the node.
 type HandsOff struct {
-	Node   string    `json:"node"`
-	Reason string    `json:"reason,omitempty"`
-	By     string    `json:"by,omitempty"`
-	Since  time.Time `json:"since"`
+	Node   string `json:"node"`
+	Reason string `json:"reason,omitempty"`
+	// By is the NATS identity that asked, as the healer established it
+	// (see HealerPauseCommand), never the request's own claim.
+	By string `json:"by,omitempty"`
+	// Claimed is the name the request gave for itself (the command's by),
+	// kept for the record only.
+	Claimed   string    `json:"claimed,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Since     time.Time `json:"since"`
 }
 
 // HealerStatus is the healer's reply to status. The switches are shared by
@@ -49,33 +55,50 @@ type HealerPolicies struct {
 }
 
 // HealerPauseCommand pauses every action of every replica.
+//
+// Every switch (pause, resume, dryrun, handsoff) needs an id: the same id
+// twice changes the switches once. The healer records who asked from the
+// request's authenticated identity: the Nats-Request-Info header when the
+// server sets it (a request that crossed an account's service import, and
+// WSHEAL_HEALER_TRUST_REQUEST_INFO=true), else the identity NATS
+// permissions give the switch subjects (WSHEAL_HEALER_SWITCH_IDENTITY).
+// By is what the requester says of itself and is kept as a claim only.
 type HealerPauseCommand struct {
-	ID     string `json:"id,omitempty"`
+	ID     string `json:"id"`
 	Reason string `json:"reason,omitempty"`
 	By     string `json:"by,omitempty"`
 }
 
 // Validate implements Command.
-func (c *HealerPauseCommand) Validate() error { return healerText("reason", c.Reason) }
+func (c *HealerPauseCommand) Validate() error {
+	if err := NeedID(c.ID); err != nil {
+		return err
+	}
+	return healerText("reason", c.Reason)
+}
 
 // HealerResumeCommand resumes after a pause.
 type HealerResumeCommand struct {
-	ID string `json:"id,omitempty"`
+	ID string `json:"id"`
 	By string `json:"by,omitempty"`
 }
 
 // Validate implements Command.
-func (c *HealerResumeCommand) Validate() error { return nil }
+func (c *HealerResumeCommand) Validate() error { return NeedID(c.ID) }
 
 // HealerDryRunCommand turns dry-run (shadow) mode on or off: decisions are
 // made and published as skipped(dry-run), nothing is done.
 type HealerDryRunCommand struct {
+	ID string `json:"id"`
 	On *bool  `json:"on"`
 	By string `json:"by,omitempty"`
 }
 
 // Validate implements Command.
 func (c *HealerDryRunCommand) Validate() error {
+	if err := NeedID(c.ID); err != nil {
+		return err
+	}
 	if c.On == nil {
 		return missing("on")
 	}
@@ -85,6 +108,7 @@ func (c *HealerDryRunCommand) Validate() error {
 // HandsOffCommand sets (On true) or clears (On false) a node's hands-off
 // lock. Clearing also lifts a quarantine of the node.
 type HandsOffCommand struct {
+	ID     string `json:"id"`
 	Node   string `json:"node"`
 	On     *bool  `json:"on"`
 	Reason string `json:"reason,omitempty"`
@@ -93,6 +117,9 @@ type HandsOffCommand struct {
 
 // Validate implements Command.
 func (c *HandsOffCommand) Validate() error {
+	if err := NeedID(c.ID); err != nil {
+		return err
+	}
 	if c.Node == "" {
 		return missing("node")
 	}

@@ -24,6 +24,7 @@ var ErrConfig = errors.New("gateway: config")
 type Config struct {
 	service.NATS
 	service.Log
+	service.Fleet
 
 	Node        string   `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"`

@@ -111,6 +111,9 @@ func (s *Service) ctlResize(req micro.Request) {
 			set = s.cfg.settings()
 		}
 		mergeSettings(&set, &cmd)
+		if err := set.Validate(); err != nil {
+			return nil, events.Errorf(events.CodeBadRequest, "%v", err)
+		}
 		b, _ := json.Marshal(set)
 		if _, err := s.desired.Put(ctx, s.cfg.Node, b); err != nil {
 			return nil, events.Errorf(events.CodeUnavailable, "desired state not saved: %v", err)
@@ -143,24 +146,36 @@ func mergeSettings(set *events.Settings, cmd *events.ResizeCommand) {
 }
 
 // loadDesired applies the settings a resize left in the desired-state
-// bucket before this process started.
+// bucket before this process started. Every value is validated first: a
+// value out of bounds (a forged max_conns 0 that would refuse everyone) is
+// logged and skipped, and the newest valid revision of the key's history
+// applies instead (the last good setting), else the configuration.
 func (s *Service) loadDesired(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
-	e, err := s.desired.Get(ctx, s.cfg.Node)
+	hist, err := s.desired.History(ctx, s.cfg.Node)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			s.log.Warn().Err(err).Msg("desired state not read; using the configuration")
 		}
 		return
 	}
-	var set events.Settings
-	if err := json.Unmarshal(e.Value(), &set); err != nil {
-		s.log.Warn().Err(err).Msg("desired state malformed; using the configuration")
+	for i := len(hist) - 1; i >= 0; i-- {
+		e := hist[i]
+		if e.Operation() != jetstream.KeyValuePut {
+			return // deleted or purged: the configuration applies
+		}
+		set, err := events.DecodeSettings(e.Value())
+		if err != nil {
+			s.log.Error().Err(err).Uint64("revision", e.Revision()).
+				Msg("desired state rejected; looking for the last good one")
+			continue
+		}
+		s.pool.Apply(set)
+		s.log.Info().Interface("settings", set).Uint64("revision", e.Revision()).Msg("desired settings applied")
 		return
 	}
-	s.pool.Apply(set)
-	s.log.Info().Interface("settings", set).Msg("desired settings applied")
+	s.log.Error().Msg("no valid desired state; using the configuration")
 }
 
 // once runs a mutating command at most once per id: the reply is kept in

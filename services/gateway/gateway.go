@@ -156,7 +156,7 @@ func (s *Service) connect(ctx context.Context) error {
 	if s.cfg.Channels != (events.ChannelLimits{}) {
 		opt.Channels = &s.cfg.Channels
 	}
-	js, err := service.EnsureContractWith(ctx, nc, opt, s.log)
+	js, err := service.EnsureContractWith(ctx, nc, s.cfg.NATS.Ensure, opt, s.log)
 	if err != nil {
 		nc.Close()
 		return err
@@ -170,7 +170,7 @@ func (s *Service) build(ctx context.Context) error {
 	s.emitter = events.NewEmitter(s.nc, s.js, events.Source(events.ServiceGateway, s.cfg.Node))
 	s.notes = newNotables(s.cfg, s.emitter, s.log)
 	var err error
-	if s.registry, err = fleet.Open(ctx, s.js, s.log); err != nil {
+	if s.registry, err = fleet.Open(ctx, s.js, s.cfg.FleetHosts, s.log); err != nil {
 		return err
 	}
 	if s.desired, err = s.js.KeyValue(ctx, events.BucketDesired); err != nil {

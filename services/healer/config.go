@@ -25,38 +25,43 @@ var ErrConfig = errors.New("healer: config")
 type Config struct {
 	service.NATS
 	service.Log
+	service.Fleet
 
-	Instance       string        `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`
-	Policies       string        `envconfig:"POLICIES" desc:"policy file (YAML or JSON); empty: the built-in policies ('wsheal healer policies' prints them)"`
-	DryRun         bool          `envconfig:"DRY_RUN" default:"false" desc:"start in dry-run: decide and publish, act never"`
-	Restart        string        `envconfig:"RESTART" default:"auto" desc:"restart executor: docker (Engine API), dev (the wsheal dev supervisor), auto (the dev supervisor if one answers, else Docker) or off"`
-	DockerSocket   string        `envconfig:"DOCKER_SOCKET" default:"/var/run/docker.sock" desc:"Docker Engine API socket of the restart executor"`
-	DockerLabel    string        `envconfig:"DOCKER_LABEL" default:"io.wsheal.node" desc:"container label whose value names the node"`
-	DockerGrace    time.Duration `envconfig:"DOCKER_GRACE" default:"10s" desc:"seconds Docker waits for a container to stop before killing it"`
-	CommandTimeout time.Duration `envconfig:"COMMAND_TIMEOUT" default:"5s" desc:"bound on one gateway command request"`
-	WebhookTimeout time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"10s" desc:"bound on one runbook webhook call"`
-	Durable        string        `envconfig:"DURABLE" default:"wsheal-healer" desc:"durable consumer the replicas share on the anomalies stream"`
-	AckWait        time.Duration `envconfig:"ACK_WAIT" default:"30s" desc:"redelivery to another replica after one goes silent mid-action"`
-	MaxInFlight    int           `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"anomalies handled at once"`
-	Replay         time.Duration `envconfig:"REPLAY" default:"10m" desc:"how far back a new consumer starts"`
-	BackoffBase    time.Duration `envconfig:"BACKOFF_BASE" default:"5s" desc:"first delay of the per (target, action) backoff"`
-	BackoffMax     time.Duration `envconfig:"BACKOFF_MAX" default:"5m" desc:"longest per (target, action) backoff"`
-	HealthyPeriod  time.Duration `envconfig:"HEALTHY_PERIOD" default:"2m" desc:"a target must stay healthy this long before its backoff resets"`
-	BudgetRate     float64       `envconfig:"BUDGET_RATE" default:"0.5" desc:"global action budget: actions per second"`
-	BudgetBurst    int           `envconfig:"BUDGET_BURST" default:"10" desc:"global action budget: burst"`
-	BlastShare     float64       `envconfig:"BLAST_SHARE" default:"0.5" desc:"most of the fleet draining or out at once, counted after the action"`
-	PanicShare     float64       `envconfig:"PANIC_SHARE" default:"0.5" desc:"with more of the fleet unhealthy than this, act never and escalate"`
-	RetryCap       int           `envconfig:"RETRY_CAP" default:"3" desc:"failed verifications per incident before the healer stops and escalates"`
-	FlapHeals      int           `envconfig:"FLAP_HEALS" default:"3" desc:"heals within FLAP_WINDOW after which a node is quarantined and escalated"`
-	FlapWindow     time.Duration `envconfig:"FLAP_WINDOW" default:"10m" desc:"window of the flap detector"`
-	NodeStale      time.Duration `envconfig:"NODE_STALE" default:"3s" desc:"a node without a heartbeat this long is not healthy"`
-	NodeForget     time.Duration `envconfig:"NODE_FORGET" default:"10m" desc:"a node silent this long leaves the healer's fleet view"`
-	VerifyPoll     time.Duration `envconfig:"VERIFY_POLL" default:"250ms" desc:"how often a post-condition is checked"`
-	Wait           time.Duration `envconfig:"WAIT" default:"5s" desc:"re-evaluation interval while paused or blocked by a safety rule"`
-	DrainOver      time.Duration `envconfig:"DRAIN_OVER" default:"10s" desc:"how long a drain or rebalance spreads its reconnect hints"`
-	MaxAge         time.Duration `envconfig:"MAX_AGE" default:"1h" desc:"an anomaly open longer than this is escalated and dropped"`
-	IncidentTTL    time.Duration `envconfig:"INCIDENT_TTL" default:"24h" desc:"finished incidents are forgotten after this"`
-	Heartbeat      time.Duration `envconfig:"HEARTBEAT" default:"1s" desc:"interval of the healer's service heartbeat"`
+	Instance string `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`
+	// SwitchIdentity and TrustRequestInfo decide whom a switch (pause,
+	// resume, dryrun, handsoff) is recorded as coming from.
+	SwitchIdentity   string        `envconfig:"SWITCH_IDENTITY" default:"operator" desc:"the NATS user(s) that the NATS permissions let publish healer switches (pause, resume, dryrun, handsoff); recorded as who asked when the request carries no server-set identity"`
+	TrustRequestInfo bool          `envconfig:"TRUST_REQUEST_INFO" default:"false" desc:"believe the Nats-Request-Info header of a switch request (set it only when switches reach the healer through an account service import with share: true, where nats-server writes the header; in one account a client can forge it)"`
+	Policies         string        `envconfig:"POLICIES" desc:"policy file (YAML or JSON); empty: the built-in policies ('wsheal healer policies' prints them)"`
+	DryRun           bool          `envconfig:"DRY_RUN" default:"false" desc:"start in dry-run: decide and publish, act never"`
+	Restart          string        `envconfig:"RESTART" default:"auto" desc:"restart executor: docker (Engine API), dev (the wsheal dev supervisor), auto (the dev supervisor if one answers, else Docker) or off"`
+	DockerSocket     string        `envconfig:"DOCKER_SOCKET" default:"/var/run/docker.sock" desc:"Docker Engine API socket of the restart executor"`
+	DockerLabel      string        `envconfig:"DOCKER_LABEL" default:"io.wsheal.node" desc:"container label whose value names the node"`
+	DockerGrace      time.Duration `envconfig:"DOCKER_GRACE" default:"10s" desc:"seconds Docker waits for a container to stop before killing it"`
+	CommandTimeout   time.Duration `envconfig:"COMMAND_TIMEOUT" default:"5s" desc:"bound on one gateway command request"`
+	WebhookTimeout   time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"10s" desc:"bound on one runbook webhook call"`
+	Durable          string        `envconfig:"DURABLE" default:"wsheal-healer" desc:"durable consumer the replicas share on the anomalies stream"`
+	AckWait          time.Duration `envconfig:"ACK_WAIT" default:"30s" desc:"redelivery to another replica after one goes silent mid-action"`
+	MaxInFlight      int           `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"anomalies handled at once"`
+	Replay           time.Duration `envconfig:"REPLAY" default:"10m" desc:"how far back a new consumer starts"`
+	BackoffBase      time.Duration `envconfig:"BACKOFF_BASE" default:"5s" desc:"first delay of the per (target, action) backoff"`
+	BackoffMax       time.Duration `envconfig:"BACKOFF_MAX" default:"5m" desc:"longest per (target, action) backoff"`
+	HealthyPeriod    time.Duration `envconfig:"HEALTHY_PERIOD" default:"2m" desc:"a target must stay healthy this long before its backoff resets"`
+	BudgetRate       float64       `envconfig:"BUDGET_RATE" default:"0.5" desc:"global action budget: actions per second"`
+	BudgetBurst      int           `envconfig:"BUDGET_BURST" default:"10" desc:"global action budget: burst"`
+	BlastShare       float64       `envconfig:"BLAST_SHARE" default:"0.5" desc:"most of the fleet draining or out at once, counted after the action"`
+	PanicShare       float64       `envconfig:"PANIC_SHARE" default:"0.5" desc:"with more of the fleet unhealthy than this, act never and escalate"`
+	RetryCap         int           `envconfig:"RETRY_CAP" default:"3" desc:"failed verifications per incident before the healer stops and escalates"`
+	FlapHeals        int           `envconfig:"FLAP_HEALS" default:"3" desc:"heals within FLAP_WINDOW after which a node is quarantined and escalated"`
+	FlapWindow       time.Duration `envconfig:"FLAP_WINDOW" default:"10m" desc:"window of the flap detector"`
+	NodeStale        time.Duration `envconfig:"NODE_STALE" default:"3s" desc:"a node without a heartbeat this long is not healthy"`
+	NodeForget       time.Duration `envconfig:"NODE_FORGET" default:"10m" desc:"a node silent this long leaves the healer's fleet view"`
+	VerifyPoll       time.Duration `envconfig:"VERIFY_POLL" default:"250ms" desc:"how often a post-condition is checked"`
+	Wait             time.Duration `envconfig:"WAIT" default:"5s" desc:"re-evaluation interval while paused or blocked by a safety rule"`
+	DrainOver        time.Duration `envconfig:"DRAIN_OVER" default:"10s" desc:"how long a drain or rebalance spreads its reconnect hints"`
+	MaxAge           time.Duration `envconfig:"MAX_AGE" default:"1h" desc:"an anomaly open longer than this is escalated and dropped"`
+	IncidentTTL      time.Duration `envconfig:"INCIDENT_TTL" default:"24h" desc:"finished incidents are forgotten after this"`
+	Heartbeat        time.Duration `envconfig:"HEARTBEAT" default:"1s" desc:"interval of the healer's service heartbeat"`
 }
 
 // ConfigFromEnv reads and validates the config.

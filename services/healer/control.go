@@ -108,13 +108,23 @@ func (s *Service) switches(ctx context.Context, f func(*state.Switches)) (any, e
 	return events.HealerSwitches{Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands}, nil
 }
 
+// pause, resume, dryRun and handsOff are the switches: each needs a
+// request id (a repeat of the last id changes nothing) and is recorded
+// with the requester's NATS identity (requester), the request's own "by"
+// kept as a claim.
 func (s *Service) pause(ctx context.Context, req micro.Request) (any, error) {
 	var cmd events.HealerPauseCommand
 	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
 		return nil, err
 	}
-	s.log.Warn().Str("by", cmd.By).Str("reason", cmd.Reason).Msg("paused")
-	return s.switches(ctx, func(sw *state.Switches) { sw.Paused, sw.Reason, sw.By = true, cmd.Reason, cmd.By })
+	by := s.requester(req)
+	s.log.Warn().Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Str("reason", cmd.Reason).Msg("paused")
+	return s.switches(ctx, func(sw *state.Switches) {
+		if sw.RequestID != cmd.ID {
+			sw.Paused, sw.Reason = true, cmd.Reason
+			record(sw, by, cmd.By, cmd.ID)
+		}
+	})
 }
 
 func (s *Service) resume(ctx context.Context, req micro.Request) (any, error) {
@@ -122,8 +132,14 @@ func (s *Service) resume(ctx context.Context, req micro.Request) (any, error) {
 	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
 		return nil, err
 	}
-	s.log.Info().Str("by", cmd.By).Msg("resumed")
-	return s.switches(ctx, func(sw *state.Switches) { sw.Paused, sw.Reason, sw.By = false, "", cmd.By })
+	by := s.requester(req)
+	s.log.Info().Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Msg("resumed")
+	return s.switches(ctx, func(sw *state.Switches) {
+		if sw.RequestID != cmd.ID {
+			sw.Paused, sw.Reason = false, ""
+			record(sw, by, cmd.By, cmd.ID)
+		}
+	})
 }
 
 func (s *Service) dryRun(ctx context.Context, req micro.Request) (any, error) {
@@ -131,8 +147,14 @@ func (s *Service) dryRun(ctx context.Context, req micro.Request) (any, error) {
 	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
 		return nil, err
 	}
-	s.log.Info().Bool("on", *cmd.On).Str("by", cmd.By).Msg("dry-run switched")
-	return s.switches(ctx, func(sw *state.Switches) { sw.DryRun, sw.By = *cmd.On, cmd.By })
+	by := s.requester(req)
+	s.log.Info().Bool("on", *cmd.On).Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Msg("dry-run switched")
+	return s.switches(ctx, func(sw *state.Switches) {
+		if sw.RequestID != cmd.ID {
+			sw.DryRun = *cmd.On
+			record(sw, by, cmd.By, cmd.ID)
+		}
+	})
 }
 
 func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) {
@@ -140,16 +162,19 @@ func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) 
 	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
 		return nil, err
 	}
+	by := s.requester(req)
 	var err error
 	if *cmd.On {
-		err = s.store.SetHandsOff(ctx, events.HandsOff{Node: cmd.Node, Reason: cmd.Reason, By: cmd.By, Since: time.Now().UTC()})
+		err = s.store.SetHandsOff(ctx, events.HandsOff{Node: cmd.Node, Reason: cmd.Reason, By: by,
+			Claimed: truncate(cmd.By, 128), RequestID: cmd.ID, Since: time.Now().UTC()})
 	} else {
 		err = s.store.ClearHandsOff(ctx, cmd.Node)
 	}
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	s.log.Info().Str("node", cmd.Node).Bool("on", *cmd.On).Str("by", cmd.By).Msg("hands-off switched")
+	s.log.Info().Str("node", cmd.Node).Bool("on", *cmd.On).Str("by", by).Str("claimed", cmd.By).
+		Str("request_id", cmd.ID).Msg("hands-off switched")
 	return s.switches(ctx, func(*state.Switches) {})
 }
 

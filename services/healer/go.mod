@@ -10,6 +10,7 @@ require (
 
 require (
 	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/monitor v0.0.0-00010101000000-000000000000
@@ -26,7 +27,6 @@ require (
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect

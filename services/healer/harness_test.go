@@ -60,12 +60,17 @@ const testPolicies = `policies:
 
 // testConfig is a healer on srv with short timings.
 func testConfig(t *testing.T, srv *natstest.Server) healer.Config {
+	return testConfigURL(t, srv.URL())
+}
+
+// testConfigURL is testConfig for a server at url.
+func testConfigURL(t *testing.T, url string) healer.Config {
 	path := filepath.Join(t.TempDir(), "policies.yaml")
 	if err := os.WriteFile(path, []byte(testPolicies), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return healer.Config{
-		NATS: service.NATS{URL: srv.URL(), Replicas: 1}, Log: service.Log{Level: "info", Format: "json"},
+		NATS: service.NATS{URL: url, Replicas: 1}, Log: service.Log{Level: "info", Format: "json"},
 		Instance: "h1", Policies: path, Restart: "dev",
 		DockerSocket: "/nonexistent.sock", DockerLabel: "io.wsheal.node", DockerGrace: time.Second,
 		CommandTimeout: 2 * time.Second, WebhookTimeout: 2 * time.Second,

@@ -74,7 +74,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -92,6 +92,7 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	s.js, s.store = js, store
 	em := events.NewEmitter(nc, js, events.Source(events.ServiceHealer, s.cfg.Instance))
 	view := fleet.New(s.cfg.NodeStale, s.cfg.NodeForget, s.log)
+	view.Hosts = s.cfg.FleetHosts
 	s.engine = remedy.New(s.engineConfig(), remedy.Deps{
 		JS: js, Emitter: em, Fleet: view, Store: store, Policies: s.policies,
 		Gateways: gateway.New(nc, s.cfg.CommandTimeout),

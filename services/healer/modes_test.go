@@ -22,7 +22,7 @@ func TestDryRunActsNeverButSaysWhatItWouldDo(t *testing.T) {
 	nc := natsConn(t, srv.URL())
 	on := true
 	var sw events.HealerSwitches
-	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on, By: "test"}, &sw); err != nil || !sw.DryRun {
+	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{ID: "d1", On: &on, By: "test"}, &sw); err != nil || !sw.DryRun {
 		t.Fatalf("dry-run on: %+v %v", sw, err)
 	}
 	f.kill("n1", true)
@@ -67,7 +67,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())
-	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{Reason: "maintenance", By: "test"}, nil); err != nil {
+	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{ID: "p1", Reason: "maintenance", By: "test"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
@@ -78,7 +78,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 	if len(f.commands("n1", "")) != 0 || len(a.find("", events.PhaseSkipped, events.SkipPaused)) != 1 {
 		t.Fatal("acted while paused, or repeated the skip")
 	}
-	if err := request(t, nc, events.VerbHealerResume, events.HealerResumeCommand{By: "test"}, nil); err != nil {
+	if err := request(t, nc, events.VerbHealerResume, events.HealerResumeCommand{ID: "r1", By: "test"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	natstest.Eventually(t, 15*time.Second, func() bool { return len(f.commands("n1", events.VerbReconnect)) == 1 },
@@ -97,7 +97,7 @@ func TestHandsOffNodeIsLeftAlone(t *testing.T) {
 	nc := natsConn(t, srv.URL())
 	on, off := true, false
 	var sw events.HealerSwitches
-	if err := request(t, nc, events.VerbHealerHandsOff, events.HandsOffCommand{Node: "n1", On: &on, Reason: "debugging"}, &sw); err != nil || len(sw.HandsOff) != 1 {
+	if err := request(t, nc, events.VerbHealerHandsOff, events.HandsOffCommand{ID: "h1", Node: "n1", On: &on, Reason: "debugging"}, &sw); err != nil || len(sw.HandsOff) != 1 {
 		t.Fatalf("hands-off: %+v %v", sw, err)
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)
@@ -109,7 +109,7 @@ func TestHandsOffNodeIsLeftAlone(t *testing.T) {
 		t.Fatal("a hands-off node got a command")
 	}
 	var cleared events.HealerSwitches
-	if err := request(t, nc, events.VerbHealerHandsOff, events.HandsOffCommand{Node: "n1", On: &off}, &cleared); err != nil || len(cleared.HandsOff) != 0 {
+	if err := request(t, nc, events.VerbHealerHandsOff, events.HandsOffCommand{ID: "h2", Node: "n1", On: &off}, &cleared); err != nil || len(cleared.HandsOff) != 0 {
 		t.Fatalf("clear: %+v %v", cleared, err)
 	}
 	mon.open(events.KindStaleSpike, "n1", events.SeverityWarning)

@@ -140,15 +140,15 @@ func TestServiceHeartbeatCarriesTheState(t *testing.T) {
 		return func() bool { mu.Lock(); defer mu.Unlock(); return states[s] }
 	}
 	natstest.Eventually(t, 15*time.Second, seen("active"), "active heartbeat")
-	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{}, nil); err != nil {
+	if err := request(t, nc, events.VerbHealerPause, events.HealerPauseCommand{ID: "p1"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	natstest.Eventually(t, 15*time.Second, seen("paused"), "paused heartbeat")
 	on := true
-	if err := request(t, nc, events.VerbHealerResume, nil, nil); err != nil {
+	if err := request(t, nc, events.VerbHealerResume, events.HealerResumeCommand{ID: "r1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{On: &on}, nil); err != nil {
+	if err := request(t, nc, events.VerbHealerDryRun, events.HealerDryRunCommand{ID: "d1", On: &on}, nil); err != nil {
 		t.Fatal(err)
 	}
 	natstest.Eventually(t, 15*time.Second, seen("dry-run"), "dry-run heartbeat")

@@ -41,6 +41,7 @@ var ErrConfig = errors.New("monitor: config")
 type Config struct {
 	service.NATS
 	service.Log
+	service.Fleet
 
 	// Instance names this replica (default: the host name).
 	Instance string `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`

@@ -49,6 +49,18 @@ func (s *Service) fromNode(subject string, build func(string) string, node strin
 	return true
 }
 
+// urlsAllowed reports whether a node's URLs, read from its events or its
+// registry entry, may be shown and probed: scheme ws, wss, http or https
+// and, when WSHEAL_MONITOR_FLEET_HOSTS is set, an allowed host. A forged
+// URL is logged and not believed, so the monitor never probes it.
+func (s *Service) urlsAllowed(node, url, internal string) bool {
+	err := events.Registration{URL: url, InternalURL: internal}.CheckURLs(s.cfg.FleetHosts)
+	if err != nil {
+		s.log.Warn().Err(err).Str("node", node).Msg("node URL ignored")
+	}
+	return err == nil
+}
+
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 
 // onHeartbeat feeds liveness; a node silent or down before and on time
@@ -61,8 +73,10 @@ func (s *Service) onHeartbeat(ctx context.Context, ev *events.Event, p *events.H
 	down := ""
 	s.change(hb.Node, heard, func(n *fleet.Node) {
 		n.Heartbeat, n.HeartbeatAt, n.HeardAt = &hb, ev.Time, heard
-		n.URL, n.Version, n.Draining = hb.URL, hb.Version, hb.Draining
-		n.ProbeURL = cmp.Or(hb.InternalURL, hb.URL)
+		n.Version, n.Draining = hb.Version, hb.Draining
+		if s.urlsAllowed(hb.Node, hb.URL, hb.InternalURL) {
+			n.URL, n.ProbeURL = hb.URL, cmp.Or(hb.InternalURL, hb.URL)
+		}
 		if pulse != detect.Stopped {
 			n.Stopped = false
 		}
@@ -118,7 +132,7 @@ func (s *Service) onLifecycle(ctx context.Context, ev *events.Event, p *events.L
 	case events.LifecycleStarted:
 		s.change(p.Node, time.Now(), func(n *fleet.Node) {
 			n.Stopped = false
-			if p.URL != "" {
+			if p.URL != "" && s.urlsAllowed(p.Node, p.URL, "") {
 				n.URL = p.URL
 				n.ProbeURL = cmp.Or(n.ProbeURL, p.URL)
 			}

@@ -124,7 +124,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 	s.nc = nc
-	if s.js, err = service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log); err != nil {
+	if s.js, err = service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

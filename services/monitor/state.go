@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,8 +35,15 @@ func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 		}
 		var reg events.Registration
 		if e, err := kv.Get(ctx, node); err == nil {
-			if reg, err = events.DecodeRegistration(e.Value()); err != nil {
+			if reg, err = events.DecodeRegistration(e.Value()); err == nil && reg.Node != node {
+				err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, reg.Node, node)
+			}
+			if err == nil {
+				err = reg.CheckURLs(s.cfg.FleetHosts)
+			}
+			if err != nil {
 				s.log.Warn().Err(err).Str("node", node).Msg("fleet registry entry ignored")
+				reg = events.Registration{}
 			}
 		}
 		interval := time.Second

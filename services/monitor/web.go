@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
@@ -135,7 +136,8 @@ func (s *Service) healthz(w http.ResponseWriter, _ *http.Request) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	b, _ := json.Marshal(v)
+	_, _ = w.Write(append(redact.Bytes(b), '\n')) // no secret reaches a browser
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/notifier/incident"
 	"github.com/wsheal/wsheal/services/notifier/outbox"
@@ -44,6 +45,9 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Sink URLs and keys are secrets: no log line, event or reply shows them.
+	redact.Register(cfg.SlackURL, cfg.WebhookURL, cfg.WebhookSecret, cfg.PagerDutyRoutingKey,
+		cfg.AlertmanagerURL)
 	inst := cfg.Instance
 	if inst == "" {
 		inst = service.Instance()
@@ -62,7 +66,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 	s.nc = nc
-	if s.js, err = service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log); err != nil {
+	if s.js, err = service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

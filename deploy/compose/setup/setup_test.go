@@ -19,8 +19,8 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(written) != 7 {
-		t.Fatalf("wrote %d files, want 7: %v", len(written), written)
+	if len(written) != 10 {
+		t.Fatalf("wrote %d files, want 10: %v", len(written), written)
 	}
 	natsEnv := mustEnv(t, filepath.Join(dir, "nats.env"))
 	for _, u := range users {
@@ -33,6 +33,19 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 			t.Errorf("%s.env password %q does not match nats.env %q", u.name, pw, natsEnv[passwordVar(u.name)])
 		}
 	}
+	gw1, gw3, mon, bench := mustEnv(t, filepath.Join(dir, "gw-1.env")), mustEnv(t, filepath.Join(dir, "gw-3.env")),
+		mustEnv(t, filepath.Join(dir, "monitor.env")), mustEnv(t, filepath.Join(dir, "bench.env"))
+	notifier := mustEnv(t, filepath.Join(dir, "notifier.env"))
+	switch jwt := gw1["WSHEAL_GATEWAY_JWT_SECRET"]; {
+	case len(jwt) < 32 || gw3["WSHEAL_GATEWAY_JWT_SECRET"] != jwt || bench["WSHEAL_BENCH_JWT_SECRET"] != jwt:
+		t.Errorf("the gateways and the demo clients do not share one JWT secret")
+	case len(notifier["WSHEAL_NOTIFIER_WEBHOOK_SECRET"]) < 32:
+		t.Errorf("no webhook signing secret")
+	case len(mon["WSHEAL_MONITOR_DASHBOARD_TOKEN"]) < 32 || mon["WSHEAL_METRICS_TOKEN"] != gw1["WSHEAL_METRICS_TOKEN"]:
+		t.Errorf("dashboard or metrics token missing")
+	case gw1["WSHEAL_GATEWAY_NATS_PASSWORD"] == gw3["WSHEAL_GATEWAY_NATS_PASSWORD"]:
+		t.Errorf("two gateway nodes share a NATS password")
+	}
 	if !strings.Contains(natsEnv["NATS_ROUTE_2"], natsEnv["NATS_ROUTE_PASSWORD"]+"@nats-2:6222") {
 		t.Errorf("route URL %q lacks the route credentials", natsEnv["NATS_ROUTE_2"])
 	}
@@ -41,6 +54,21 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 		again, err := writeSecrets(dir)
 		if err != nil || len(again) != 0 {
 			t.Fatalf("second run wrote %v, %v", again, err)
+		}
+	})
+	t.Run("an older file gets the new variables, edits kept", func(t *testing.T) {
+		path := filepath.Join(dir, "notifier.env")
+		old := "WSHEAL_NOTIFIER_NATS_USER=notifier\nWSHEAL_NOTIFIER_NATS_PASSWORD=" + natsEnv[passwordVar("notifier")] +
+			"\nWSHEAL_NOTIFIER_SLACK_URL=https://hooks.slack.com/services/mine\n"
+		if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeSecrets(dir); err != nil {
+			t.Fatal(err)
+		}
+		got := mustEnv(t, path)
+		if got["WSHEAL_NOTIFIER_SLACK_URL"] != "https://hooks.slack.com/services/mine" || len(got["WSHEAL_NOTIFIER_WEBHOOK_SECRET"]) < 32 {
+			t.Fatalf("notifier.env after an upgrade: %v", got)
 		}
 	})
 	t.Run("nats.env rebuilt from the services' files", func(t *testing.T) {
@@ -110,7 +138,7 @@ func TestServerConfigLoads(t *testing.T) {
 			t.Fatalf("route %s lacks the route password", r.Host)
 		}
 	}
-	if len(opts.Users) != 6 || !opts.JetStream {
+	if len(opts.Users) != 8 || !opts.JetStream { // gw-1..3, monitor, healer, notifier, operator, app
 		t.Fatalf("%d users, jetstream %v", len(opts.Users), opts.JetStream)
 	}
 }

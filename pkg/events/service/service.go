@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 )
 
 // NATS is the connection config every service embeds in its own config
@@ -42,6 +43,11 @@ type NATS struct {
 	// Replicas of the streams and buckets this service ensures (3 in the
 	// clustered compose deployment).
 	Replicas int `envconfig:"NATS_REPLICAS" default:"1" desc:"replicas of the JetStream streams and buckets (3 in a cluster)"`
+	// Ensure is how the service meets the JetStream contract at start:
+	// create (create or update every stream and bucket: needs the right to)
+	// or check (only check they exist: a setup step with operator rights
+	// created them, `wsheal setup-streams`).
+	Ensure string `envconfig:"NATS_ENSURE" default:"create" desc:"create: create or update the streams and buckets at start; check: only check that they exist (least privilege: they were made by wsheal setup-streams)"`
 }
 
 // Validate checks the values that can be checked before connecting.
@@ -51,6 +57,9 @@ func (c NATS) Validate(prefix string) error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		return fmt.Errorf("%s_NATS_REPLICAS=%d: want 1..5", prefix, c.Replicas)
+	}
+	if err := events.ValidateEnsureMode(c.Ensure); c.Ensure != "" && err != nil {
+		return fmt.Errorf("%s_NATS_ENSURE=%q: want create or check", prefix, c.Ensure)
 	}
 	if c.InboxPrefix != "" && strings.ContainsAny(c.InboxPrefix, ".*> \t") {
 		return fmt.Errorf("%s_NATS_INBOX_PREFIX=%q: one token without '.', '*', '>' or spaces", prefix, c.InboxPrefix)
@@ -62,8 +71,10 @@ func (c NATS) Validate(prefix string) error {
 }
 
 // Connect opens a connection that reconnects forever with jitter and logs
-// its disconnects and reconnects.
+// its disconnects and reconnects. Its password and token are registered
+// with redact, so no log line shows them.
 func Connect(c NATS, name string, log zerolog.Logger) (*nats.Conn, error) {
+	redact.Register(c.Password, c.Token)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -137,14 +148,16 @@ func tlsConfig(c NATS) (*tls.Config, error) {
 }
 
 // EnsureContract waits for JetStream and ensures every stream and bucket,
-// retrying until ctx ends (NATS may still be electing a leader).
-func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolog.Logger) (jetstream.JetStream, error) {
-	return EnsureContractWith(ctx, nc, events.EnsureOptions{Replicas: replicas}, log)
+// retrying until ctx ends (NATS may still be electing a leader). mode is
+// events.EnsureCreate (create or update them) or events.EnsureCheck (only
+// check that they exist, for a user without the right to create).
+func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, mode string, log zerolog.Logger) (jetstream.JetStream, error) {
+	return EnsureContractWith(ctx, nc, mode, events.EnsureOptions{Replicas: replicas}, log)
 }
 
 // EnsureContractWith is EnsureContract with every option of events.Ensure:
 // the gateway and `wsheal dev` pass the channel stream's limits.
-func EnsureContractWith(ctx context.Context, nc *nats.Conn, opt events.EnsureOptions, log zerolog.Logger) (jetstream.JetStream, error) {
+func EnsureContractWith(ctx context.Context, nc *nats.Conn, mode string, opt events.EnsureOptions, log zerolog.Logger) (jetstream.JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("service: jetstream: %w", err)
@@ -152,12 +165,12 @@ func EnsureContractWith(ctx context.Context, nc *nats.Conn, opt events.EnsureOpt
 	delay := 250 * time.Millisecond
 	for {
 		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = events.Ensure(ectx, js, opt)
+		err = events.EnsureMode(ectx, js, mode, opt)
 		cancel()
 		if err == nil {
 			return js, nil
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("jetstream not ready")
+		log.Warn().Err(err).Str("ensure", mode).Dur("retry_in", delay).Msg("jetstream contract not ready")
 		select {
 		case <-ctx.Done():
 			return nil, errors.Join(ctx.Err(), err)
@@ -168,6 +181,7 @@ func EnsureContractWith(ctx context.Context, nc *nats.Conn, opt events.EnsureOpt
 }
 
 // Logger builds the root logger: JSON by default, "console" for people.
+// Every line passes through redact.Writer: no secret reaches a log.
 func Logger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil {
@@ -178,7 +192,7 @@ func Logger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	} else if format != "json" && format != "" {
 		return zerolog.Nop(), fmt.Errorf("log format %q: want json or console", format)
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	return zerolog.New(redact.Writer(w)).Level(lvl).With().Timestamp().Logger(), nil
 }
 
 // Heartbeat publishes hb every interval until ctx ends. state, if not nil,
@@ -222,4 +236,13 @@ func Instance() string {
 type Log struct {
 	Level  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	Format string `envconfig:"LOG_FORMAT" default:"json" desc:"json or console"`
+}
+
+// Fleet is the config every reader of the fleet registry embeds: the
+// hosts that registrations may point clients and probes at
+// (WSHEAL_GATEWAY_FLEET_HOSTS, WSHEAL_MONITOR_FLEET_HOSTS,
+// WSHEAL_HEALER_FLEET_HOSTS). A registration naming another host is
+// ignored; empty allows any host.
+type Fleet struct {
+	FleetHosts events.Hosts `envconfig:"FLEET_HOSTS" desc:"host names the fleet registry may point clients and probes at, comma-separated (gw-1,.example.com matches sub-domains); a registration naming another host is ignored; empty allows any"`
 }

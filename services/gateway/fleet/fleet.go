@@ -36,8 +36,9 @@ func load(r Registration) float64 {
 
 // Registry is this node's view of the fleet.
 type Registry struct {
-	kv  jetstream.KeyValue
-	log zerolog.Logger
+	kv    jetstream.KeyValue
+	log   zerolog.Logger
+	hosts events.Hosts
 
 	mu    sync.RWMutex
 	nodes map[string]Registration
@@ -47,13 +48,14 @@ type Registry struct {
 	sent map[string]int
 }
 
-// Open binds the registry bucket.
-func Open(ctx context.Context, js jetstream.JetStream, log zerolog.Logger) (*Registry, error) {
+// Open binds the registry bucket. An entry whose URLs name a host that
+// hosts does not allow is ignored (empty hosts allows any).
+func Open(ctx context.Context, js jetstream.JetStream, hosts events.Hosts, log zerolog.Logger) (*Registry, error) {
 	kv, err := js.KeyValue(ctx, events.BucketFleet)
 	if err != nil {
 		return nil, fmt.Errorf("fleet: bucket %s: %w", events.BucketFleet, err)
 	}
-	return &Registry{kv: kv, log: log.With().Str("component", "fleet").Logger(),
+	return &Registry{kv: kv, log: log.With().Str("component", "fleet").Logger(), hosts: hosts,
 		nodes: map[string]Registration{}, sent: map[string]int{}}, nil
 }
 
@@ -117,8 +119,19 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	reg, err := events.DecodeRegistration(e.Value())
-	if err != nil || reg.Node != e.Key() {
-		r.log.Debug().Err(err).Str("key", e.Key()).Msg("ignoring a malformed registration")
+	if err == nil && reg.Node != e.Key() {
+		err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, reg.Node, e.Key())
+	}
+	if err == nil {
+		err = reg.CheckURLs(r.hosts)
+	}
+	if err != nil {
+		// Drop what this node believed of the key: a forged entry must not
+		// leave the previous good one in use either.
+		r.mu.Lock()
+		delete(r.nodes, e.Key())
+		r.mu.Unlock()
+		r.log.Warn().Err(err).Str("key", e.Key()).Msg("registration ignored")
 		return
 	}
 	r.set(reg)

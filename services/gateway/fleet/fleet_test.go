@@ -71,11 +71,11 @@ func TestRegistryOverKV(t *testing.T) {
 	_, js := ns.JetStream()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	writer, err := Open(ctx, js, zerolog.Nop())
+	writer, err := Open(ctx, js, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader, err := Open(ctx, js, zerolog.Nop())
+	reader, err := Open(ctx, js, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ type View struct {
 	stale  time.Duration
 	forget time.Duration
 	log    zerolog.Logger
+	// Hosts, when set, is the allow-list of the hosts a node's URL may
+	// name; a heartbeat or registration naming another is not believed.
+	Hosts events.Hosts
 
 	mu    sync.Mutex
 	nodes map[string]*Node
@@ -57,7 +60,7 @@ func New(stale, forget time.Duration, log zerolog.Logger) *View {
 
 // Run follows heartbeats and the registry until ctx ends.
 func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
-	sub, err := nc.Subscribe(events.HeartbeatsAll, func(m *nats.Msg) { v.heartbeat(m.Data) })
+	sub, err := nc.Subscribe(events.HeartbeatsAll, func(m *nats.Msg) { v.heartbeat(m.Subject, m.Data) })
 	if err != nil {
 		return fmt.Errorf("%w: heartbeats: %w", ErrWatch, err)
 	}
@@ -82,7 +85,7 @@ func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) e
 			switch {
 			case e == nil:
 			case e.Operation() == jetstream.KeyValuePut:
-				v.registration(e.Value(), e.Created())
+				v.registration(e.Key(), e.Value(), e.Created())
 			case e.Created().After(time.Now().Add(-v.stale)):
 				// A fresh delete is a clean stop: the node left the fleet.
 				v.Forget(e.Key())
@@ -91,24 +94,39 @@ func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) e
 	}
 }
 
-func (v *View) heartbeat(b []byte) {
+// heartbeat believes a heartbeat only on its own node's subject (NATS
+// permissions let a gateway publish there alone) and with allowed URLs.
+func (v *View) heartbeat(subject string, b []byte) {
 	ev, err := events.Decode(b)
 	if err != nil {
 		v.log.Debug().Err(err).Msg("heartbeat ignored")
 		return
 	}
 	hb, ok := events.As[*events.Heartbeat](ev)
-	if !ok {
+	if !ok || events.ValidateToken(hb.Node) != nil || events.HeartbeatSubject(hb.Node) != subject {
+		v.log.Debug().Str("subject", subject).Msg("heartbeat on another node's subject ignored")
+		return
+	}
+	if err := (events.Registration{URL: hb.URL, InternalURL: hb.InternalURL}).CheckURLs(v.Hosts); err != nil {
+		v.log.Warn().Err(err).Str("node", hb.Node).Msg("heartbeat ignored")
 		return
 	}
 	v.Observe(Node{ID: hb.Node, URL: hb.URL, Connections: hb.Connections, Capacity: hb.Capacity,
 		Draining: hb.Draining, StartedAt: hb.StartedAt}, time.Now())
 }
 
-func (v *View) registration(b []byte, at time.Time) {
+// registration believes an entry only under its own node's key and with
+// allowed URLs.
+func (v *View) registration(key string, b []byte, at time.Time) {
 	r, err := events.DecodeRegistration(b)
+	if err == nil && r.Node != key {
+		err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, r.Node, key)
+	}
+	if err == nil {
+		err = r.CheckURLs(v.Hosts)
+	}
 	if err != nil {
-		v.log.Debug().Err(err).Msg("registration ignored")
+		v.log.Warn().Err(err).Str("key", key).Msg("registration ignored")
 		return
 	}
 	// A registry entry is written by the node itself, so it is a sign of

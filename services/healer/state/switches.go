@@ -15,11 +15,16 @@ import (
 
 // Switches are the global pause and dry-run switches.
 type Switches struct {
-	Paused bool      `json:"paused"`
-	DryRun bool      `json:"dry_run"`
-	Reason string    `json:"reason,omitempty"`
-	By     string    `json:"by,omitempty"`
-	At     time.Time `json:"at"`
+	Paused bool   `json:"paused"`
+	DryRun bool   `json:"dry_run"`
+	Reason string `json:"reason,omitempty"`
+	// By is the authenticated NATS identity of the last change (see
+	// events.HealerPauseCommand); Claimed what the request said of itself.
+	By      string `json:"by,omitempty"`
+	Claimed string `json:"claimed,omitempty"`
+	// RequestID is the id of the last change: a repeat changes nothing.
+	RequestID string    `json:"request_id,omitempty"`
+	At        time.Time `json:"at"`
 	// Set is true once an operator wrote the switches; until then the
 	// configured default dry-run applies.
 	Set bool `json:"set"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 )
 
 // Marker is the response header (and a data attribute of the page) that
@@ -143,7 +144,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	b, _ := json.Marshal(v)
+	_, _ = w.Write(append(redact.Bytes(b), '\n')) // no secret reaches a browser
 }
 
 // errorBody is the JSON of every failed dashboard request.

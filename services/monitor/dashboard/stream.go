@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/wsheal/wsheal/pkg/events/redact"
 )
 
 // clientBuffer is how many frames a stream may fall behind before it is
@@ -60,6 +62,7 @@ func (h *hub) broadcast(event string, v any) {
 	if err != nil {
 		return
 	}
+	data = redact.Bytes(data) // no secret reaches a browser
 	frame := fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, data)
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 	"github.com/wsheal/wsheal/services/notifier/pipeline"
 	"github.com/wsheal/wsheal/services/notifier/sink"
 )
@@ -129,8 +130,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second) // KV unreachable: try again
 		return
 	case res.Err != nil:
-		n.Status, n.Error = "failed", res.Err.Error()
-		w.log.Warn().Err(res.Err).Str("incident", m.Incident.ID).Str("action", m.Action).
+		// A transport error names the sink's URL (a Slack webhook is a
+		// secret): the outcome event and the incident timeline get it redacted.
+		n.Status, n.Error = "failed", redact.String(res.Err.Error())
+		w.log.Warn().Err(redact.Error(res.Err)).Str("incident", m.Incident.ID).Str("action", m.Action).
 			Int("attempts", res.Attempts).Msg("notification failed")
 	default:
 		w.log.Info().Str("incident", m.Incident.ID).Str("action", m.Action).Int("attempts", res.Attempts).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 
 	"github.com/wsheal/wsheal/pkg/events"
 )
@@ -133,7 +134,7 @@ func (s *Stack) GatewayStatus(ctx context.Context, node string) (events.GatewayS
 // HandsOff sets or clears a node's hands-off lock (clearing lifts a
 // quarantine too).
 func (s *Stack) HandsOff(ctx context.Context, node string, on bool, reason string) error {
-	cmd := events.HandsOffCommand{Node: node, On: &on, Reason: reason, By: "wsheal-chaos"}
+	cmd := events.HandsOffCommand{ID: "chaos-" + nuid.Next(), Node: node, On: &on, Reason: reason, By: "wsheal-chaos"}
 	return s.request(ctx, events.ControlSubject(events.ServiceHealer, events.VerbHealerHandsOff), cmd, nil)
 }
 

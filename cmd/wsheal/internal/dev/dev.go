@@ -177,7 +177,7 @@ func (s *Supervisor) startNATS(ctx context.Context) error {
 	if err := envconfig.Process("WSHEAL", &limits); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	_, err = service.EnsureContractWith(ectx, nc, events.EnsureOptions{Replicas: c.size(), Channels: &limits}, s.log)
+	_, err = service.EnsureContractWith(ectx, nc, events.EnsureCreate, events.EnsureOptions{Replicas: c.size(), Channels: &limits}, s.log)
 	return err
 }
 

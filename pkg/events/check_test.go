@@ -1,0 +1,106 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
+)
+
+func TestDecodeSettings(t *testing.T) {
+	good := `{"max_conns":100,"accept_rate":50,"accept_burst":10,"ping_interval_ms":5000,"pong_deadline_ms":5000,"idle_timeout_ms":0}`
+	if _, err := events.DecodeSettings([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		`{`, `{"max_conns":0,"accept_rate":50,"accept_burst":10,"ping_interval_ms":5000,"pong_deadline_ms":5000}`,
+		`{"max_conns":100,"accept_rate":0,"accept_burst":10,"ping_interval_ms":5000,"pong_deadline_ms":5000}`,
+		`{"max_conns":100,"accept_rate":50,"accept_burst":10,"ping_interval_ms":1,"pong_deadline_ms":5000}`,
+		`{"max_conns":100,"accept_rate":50,"accept_burst":10,"ping_interval_ms":5000,"pong_deadline_ms":5000,"idle_timeout_ms":-1}`,
+	} {
+		if _, err := events.DecodeSettings([]byte(bad)); !errors.Is(err, events.ErrSettings) {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+}
+
+func FuzzDecodeSettings(f *testing.F) {
+	f.Add([]byte(`{"max_conns":100,"accept_rate":50,"accept_burst":10,"ping_interval_ms":5000,"pong_deadline_ms":5000}`))
+	f.Add([]byte(`{"max_conns":0}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := events.DecodeSettings(b)
+		if err == nil && (s.MaxConns < 1 || s.AcceptRate <= 0 || s.PingIntervalMS < events.MinSettingsPeriodMS) {
+			t.Fatalf("accepted %+v", s)
+		}
+	})
+}
+
+func TestRegistrationURLs(t *testing.T) {
+	hosts := events.Hosts{"gw-1", ".example.com"}
+	cases := []struct {
+		url, internal string
+		hosts         events.Hosts
+		ok            bool
+	}{
+		{"ws://127.0.0.1:8081/ws", "http://gw-1:8080", nil, true},
+		{"https://evil.example/login", "", nil, true},
+		{"https://evil.example/login", "", hosts, false},
+		{"wss://a.example.com/ws", "http://gw-1:8080", hosts, true},
+		{"wss://example.com/ws", "", hosts, false},
+		{"ws://gw-1:8080/ws", "http://evil.example", hosts, false},
+		{"javascript:alert(1)", "", nil, false},
+		{"file:///etc/passwd", "", nil, false},
+		{"ws://user:pw@gw-1/ws", "", nil, false},
+	}
+	for _, tc := range cases {
+		r := events.Registration{Node: "gw-1", URL: tc.url, InternalURL: tc.internal}
+		if err := r.CheckURLs(tc.hosts); (err == nil) != tc.ok {
+			t.Errorf("%s %s %v: err = %v", tc.url, tc.internal, tc.hosts, err)
+		}
+	}
+	if _, err := events.DecodeRegistration([]byte(`{"node":"gw-1","url":"javascript:x"}`)); !errors.Is(err, events.ErrRegistration) {
+		t.Fatalf("a javascript: URL was accepted: %v", err)
+	}
+}
+
+// TestCheck: Check fails on an empty server, passes once Ensure ran, and
+// fails again when a stream stops storing a contract subject.
+func TestCheck(t *testing.T) {
+	_, js := natstest.Start(t).JetStream()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var err error
+	if err = events.Check(ctx, js); err != nil {
+		t.Fatalf("natstest ensured the contract: %v", err)
+	}
+	st, err := js.Stream(ctx, events.StreamHealth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Subjects = []string{events.HealthAll}
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Check(ctx, js); !errors.Is(err, events.ErrContractMissing) {
+		t.Fatalf("a stream without its subjects passed: %v", err)
+	}
+	if err := events.EnsureMode(ctx, js, events.EnsureCreate, events.EnsureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.EnsureMode(ctx, js, events.EnsureCheck, events.EnsureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteKeyValue(ctx, events.BucketHealer); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Check(ctx, js); !errors.Is(err, events.ErrContractMissing) {
+		t.Fatalf("a missing bucket passed: %v", err)
+	}
+	if err := events.ValidateEnsureMode("yes"); err == nil {
+		t.Fatal("mode yes accepted")
+	}
+}
