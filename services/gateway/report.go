@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"runtime"
 	"sync"
@@ -14,6 +15,11 @@ import (
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
+
+// boot identifies this process in every heartbeat (events.Heartbeat.Boot):
+// drawn once at start, so the healer tells a restarted node from an old
+// process that thawed.
+var boot = rand.Text()
 
 // heartbeatLoop publishes the heartbeat and the fleet registration every
 // heartbeat interval.
@@ -37,6 +43,7 @@ func (s *Service) beat(ctx context.Context) {
 		Connections: s.pool.Len(), Capacity: s.pool.Capacity(), Draining: s.pool.Draining(),
 		StartedAt: s.started, UptimeMS: now.Sub(s.started).Milliseconds(),
 		IntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), PID: os.Getpid(), Version: events.Version,
+		Boot: boot,
 	}
 	if _, err := s.emitter.Emit(ctx, events.HeartbeatSubject(s.cfg.Node), hb); err != nil && ctx.Err() == nil {
 		s.log.Debug().Err(err).Msg("heartbeat not sent")
