@@ -25,6 +25,7 @@ type Gate struct {
 	ClearAfter int
 
 	bad, good int
+	sinceBad  int // samples since the last Bad; 0 before any
 	firing    bool
 	runStart  time.Time
 	start     time.Time
@@ -33,6 +34,11 @@ type Gate struct {
 // Observe feeds one verdict taken at at. It reports whether the gate fired
 // or cleared with this sample.
 func (g *Gate) Observe(v Verdict, at time.Time) (fired, cleared bool) {
+	if v == Bad {
+		g.sinceBad = 1
+	} else if g.sinceBad > 0 {
+		g.sinceBad++
+	}
 	switch v {
 	case Bad:
 		if g.bad == 0 {
@@ -59,6 +65,13 @@ func (g *Gate) Observe(v Verdict, at time.Time) (fired, cleared bool) {
 
 // Firing reports whether the gate is firing.
 func (g *Gate) Firing() bool { return g.firing }
+
+// Degraded reports whether the gate fires or saw a Bad verdict within its
+// last FireAfter samples: the node is on its way into the condition. The
+// fleet correlation counts such nodes.
+func (g *Gate) Degraded() bool {
+	return g.firing || (g.sinceBad > 0 && g.sinceBad <= max(g.FireAfter, 1))
+}
 
 // Start is the time of the first bad sample of the run that fired.
 func (g *Gate) Start() time.Time { return g.start }
@@ -114,6 +127,12 @@ func (gs *gates) step(kind, target string, v Verdict, at time.Time) *Transition 
 // Seed restores a firing gate for target. Detectors that embed gates
 // implement NodeDetector's Seed and Forget through it.
 func (gs *gates) Seed(target string, start time.Time) { gs.get(target).Seed(start) }
+
+// Degraded reports whether target's gate fires or just saw a Bad verdict.
+func (gs *gates) Degraded(target string) bool {
+	g, ok := gs.m[target]
+	return ok && g.Degraded()
+}
 
 // Forget drops a target's state.
 func (gs *gates) Forget(target string) { delete(gs.m, target) }
