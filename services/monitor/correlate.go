@@ -26,6 +26,7 @@ func (s *Service) judgeNode(ctx context.Context, d detect.NodeDetector, t detect
 	if !t.Open {
 		if _, ok := s.held[key]; ok {
 			delete(s.held, key) // it cleared before it ever stood out
+			s.publishHeld()
 			return
 		}
 		s.apply(ctx, t, t.Start, heard)
@@ -33,6 +34,7 @@ func (s *Service) judgeNode(ctx context.Context, d detect.NodeDetector, t detect
 	}
 	if detect.Correlated[t.Kind] && s.holding(t.Kind, d.Degraded) {
 		s.held[key] = t
+		s.publishHeld()
 		s.log.Info().Str("kind", t.Kind).Str("node", t.Target).Msg("node verdict held: the fleet shares it")
 		return
 	}
@@ -99,6 +101,7 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
 	s.release(ctx, now)
+	s.publishHeld()
 }
 
 // release opens the held verdicts whose node stands out now, and drops
@@ -120,6 +123,32 @@ func (s *Service) release(ctx context.Context, now time.Time) {
 			s.apply(ctx, t, t.Start, now)
 		}
 	}
+}
+
+// publishHeld copies the held verdicts for the control verbs.
+func (s *Service) publishHeld() {
+	list := make([]events.HeldVerdict, 0, len(s.held))
+	for _, t := range s.held {
+		list = append(list, events.HeldVerdict{Kind: t.Kind, Node: t.Target, Since: t.Start.UTC()})
+	}
+	sort.Slice(list, func(i, j int) bool {
+		return list[i].Kind < list[j].Kind || list[i].Kind == list[j].Kind && list[i].Node < list[j].Node
+	})
+	s.heldView.Store(&list)
+}
+
+// correlation is the rule and the verdicts it holds, for `wsheal anomalies`.
+func (s *Service) correlation() *events.Correlation {
+	c := s.fleetDeg.Config()
+	out := &events.Correlation{Share: c.Share, MinNodes: c.MinNodes, ClearAfter: c.ClearAfter}
+	for k := range detect.Correlated {
+		out.Kinds = append(out.Kinds, k)
+	}
+	sort.Strings(out.Kinds)
+	if l := s.heldView.Load(); l != nil {
+		out.Held = *l
+	}
+	return out
 }
 
 // detector returns the node detector of kind.

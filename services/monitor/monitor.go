@@ -59,6 +59,8 @@ type Service struct {
 	parts     []Part
 	kv        jetstream.KeyValue // BucketMonitor
 
+	heldView atomic.Pointer[[]events.HeldVerdict] // a copy of held for the control verbs
+
 	started   atomic.Bool
 	connected atomic.Bool
 	panicking atomic.Bool
