@@ -95,8 +95,13 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 		nodes, n := s.degradedBy(d.Degraded)
 		shifts, active = append(shifts, detect.Shift{Kind: d.Kind(), Nodes: nodes}), n
 	}
-	late, n := s.degradedBy(s.late)
-	shifts, active = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: late}), n
+	// Nodes past the down threshold together are a shared hang, unless
+	// the panic threshold already speaks for them (fleet_silent).
+	silent, n := s.degradedBy(func(node string) bool { p, _ := s.live.Pulse(node); return p == detect.Silent })
+	if s.panic.Firing() {
+		silent = nil
+	}
+	shifts, active = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: silent}), n
 	if t := s.fleetDeg.Observe(now, active, shifts); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
