@@ -180,7 +180,7 @@ func (s *Service) onProbe(ctx context.Context, node string, res detect.Probe) {
 		return // it beat again meanwhile (late, not dead), or the verdicts are held
 	}
 	kind := detect.Classify(res)
-	if kind == events.KindNodeHung && (s.fleetDeg.Firing() || s.lateShared()) {
+	if kind == events.KindNodeHung && s.lateShared() {
 		return // most of the fleet stalls with it: the fleet correlation speaks, not a node verdict
 	}
 	s.metrics.probes.WithLabelValues(kind).Inc()

@@ -42,12 +42,13 @@ func TestFleetDegradedFiresOnceAndClears(t *testing.T) {
 	}
 }
 
-func TestGateDegradedCountsARecentBadSample(t *testing.T) {
+func TestGateDegradedCountsARunAboutToFire(t *testing.T) {
 	g := Gate{FireAfter: 3, ClearAfter: 3}
 	steps := []struct {
 		v    Verdict
 		want bool
-	}{{Good, false}, {Bad, true}, {Hold, true}, {Good, true}, {Good, false}, {Bad, true}, {Bad, true}, {Bad, true}, {Good, true}}
+	}{{Good, false}, {Bad, false}, {Hold, false}, {Bad, false}, {Bad, true}, {Good, false},
+		{Bad, false}, {Bad, true}, {Bad, true}, {Good, true}, {Good, true}, {Good, false}}
 	for i, s := range steps {
 		g.Observe(s.v, at(i))
 		if g.Degraded() != s.want {

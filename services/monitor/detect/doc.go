@@ -44,8 +44,8 @@
 // So the kinds several nodes can show at once for one cause (Correlated:
 // rtt_degraded, stale_spike, slow_consumers, error_rate, node_hung,
 // data_plane_errors, not_recovered) are compared across the fleet. Each
-// node detector tells whether a node is degraded (its gate fires, or one
-// of its last FireAfter samples was bad). The rule, like Envoy outlier
+// node detector tells whether a node is degraded (its gate fires, or it
+// is one bad sample short of firing; a lone bad sample does not count). The rule, like Envoy outlier
 // detection's max_ejection_percent, is FLEET_SHARE (0.5) and
 // FLEET_MIN_NODES (2):
 //

@@ -25,7 +25,6 @@ type Gate struct {
 	ClearAfter int
 
 	bad, good int
-	sinceBad  int // samples since the last Bad; 0 before any
 	firing    bool
 	runStart  time.Time
 	start     time.Time
@@ -34,11 +33,6 @@ type Gate struct {
 // Observe feeds one verdict taken at at. It reports whether the gate fired
 // or cleared with this sample.
 func (g *Gate) Observe(v Verdict, at time.Time) (fired, cleared bool) {
-	if v == Bad {
-		g.sinceBad = 1
-	} else if g.sinceBad > 0 {
-		g.sinceBad++
-	}
 	switch v {
 	case Bad:
 		if g.bad == 0 {
@@ -66,11 +60,12 @@ func (g *Gate) Observe(v Verdict, at time.Time) (fired, cleared bool) {
 // Firing reports whether the gate is firing.
 func (g *Gate) Firing() bool { return g.firing }
 
-// Degraded reports whether the gate fires or saw a Bad verdict within its
-// last FireAfter samples: the node is on its way into the condition. The
-// fleet correlation counts such nodes.
+// Degraded reports whether the gate fires or is one Bad verdict short of
+// firing (FireAfter-1 in a row, at least one): the node is on its way into
+// the condition. The fleet correlation counts such nodes; a lone bad
+// sample does not count.
 func (g *Gate) Degraded() bool {
-	return g.firing || (g.sinceBad > 0 && g.sinceBad <= max(g.FireAfter, 1))
+	return g.firing || g.bad >= max(g.FireAfter-1, 1)
 }
 
 // Start is the time of the first bad sample of the run that fired.

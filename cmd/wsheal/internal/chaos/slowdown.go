@@ -69,6 +69,26 @@ func (e *Env) stall(ctx context.Context, pids []int, n int, done func() bool) in
 	return cycles
 }
 
+// throttle slows one process as a CPU quota or a noisy neighbour on its
+// core would: stopped for half of every 100 ms, until done says so or max
+// passes. A CPU hog cannot be aimed at one process, so its share of the
+// CPU is taken this way. The process is always left running.
+func (e *Env) throttle(ctx context.Context, pid int, limit time.Duration, done func() bool) time.Duration {
+	start := time.Now()
+	const period = 100 * time.Millisecond
+	for i := 0; ctx.Err() == nil && time.Since(start) < limit; i++ {
+		if i%10 == 0 && done() {
+			break
+		}
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+		time.Sleep(period / 2) // paces the fault
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+		time.Sleep(period / 2)
+	}
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	return time.Since(start)
+}
+
 // hog starts one busy loop per CPU in a process group of its own; each
 // ends by itself after d (a shell loop that reads the clock every 100000
 // turns), and stop kills the group at once.
@@ -201,14 +221,15 @@ func oneSlow(ctx context.Context, e *Env) error {
 	if err != nil || !p.Running {
 		return skipf("%s is not under the dev supervisor: %v", v, err)
 	}
-	e.fault(v, fmt.Sprintf("%s (pid %d) alone stopped %s every %s", v, p.PID, stallFor, stallEvery))
+	e.onCleanup(func(context.Context) { _ = syscall.Kill(p.PID, syscall.SIGCONT) })
+	e.fault(v, fmt.Sprintf("%s (pid %d) alone stopped 50 ms of every 100 ms (half its CPU taken)", v, p.PID))
 	acted := func() bool {
 		_, ok := e.Obs.First(e.Res.FaultAt, remediation(v, events.PhaseStarted, nodeActions...))
 		return ok
 	}
-	// The stalls go on until the healer acts on the node (or 3 min).
-	cycles := e.stall(ctx, []int{p.PID}, int(3*time.Minute/stallEvery), acted)
-	e.Res.mark("restore", fmt.Sprintf("stalls stopped after %d cycles", cycles))
+	// The slowdown goes on until the healer acts on the node (or 2 min).
+	took := e.throttle(ctx, p.PID, 2*time.Minute, acted)
+	e.Res.mark("restore", fmt.Sprintf("slowdown stopped after %s", took.Round(time.Second)))
 	a, found := e.detected(ctx, v, time.Second)
 	if found {
 		e.Res.check("a node anomaly", a.Target == v, "%s on %s", a.Kind, a.Target)
