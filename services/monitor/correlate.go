@@ -87,21 +87,19 @@ func (s *Service) lateShared() bool {
 // once the fleet is healthy.
 func (s *Service) correlate(ctx context.Context, now time.Time) {
 	var shifts []detect.Shift
-	active := 0
 	for _, d := range s.nodeDets {
-		if !detect.Correlated[d.Kind()] {
-			continue
+		if detect.Correlated[d.Kind()] {
+			nodes, _ := s.degradedBy(d.Degraded)
+			shifts = append(shifts, detect.Shift{Kind: d.Kind(), Nodes: nodes})
 		}
-		nodes, n := s.degradedBy(d.Degraded)
-		shifts, active = append(shifts, detect.Shift{Kind: d.Kind(), Nodes: nodes}), n
 	}
 	// Nodes past the down threshold together are a shared hang, unless
 	// the panic threshold already speaks for them (fleet_silent).
-	silent, n := s.degradedBy(func(node string) bool { p, _ := s.live.Pulse(node); return p == detect.Silent })
+	silent, active := s.degradedBy(func(node string) bool { p, _ := s.live.Pulse(node); return p == detect.Silent })
 	if s.panic.Firing() {
 		silent = nil
 	}
-	shifts, active = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: silent}), n
+	shifts = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: silent})
 	if t := s.fleetDeg.Observe(now, active, shifts); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}

@@ -70,20 +70,20 @@ func (e *Env) stall(ctx context.Context, pids []int, n int, done func() bool) in
 }
 
 // throttle slows one process as a CPU quota or a noisy neighbour on its
-// core would: stopped for half of every 100 ms, until done says so or max
-// passes. A CPU hog cannot be aimed at one process, so its share of the
+// core would: stopped for 150 ms of every 200 ms, until done says so or
+// limit passes. A CPU hog cannot be aimed at one process, so its share of the
 // CPU is taken this way. The process is always left running.
 func (e *Env) throttle(ctx context.Context, pid int, limit time.Duration, done func() bool) time.Duration {
 	start := time.Now()
-	const period = 100 * time.Millisecond
+	const stopped, running = 150 * time.Millisecond, 50 * time.Millisecond
 	for i := 0; ctx.Err() == nil && time.Since(start) < limit; i++ {
-		if i%10 == 0 && done() {
+		if i%5 == 0 && done() {
 			break
 		}
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
-		time.Sleep(period / 2) // paces the fault
+		time.Sleep(stopped) // paces the fault
 		_ = syscall.Kill(pid, syscall.SIGCONT)
-		time.Sleep(period / 2)
+		time.Sleep(running)
 	}
 	_ = syscall.Kill(pid, syscall.SIGCONT)
 	return time.Since(start)
@@ -196,9 +196,14 @@ func (e *Env) judgeShared(ctx context.Context) {
 	if len(nodeIDs) > 0 {
 		e.Res.note("node anomalies opened (no remedy may follow them): %v", nodeIDs)
 	}
+	// The incidents opened for this slowdown (events of an earlier
+	// scenario's incident may still arrive).
 	incidents := map[string]bool{}
 	for _, s := range e.Obs.Since(e.Res.FaultAt, isType[*events.Incident]) {
 		inc := payload[*events.Incident](s)
+		if inc.OpenedAt.Before(e.Res.FaultAt) {
+			continue
+		}
 		incidents[inc.ID] = true
 		e.Res.Incident = inc.ID
 	}
@@ -222,7 +227,7 @@ func oneSlow(ctx context.Context, e *Env) error {
 		return skipf("%s is not under the dev supervisor: %v", v, err)
 	}
 	e.onCleanup(func(context.Context) { _ = syscall.Kill(p.PID, syscall.SIGCONT) })
-	e.fault(v, fmt.Sprintf("%s (pid %d) alone stopped 50 ms of every 100 ms (half its CPU taken)", v, p.PID))
+	e.fault(v, fmt.Sprintf("%s (pid %d) alone stopped 150 ms of every 200 ms (three quarters of its CPU taken)", v, p.PID))
 	acted := func() bool {
 		_, ok := e.Obs.First(e.Res.FaultAt, remediation(v, events.PhaseStarted, nodeActions...))
 		return ok
