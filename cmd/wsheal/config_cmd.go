@@ -8,6 +8,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/spf13/cobra"
+
+	"github.com/wsheal/wsheal/pkg/events"
 )
 
 // configTable is the Markdown row format of `wsheal config`; the README's
@@ -27,7 +29,7 @@ func configCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				args = serviceNames()
+				args = append(serviceNames(), channelsSection)
 			}
 			for _, name := range args {
 				if err := writeConfig(cmd.OutOrStdout(), name); err != nil {
@@ -39,7 +41,19 @@ func configCmd() *cobra.Command {
 	}
 }
 
+// channelsSection names the channel stream's settings in `wsheal config`:
+// WSHEAL_CHANNELS_*, read by the gateway and by wsheal dev.
+const channelsSection = "channels"
+
 func writeConfig(w io.Writer, name string) error {
+	if name == channelsSection {
+		fmt.Fprintf(w, "#### channels (`WSHEAL_CHANNELS_*`, read by the gateway and wsheal dev)\n\n| variable | type | default | meaning |\n| --- | --- | --- | --- |\n")
+		if err := envconfig.Usagef("WSHEAL", new(events.ChannelLimits), w, configTable); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		return nil
+	}
 	s, ok := serviceRegistry[name]
 	if !ok {
 		return fmt.Errorf("no service %q; services: %s", name, strings.Join(serviceNames(), ", "))

@@ -18,10 +18,14 @@
 //   - No ping or traffic within the hello's ping interval plus StaleGrace
 //     means the connection is dead (ErrStale): it is closed and replaced.
 //
-// Subscriptions are resumed on every new connection from the last sequence
-// delivered on each channel; the handler sees each message once and in
-// order. When the gateway cannot replay the whole gap (recovered:false) the
-// caller is told through a Gap callback and Subscription.Gaps. Publish
+// Subscriptions are resumed on every new connection from the last position
+// delivered on each channel (the sequence and the epoch, the channel
+// stream's identity, both from the server's answers); the handler sees
+// each message once and in order. When the gateway cannot replay the whole
+// gap (recovered:false: the gap left retention, or the stream was
+// recreated and the epoch changed) the caller is told through a Gap
+// callback and Subscription.Gaps, and the subscription goes on from the
+// reply's position. Publish
 // waits for the gateway's acknowledgement and is sent again, with the same
 // idempotency id, after a reconnect, so the message is stored once.
 //

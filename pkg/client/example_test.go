@@ -67,7 +67,7 @@ func startGateway() (url string, stop func()) {
 		PingInterval: 5 * time.Second, PongDeadline: 5 * time.Second, IdleTimeout: time.Minute,
 		HandshakeTimeout: 5 * time.Second, HeartbeatInterval: time.Second, HealthInterval: 5 * time.Second,
 		DrainOver: time.Second, DrainTimeout: 5 * time.Second, ConnEventRate: 5, ConnEventBurst: 20,
-		HistorySize: 64,
+		ReplayWindow: 64, ReplayStall: 15 * time.Second,
 	}, zerolog.Nop())
 	if err != nil {
 		panic(err)

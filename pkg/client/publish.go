@@ -29,6 +29,7 @@ type request struct {
 	frame []byte
 	sub   *Subscription // subscribe
 	since *uint64       // subscribe: the since sent
+	epoch string        // subscribe: the epoch sent with since
 	done  chan result   // publish, unsubscribe
 }
 

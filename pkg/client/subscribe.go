@@ -43,6 +43,21 @@ func WithSince(seq uint64) SubscribeOption {
 	}
 }
 
+// WithPosition starts the subscription after a position the caller
+// delivered earlier: a sequence and the epoch (the channel stream's
+// identity) it belongs to, as Message.Seq and Subscription.Epoch gave
+// them. Against another epoch (the stream was recreated, or the position
+// is from another deployment) the server answers recovered:false: the gap
+// callback runs and the live flow follows.
+func WithPosition(seq uint64, epoch string) SubscribeOption {
+	return func(s *Subscription) {
+		WithSince(seq)(s)
+		if epoch != "" {
+			s.epoch.Store(&epoch)
+		}
+	}
+}
+
 // Subscription is a channel subscription. The client keeps it across
 // reconnects and resumes it from the last delivered sequence; its handler
 // sees each message once, in sequence order.
@@ -54,6 +69,7 @@ type Subscription struct {
 
 	last    atomic.Uint64 // last sequence accepted for delivery
 	hasLast atomic.Bool
+	epoch   atomic.Pointer[string] // the epoch last belongs to, from the server's replies
 	gaps    atomic.Uint64
 	dups    atomic.Uint64
 	readied atomic.Bool
@@ -122,9 +138,10 @@ func (c *Client) subscribeRequest(sub *Subscription) *request {
 	if sub.hasLast.Load() {
 		since := sub.last.Load()
 		f.Since = &since
+		f.Epoch = sub.Epoch()
 	}
 	b, _ := json.Marshal(f) // no field can fail to marshal
-	r := &request{id: f.ID, kind: kindSubscribe, frame: b, sub: sub, since: f.Since}
+	r := &request{id: f.ID, kind: kindSubscribe, frame: b, sub: sub, since: f.Since, epoch: f.Epoch}
 	c.pending[r.id] = r
 	return r
 }
@@ -190,7 +207,16 @@ func (s *Subscription) confirmed(r *request, f frame.Server) {
 		s.last.Store(f.Seq)
 		s.hasLast.Store(true)
 	}
+	if f.Epoch != "" {
+		e := f.Epoch
+		s.epoch.Store(&e)
+	}
 	if r.since != nil && f.Recovered != nil && !*f.Recovered {
+		// The live flow follows from the reply's seq. Against another
+		// epoch the old position means nothing: start again from there.
+		if f.Epoch != "" && f.Epoch != r.epoch || f.Seq > s.last.Load() {
+			s.last.Store(f.Seq)
+		}
 		s.gaps.Add(1)
 		s.c.log.Warn().Str("channel", s.channel).Uint64("since", *r.since).Msg("resumed with a gap: recovered false")
 		s.c.enqueue(delivery{sub: s, gap: &Gap{Channel: s.channel, After: *r.since}})
@@ -248,6 +274,16 @@ func (s *Subscription) Channel() string { return s.channel }
 
 // LastSeq is the last sequence accepted for delivery (0 before any).
 func (s *Subscription) LastSeq() uint64 { return s.last.Load() }
+
+// Epoch is the channel stream's identity LastSeq belongs to, as the
+// server last said ("" before its first answer). Store it with LastSeq to
+// resume later with WithPosition.
+func (s *Subscription) Epoch() string {
+	if e := s.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
 
 // Gaps counts resumes the server could not replay in full.
 func (s *Subscription) Gaps() uint64 { return s.gaps.Load() }

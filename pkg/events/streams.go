@@ -91,8 +91,13 @@ type EnsureOptions struct {
 	// Replicas of every stream and bucket: 1 for a single server, 3 for
 	// the compose cluster.
 	Replicas int
-	// ChannelMaxAge overrides the channel retention window (default 1 h).
-	ChannelMaxAge time.Duration
+	// Channels, when set, are the channel stream's limits, applied to the
+	// stream whether it exists or not: the gateway and `wsheal dev` set
+	// them from WSHEAL_CHANNELS_*. When nil (the control-plane services)
+	// the channel stream is created with DefaultChannelLimits if it is
+	// missing and left as it is otherwise, so that a service started
+	// without those variables never undoes an operator's settings.
+	Channels *ChannelLimits
 	// Storage defaults to file storage.
 	Memory bool
 }
@@ -119,12 +124,14 @@ func Ensure(ctx context.Context, js jetstream.JetStream, opt EnsureOptions) erro
 			Replicas:          opt.Replicas,
 			Storage:           storage,
 		}
-		if s.Name == StreamChannels && opt.ChannelMaxAge > 0 {
-			cfg.MaxAge = opt.ChannelMaxAge
-			cfg.Duplicates = min(cfg.Duplicates, cfg.MaxAge)
-		}
 		if cfg.MaxMsgsPerSubject == 0 {
 			cfg.MaxMsgsPerSubject = -1
+		}
+		if s.Name == StreamChannels {
+			if err := ensureChannels(ctx, js, cfg, opt.Channels); err != nil {
+				return err
+			}
+			continue
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("events: ensure stream %s: %w", s.Name, err)

@@ -17,6 +17,12 @@ const (
 	DataRoot = "wschan"
 	// DataAll matches every channel subject.
 	DataAll = "wschan.>"
+	// LiveRoot is the root of the core NATS subjects the channel stream
+	// republishes each stored message to (RePublish), with its
+	// Nats-Sequence and Nats-Last-Sequence headers: the live flow.
+	LiveRoot = "wslive"
+	// LiveAll matches every live subject.
+	LiveAll = "wslive.>"
 
 	// GatewayEventsAll matches every gateway event.
 	GatewayEventsAll = "wsheal.evt.gw.>"
@@ -91,6 +97,15 @@ func OutboxSubject(sink string) string { return "wsheal.outbox." + sink }
 
 // ChannelSubject is the data subject of a client channel.
 func ChannelSubject(name string) string { return DataRoot + "." + name }
+
+// LiveSubject is the core NATS subject the channel stream republishes
+// the messages of a channel to.
+func LiveSubject(channel string) string { return LiveRoot + "." + channel }
+
+// LiveChannel returns the channel of a live subject.
+func LiveChannel(subject string) (string, bool) {
+	return strings.CutPrefix(subject, LiveRoot+".")
+}
 
 // ChannelName returns the channel of a data subject, or "" if it is not one.
 func ChannelName(subject string) string {

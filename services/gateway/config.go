@@ -53,15 +53,22 @@ type Config struct {
 	DrainTimeout      time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s" desc:"on SIGTERM: paced drain over 80% of this, then the rest are closed and the node exits"`
 	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5" desc:"notable connection events per second published (the rest are counted as suppressed)"`
 	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20" desc:"burst of notable connection events"`
-	HistorySize       int           `envconfig:"HISTORY_SIZE" default:"1024" desc:"messages kept in memory per channel to serve resumes without JetStream"`
-	FetchTimeout      time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on a resume's JetStream read and on starting a channel's consumer"`
-	MaxReplay         int           `envconfig:"MAX_REPLAY" default:"10000" desc:"most messages one resume replays; a longer gap answers recovered:false"`
+	FetchTimeout      time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on one JetStream read of the data plane (a page of a replay or gap fill, a stream info)"`
+	ReplayWindow      int           `envconfig:"REPLAY_WINDOW" default:"256" desc:"frames a resume's replay keeps queued on its connection (below SEND_QUEUE): the replay follows the client's reading pace"`
+	ReplayStall       time.Duration `envconfig:"REPLAY_STALL" default:"15s" desc:"a replay whose client reads nothing this long stops and the connection is closed as a slow consumer (4002)"`
+
+	// Channels are the channel stream's limits, read from WSHEAL_CHANNELS_*
+	// (shared with wsheal dev, not under this prefix).
+	Channels events.ChannelLimits `ignored:"true"`
 }
 
 // ConfigFromEnv reads and validates the configuration.
 func ConfigFromEnv() (Config, error) {
 	var c Config
 	if err := envconfig.Process(EnvPrefix, &c); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := envconfig.Process("WSHEAL", &c.Channels); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	c.Defaults()
@@ -151,11 +158,19 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 	}{
 		{"MAX_CONNS", c.MaxConns, 0}, {"ACCEPT_BURST", c.AcceptBurst, 1}, {"MAX_MESSAGE", c.MaxMessage, 256},
 		{"INBOUND_BURST", c.InboundBurst, 1}, {"SEND_QUEUE", c.SendQueue, 8}, {"MAX_SUBS", c.MaxSubs, 1},
-		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"HISTORY_SIZE", c.HistorySize, 1}, {"MAX_REPLAY", c.MaxReplay, 0},
+		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"REPLAY_WINDOW", c.ReplayWindow, 1},
 	}
 	for _, i := range ints {
 		if i.v < i.min {
 			return bad(i.name, "%d: at least %d", i.v, i.min)
+		}
+	}
+	if c.ReplayWindow >= c.SendQueue {
+		return bad("REPLAY_WINDOW", "%d: below SEND_QUEUE (%d)", c.ReplayWindow, c.SendQueue)
+	}
+	if c.Channels != (events.ChannelLimits{}) {
+		if err := c.Channels.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
 	if c.AcceptRate <= 0 || c.ConnEventRate <= 0 || c.InboundRate < 0 {
@@ -167,7 +182,7 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 		min  time.Duration
 	}{
 		{"PING_INTERVAL", c.PingInterval, 10 * time.Millisecond}, {"PONG_DEADLINE", c.PongDeadline, 10 * time.Millisecond},
-		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"FETCH_TIMEOUT", c.FetchTimeout, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
+		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"FETCH_TIMEOUT", c.FetchTimeout, 0}, {"REPLAY_STALL", c.ReplayStall, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
 		{"HEARTBEAT_INTERVAL", c.HeartbeatInterval, 10 * time.Millisecond},
 		{"HEALTH_INTERVAL", c.HealthInterval, 10 * time.Millisecond},
 		{"DRAIN_OVER", c.DrainOver, 0}, {"DRAIN_TIMEOUT", c.DrainTimeout, 0},

@@ -177,7 +177,7 @@ func TestStopDrainsFirst(t *testing.T) {
 func TestDrainDoesNotWaitForDeadPeers(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-dd")
-	cfg.PingInterval, cfg.SendQueue, cfg.HistorySize = time.Minute, 100000, 16
+	cfg.PingInterval, cfg.SendQueue = time.Minute, 100000
 	s := startNode(t, cfg)
 	ws := rawDial(t, s.Addr())
 	if err := ws.WriteString(`{"op":"subscribe","id":1,"channel":"fill"}`); err != nil {

@@ -38,10 +38,12 @@ type Service struct {
 	verifier   *auth.Verifier
 	started    time.Time
 
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	emitter  *events.Emitter
-	hub      *channel.Hub
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	emitter *events.Emitter
+	hub     *channel.Hub
+	// stream is the channel stream as the last health snapshot read it.
+	stream   atomic.Pointer[channel.StreamStats]
 	pool     *pool.Pool
 	registry *fleet.Registry
 	desired  jetstream.KeyValue
@@ -145,7 +147,11 @@ func (s *Service) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.log)
+	opt := events.EnsureOptions{Replicas: s.cfg.Replicas}
+	if s.cfg.Channels != (events.ChannelLimits{}) {
+		opt.Channels = &s.cfg.Channels
+	}
+	js, err := service.EnsureContractWith(ctx, nc, opt, s.log)
 	if err != nil {
 		nc.Close()
 		return err
@@ -168,7 +174,11 @@ func (s *Service) build(ctx context.Context) error {
 	if s.commands, err = s.js.KeyValue(ctx, events.BucketCommands); err != nil {
 		return fmt.Errorf("gateway: bucket %s: %w", events.BucketCommands, err)
 	}
-	s.hub = channel.NewHub(s.nc, s.js, channel.Config{HistorySize: s.cfg.HistorySize, FetchTimeout: s.cfg.FetchTimeout, MaxReplay: s.cfg.MaxReplay}, s.log)
+	s.hub = channel.NewHub(s.nc, s.js, channel.Config{FetchTimeout: s.cfg.FetchTimeout,
+		ReplayWindow: s.cfg.ReplayWindow, StallTimeout: s.cfg.ReplayStall}, s.log)
+	if _, err := s.hub.StreamStats(ctx); err != nil { // the epoch of the hello frames
+		return fmt.Errorf("gateway: channel stream: %w", err)
+	}
 	s.metrics = newMetrics()
 	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
 		hubAdapter{s.hub}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
@@ -180,6 +190,7 @@ func (s *Service) build(ctx context.Context) error {
 	}, sess, s.notes.conn, s.log)
 	s.pool.OnRTT = s.metrics.observeRTT
 	s.metrics.register(s)
+	s.metrics.registerDataPlane(s)
 	s.loadDesired(ctx)
 	return nil
 }
@@ -289,22 +300,38 @@ func (s *Service) Kill() {
 type hubAdapter struct{ h *channel.Hub }
 
 // Subscribe implements session.Hub.
-func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *uint64) (session.Subscription, error) {
-	r, err := a.h.Subscribe(ctx, ch, sub, since)
-	if errors.Is(err, channel.ErrUnavailable) {
-		err = fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *session.Position) (session.Subscription, error) {
+	var pos *channel.Position
+	if since != nil {
+		pos = &channel.Position{Seq: since.Seq, Epoch: since.Epoch}
 	}
-	return session.Subscription{Seq: r.Seq, Recovered: r.Recovered, Replayed: r.Replayed}, err
+	r, err := a.h.Subscribe(ctx, ch, sub, pos)
+	return session.Subscription{Seq: r.Seq, Epoch: r.Epoch, Recovered: r.Recovered, Replayed: r.Replayed}, sessionErr(err)
 }
 
 // Unsubscribe implements session.Hub.
 func (a hubAdapter) Unsubscribe(ch string, sub session.Subscriber) { a.h.Unsubscribe(ch, sub) }
 
 // Publish implements session.Hub.
-func (a hubAdapter) Publish(ctx context.Context, ch string, data []byte, idem string) (uint64, bool, error) {
-	seq, dup, err := a.h.Publish(ctx, ch, data, idem)
-	if errors.Is(err, channel.ErrUnavailable) {
-		err = fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+func (a hubAdapter) Publish(ctx context.Context, identity, ch string, data []byte, idem string) (uint64, bool, error) {
+	seq, dup, err := a.h.Publish(ctx, identity, ch, data, idem)
+	return seq, dup, sessionErr(err)
+}
+
+// Epoch implements session.Hub.
+func (a hubAdapter) Epoch() string { return a.h.Epoch() }
+
+// sessionErr marks a hub error with the session error it answers as.
+func sessionErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, channel.ErrUnavailable):
+		return fmt.Errorf("%w: %w", session.ErrUnavailable, err)
+	case errors.Is(err, channel.ErrSlow):
+		return fmt.Errorf("%w: %w", session.ErrSlow, err)
+	case errors.Is(err, channel.ErrTooLarge):
+		return fmt.Errorf("%w: %w", session.ErrTooLarge, err)
 	}
-	return seq, dup, err
+	return err
 }

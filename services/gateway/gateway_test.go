@@ -121,9 +121,8 @@ func TestStalePeerClosed(t *testing.T) {
 func TestSlowConsumerBounded(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-slow")
-	cfg.SendQueue = 32
+	cfg.SendQueue, cfg.ReplayWindow = 32, 8
 	cfg.PingInterval = time.Minute // the reader never answers pings: not stale, slow
-	cfg.HistorySize = 16
 	s := startNode(t, cfg)
 	ws := rawDial(t, s.Addr())
 	if err := ws.WriteString(`{"op":"subscribe","id":1,"channel":"flood"}`); err != nil {

@@ -34,7 +34,7 @@ func testConfig(ns *natstest.Server, node string) Config {
 		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, HistorySize: 256,
+		ConnEventRate: 100, ConnEventBurst: 100, ReplayWindow: 256, ReplayStall: 15 * time.Second,
 	}
 }
 

@@ -70,15 +70,16 @@ func (s *Service) beat(ctx context.Context) {
 func (s *Service) healthLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.HealthInterval)
 	defer t.Stop()
-	prev, prevAt := s.pool.Totals(), time.Now()
+	prev, prevAt, prevHub := s.pool.Totals(), time.Now(), s.hub.Stats()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			cur := s.pool.Totals()
+			cur, curHub := s.pool.Totals(), s.hub.Stats()
 			h := s.health(prev, cur, now.Sub(prevAt))
-			prev, prevAt = cur, now
+			h.DataPlane = s.dataPlane(ctx, prevHub, curHub)
+			prev, prevAt, prevHub = cur, now, curHub
 			if _, err := s.emitter.Emit(ctx, events.HealthSubject(s.cfg.Node), h); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("health not sent")
 			}

@@ -40,7 +40,6 @@ func gatewayConfig(srv *natstest.Server, node string) gateway.Config {
 	cfg := gatewaytest.Config(srv.URL(), node)
 	cfg.MaxConns, cfg.AcceptRate, cfg.AcceptBurst = 1000, 1000, 1000
 	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 300*time.Millisecond
-	cfg.HistorySize = 256
 	return cfg
 }
 

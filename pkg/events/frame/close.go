@@ -8,6 +8,9 @@ const (
 	CloseNormal = 1000
 	// CloseGoingAway: the server is shutting down; reconnect.
 	CloseGoingAway = 1001
+	// CloseUnsupportedData: a binary frame; protocol v1 speaks JSON text
+	// frames only (RFC 6455 code 1003); stop.
+	CloseUnsupportedData = 1003
 	// CloseInvalidData: a text frame was not valid UTF-8 (RFC 6455); stop.
 	CloseInvalidData = 1007
 	// CloseMessageTooBig: a frame over the gateway's size limit (RFC 6455,
@@ -21,7 +24,7 @@ const (
 	CloseReconnect   = 4004 // an operator or the healer asked
 	CloseRateLimited = 4005 // inbound rate exceeded; reconnect after backoff
 	CloseShutdown    = 4006 // node stopping
-	CloseUnavailable = 4007 // the node lost NATS; reconnect elsewhere
+	CloseUnavailable = 4007 // the node lost NATS, or the channel stream was recreated; reconnect and resume
 
 	CloseBadRequest   = 4100 // protocol violation
 	CloseUnauthorized = 4101 // missing or invalid token
@@ -42,6 +45,7 @@ type CloseInfo struct {
 var CloseCodes = []CloseInfo{
 	{CloseNormal, "normal", false, "session ended on purpose"},
 	{CloseGoingAway, "going_away", true, "server going away"},
+	{CloseUnsupportedData, "unsupported_data", false, "binary frame: the protocol is JSON text frames"},
 	{CloseInvalidData, "invalid_data", false, "text frame not valid UTF-8"},
 	{CloseMessageTooBig, "message_too_big", false, "frame larger than the gateway's limit"},
 	{CloseStale, "stale", true, "no pong within the deadline"},
@@ -51,7 +55,7 @@ var CloseCodes = []CloseInfo{
 	{CloseReconnect, "reconnect", true, "reconnect requested by an operator or the healer"},
 	{CloseRateLimited, "rate_limited", true, "inbound rate exceeded; back off"},
 	{CloseShutdown, "shutdown", true, "node stopping"},
-	{CloseUnavailable, "unavailable", true, "node lost its broker; reconnect elsewhere"},
+	{CloseUnavailable, "unavailable", true, "node lost its broker or the channel stream was recreated; reconnect and resume"},
 	{CloseBadRequest, "bad_request", false, "protocol violation"},
 	{CloseUnauthorized, "unauthorized", false, "missing or invalid token"},
 	{CloseTokenExpired, "token_expired", false, "token expired"},
@@ -64,7 +68,7 @@ var CloseCodes = []CloseInfo{
 // and the RFC 6455 codes that say the client sent something wrong.
 func ShouldReconnect(code int) bool {
 	switch {
-	case code == CloseNormal, code == CloseInvalidData, code == CloseMessageTooBig:
+	case code == CloseNormal, code == CloseUnsupportedData, code == CloseInvalidData, code == CloseMessageTooBig:
 		return false
 	case code >= 4100 && code < 4200:
 		return false

@@ -58,6 +58,10 @@ type Client struct {
 	// Since resumes a subscription after this stream sequence: the last
 	// one the client delivered. Absent: live only.
 	Since *uint64 `json:"since,omitempty"`
+	// Epoch is the channel stream's identity the since position belongs
+	// to (from the hello or the subscribe reply). Absent: the node's
+	// current epoch (protocol v1 clients). Only with since.
+	Epoch string `json:"epoch,omitempty"`
 	// Data is the published JSON value.
 	Data json.RawMessage `json:"data,omitempty"`
 	// Idem is the publish's idempotency id: a retry with the same id is
@@ -106,16 +110,32 @@ func (f *Client) validate() error {
 		if f.Data != nil || f.Idem != "" {
 			return fmt.Errorf("%w: data and idem belong to publish", ErrInvalid)
 		}
-		return nil
+		return f.validatePosition()
 	}
-	if f.Since != nil {
-		return fmt.Errorf("%w: since belongs to subscribe", ErrInvalid)
+	if f.Since != nil || f.Epoch != "" {
+		return fmt.Errorf("%w: since and epoch belong to subscribe", ErrInvalid)
 	}
 	if len(f.Data) == 0 {
 		return fmt.Errorf("%w: data", ErrMissing)
 	}
 	if len(f.Idem) > 64 {
 		return fmt.Errorf("%w: idem longer than 64 bytes", ErrInvalid)
+	}
+	return nil
+}
+
+// MaxEpoch is the longest epoch a client may send.
+const MaxEpoch = 32
+
+// validatePosition checks since and epoch of a subscribe or unsubscribe.
+func (f *Client) validatePosition() error {
+	switch {
+	case f.Op == OpUnsubscribe && (f.Since != nil || f.Epoch != ""):
+		return fmt.Errorf("%w: since and epoch belong to subscribe", ErrInvalid)
+	case f.Epoch != "" && f.Since == nil:
+		return fmt.Errorf("%w: epoch goes with since", ErrInvalid)
+	case len(f.Epoch) > MaxEpoch:
+		return fmt.Errorf("%w: epoch longer than %d bytes", ErrInvalid, MaxEpoch)
 	}
 	return nil
 }
@@ -147,11 +167,16 @@ type Server struct {
 	Session        string `json:"session,omitempty"`
 	Version        int    `json:"version,omitempty"`
 	PingIntervalMS int64  `json:"ping_interval_ms,omitempty"`
+	// Epoch (hello, reply to subscribe) is the channel stream's identity:
+	// a position (epoch, seq) resumes only against the same epoch.
+	Epoch string `json:"epoch,omitempty"`
 
 	// reply, error
 	ID uint64 `json:"id,omitempty"`
 
-	// reply, msg
+	// reply, msg. Encode writes seq on every reply, 0 included: on a
+	// subscribe reply it is the position the subscriber stands at (0 on
+	// an empty channel), on a publish reply the message's sequence.
 	Channel string `json:"channel,omitempty"`
 	Seq     uint64 `json:"seq,omitempty"`
 
@@ -194,9 +219,13 @@ func DecodeServer(b []byte) (Server, error) {
 	return f, nil
 }
 
-// Encode marshals a server frame.
+// Encode marshals a server frame. A reply always carries seq, 0 included
+// (the field is omitted when empty on every other op).
 func (f *Server) Encode() []byte {
 	b, _ := json.Marshal(f) // no field can fail to marshal
+	if f.Op == OpReply && f.Seq == 0 {
+		b = append(b[:len(b)-1], `,"seq":0}`...)
+	}
 	return b
 }
 

@@ -16,6 +16,11 @@ func TestDecodeClient(t *testing.T) {
 	}{
 		{"subscribe", `{"op":"subscribe","id":1,"channel":"news"}`, nil},
 		{"resume", `{"op":"subscribe","id":1,"channel":"news","since":42}`, nil},
+		{"resume with epoch", `{"op":"subscribe","id":1,"channel":"news","since":42,"epoch":"dnbbqzgz6ylb"}`, nil},
+		{"epoch without since", `{"op":"subscribe","id":1,"channel":"news","epoch":"dnbbqzgz6ylb"}`, frame.ErrInvalid},
+		{"long epoch", `{"op":"subscribe","id":1,"channel":"news","since":1,"epoch":"` + strings.Repeat("e", 33) + `"}`, frame.ErrInvalid},
+		{"publish epoch", `{"op":"publish","id":1,"channel":"c","data":1,"epoch":"e"}`, frame.ErrInvalid},
+		{"unsubscribe since", `{"op":"unsubscribe","id":1,"channel":"c","since":1}`, frame.ErrInvalid},
 		{"publish", `{"op":"publish","id":2,"channel":"news","data":{"a":1},"idem":"k1"}`, nil},
 		{"ping", `{"op":"ping"}`, nil},
 		{"no op", `{"id":1}`, frame.ErrMissing},
@@ -80,12 +85,16 @@ func TestCloseCodes(t *testing.T) {
 
 func FuzzDecodeClient(f *testing.F) {
 	f.Add([]byte(`{"op":"subscribe","id":1,"channel":"news","since":42}`))
+	f.Add([]byte(`{"op":"subscribe","id":1,"channel":"news","since":42,"epoch":"dnbbqzgz6ylb"}`))
 	f.Add([]byte(`{"op":"publish","id":2,"channel":"news","data":{"a":[1,2]},"idem":"k"}`))
 	f.Add([]byte(`{"op":"ping"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := frame.DecodeClient(b, 0)
 		if err != nil {
 			return
+		}
+		if c.Epoch != "" && (c.Op != frame.OpSubscribe || c.Since == nil || len(c.Epoch) > frame.MaxEpoch) {
+			t.Fatalf("accepted epoch %q on %+v", c.Epoch, c)
 		}
 		if c.Op != frame.OpPing {
 			if err := frame.ValidateChannel(c.Channel); err != nil {
@@ -112,4 +121,27 @@ func FuzzDecodeServer(f *testing.F) {
 			t.Fatal("msg without channel or seq accepted")
 		}
 	})
+}
+
+// TestReplySeqAlways: every reply carries seq, 0 included; other frames
+// do not gain it.
+func TestReplySeqAlways(t *testing.T) {
+	for _, tc := range []struct {
+		f    frame.Server
+		want bool
+	}{
+		{frame.Server{Op: frame.OpReply, ID: 1, Channel: "c"}, true},
+		{frame.Server{Op: frame.OpReply, ID: 1, Channel: "c", Seq: 7, Epoch: "e"}, true},
+		{frame.Server{Op: frame.OpPong, ID: 1}, false},
+		{frame.Server{Op: frame.OpError, ID: 1, Code: frame.CodeBadFrame}, false},
+	} {
+		b := tc.f.Encode()
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if _, ok := m["seq"]; ok != tc.want {
+			t.Fatalf("%s: seq present %v, want %v", b, ok, tc.want)
+		}
+	}
 }

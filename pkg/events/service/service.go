@@ -136,6 +136,12 @@ func tlsConfig(c NATS) (*tls.Config, error) {
 // EnsureContract waits for JetStream and ensures every stream and bucket,
 // retrying until ctx ends (NATS may still be electing a leader).
 func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolog.Logger) (jetstream.JetStream, error) {
+	return EnsureContractWith(ctx, nc, events.EnsureOptions{Replicas: replicas}, log)
+}
+
+// EnsureContractWith is EnsureContract with every option of events.Ensure:
+// the gateway and `wsheal dev` pass the channel stream's limits.
+func EnsureContractWith(ctx context.Context, nc *nats.Conn, opt events.EnsureOptions, log zerolog.Logger) (jetstream.JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("service: jetstream: %w", err)
@@ -143,7 +149,7 @@ func EnsureContract(ctx context.Context, nc *nats.Conn, replicas int, log zerolo
 	delay := 250 * time.Millisecond
 	for {
 		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = events.Ensure(ectx, js, events.EnsureOptions{Replicas: replicas})
+		err = events.Ensure(ectx, js, opt)
 		cancel()
 		if err == nil {
 			return js, nil

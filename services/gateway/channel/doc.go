@@ -1,62 +1,109 @@
-// Package channel carries client channels over NATS JetStream on one
-// gateway node: one ordered consumer per channel per node, fanned out in
-// process to every local Subscriber, with lossless resume.
+// Package channel carries client channels over NATS on one gateway node:
+// publishes are stored in the JetStream stream events.StreamChannels (the
+// durable log and the dedup window), the live flow comes from core NATS,
+// and a resume replays any gap inside retention as a paced stream.
 //
-// # Fan-out
+// # Live flow: no JetStream consumer per channel
 //
-// The first local subscriber of a channel starts an ordered consumer on
-// events.StreamChannels filtered to events.ChannelSubject(channel),
-// starting right after the stream's last sequence; the last one to leave
-// stops it and deletes it on the server. Each message is encoded once
-// (frame.AppendMessage) and the same bytes go to every subscriber; the
-// subscriber list is copy-on-write, so the hot path takes one short lock
-// and allocates nothing per subscriber. A Subscriber whose Deliver returns
-// false is dropped from the channel and counted in Stats.Dropped.
-// Ordered consumers recreate themselves after a NATS restart from the
-// last stream sequence they handed over, and the hub ignores any sequence
-// it has already seen, so subscribers see no gap and no duplicate.
+// The channel stream republishes every stored message (RePublish) to the
+// core subject events.LiveSubject(channel) with the headers Nats-Sequence
+// (its stream sequence) and Nats-Last-Sequence (the sequence of the
+// previous stored message of the same channel, 0 for the first). The first
+// local subscriber of a channel makes the hub subscribe to that subject,
+// then read the channel's last sequence with a direct get; the last one to
+// leave unsubscribes. A channel costs one core subscription and a few
+// hundred bytes, never a JetStream consumer: channel count is bounded by
+// memory, not by the stream's consumer limit, and replays create none
+// either (they read with batch direct gets, which the stream allows with
+// AllowDirect and any replica answers).
+//
+// Each message is encoded once (frame.AppendMessage) and the same bytes go
+// to every subscriber; the subscriber list is copy-on-write, so the hot
+// path takes one short lock and allocates nothing per subscriber. A
+// Subscriber whose Deliver returns false is dropped from the channel and
+// counted in Stats.Dropped.
+//
+// The topic keeps its position: the last sequence handed to subscribers.
+// A republished message at or below it is a duplicate and is dropped; one
+// whose Nats-Last-Sequence is above it reveals a gap, which is filled from
+// the stream (batch direct gets of that channel only, page by page) before
+// the message goes out. Failure modes and what covers them:
+//
+//   - A message republished before the node learned the channel's last
+//     sequence: the subscription starts before that read, so the message
+//     is either at or below the position read (dropped) or follows it.
+//   - Republished messages lost on the way (the NATS client's pending
+//     limit per channel, 8192 messages or 8 MiB, overflowing under load;
+//     the server cutting this node off as a slow consumer): the next
+//     message's Nats-Last-Sequence shows the gap and it is filled; a slow
+//     consumer error or a reconnect also triggers a catch-up of the
+//     affected channels at once, so a lost tail does not wait for the
+//     next message.
+//   - NATS reconnect (a server restart, a network cut): core
+//     subscriptions are restored by the client; on the reconnect every
+//     channel reads its last sequence again and fills what it missed,
+//     with at most 8 direct gets in flight.
+//   - Stream leader change (a cluster): the new leader republishes what it
+//     stores with the same headers; what the old one stored but did not
+//     republish shows up as a gap and is filled from a replica.
+//   - Filling needs NATS: a fill retries every 250 ms while NATS does not
+//     answer, holding back that channel's live flow (never delivering
+//     past a hole); after a minute it gives up and asks the channel's
+//     subscribers to start over (Restarter: the connection closes with
+//     4007 and the client resumes from its last sequence).
+//   - The stream recreated under live subscribers (sequences start
+//     again, a new epoch): a message below the position makes the topic
+//     re-read the stream's epoch (at most once a second); on a change the
+//     subscribers that can start over are asked to (4007), others follow
+//     the new stream from its start.
+//
+// No per-channel history is kept in memory: a resume reads the stream. A
+// history bounded in bytes would save a page read for short gaps, but the
+// batch direct get of one page is a single request, and without a history
+// a node holds nothing per channel beyond its subscription.
 //
 // # Resume
 //
-// Each channel keeps its recent messages in memory: every message with a
-// stream sequence in (floor, last], at most Config.HistorySize of them
-// (more for 30 s after a JetStream replay, and while one runs). Subscribe
-// with since = n then works as follows:
+// Subscribe with since (a Position: a sequence and the epoch it belongs
+// to) checks the stream first and answers Recovered=false, with no replay
+// and the live flow from SubscribeResult.Seq on, when
 //
-//   - n >= floor: the messages above n are replayed from memory.
-//   - n < floor: the messages in (n, floor] are read from JetStream by one
-//     short-lived consumer, joined to the front of the history (lowering
-//     floor, so that the resumes that follow are served from memory) and
-//     replayed with the rest. One replay runs per channel at a time;
-//     concurrent deep resumes register their position, wait for it and
-//     then look at memory again; the next replay starts at the deepest
-//     position registered, so a reconnect storm after a node failure costs
-//     about two replays per channel, not one per client.
-//   - The replay is delivered through Deliver before Subscribe returns, and
-//     the subscriber joins the live flow under the same lock that orders
-//     live messages into the history, so the handoff has no gap and no
-//     duplicate even while messages are being published. Live messages
-//     with a sequence <= n are never delivered to it.
+//   - the epoch is not the stream's (it was recreated, or the position is
+//     from another deployment); an empty epoch means the current one,
+//   - since is above the stream's last sequence (a position from the
+//     future: another deployment, or a recreated stream),
+//   - the front of the gap left retention: the stream's first sequence is
+//     above since+1 (aged out by MaxAge, discarded by MaxBytes, purged);
+//     stream sequences are shared by every channel, so this is
+//     conservative: another channel's message gone from the gap answers
+//     false too,
+//   - the per-channel limit may have discarded part of the gap (the stream
+//     holds MaxMsgsPerSubject messages of the channel after since).
 //
-// The answer is Recovered=false, with no replay at all and the live flow
-// from SubscribeResult.Seq on (never a silent partial replay), when
+// Otherwise the gap is replayed page by page (Config.PageSize messages,
+// about Config.PageBytes, so memory per replay is bounded in bytes
+// whatever the gap), each frame handed to Deliver only while the
+// subscriber's backlog is under Config.ReplayWindow (Paced): the replay
+// follows the client's reading pace and never bursts into its send queue,
+// so any gap inside retention resumes with Recovered=true for a client
+// that reads. A subscriber that reads nothing for Config.StallTimeout ends
+// the replay with ErrSlow (the connection is closed as a slow consumer and
+// the client resumes from what it got). There is no replay limit.
 //
-//   - the gap holds more than Config.MaxReplay messages of the channel, or
-//   - part of the gap may be gone from the stream: the stream's first
-//     sequence is above n+1 (messages aged out by MaxAge or were purged),
-//     or a sequence in (n, floor] was deleted from the middle of the
-//     stream (a subject purge or a message delete). Stream sequences are
-//     shared by every channel, so the rule is conservative: a removed
-//     message of another channel in the gap also answers false.
+// A page is one snapshot of the stream. Between pages the front of the
+// stream may age out, so a page holds back its last message and the next
+// page must start with it; if it does not, it was removed, and the answer
+// is Recovered=false (the messages already delivered are in order and
+// complete up to there: never a silent hole). The first page is checked
+// against the stream's first sequence read after it. A message deleted by
+// hand from the middle of the gap (a message delete, a subject purge) is
+// not noticed.
 //
-// The stream's first sequence is checked before and again after the read,
-// so a message that ages out during a replay cannot go missing silently.
-// Both verdicts are remembered per channel (a position judged lost or too
-// deep stays so), so later resumes below them answer at once.
-//
-// Subscribe may deliver replayed and live messages before it returns: the
-// caller writes them after its subscribe reply or expects clients to
-// accept msg frames before it.
+// When the replay has read to the end of the stream and reached the
+// topic's position, the subscriber joins the live flow under the lock that
+// orders the fan-out, with only messages above its position to come: the
+// handoff has no gap and no duplicate even while messages are published.
+// Replayed messages reach the subscriber before Subscribe returns.
 //
 // # Payloads
 //
@@ -67,7 +114,11 @@
 //
 // # Publish
 //
-// Publish stores through JetStream; a non-empty idem is the Nats-Msg-Id,
-// so a retry within the stream's duplicate window is stored once and
-// answers the first sequence with duplicate=true.
+// Publish stores through JetStream. A non-empty idem is scoped to
+// (identity, channel, key): the Nats-Msg-Id is MessageID, a hash of the
+// three, so a retry within the stream's duplicate window
+// (WSHEAL_CHANNELS_DUPLICATES, default 2 minutes) is stored once and
+// answers the first sequence with duplicate=true, and the same key on
+// another channel or by another identity is another message. A message
+// over the stream's size limit is ErrTooLarge.
 package channel

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wsheal/wsheal/pkg/events/frame"
 )
 
@@ -40,6 +42,51 @@ func FuzzMessageData(f *testing.F) {
 			if err := json.Unmarshal(data, &s); err != nil {
 				t.Fatalf("quoted payload %q is not a JSON string: %v", data, err)
 			}
+		}
+	})
+}
+
+// FuzzParseDirect: whatever headers a direct get answers with, parseDirect
+// never panics, and a stored message it accepts has a sequence.
+func FuzzParseDirect(f *testing.F) {
+	f.Add("", "12", "3")
+	f.Add("204", "", "0")
+	f.Add("404", "", "")
+	f.Add("", "0", "")
+	f.Add("", "-1", "x")
+	f.Add("408", "18446744073709551616", "")
+	f.Fuzz(func(t *testing.T, status, seq, pending string) {
+		h := nats.Header{}
+		for k, v := range map[string]string{hdrStatus: status, hdrSequence: seq, hdrNumPending: pending} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		r, err := parseDirect(h)
+		if err == nil && r.status == "" && r.seq == 0 {
+			t.Fatalf("accepted a stored message without a sequence: %+v", h)
+		}
+	})
+}
+
+// FuzzParseLive: whatever headers a live message carries, parseLive never
+// panics, and what it accepts has a sequence above the previous one.
+func FuzzParseLive(f *testing.F) {
+	f.Add("12", "3")
+	f.Add("1", "0")
+	f.Add("1", "")
+	f.Add("5", "5")
+	f.Add("", "1")
+	f.Add("x", "-2")
+	f.Fuzz(func(t *testing.T, seq, prev string) {
+		h := nats.Header{}
+		h.Set(hdrSequence, seq)
+		if prev != "" {
+			h.Set(hdrLastSeq, prev)
+		}
+		s, p, err := parseLive(h)
+		if err == nil && (s == 0 || p >= s) {
+			t.Fatalf("accepted seq %d after %d from %+v", s, p, h)
 		}
 	})
 }

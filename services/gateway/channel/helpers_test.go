@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -90,7 +91,7 @@ func publishN(t testing.TB, h *Hub, ch string, n int) []uint64 {
 	t.Helper()
 	seqs := make([]uint64, n)
 	for i := range n {
-		seq, _, err := h.Publish(ctxT(t), ch, fmt.Appendf(nil, `{"i":%d}`, i), "")
+		seq, _, err := h.Publish(ctxT(t), "", ch, fmt.Appendf(nil, `{"i":%d}`, i), "")
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
@@ -105,7 +106,7 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func ptr(v uint64) *uint64 { return &v }
+func ptr(v uint64) *Position { return &Position{Seq: v} }
 
 // waitSeqs waits until sub holds exactly want, in order.
 func waitSeqs(t *testing.T, sub *testSub, want []uint64) {
@@ -143,3 +144,21 @@ func streamConsumers(t testing.TB, js jetstream.JetStream) int {
 func ctxWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// liveSubs counts the hub's core subscriptions to live subjects.
+func liveSubs(h *Hub) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, tp := range h.channels {
+		tp.mu.Lock()
+		if tp.sub != nil && tp.sub.IsValid() {
+			n++
+		}
+		tp.mu.Unlock()
+	}
+	return n
+}
+
+// jetstreamOf is the JetStream context of nc.
+func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) { return jetstream.New(nc) }

@@ -2,11 +2,15 @@ package channel
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,9 +27,12 @@ var (
 	ErrUnavailable = errors.New("channel: jetstream unavailable")
 	// ErrSubscribed: the subscriber already holds this channel.
 	ErrSubscribed = errors.New("channel: already subscribed")
-	// ErrSlow: the subscriber refused part of its replay (queue full); it
-	// was not subscribed.
+	// ErrSlow: the subscriber refused part of its replay (queue full or
+	// closing) or read nothing for Config.StallTimeout; it was not
+	// subscribed.
 	ErrSlow = errors.New("channel: subscriber too slow for its replay")
+	// ErrTooLarge: a publish over the stream's message size limit.
+	ErrTooLarge = errors.New("channel: message over the stream's size limit")
 )
 
 // Subscriber receives channel messages. Deliver must not block: it enqueues
@@ -40,35 +47,59 @@ type Subscriber interface {
 	Deliver(frame []byte) bool
 }
 
+// Paced is implemented by subscribers whose replay is flow-controlled
+// (pool.Conn): a replay keeps at most Config.ReplayWindow frames queued
+// on it, waiting for Backlog to fall, and stops when Closing.
+type Paced interface {
+	Backlog() int
+	Closing() bool
+}
+
+// Restarter is implemented by subscribers that can be asked to start over
+// (pool.Conn closes with a reconnect code): the hub does so when the
+// channel stream was recreated under a live subscription, whose positions
+// mean nothing in the new epoch. Other subscribers simply stay.
+type Restarter interface {
+	Restart(reason string)
+}
+
 // Config tunes a Hub; zero fields take their defaults.
 type Config struct {
-	// HistorySize is how many messages are kept in memory per channel for
-	// resume (default 1024).
-	HistorySize int
-	// FetchTimeout bounds a JetStream replay and the start of a channel
-	// consumer (default 5s).
+	// FetchTimeout bounds one NATS request: a page read, a stream info
+	// (default 5s).
 	FetchTimeout time.Duration
-	// MaxReplay is the most messages one resume replays before answering
-	// Recovered=false (default 10000).
-	MaxReplay int
+	// PageSize and PageBytes bound one page of a replay or gap fill
+	// (default 512 messages, 256 KiB).
+	PageSize, PageBytes int
+	// ReplayWindow is how many frames a replay keeps queued on a Paced
+	// subscriber (default 256).
+	ReplayWindow int
+	// StallTimeout is how long a replay waits for a subscriber that reads
+	// nothing before giving up with ErrSlow (default 15s).
+	StallTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
-	if c.HistorySize <= 0 {
-		c.HistorySize = 1024
-	}
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = 5 * time.Second
 	}
-	if c.MaxReplay <= 0 {
-		c.MaxReplay = 10000
+	if c.PageSize <= 0 {
+		c.PageSize = 512
+	}
+	if c.PageBytes <= 0 {
+		c.PageBytes = 256 << 10
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = 256
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 15 * time.Second
 	}
 	return c
 }
 
-// Hub holds one JetStream ordered consumer per channel with local
-// subscribers and fans each message out to them. It is safe for
-// concurrent use.
+// Hub holds one core NATS subscription per channel with local subscribers
+// and fans each message out to them. It is safe for concurrent use.
 type Hub struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
@@ -78,64 +109,96 @@ type Hub struct {
 	mu       sync.Mutex
 	closed   bool
 	channels map[string]*topic
+	state    streamState
 
-	subscribers atomic.Int64
-	msgsIn      atomic.Uint64
-	msgsOut     atomic.Uint64
-	dropped     atomic.Uint64
-	nonJSON     atomic.Uint64
-	fetches     atomic.Uint64
-
-	// fetchHook, if set (tests), runs when a JetStream replay has read
-	// its messages, before it checks retention again and joins the
-	// history.
-	fetchHook func(from uint64)
+	counters
 }
 
-// NewHub returns a hub that consumes and publishes through js (nc is the
-// connection js runs on).
+// NewHub returns a hub that reads and publishes through nc and js (js
+// runs on nc). It chains itself to nc's reconnect and error handlers: a
+// reconnect re-reads every channel's last sequence and fills what the
+// disconnect missed.
 func NewHub(nc *nats.Conn, js jetstream.JetStream, cfg Config, log zerolog.Logger) *Hub {
-	return &Hub{
+	h := &Hub{
 		nc:       nc,
 		js:       js,
 		cfg:      cfg.withDefaults(),
 		log:      log.With().Str("component", "channel").Logger(),
 		channels: make(map[string]*topic),
 	}
+	prevRe := nc.ReconnectHandler()
+	nc.SetReconnectHandler(func(c *nats.Conn) {
+		if prevRe != nil {
+			prevRe(c)
+		}
+		go h.resync()
+	})
+	prevErr := nc.ErrorHandler()
+	nc.SetErrorHandler(func(c *nats.Conn, s *nats.Subscription, err error) {
+		if prevErr != nil {
+			prevErr(c, s, err)
+		}
+		if s != nil && errors.Is(err, nats.ErrSlowConsumer) {
+			go h.resyncSubject(s.Subject)
+		}
+	})
+	return h
+}
+
+// Position is where a resuming subscriber stands: the last sequence it
+// delivered and the epoch that sequence belongs to ("" : the current one).
+type Position struct {
+	Seq   uint64
+	Epoch string
 }
 
 // SubscribeResult tells a subscriber where it stands.
 type SubscribeResult struct {
 	// Seq is the stream position the subscriber is at once Subscribe
-	// returns: the last stream sequence of this channel delivered or known
-	// at subscribe time (0 if none). Live messages follow with larger
-	// sequences.
+	// returns: the last sequence of the channel it was given (replayed)
+	// or known at subscribe time, 0 on an empty channel. Live messages
+	// follow with larger sequences.
 	Seq uint64
-	// Recovered is true when since was nil, or the whole gap after since
-	// was replayed.
+	// Epoch is the channel stream's identity Seq belongs to.
+	Epoch string
+	// Recovered is true when since was nil, or the whole gap after it was
+	// replayed.
 	Recovered bool
-	// Replayed is how many messages the resume delivered.
-	Replayed int
+	// Replayed and ReplayedBytes are what the resume delivered.
+	Replayed, ReplayedBytes int
 }
 
 // Subscribe adds sub to channel. With since == nil it delivers the live
 // flow only. With since it first delivers, through sub.Deliver and before
-// returning, every message of the channel with a stream sequence above
-// *since in order, then the live flow, with no gap and no duplicate; if
-// that gap cannot be replayed in full (see the package doc) it answers
-// Recovered=false and delivers live messages only. It returns ErrClosed,
-// ErrUnavailable, ErrSubscribed or ErrSlow (wrapped), or ctx's error.
-func (h *Hub) Subscribe(ctx context.Context, channel string, sub Subscriber, since *uint64) (SubscribeResult, error) {
+// returning, every message of the channel after since.Seq in order, paced
+// by the subscriber's backlog (see Paced), then the live flow, with no gap
+// and no duplicate; if that gap cannot be replayed in full (see the
+// package doc) it answers Recovered=false and delivers live messages only.
+// ctx bounds waiting for NATS, not a replay that makes progress. It
+// returns ErrClosed, ErrUnavailable, ErrSubscribed or ErrSlow (wrapped),
+// or ctx's error.
+func (h *Hub) Subscribe(ctx context.Context, channel string, sub Subscriber, since *Position) (SubscribeResult, error) {
 	t, err := h.acquire(ctx, channel)
 	if err != nil {
+		countErr(&h.subscribeErrors, err)
 		return SubscribeResult{}, err
 	}
 	res, err := t.join(ctx, sub, since)
 	if err != nil {
+		countErr(&h.subscribeErrors, err)
 		h.release(t)
 		return SubscribeResult{}, err
 	}
+	h.subscribes.Add(1)
 	return res, nil
+}
+
+// countErr counts a failed subscribe or publish that is the node's
+// trouble, not the client's.
+func countErr(c *atomic.Uint64, err error) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		c.Add(1)
+	}
 }
 
 // Unsubscribe removes sub from channel. It is idempotent. Once it returns,
@@ -157,10 +220,12 @@ func (h *Hub) Unsubscribe(channel string, sub Subscriber) {
 }
 
 // Publish stores data (valid JSON) on channel through JetStream. A
-// non-empty idem is the message id: a retry with the same id within the
-// stream's duplicate window is stored once, and answers the first
-// sequence with duplicate=true.
-func (h *Hub) Publish(ctx context.Context, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error) {
+// non-empty idem is scoped to (identity, channel): the message id is
+// derived from the three, so a retry with the same key by the same
+// identity on the same channel within the stream's duplicate window is
+// stored once and answers the first sequence with duplicate=true, and the
+// same key elsewhere is another message.
+func (h *Hub) Publish(ctx context.Context, identity, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error) {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
@@ -169,50 +234,39 @@ func (h *Hub) Publish(ctx context.Context, channel string, data []byte, idem str
 	}
 	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(events.StreamChannels)}
 	if idem != "" {
-		opts = append(opts, jetstream.WithMsgID(idem))
+		opts = append(opts, jetstream.WithMsgID(MessageID(identity, channel, idem)))
 	}
 	ack, err := h.js.Publish(ctx, events.ChannelSubject(channel), data, opts...)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, false, fmt.Errorf("channel: publish on %s: %w", channel, ctx.Err())
-		}
-		return 0, false, fmt.Errorf("%w: publish on %s: %v", ErrUnavailable, channel, err)
+	switch {
+	case err == nil:
+		h.publishes.Add(1)
+		return ack.Sequence, ack.Duplicate, nil
+	case errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
+		return 0, false, fmt.Errorf("%w: %d bytes on %s", ErrTooLarge, len(data), channel)
+	case ctx.Err() != nil:
+		h.publishErrors.Add(1)
+		return 0, false, fmt.Errorf("channel: publish on %s: %w", channel, ctx.Err())
 	}
-	return ack.Sequence, ack.Duplicate, nil
+	h.publishErrors.Add(1)
+	return 0, false, fmt.Errorf("%w: publish on %s: %v", ErrUnavailable, channel, err)
 }
 
-// Stats are the hub's counters.
-type Stats struct {
-	// Channels with a running consumer, Subscribers across them.
-	Channels, Subscribers int
-	// MsgsIn: messages received from NATS; MsgsOut: frames handed to
-	// subscribers (live and replayed); Dropped: subscribers dropped
-	// because Deliver returned false.
-	MsgsIn, MsgsOut, Dropped uint64
-	// NonJSON: messages whose payload was not JSON and was delivered as
-	// a JSON string.
-	NonJSON uint64
-	// Fetches: replays read from JetStream (resumes older than memory).
-	Fetches uint64
-}
-
-// Stats returns the current counters.
-func (h *Hub) Stats() Stats {
-	h.mu.Lock()
-	n := len(h.channels)
-	h.mu.Unlock()
-	return Stats{
-		Channels:    n,
-		Subscribers: int(h.subscribers.Load()),
-		MsgsIn:      h.msgsIn.Load(),
-		MsgsOut:     h.msgsOut.Load(),
-		Dropped:     h.dropped.Load(),
-		NonJSON:     h.nonJSON.Load(),
-		Fetches:     h.fetches.Load(),
+// MessageID is the JetStream message id (Nats-Msg-Id) of a publish with
+// idem key by identity (the token's subject, "" when anonymous) on
+// channel: a hash of the three, so keys never collide across channels or
+// identities.
+func MessageID(identity, channel, key string) string {
+	h := sha256.New()
+	for _, s := range []string{identity, channel, key} {
+		var n [4]byte
+		n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
+		h.Write(n[:])
+		h.Write([]byte(s))
 	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
 }
 
-// Close stops every consumer; Subscribe and Publish after Close return
+// Close stops every channel; Subscribe and Publish after Close return
 // ErrClosed. Subscribers are not told: their owner closes them.
 func (h *Hub) Close() {
 	h.mu.Lock()
@@ -247,7 +301,7 @@ func (h *Hub) acquire(ctx context.Context, channel string) (*topic, error) {
 	t.refs++
 	h.mu.Unlock()
 	if creator {
-		t.startErr = t.start()
+		t.startErr = t.start(ctx)
 		if t.startErr != nil {
 			h.mu.Lock()
 			if h.channels[channel] == t {
@@ -282,4 +336,18 @@ func (h *Hub) release(t *topic) {
 	if last {
 		t.stop()
 	}
+}
+
+// messageData returns payload as the JSON value of a msg frame: payload
+// itself when it is JSON in valid UTF-8 (client publishes always are),
+// else payload as a JSON string (invalid UTF-8 becomes U+FFFD), reported
+// by quoted. The frame goes out as a WebSocket text frame, which must be
+// UTF-8 (json.Valid alone accepts invalid UTF-8 inside strings); checked
+// here once per message, not per subscriber.
+func messageData(payload []byte) (data []byte, quoted bool) {
+	if utf8.Valid(payload) && json.Valid(payload) {
+		return payload, false
+	}
+	b, _ := json.Marshal(string(payload)) // a string always marshals
+	return b, true
 }

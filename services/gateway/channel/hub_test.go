@@ -23,8 +23,8 @@ func TestFanoutLive(t *testing.T) {
 		}
 	}
 	_, js := s.JetStream()
-	if n := streamConsumers(t, js); n != 1 {
-		t.Fatalf("%d consumers for one channel, want 1", n)
+	if n := streamConsumers(t, js); n != 0 || liveSubs(h) != 1 {
+		t.Fatalf("%d consumers and %d live subscriptions for one channel, want 0 and 1", n, liveSubs(h))
 	}
 	other := publishN(t, h, "other", 3)
 	want := publishN(t, h, "news", 100)
@@ -89,7 +89,7 @@ func TestPublishIdempotent(t *testing.T) {
 	var stored []uint64
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seq, dup, err := h.Publish(ctxT(t), "orders", []byte(`{"n":1}`), tt.idem)
+			seq, dup, err := h.Publish(ctxT(t), "", "orders", []byte(`{"n":1}`), tt.idem)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestPublishIdempotent(t *testing.T) {
 	waitSeqs(t, sub, append(stored, extra...))
 }
 
-func TestUnsubscribeStopsConsumer(t *testing.T) {
+func TestUnsubscribeStopsSubscription(t *testing.T) {
 	s := natstest.Start(t)
 	h := newHub(t, s, Config{})
 	_, js := s.JetStream()
@@ -126,8 +126,8 @@ func TestUnsubscribeStopsConsumer(t *testing.T) {
 	}
 	h.Unsubscribe("room", a)
 	h.Unsubscribe("room", a) // idempotent
-	if n := streamConsumers(t, js); n != 1 {
-		t.Fatalf("%d consumers with one subscriber left", n)
+	if liveSubs(h) != 1 {
+		t.Fatalf("%d live subscriptions with one subscriber left", liveSubs(h))
 	}
 	want := publishN(t, h, "room", 3)
 	waitSeqs(t, b, want)
@@ -136,7 +136,9 @@ func TestUnsubscribeStopsConsumer(t *testing.T) {
 	}
 	h.Unsubscribe("room", b)
 	h.Unsubscribe("nowhere", b)
-	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumer not deleted")
+	if n := streamConsumers(t, js); n != 0 || liveSubs(h) != 0 {
+		t.Fatalf("%d consumers, %d live subscriptions after the last subscriber left", n, liveSubs(h))
+	}
 	if st := h.Stats(); st.Channels != 0 || st.Subscribers != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -163,7 +165,7 @@ func TestClose(t *testing.T) {
 	if _, err := h.Subscribe(ctxT(t), "c0", newSub(10), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("subscribe after close: %v", err)
 	}
-	if _, _, err := h.Publish(ctxT(t), "c0", []byte(`1`), ""); !errors.Is(err, ErrClosed) {
+	if _, _, err := h.Publish(ctxT(t), "", "c0", []byte(`1`), ""); !errors.Is(err, ErrClosed) {
 		t.Fatalf("publish after close: %v", err)
 	}
 	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumers left after close")
@@ -217,7 +219,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	ctx, cancel := ctxWithTimeout(300 * time.Millisecond)
 	defer cancel()
-	if _, _, err := h.Publish(ctx, "x", []byte(`1`), ""); err == nil {
+	if _, _, err := h.Publish(ctx, "", "x", []byte(`1`), ""); err == nil {
 		t.Fatal("publish with NATS down succeeded")
 	}
 	if st := h.Stats(); st.Channels != 0 {
@@ -240,7 +242,9 @@ func TestLastSlowSubscriberStopsChannel(t *testing.T) {
 		st := h.Stats()
 		return st.Dropped == 1 && st.Channels == 0 && st.Subscribers == 0
 	}, "slow subscriber not dropped: %+v", h.Stats())
-	natstest.Eventually(t, 5*time.Second, func() bool { return streamConsumers(t, js) == 0 }, "consumer not deleted")
+	if n := streamConsumers(t, js); n != 0 || liveSubs(h) != 0 {
+		t.Fatalf("%d consumers, %d live subscriptions after the last subscriber left", n, liveSubs(h))
+	}
 	h.Unsubscribe("only", slow) // after a drop: a no-op
 	if slow.count() != 2 {
 		t.Fatalf("dropped subscriber got %d messages", slow.count())
@@ -260,7 +264,7 @@ func TestUnsubscribeDuringFanout(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range 300 {
-			if _, _, err := h.Publish(ctxT(t), "busy", fmt.Appendf(nil, "%d", i), ""); err != nil {
+			if _, _, err := h.Publish(ctxT(t), "", "busy", fmt.Appendf(nil, "%d", i), ""); err != nil {
 				t.Error(err)
 				return
 			}

@@ -15,7 +15,7 @@ func publishRetry(h *Hub, ch string, i int) (uint64, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		seq, _, err := h.Publish(ctx, ch, fmt.Appendf(nil, `{"i":%d}`, i), fmt.Sprintf("%s-%d", ch, i))
+		seq, _, err := h.Publish(ctx, "", ch, fmt.Appendf(nil, `{"i":%d}`, i), fmt.Sprintf("%s-%d", ch, i))
 		cancel()
 		if err == nil {
 			return seq, nil
@@ -32,7 +32,7 @@ func publishRetry(h *Hub, ch string, i int) (uint64, error) {
 // duplicated.
 func TestNATSRestart(t *testing.T) {
 	s := natstest.Start(t)
-	h := newHub(t, s, Config{HistorySize: 8})
+	h := newHub(t, s, Config{})
 	subs := []*testSub{newSub(1000), newSub(1000)}
 	for _, sub := range subs {
 		if _, err := h.Subscribe(ctxT(t), "live", sub, nil); err != nil {

@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -11,14 +10,15 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 )
 
-func TestResumeFromMemory(t *testing.T) {
+func TestResumeFromStream(t *testing.T) {
 	s := natstest.Start(t)
-	h := newHub(t, s, Config{HistorySize: 64})
+	h := newHub(t, s, Config{PageSize: 7})
 	live := newSub(1000)
 	if _, err := h.Subscribe(ctxT(t), "chat", live, nil); err != nil {
 		t.Fatal(err)
 	}
 	seqs := publishN(t, h, "chat", 20)
+	publishN(t, h, "noise", 3)
 	waitSeqs(t, live, seqs)
 	tests := []struct {
 		name  string
@@ -27,25 +27,64 @@ func TestResumeFromMemory(t *testing.T) {
 	}{
 		{"middle", seqs[9], seqs[10:]},
 		{"up to date", seqs[19], nil},
-		{"start of the history", seqs[0] - 1, seqs},
-		{"ahead of the node", seqs[19] + 5, nil},
+		{"from the start", seqs[0] - 1, seqs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sub := newSub(1000)
 			res, err := h.Subscribe(ctxT(t), "chat", sub, ptr(tt.since))
-			if err != nil || !res.Recovered || res.Replayed != len(tt.want) {
+			if err != nil || !res.Recovered || res.Replayed != len(tt.want) || res.Epoch == "" {
 				t.Fatalf("subscribe: %+v %v", res, err)
 			}
-			if res.Seq != max(seqs[19], tt.since) {
+			if res.Seq != seqs[19] {
 				t.Fatalf("Seq = %d", res.Seq)
 			}
 			checkSeqs(t, sub.seqs(), tt.want)
 			h.Unsubscribe("chat", sub)
 		})
 	}
-	if st := h.Stats(); st.Fetches != 0 {
-		t.Fatalf("%d JetStream replays, want all from memory", st.Fetches)
+}
+
+// TestResumeNotRecovered: a position of another epoch or from the future
+// answers recovered:false at once, with no replay, and the live flow
+// follows from the reply's seq.
+func TestResumeNotRecovered(t *testing.T) {
+	s := natstest.Start(t)
+	h := newHub(t, s, Config{})
+	seqs := publishN(t, h, "pos", 5)
+	ss, err := h.StreamStats(ctxT(t))
+	if err != nil || ss.Epoch == "" || h.Epoch() != ss.Epoch {
+		t.Fatalf("stream stats %+v %v, epoch %q", ss, err, h.Epoch())
+	}
+	epoch := ss.Epoch
+	tests := []struct {
+		name  string
+		since Position
+		want  bool
+	}{
+		{"same epoch", Position{Seq: seqs[1], Epoch: epoch}, true},
+		{"no epoch (v1 client)", Position{Seq: seqs[1]}, true},
+		{"other epoch", Position{Seq: seqs[1], Epoch: "other"}, false},
+		{"ahead of the stream", Position{Seq: seqs[4] + 10}, false},
+		{"ahead, same epoch", Position{Seq: 1 << 40, Epoch: epoch}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sub := newSub(1000)
+			res, err := h.Subscribe(ctxT(t), "pos", sub, &tt.since)
+			if err != nil || res.Recovered != tt.want || res.Epoch != epoch || res.Seq != seqs[len(seqs)-1] {
+				t.Fatalf("subscribe: %+v %v", res, err)
+			}
+			var want []uint64
+			if tt.want {
+				want = append(want, seqs[2:]...)
+			}
+			checkSeqs(t, sub.seqs(), want)
+			more := publishN(t, h, "pos", 1)
+			waitSeqs(t, sub, append(want, more...))
+			h.Unsubscribe("pos", sub)
+			seqs = append(seqs, more...)
+		})
 	}
 }
 
@@ -76,86 +115,25 @@ func TestResumeAheadSkipsKnown(t *testing.T) {
 	waitSeqs(t, sub, more)
 }
 
-func TestResumeFromJetStream(t *testing.T) {
-	tests := []struct {
-		name  string
-		fresh bool // the node starts the channel after the messages
-	}{
-		{"gap older than the history", false},
-		{"fresh node", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := natstest.Start(t)
-			h := newHub(t, s, Config{HistorySize: 4})
-			live := newSub(1000)
-			if !tt.fresh {
-				if _, err := h.Subscribe(ctxT(t), "ticks", live, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-			publishN(t, h, "noise", 5)
-			seqs := publishN(t, h, "ticks", 30)
-			publishN(t, h, "noise", 5)
-			if !tt.fresh {
-				waitSeqs(t, live, seqs)
-			}
-			sub := newSub(1000)
-			res, err := h.Subscribe(ctxT(t), "ticks", sub, ptr(seqs[5]))
-			if err != nil || !res.Recovered || res.Replayed != 24 {
-				t.Fatalf("subscribe: %+v %v", res, err)
-			}
-			checkSeqs(t, sub.seqs(), seqs[6:])
-			sub.checkBad(t)
-			if st := h.Stats(); st.Fetches != 1 {
-				t.Fatalf("%d JetStream replays, want 1", st.Fetches)
-			}
-			// The replay joined the history: the next deep resume is served
-			// from memory.
-			again := newSub(1000)
-			if _, err := h.Subscribe(ctxT(t), "ticks", again, ptr(seqs[10])); err != nil {
-				t.Fatal(err)
-			}
-			checkSeqs(t, again.seqs(), seqs[11:])
-			if st := h.Stats(); st.Fetches != 1 {
-				t.Fatalf("%d JetStream replays, want 1", st.Fetches)
-			}
-			more := publishN(t, h, "ticks", 3)
-			waitSeqs(t, sub, append(seqs[6:], more...))
-		})
-	}
-}
-
-func TestResumeSharedReplay(t *testing.T) {
+func TestResumeFreshNode(t *testing.T) {
 	s := natstest.Start(t)
-	h := newHub(t, s, Config{HistorySize: 8})
-	seqs := publishN(t, h, "storm", 200)
-	subs := make([]*testSub, 50)
-	var wg sync.WaitGroup
-	errs := make(chan error, len(subs))
-	for i := range subs {
-		subs[i] = newSub(1000)
-		wg.Go(func() {
-			res, err := h.Subscribe(ctxT(t), "storm", subs[i], ptr(seqs[99]))
-			if err == nil && (!res.Recovered || res.Replayed != 100) {
-				t.Errorf("subscribe %d: %+v", i, res)
-			}
-			errs <- err
-		})
+	writer := newHub(t, s, Config{})
+	publishN(t, writer, "noise", 5)
+	seqs := publishN(t, writer, "ticks", 30)
+	publishN(t, writer, "noise", 5)
+	h := newHub(t, s, Config{PageSize: 4})
+	sub := newSub(1000)
+	res, err := h.Subscribe(ctxT(t), "ticks", sub, ptr(seqs[5]))
+	if err != nil || !res.Recovered || res.Replayed != 24 {
+		t.Fatalf("subscribe: %+v %v", res, err)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	checkSeqs(t, sub.seqs(), seqs[6:])
+	sub.checkBad(t)
+	if st := h.Stats(); st.PageReads < 6 {
+		t.Fatalf("%d page reads for 24 messages in pages of 4", st.PageReads)
 	}
-	for _, sub := range subs {
-		checkSeqs(t, sub.seqs(), seqs[100:])
-	}
-	if st := h.Stats(); st.Fetches != 1 {
-		t.Fatalf("%d JetStream replays for 50 identical resumes, want 1", st.Fetches)
-	}
+	more := publishN(t, writer, "ticks", 3)
+	waitSeqs(t, sub, append(seqs[6:], more...))
 }
 
 func TestResumeBeyondRetention(t *testing.T) {
@@ -193,12 +171,6 @@ func TestResumeBeyondRetention(t *testing.T) {
 				return err == nil && info.State.FirstSeq > seqs[3]
 			}, "messages did not age out")
 		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
-		{"message deleted in the gap", func(t *testing.T, js jetstream.JetStream, st jetstream.Stream, seqs []uint64) {
-			if err := st.DeleteMsg(ctxT(t), seqs[6]); err != nil {
-				t.Fatal(err)
-			}
-		}, func(s []uint64) uint64 { return s[2] }, Config{}, false},
-		{"more than MaxReplay", func(*testing.T, jetstream.JetStream, jetstream.Stream, []uint64) {}, func(s []uint64) uint64 { return s[0] }, Config{MaxReplay: 5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +180,6 @@ func TestResumeBeyondRetention(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.cfg.HistorySize = 2
 			writer := newHub(t, s, tt.cfg)
 			seqs := publishN(t, writer, "hist", 12)
 			tt.remove(t, js, st, seqs)
@@ -238,134 +209,5 @@ func TestResumeBeyondRetention(t *testing.T) {
 			more := publishN(t, writer, "hist", 2)
 			waitSeqs(t, sub, append(want, more...))
 		})
-	}
-}
-
-// TestResumeStormDistinctPositions: resumes at many different positions
-// arriving together cost at most two JetStream replays: the first
-// arrival's, then one from the deepest position waiting.
-func TestResumeStormDistinctPositions(t *testing.T) {
-	s := natstest.Start(t)
-	h := newHub(t, s, Config{HistorySize: 8})
-	seqs := publishN(t, h, "storm", 300)
-	const clients = 40
-	var once sync.Once
-	started := make(chan struct{})
-	h.fetchHook = func(uint64) {
-		// Hold the first replay until every other resume waits for it.
-		once.Do(func() {
-			close(started)
-			for deadline := time.Now().Add(10 * time.Second); waiting(h, "storm") < clients-1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Errorf("only %d resumes wait for the first replay", waiting(h, "storm"))
-					return
-				}
-			}
-		})
-	}
-	subs := make([]*testSub, clients)
-	var wg sync.WaitGroup
-	join := func(i int) {
-		subs[i] = newSub(1000)
-		wg.Go(func() {
-			res, err := h.Subscribe(ctxT(t), "storm", subs[i], ptr(seqs[100+i*3]))
-			if err != nil || !res.Recovered {
-				t.Errorf("subscribe %d: %+v %v", i, res, err)
-			}
-		})
-	}
-	// The least deep resume comes first: alone, it would leave every
-	// other one a replay of its own.
-	join(clients - 1)
-	<-started
-	for i := clients - 2; i >= 0; i-- {
-		join(i)
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	for i, sub := range subs {
-		checkSeqs(t, sub.seqs(), seqs[101+i*3:])
-	}
-	if st := h.Stats(); st.Fetches > 2 {
-		t.Fatalf("%d JetStream replays for %d resumes, want at most 2", st.Fetches, clients)
-	}
-}
-
-// waiting counts the resumes of ch registered for a replay.
-func waiting(h *Hub, ch string) int {
-	h.mu.Lock()
-	tp := h.channels[ch]
-	h.mu.Unlock()
-	if tp == nil {
-		return 0
-	}
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	n := 0
-	for _, c := range tp.waiters {
-		n += c
-	}
-	return n
-}
-
-// TestResumeOutrunByLiveTraffic: when live traffic pushes the history past
-// its bound while a replay runs, the replay is not joined with a hole; the
-// resume looks again and answers from the new state.
-func TestResumeOutrunByLiveTraffic(t *testing.T) {
-	s := natstest.Start(t)
-	h := newHub(t, s, Config{HistorySize: 2, MaxReplay: 5})
-	live := newSub(1000)
-	if _, err := h.Subscribe(ctxT(t), "fast", live, nil); err != nil {
-		t.Fatal(err)
-	}
-	seqs := publishN(t, h, "fast", 10)
-	waitSeqs(t, live, seqs)
-	var once sync.Once
-	h.fetchHook = func(uint64) {
-		once.Do(func() {
-			// More than 2*(HistorySize+MaxReplay) arrive during the replay.
-			seqs = append(seqs, publishN(t, h, "fast", 20)...)
-			waitSeqs(t, live, seqs)
-		})
-	}
-	sub := newSub(1000)
-	res, err := h.Subscribe(ctxT(t), "fast", sub, ptr(seqs[5]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 24 messages follow since now: more than MaxReplay.
-	if res.Recovered || res.Replayed != 0 || sub.count() != 0 || res.Seq != seqs[29] {
-		t.Fatalf("resume: %+v, %d messages", res, sub.count())
-	}
-	if st := h.Stats(); st.Fetches != 2 {
-		t.Fatalf("%d replays, want 2 (the outrun one and the retry)", st.Fetches)
-	}
-	more := publishN(t, h, "fast", 1)
-	waitSeqs(t, sub, more)
-}
-
-// TestResumeRemovedDuringReplay: messages removed from the stream while a
-// replay reads it make the answer Recovered=false: the replay cannot tell
-// what it missed, so it never claims a full recovery.
-func TestResumeRemovedDuringReplay(t *testing.T) {
-	s := natstest.Start(t)
-	_, js := s.JetStream()
-	h := newHub(t, s, Config{HistorySize: 2})
-	seqs := publishN(t, h, "gone", 10)
-	h.fetchHook = func(uint64) {
-		st, err := js.Stream(ctxT(t), events.StreamChannels)
-		if err == nil {
-			err = st.Purge(ctxT(t), jetstream.WithPurgeSequence(seqs[4]))
-		}
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	sub := newSub(100)
-	res, err := h.Subscribe(ctxT(t), "gone", sub, ptr(seqs[1]))
-	if err != nil || res.Recovered || sub.count() != 0 {
-		t.Fatalf("resume: %+v %v, %d messages", res, err, sub.count())
 	}
 }

@@ -7,23 +7,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/frame"
 )
 
-// consumerIdle lets the server remove a channel consumer this node lost
-// track of (a crash); a live one is kept alive by its pulls.
-const consumerIdle = time.Minute
+// Pending limits of a channel's core subscription: past them the NATS
+// client drops live messages (a slow consumer), which the hub then fills
+// from the stream. They bound a channel's memory when the node lags.
+const (
+	pendingMsgs  = 8192
+	pendingBytes = 8 << 20
+)
 
-// consumerHeartbeat is the idle heartbeat of a channel's consumer: a lost
-// NATS server is noticed after two missed beats and the ordered consumer
-// resets on another (the library's default, 5 s, stalls delivery ~10 s).
-const consumerHeartbeat = time.Second
-
-// consumerExpiry bounds each pull request; at least twice the heartbeat.
-const consumerExpiry = 10 * time.Second
+// fillGiveUp is how long a gap fill retries while NATS does not answer
+// before the channel's subscribers are asked to start over.
+const fillGiveUp = time.Minute
 
 // member is one local subscriber of a topic.
 type member struct {
@@ -33,12 +32,12 @@ type member struct {
 	after uint64
 }
 
-// topic is one channel on this node: its ordered consumer, its history and
-// its local subscribers.
+// topic is one channel on this node: its core subscription to the live
+// subject and its local subscribers.
 type topic struct {
-	hub     *Hub
-	name    string
-	subject string
+	hub  *Hub
+	name string
+	live string
 
 	// Under hub.mu.
 	refs int
@@ -46,11 +45,19 @@ type topic struct {
 	// Set by the creator before ready is closed.
 	ready    chan struct{}
 	startErr error
+	// primed is closed once last is known: live messages wait for it.
+	primed chan struct{}
 
-	// fanMu is held while a message is taken into the history and handed
-	// to a snapshot of members, and by every removal of a member: once
-	// Unsubscribe returns, no fan-out holds that subscriber, and removal
-	// can edit members in place. Lock order: fanMu, then mu.
+	// flowMu orders the producers of the flow: the live callback and a
+	// catch-up after a reconnect. It is held while a gap is filled.
+	flowMu sync.Mutex
+	// lastLive is the highest sequence received on the live subject;
+	// under flowMu.
+	lastLive uint64
+
+	// fanMu is held while a message is handed to a snapshot of members,
+	// and by every removal of a member: once Unsubscribe returns, no
+	// fan-out holds that subscriber. Lock order: flowMu, fanMu, mu.
 	fanMu sync.Mutex
 
 	mu sync.Mutex
@@ -59,127 +66,176 @@ type topic struct {
 	// removals (under fanMu and mu) swap the last member into the hole.
 	members []member
 	joined  map[Subscriber]int // index in members
-	hist    history
-	last    uint64                   // highest stream sequence known (delivered or start point)
-	lost    uint64                   // a resume with since < lost cannot be complete
-	tooDeep uint64                   // a resume with since < tooDeep exceeds MaxReplay
-	cons    jetstream.Consumer       // running consumer, nil once stopped
-	cc      jetstream.ConsumeContext // its consume context
-	fetch   *fetchCall
-	waiters map[uint64]int // positions of resumes waiting for fetch
+	last    uint64             // highest stream sequence handed to members (or start point)
+	epoch   string             // the stream epoch last belongs to
+	sub     *nats.Subscription
 	stopped bool
 }
 
 func newTopic(h *Hub, name string) *topic {
 	return &topic{
-		hub: h, name: name, subject: events.ChannelSubject(name),
-		ready: make(chan struct{}), joined: make(map[Subscriber]int),
-		waiters: make(map[uint64]int),
+		hub: h, name: name, live: events.LiveSubject(name),
+		ready: make(chan struct{}), primed: make(chan struct{}),
+		joined: make(map[Subscriber]int),
 	}
 }
 
-// start reads the stream position and starts an ordered consumer right
-// after it, so that the history covers (position, ∞).
-func (t *topic) start() error {
+// start subscribes to the live subject, then reads the channel's last
+// sequence: a message republished before that read is recognised by its
+// sequence (at or below last: dropped), one after it follows on.
+func (t *topic) start(ctx context.Context) error {
+	defer close(t.primed)
 	h := t.hub
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.FetchTimeout)
-	defer cancel()
-	st, err := h.js.Stream(ctx, events.StreamChannels)
+	sub, err := h.nc.Subscribe(t.live, t.onLive)
 	if err != nil {
-		return fmt.Errorf("%w: channel %s: stream info: %v", ErrUnavailable, t.name, err)
+		t.halt()
+		return fmt.Errorf("%w: channel %s: subscribe: %v", ErrUnavailable, t.name, err)
 	}
-	state := st.CachedInfo().State
+	_ = sub.SetPendingLimits(pendingMsgs, pendingBytes)
 	t.mu.Lock()
-	t.last = state.LastSeq
-	t.hist.floor = state.LastSeq
-	if state.FirstSeq > 0 {
-		t.lost = state.FirstSeq - 1
-	}
+	t.sub = sub
 	t.mu.Unlock()
-	cons, err := h.js.OrderedConsumer(ctx, events.StreamChannels, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{t.subject},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       state.LastSeq + 1,
-		InactiveThreshold: consumerIdle,
-	})
+	st, err := h.cachedStream(ctx, time.Second)
 	if err != nil {
-		return fmt.Errorf("%w: channel %s: consumer: %v", ErrUnavailable, t.name, err)
+		t.halt()
+		return err
 	}
-	cc, err := cons.Consume(t.onMsg, jetstream.ConsumeErrHandler(t.onErr),
-		jetstream.PullHeartbeat(consumerHeartbeat), jetstream.PullExpiry(consumerExpiry))
+	last, err := h.lastSeq(ctx, t.name)
 	if err != nil {
-		return fmt.Errorf("%w: channel %s: consume: %v", ErrUnavailable, t.name, err)
+		t.halt()
+		return err
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.stopped { // the hub closed meanwhile
-		t.mu.Unlock()
-		t.halt(cc, cons)
 		return ErrClosed
 	}
-	t.cons, t.cc = cons, cc
-	t.mu.Unlock()
-	h.log.Debug().Str("channel", t.name).Uint64("start_seq", state.LastSeq+1).Msg("consumer started")
+	t.last, t.epoch = last, st.epoch
 	return nil
 }
 
-// onErr logs consumer trouble; the ordered consumer resets itself.
-func (t *topic) onErr(_ jetstream.ConsumeContext, err error) {
-	if errors.Is(err, jetstream.ErrConnectionClosed) {
-		return
-	}
-	t.hub.log.Debug().Err(err).Str("channel", t.name).Msg("consumer error; it resets itself")
-}
-
-// stop ends the consumer and deletes it on the server. Idempotent; a
-// topic still starting halts its consumer as soon as it has one.
-func (t *topic) stop() {
+// halt marks the topic stopped and drops its subscription.
+func (t *topic) halt() {
 	t.mu.Lock()
 	t.stopped = true
-	cc, cons := t.cc, t.cons
-	t.cc, t.cons = nil, nil
+	sub := t.sub
+	t.sub = nil
 	t.mu.Unlock()
-	if cc != nil {
-		t.halt(cc, cons)
+	if sub != nil {
+		_ = sub.Unsubscribe()
 	}
 }
 
-// halt stops a consumer and deletes it on the server in the background.
-func (t *topic) halt(cc jetstream.ConsumeContext, cons jetstream.Consumer) {
-	cc.Stop()
-	if info := cons.CachedInfo(); info != nil {
-		go t.deleteConsumer(info.Name)
-	}
+// stop ends the topic. Idempotent.
+func (t *topic) stop() { t.halt() }
+
+// isStopped reports whether the topic was stopped.
+func (t *topic) isStopped() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopped
 }
 
-func (t *topic) deleteConsumer(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), t.hub.cfg.FetchTimeout)
-	defer cancel()
-	err := t.hub.js.DeleteConsumer(ctx, events.StreamChannels, name)
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		t.hub.log.Debug().Err(err).Str("channel", t.name).Msg("consumer delete failed; the server ages it out")
-	}
-}
-
-// onMsg is the consumer's handler: one message at a time, in stream order.
-func (t *topic) onMsg(msg jetstream.Msg) {
-	meta, err := msg.Metadata()
+// onLive is the live subject's handler: one message at a time, in the
+// order the stream republished them.
+func (t *topic) onLive(msg *nats.Msg) {
+	<-t.primed
+	seq, prev, err := parseLive(msg.Header)
 	if err != nil {
-		t.hub.log.Warn().Err(err).Str("channel", t.name).Msg("message without metadata dropped")
+		// Not from the stream (someone published on the live subject):
+		// the live flow carries only what the stream stored.
+		t.hub.log.Warn().Err(err).Str("channel", t.name).Msg("live message dropped")
 		return
 	}
 	t.hub.msgsIn.Add(1)
-	seq := meta.Sequence.Stream
-	f := t.encode(seq, msg.Data())
+	t.flowMu.Lock()
+	defer t.flowMu.Unlock()
+	t.mu.Lock()
+	last := t.last
+	t.mu.Unlock()
+	// The stream republishes in order: a live message at or below the
+	// last one received live is not a fill's duplicate but a recreated
+	// stream, whose sequences start again.
+	if seq <= t.lastLive && !t.sameEpoch() {
+		last = t.newEpoch()
+	}
+	t.lastLive = max(t.lastLive, seq)
+	if seq <= last {
+		return // already delivered (by a gap fill)
+	}
+	if prev > last {
+		t.hub.gaps.Add(1)
+		if !t.fill(last+1, seq-1) {
+			return
+		}
+	}
+	t.fan(seq, t.hub.encode(t.name, seq, msg.Data))
+}
+
+// catchUp reads the channel's last sequence and fills everything after
+// the topic's position: after a reconnect, or after the NATS client
+// dropped live messages.
+func (t *topic) catchUp() {
+	t.flowMu.Lock()
+	defer t.flowMu.Unlock()
+	if t.isStopped() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.hub.cfg.FetchTimeout)
+	head, err := t.hub.lastSeq(ctx, t.name)
+	cancel()
+	t.mu.Lock()
+	last := t.last
+	t.mu.Unlock()
+	if err != nil || head <= last {
+		return
+	}
+	t.hub.gaps.Add(1)
+	t.fill(last+1, head)
+}
+
+// fill delivers the messages of the channel in [from, to] from the
+// stream, page by page, retrying while NATS does not answer. The caller
+// holds flowMu. False: the topic stopped, or NATS stayed away past
+// fillGiveUp and the subscribers were asked to start over.
+func (t *topic) fill(from, to uint64) bool {
+	giveUp := time.Now().Add(fillGiveUp)
+	for from <= to {
+		if t.isStopped() {
+			return false
+		}
+		p, err := t.hub.readPage(context.Background(), t.name, from, to)
+		if err != nil {
+			if time.Now().After(giveUp) || !errors.Is(err, ErrUnavailable) {
+				t.hub.log.Warn().Err(err).Str("channel", t.name).Msg("gap not filled; subscribers start over")
+				t.restartAll("gap not filled")
+				return false
+			}
+			time.Sleep(fillRetry)
+			continue
+		}
+		for _, e := range p.entries {
+			t.fan(e.seq, e.frame)
+		}
+		t.hub.filled.Add(uint64(len(p.entries)))
+		if len(p.entries) == 0 || !p.more {
+			break
+		}
+		from = p.entries[len(p.entries)-1].seq + 1
+	}
+	return true
+}
+
+// fan hands the frame of message seq to every member that wants it.
+func (t *topic) fan(seq uint64, f []byte) {
 	t.fanMu.Lock()
 	t.mu.Lock()
-	if seq <= t.last {
+	if seq <= t.last || t.stopped {
 		t.mu.Unlock()
 		t.fanMu.Unlock()
 		return
 	}
 	t.last = seq
-	t.hist.push(entry{seq: seq, frame: f})
-	t.hist.trim(t.historyLimit(time.Now()))
 	members := t.members
 	t.mu.Unlock()
 	slow := t.deliver(members, seq, f)
@@ -195,16 +251,6 @@ func (t *topic) onMsg(msg jetstream.Msg) {
 		t.hub.log.Debug().Str("channel", t.name).Msg("slow subscriber dropped")
 		t.hub.release(t)
 	}
-}
-
-// encode builds the msg frame of a message once; a payload that is not
-// JSON is carried as a JSON string.
-func (t *topic) encode(seq uint64, payload []byte) []byte {
-	data, quoted := messageData(payload)
-	if quoted {
-		t.hub.nonJSON.Add(1)
-	}
-	return frame.AppendMessage(make([]byte, 0, len(t.name)+len(data)+48), t.name, seq, data)
 }
 
 // deliver hands f to every member that wants seq and returns those whose
@@ -225,48 +271,4 @@ func (t *topic) deliver(members []member, seq uint64, f []byte) []Subscriber {
 	}
 	t.hub.msgsOut.Add(uint64(n))
 	return slow
-}
-
-// addLocked appends a member; the caller holds t.mu. A fan-out's snapshot
-// never reads past its own length, so appending needs no fanMu.
-func (t *topic) addLocked(sub Subscriber, after uint64) {
-	t.joined[sub] = len(t.members)
-	t.members = append(t.members, member{sub: sub, after: after})
-	t.hub.subscribers.Add(1)
-}
-
-// hasLocked reports whether sub is a member; the caller holds t.mu.
-func (t *topic) hasLocked(sub Subscriber) bool {
-	_, ok := t.joined[sub]
-	return ok
-}
-
-// remove takes sub out of the members in O(1) and reports whether it was
-// there. The caller holds fanMu: no fan-out is reading members.
-func (t *topic) remove(sub Subscriber) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	i, ok := t.joined[sub]
-	if !ok {
-		return false
-	}
-	delete(t.joined, sub)
-	last := len(t.members) - 1
-	if i != last {
-		t.members[i] = t.members[last]
-		t.joined[t.members[i].sub] = i
-	}
-	t.members[last] = member{}
-	t.members = t.members[:last]
-	t.hub.subscribers.Add(-1)
-	return true
-}
-
-// clear removes every member.
-func (t *topic) clear() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.hub.subscribers.Add(-int64(len(t.members)))
-	t.members = nil
-	clear(t.joined)
 }

@@ -112,7 +112,7 @@ func (h *socketHandler) OnPong(ws *gws.Conn, payload []byte) {
 func (h *socketHandler) OnMessage(ws *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
 	c := connOf(ws)
-	if c == nil || c.Closing() {
+	if c == nil || c.Closing() || refuseBinary(c, msg) {
 		return
 	}
 	now := time.Now().UnixNano()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
@@ -29,9 +30,20 @@ func (h *Handler) subscribe(c *pool.Conn, f *frame.Client) {
 		delete(st.subs, f.Channel)
 		c.AddSubs(-1)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
+	// A resume's replay may be long: it is paced by the client's reading,
+	// the hub bounds each NATS request. A live subscribe is bounded here.
+	ctx, cancel := context.WithCancel(context.Background())
+	var since *Position
+	if f.Since != nil {
+		since = &Position{Seq: *f.Since, Epoch: f.Epoch}
+	} else {
+		ctx, cancel = context.WithTimeout(context.Background(), h.cfg.OpTimeout)
+	}
 	defer cancel()
-	res, err := h.hub.Subscribe(ctx, f.Channel, c, f.Since)
+	res, err := h.hub.Subscribe(ctx, f.Channel, c, since)
+	if since != nil {
+		c.Rested() // a replay held the read loop: pongs may wait unread
+	}
 	if err != nil {
 		h.hubError(c, f.ID, "subscribe", err)
 		return
@@ -41,7 +53,7 @@ func (h *Handler) subscribe(c *pool.Conn, f *frame.Client) {
 	}
 	st.subs[f.Channel] = struct{}{}
 	c.AddSubs(1)
-	reply := frame.Server{Op: frame.OpReply, ID: f.ID, Channel: f.Channel, Seq: res.Seq}
+	reply := frame.Server{Op: frame.OpReply, ID: f.ID, Channel: f.Channel, Seq: res.Seq, Epoch: res.Epoch}
 	if f.Since != nil {
 		rec := res.Recovered
 		reply.Recovered = &rec
@@ -69,7 +81,7 @@ func (h *Handler) publish(c *pool.Conn, f *frame.Client) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
 	defer cancel()
-	seq, dup, err := h.hub.Publish(ctx, f.Channel, f.Data, f.Idem)
+	seq, dup, err := h.hub.Publish(ctx, st.Claims.Subject, f.Channel, f.Data, f.Idem)
 	if err != nil {
 		h.hubError(c, f.ID, "publish", err)
 		return
@@ -78,11 +90,22 @@ func (h *Handler) publish(c *pool.Conn, f *frame.Client) {
 }
 
 // hubError answers a failed subscribe or publish: unavailable (retry) when
-// NATS or JetStream did not answer, internal otherwise.
+// NATS or JetStream did not answer, too_large for a message over the
+// stream's limit, internal otherwise; a client too slow for its replay is
+// closed with frame.CloseSlow (it resumes from what it got).
 func (h *Handler) hubError(c *pool.Conn, id uint64, op string, err error) {
 	h.onError()
 	code := frame.CodeInternal
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, ErrSlow):
+		if c.Close(frame.CloseSlow, events.CauseSlow, "too slow for its replay") {
+			c.Notable(events.ConnSlowConsumer, err.Error())
+		}
+		return
+	case errors.Is(err, ErrTooLarge):
+		sendError(c, id, frame.CodeTooLarge, err.Error())
+		return
+	case errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		code = frame.CodeUnavailable
 	}
 	h.log.Warn().Err(err).Str("op", op).Str("conn_id", c.ID()).Msg("channel operation failed")

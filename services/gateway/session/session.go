@@ -25,23 +25,45 @@ type Subscriber interface {
 	Deliver(frame []byte) bool
 }
 
+// Position is a resume position: the client's since and epoch.
+type Position struct {
+	Seq   uint64
+	Epoch string // "" : the current epoch
+}
+
 // Subscription is the hub's answer to a subscribe.
 type Subscription struct {
-	Seq       uint64 // the channel's last sequence at subscribe time
+	Seq       uint64 // the position the subscriber stands at (0 on an empty channel)
+	Epoch     string // the channel stream's identity Seq belongs to
 	Recovered bool   // the gap after since was replayed in full
 	Replayed  int
 }
 
 // Hub is the channel fan-out the protocol drives (channel.Hub, adapted).
+// Subscribe with since may replay a long gap: its ctx has no deadline,
+// the hub bounds each NATS request and stops a replay whose subscriber
+// reads nothing (ErrSlow).
 type Hub interface {
-	Subscribe(ctx context.Context, channel string, sub Subscriber, since *uint64) (Subscription, error)
+	Subscribe(ctx context.Context, channel string, sub Subscriber, since *Position) (Subscription, error)
 	Unsubscribe(channel string, sub Subscriber)
-	Publish(ctx context.Context, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error)
+	// Publish stores data; idem is scoped to (identity, channel).
+	Publish(ctx context.Context, identity, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error)
+	// Epoch is the channel stream's identity for the hello frame.
+	Epoch() string
 }
 
-// ErrUnavailable is returned by a Hub that cannot reach NATS; the client
-// gets the error code frame.CodeUnavailable and may retry.
-var ErrUnavailable = errors.New("session: channel hub unavailable")
+// Errors a Hub wraps so that the session answers them right.
+var (
+	// ErrUnavailable: the hub cannot reach NATS; the client gets the
+	// error code frame.CodeUnavailable and may retry.
+	ErrUnavailable = errors.New("session: channel hub unavailable")
+	// ErrSlow: the client did not read its replay; the connection is
+	// closed with frame.CloseSlow and the client resumes.
+	ErrSlow = errors.New("session: subscriber too slow for its replay")
+	// ErrTooLarge: a publish over the channel stream's message size
+	// limit; the client gets frame.CodeTooLarge.
+	ErrTooLarge = errors.New("session: message too large for the channel stream")
+)
 
 // Config tunes the protocol.
 type Config struct {
@@ -109,6 +131,7 @@ func stateOf(c *pool.Conn) *State {
 
 // Open implements pool.Handler: the hello frame.
 func (h *Handler) Open(c *pool.Conn) {
+	c.BoundUnsent() // Backlog then measures the client's lag: replays are paced by it
 	c.SendFirst(h.hello(c.ID()))
 }
 
@@ -122,7 +145,20 @@ func (h *Handler) hello(session string) []byte {
 	b = strconv.AppendInt(b, frame.ProtocolVersion, 10)
 	b = append(b, `,"ping_interval_ms":`...)
 	b = strconv.AppendInt(b, h.ping().Milliseconds(), 10)
+	if e := h.epoch(); e != "" {
+		b = append(b, `,"epoch":"`...)
+		b = append(b, e...) // base 36: letters and digits
+		b = append(b, '"')
+	}
 	return append(b, '}')
+}
+
+// epoch is the channel stream's identity for the hello, "" if unknown.
+func (h *Handler) epoch() string {
+	if h.hub == nil {
+		return ""
+	}
+	return h.hub.Epoch()
 }
 
 // Close implements pool.Handler: leave every channel.
@@ -135,7 +171,8 @@ func (h *Handler) Close(c *pool.Conn, _ string) {
 	st.subs = nil
 }
 
-// Message implements pool.Handler.
+// Message implements pool.Handler. Only text frames reach it: the pool
+// closes a connection that sends a binary frame (see docs/protocol.md).
 func (h *Handler) Message(c *pool.Conn, data []byte) {
 	f, err := frame.DecodeClient(data, h.cfg.MaxMessage)
 	if err != nil {

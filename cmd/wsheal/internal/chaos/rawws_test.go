@@ -17,7 +17,7 @@ func startGateway(t *testing.T, maxConns int) *gateway.Service {
 	t.Helper()
 	ns := natstest.Start(t)
 	cfg := gatewaytest.Config(ns.URL(), "gw-raw")
-	cfg.MaxConns, cfg.SendQueue, cfg.MaxSubs, cfg.HistorySize = maxConns, 64, 10, 64
+	cfg.MaxConns, cfg.SendQueue, cfg.MaxSubs, cfg.ReplayWindow = maxConns, 64, 10, 16
 	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 200*time.Millisecond
 	return gatewaytest.Start(t, cfg)
 }

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
@@ -170,7 +171,13 @@ func (s *Supervisor) startNATS(ctx context.Context) error {
 	s.nc = nc
 	ectx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	_, err = service.EnsureContract(ectx, nc, c.size(), s.log)
+	// The channel stream's limits come from WSHEAL_CHANNELS_*, as the
+	// gateways it starts read them.
+	var limits events.ChannelLimits
+	if err := envconfig.Process("WSHEAL", &limits); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	_, err = service.EnsureContractWith(ectx, nc, events.EnsureOptions{Replicas: c.size(), Channels: &limits}, s.log)
 	return err
 }
 

@@ -1,0 +1,198 @@
+package channel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/frame"
+)
+
+// Headers of republished and direct-get messages.
+const (
+	hdrSequence   = "Nats-Sequence"
+	hdrLastSeq    = "Nats-Last-Sequence"
+	hdrNumPending = "Nats-Num-Pending"
+	hdrStatus     = "Status"
+)
+
+// errBadReply: a direct get answered something this package cannot read.
+var errBadReply = errors.New("channel: unreadable direct get reply")
+
+// entry is one encoded message of a channel.
+type entry struct {
+	seq   uint64
+	frame []byte
+}
+
+// page is one batch direct get of a channel's messages.
+type page struct {
+	entries []entry
+	// count is how many messages of the channel the stream held at or
+	// after the page's start when it was read (0 if the page is empty).
+	count uint64
+	// more: the stream held messages of the channel after the page.
+	more bool
+}
+
+// directRequest is the body of a direct get ($JS.API.DIRECT.GET.<stream>).
+type directRequest struct {
+	Seq      uint64 `json:"seq,omitempty"`
+	LastBy   string `json:"last_by_subj,omitempty"`
+	NextBy   string `json:"next_by_subj,omitempty"`
+	Batch    int    `json:"batch,omitempty"`
+	MaxBytes int    `json:"max_bytes,omitempty"`
+}
+
+// readPage reads, with one batch direct get, the messages of channel with
+// a stream sequence in [from, upTo] (upTo 0: no bound), at most
+// Config.PageSize of them and about Config.PageBytes: memory per read is
+// bounded in bytes whatever the gap.
+func (h *Hub) readPage(ctx context.Context, channel string, from, upTo uint64) (page, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
+	defer cancel()
+	req, _ := json.Marshal(directRequest{Seq: from, NextBy: events.ChannelSubject(channel),
+		Batch: h.cfg.PageSize, MaxBytes: h.cfg.PageBytes})
+	inbox := h.nc.NewInbox()
+	sub, err := h.nc.SubscribeSync(inbox)
+	if err != nil {
+		return page{}, h.natsErr(channel, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := h.nc.PublishRequest(events.ChannelsDirectGet, inbox, req); err != nil {
+		return page{}, h.natsErr(channel, err)
+	}
+	h.pageReads.Add(1)
+	var p page
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return page{}, h.natsErr(channel, err)
+		}
+		r, err := parseDirect(msg.Header)
+		if err != nil {
+			return page{}, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+		}
+		switch r.status {
+		case "": // a message
+		case "404": // none at or after from
+			return p, nil
+		case "204": // end of batch
+			p.more = p.more || r.pending > 0
+			return p, nil
+		default:
+			return page{}, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
+		}
+		if r.seq < from {
+			return page{}, fmt.Errorf("%w: %s: sequence %d before %d", ErrUnavailable, channel, r.seq, from)
+		}
+		if p.entries == nil {
+			p.count = r.pending + 1
+		}
+		if upTo > 0 && r.seq > upTo {
+			p.more = true
+			return p, nil
+		}
+		p.entries = append(p.entries, entry{seq: r.seq, frame: h.encode(channel, r.seq, msg.Data)})
+	}
+}
+
+// lastSeq is the stream sequence of channel's newest stored message, 0 if
+// it has none, read with a direct get.
+func (h *Hub) lastSeq(ctx context.Context, channel string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
+	defer cancel()
+	req, _ := json.Marshal(directRequest{LastBy: events.ChannelSubject(channel)})
+	msg, err := h.nc.RequestWithContext(ctx, events.ChannelsDirectGet, req)
+	if err != nil {
+		return 0, h.natsErr(channel, err)
+	}
+	r, err := parseDirect(msg.Header)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+	}
+	switch r.status {
+	case "":
+		return r.seq, nil
+	case "404":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%w: %s: status %s %s", ErrUnavailable, channel, r.status, msg.Header.Get("Description"))
+}
+
+// natsErr wraps a NATS failure as ErrUnavailable.
+func (h *Hub) natsErr(channel string, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, channel, err)
+}
+
+// encode builds the msg frame of a message once; a payload that is not
+// JSON is carried as a JSON string.
+func (h *Hub) encode(channel string, seq uint64, payload []byte) []byte {
+	data, quoted := messageData(payload)
+	if quoted {
+		h.nonJSON.Add(1)
+	}
+	return frame.AppendMessage(make([]byte, 0, len(channel)+len(data)+48), channel, seq, data)
+}
+
+// streamState is what the hub knows of the channel stream.
+type streamState struct {
+	epoch       string
+	first, last uint64
+	bytes       uint64
+	maxBytes    int64
+	perChannel  int64
+	consumers   int
+	read        time.Time
+}
+
+// stream reads the channel stream's info (one request) and caches it for
+// the health report.
+func (h *Hub) stream(ctx context.Context) (streamState, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
+	defer cancel()
+	st, err := h.js.Stream(ctx, events.StreamChannels)
+	if err != nil {
+		return streamState{}, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+	}
+	return h.remember(st.CachedInfo()), nil
+}
+
+// remember caches info as the hub's view of the stream.
+func (h *Hub) remember(info *jetstream.StreamInfo) streamState {
+	s := streamState{
+		epoch: events.ChannelEpoch(info.Created), first: info.State.FirstSeq, last: info.State.LastSeq,
+		bytes: info.State.Bytes, maxBytes: info.Config.MaxBytes, perChannel: info.Config.MaxMsgsPerSubject,
+		consumers: info.State.Consumers, read: time.Now(),
+	}
+	h.mu.Lock()
+	h.state = s
+	h.mu.Unlock()
+	return s
+}
+
+// cachedStream is the last stream state read, refreshed when older than
+// maxAge.
+func (h *Hub) cachedStream(ctx context.Context, maxAge time.Duration) (streamState, error) {
+	h.mu.Lock()
+	s := h.state
+	h.mu.Unlock()
+	if !s.read.IsZero() && time.Since(s.read) < maxAge {
+		return s, nil
+	}
+	return h.stream(ctx)
+}
+
+// Epoch is the channel stream's identity as last read by the hub (by a
+// resume, a channel start or StreamStats), "" if it never read it. It
+// never waits for NATS.
+func (h *Hub) Epoch() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state.epoch
+}
