@@ -90,7 +90,7 @@ func smallFleet(ctx context.Context, e *Env) error {
 
 // storeFull drives the channel store to its limit with large publishes:
 // an anomaly must name it, and healing must keep working (a gateway
-// killed meanwhile is restarted).
+// killed while the store is full is restarted).
 func storeFull(ctx context.Context, e *Env) error {
 	if !e.limitsReported() {
 		return skipf("the gateways report no store or stream limit in Health.DataPlane")
@@ -102,8 +102,8 @@ func storeFull(ctx context.Context, e *Env) error {
 	g, _ := e.Obs.Gateway(v)
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	e.fault("store", "16 KiB publishes to chaos.fill until the channel store is full")
-	sent := e.flood(fctx, g.URL, "chaos.fill")
+	e.fault("store", "16 KiB publishes to chaos-fill until the channel store is full")
+	sent := e.flood(fctx, g.URL, "chaos-fill")
 	s, found := e.awaitEvent(ctx, 3*time.Minute, openAnomaly(events.FleetTarget, events.KindStoreFull))
 	if e.Res.check("an anomaly names the store", found, "after %d publishes", sent.Load()) {
 		a := payload[*events.Anomaly](s)
@@ -111,6 +111,9 @@ func storeFull(ctx context.Context, e *Env) error {
 		e.Res.Marks = append(e.Res.Marks, Mark{At: evTime(s), Kind: "detect", Label: "store_full"})
 		e.Res.Checks[len(e.Res.Checks)-1].Detail = fmt.Sprintf("%s: %s", a.Evidence.Metric, a.Evidence.Detail)
 	}
+	// The flood stops: the store stays at its limit (the oldest messages
+	// go first), while the load's messages keep within retention.
+	stop()
 	w, err := e.victim(v)
 	if err != nil {
 		return err
@@ -123,7 +126,12 @@ func storeFull(ctx context.Context, e *Env) error {
 	e.Res.Target = w
 	e.remediated(ctx, w, 90*time.Second, events.ActionRestart)
 	e.Res.check("node back", e.nodeBack(ctx, w, p.PID, 30*time.Second), "%s restarted while the store is full", w)
-	stop()
+	if _, cleared := e.Obs.First(e.Res.FaultAt, func(s Seen) bool {
+		a := payload[*events.Anomaly](s)
+		return a != nil && a.Kind == events.KindStoreFull && a.State == events.AnomalyResolved
+	}); cleared {
+		e.Res.note("store_full cleared before the restart was verified")
+	}
 	e.clientsBack(ctx, 60*time.Second)
 	return nil
 }
