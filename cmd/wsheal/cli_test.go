@@ -156,7 +156,7 @@ func TestCLIAgainstALiveStack(t *testing.T) {
 		}
 		wantAll(t, ds.mustRun(t, "incidents", "silence", "--node", "gw-*", "--for", "1m", "--comment", "cli test"), "cli test")
 		wantAll(t, ds.mustRun(t, "incidents", "silence", "--list"), "gw-*")
-		wantAll(t, ds.mustRun(t, "anomalies"), "")
+		wantAll(t, ds.mustRun(t, "anomalies"), "fleet rule: ", "fleet_degraded", "rtt_degraded")
 	})
 	t.Run("bench", func(t *testing.T) {
 		out := ds.mustRun(t, "bench", "--url", gatewayURLs(t, ds), "--clients", "20", "--rate", "20", "--duration", "2s", "--drain", "3s")

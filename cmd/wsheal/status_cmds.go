@@ -162,12 +162,27 @@ func anomaliesCmd() *cobra.Command {
 		}
 		if len(l.Anomalies) == 0 {
 			fmt.Fprintln(cmd.OutOrStdout(), "no open anomalies")
-			return nil
+		} else {
+			printAnomalies(cmd.OutOrStdout(), l.Anomalies)
 		}
-		printAnomalies(cmd.OutOrStdout(), l.Anomalies)
+		printCorrelation(cmd.OutOrStdout(), l.Correlation)
 		return nil
 	}
 	return cmd
+}
+
+// printCorrelation states the rule that tells a node's trouble from the
+// fleet's, and the node verdicts it holds.
+func printCorrelation(w io.Writer, c *events.Correlation) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nfleet rule: %s on more than %.0f%% of the active nodes (and on >= %d) is the fleet's:\n"+
+		"  one fleet_degraded anomaly, no node remedy; node verdicts wait until it clears (%d rounds)\n",
+		strings.Join(c.Kinds, ", "), 100*c.Share, c.MinNodes, c.ClearAfter)
+	for _, h := range c.Held {
+		fmt.Fprintf(w, "  held: %s on %s since %s\n", h.Kind, h.Node, ago(h.Since))
+	}
 }
 
 func printAnomalies(w io.Writer, as []events.Anomaly) {

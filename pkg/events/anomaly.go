@@ -26,6 +26,24 @@ const (
 	// silent at once, or the monitor lost NATS; the cause is likely NATS,
 	// the network or the monitor, not every node.
 	KindFleetSilent = "fleet_silent"
+	// KindFleetDegraded is a shift shared by most of the fleet (RTT, stale
+	// connections, errors, slow consumers, hangs): the host's, the
+	// network's or NATS's, not a node's. It informs or pages; no node is
+	// restarted, drained or told to reconnect for it.
+	KindFleetDegraded = "fleet_degraded"
+)
+
+// Data-plane anomaly kinds, from Health.DataPlane.
+const (
+	// KindDataPlaneErrors: subscribes, resumes or publishes failing on the
+	// server side (unavailable, internal).
+	KindDataPlaneErrors = "data_plane_errors"
+	// KindStoreFull: JetStream storage or the channel stream near its limit.
+	KindStoreFull = "store_full"
+	// KindConsumerLimit: consumers or channels near their limit.
+	KindConsumerLimit = "consumer_limit"
+	// KindNotRecovered: resumes answered recovered:false on the rise.
+	KindNotRecovered = "not_recovered"
 )
 
 // Severities, most severe first.

@@ -153,4 +153,25 @@ func (r *AnomaliesRequest) Validate() error {
 // AnomalyList is the reply to anomalies, oldest impact first.
 type AnomalyList struct {
 	Anomalies []Anomaly `json:"anomalies"`
+	// Correlation is the rule that tells a node's trouble from the
+	// fleet's, and the node verdicts it holds now.
+	Correlation *Correlation `json:"correlation,omitempty"`
+}
+
+// Correlation is the monitor's fleet correlation rule: a correlated kind
+// on more than Share of the active nodes (and on at least MinNodes) is a
+// fleet_degraded anomaly, and node verdicts of that kind are held.
+type Correlation struct {
+	Share      float64       `json:"share"`
+	MinNodes   int           `json:"min_nodes"`
+	ClearAfter int           `json:"clear_after_rounds"`
+	Kinds      []string      `json:"kinds"`
+	Held       []HeldVerdict `json:"held,omitempty"`
+}
+
+// HeldVerdict is a node anomaly held back because the fleet shares it.
+type HeldVerdict struct {
+	Kind  string    `json:"kind"`
+	Node  string    `json:"node"`
+	Since time.Time `json:"since"`
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -15,6 +17,15 @@ import (
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
+
+// boot is drawn once per process. A node's Boot (events.Heartbeat.Boot)
+// is it with the node's start, so that a node restarted inside the same
+// process (wsheal dev, tests) is a new one too, while an old process that
+// thawed still sends its old Boot.
+var boot = rand.Text()
+
+// bootID is the node's Boot.
+func (s *Service) bootID() string { return fmt.Sprintf("%s.%d", boot, s.started.UnixNano()) }
 
 // heartbeatLoop publishes the heartbeat and the fleet registration every
 // heartbeat interval.
@@ -38,6 +49,7 @@ func (s *Service) beat(ctx context.Context) {
 		Connections: s.pool.Len(), Capacity: s.pool.Capacity(), Draining: s.pool.Draining(),
 		StartedAt: s.started, UptimeMS: now.Sub(s.started).Milliseconds(),
 		IntervalMS: s.cfg.HeartbeatInterval.Milliseconds(), PID: os.Getpid(), Version: events.Version,
+		Boot: s.bootID(),
 	}
 	if _, err := s.emitter.Emit(ctx, events.HeartbeatSubject(s.cfg.Node), hb); err != nil && ctx.Err() == nil {
 		s.log.Debug().Err(err).Msg("heartbeat not sent")

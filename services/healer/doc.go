@@ -31,4 +31,15 @@
 // negative acknowledgement with a delay; a message is acknowledged only
 // once its decision is durable, and kept alive with InProgress while a
 // long action runs.
+//
+// A restart holds only once the node beats from a new process: every
+// heartbeat carries the process identity (events.Heartbeat.Boot), the
+// attempt records the identity before it acts, and heartbeats of a thawed
+// old process do not pass; the succeeded event names the new process, and
+// the follow-up steps (rebalance, undrain) run only after it. A policy for
+// fleet_degraded (a shift the whole fleet shares) may only escalate or
+// call a webhook: the validator refuses node actions for it.
+//
+// Every gate reads the engine's clock (Service.SetClock; time.Now by
+// default), so tests move time instead of sleeping.
 package healer

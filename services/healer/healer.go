@@ -31,6 +31,9 @@ type Service struct {
 	log      zerolog.Logger
 	policies *policy.Set
 
+	// now is the clock of the engine's gates (default time.Now).
+	now func() time.Time
+
 	// set by Run
 	js     jetstream.JetStream
 	store  *state.Store
@@ -55,6 +58,11 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 	log = log.With().Str("service", events.ServiceHealer).Str("instance", cfg.Instance).Logger()
 	return &Service{cfg: cfg, log: log, policies: set}, nil
 }
+
+// SetClock replaces the clock of the healer's gates (backoff, flapping,
+// maximum age, budget, restore hold) before Run; tests move it instead of
+// sleeping.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // EffectivePolicies returns the policies of the file at path (built-in when
 // empty) as YAML with every default filled in.
@@ -152,7 +160,7 @@ func (s *Service) engineConfig() remedy.Config {
 		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
 		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
 		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, IncidentTTL: c.IncidentTTL,
-		WarmUp: c.NodeStale,
+		WarmUp: c.NodeStale, Now: s.now,
 	}
 }
 

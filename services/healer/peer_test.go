@@ -2,6 +2,7 @@ package healer_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ type peer struct {
 	draining        bool
 	alive           bool
 	started         time.Time
+	boot            string // the process's id, new at every start
 	seen            map[string]bool
 	cmds            []command
 	svc             micro.Service
@@ -89,15 +91,24 @@ func (f *peers) add(id string, conns, capacity int) *peer {
 }
 
 // start (re)starts a node's process: control service and heartbeats.
-func (f *peers) start(id string) {
+func (f *peers) start(id string) { f.run(id, true) }
+
+// thaw brings the node's old process back (a SIGCONT): the same boot id
+// and start time as before it went silent.
+func (f *peers) thaw(id string) { f.run(id, false) }
+
+func (f *peers) run(id string, fresh bool) {
 	f.mu.Lock()
 	p := f.nodes[id]
 	if p.alive {
 		f.mu.Unlock()
 		return
 	}
-	p.alive, p.started, p.stop, p.draining = true, time.Now().UTC(), make(chan struct{}), false
-	p.maxConns = p.capacity
+	p.alive, p.stop = true, make(chan struct{})
+	if fresh {
+		p.started, p.boot, p.draining = time.Now().UTC(), rand.Text(), false
+		p.maxConns = p.capacity
+	}
 	stop := p.stop
 	f.mu.Unlock()
 	svc, err := micro.AddService(f.nc, micro.Config{Name: events.ServiceName(events.ServiceGateway), Version: "0.0.0"})
@@ -169,7 +180,7 @@ func (p *peer) beat(stop chan struct{}) {
 	for {
 		p.f.mu.Lock()
 		hb := events.Heartbeat{Node: p.id, URL: "ws://127.0.0.1/" + p.id, Seq: seq, Connections: p.conns,
-			Capacity: p.maxConns, Draining: p.draining, StartedAt: p.started, IntervalMS: 50, Version: "test"}
+			Capacity: p.maxConns, Draining: p.draining, StartedAt: p.started, IntervalMS: 50, Version: "test", Boot: p.boot}
 		p.f.mu.Unlock()
 		seq++
 		_, _ = p.f.em.Emit(context.Background(), events.HeartbeatSubject(p.id), &hb)
@@ -309,4 +320,11 @@ func (f *peers) settings(id string) (int, float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.nodes[id].maxConns, f.nodes[id].acceptRate
+}
+
+// alive reports whether a node's process runs.
+func (f *peers) alive(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nodes[id].alive
 }

@@ -75,6 +75,8 @@ type Config struct {
 	detect.StormConfig
 	detect.ImbalanceConfig
 	detect.FlappingConfig
+	detect.CorrelationConfig
+	detect.DataPlaneConfig
 }
 
 // ConfigFromEnv reads and validates the configuration.
@@ -128,6 +130,10 @@ func (c Config) Validate() error {
 		{c.SaturationConfig.Enter <= c.SaturationConfig.Leave, "SATURATION_ENTER", "above SATURATION_LEAVE"},
 		{c.AcceptRate <= c.LeaveAcceptRate || c.RejectRate <= c.LeaveRejectRate, "STORM_*", "enter rates above leave rates"},
 		{c.Ratio <= c.LeaveRatio || c.LeaveRatio < 1, "IMBALANCE_RATIO", "above IMBALANCE_LEAVE_RATIO >= 1"},
+		{c.CorrelationConfig.Share <= 0 || c.CorrelationConfig.Share >= 1 || c.CorrelationConfig.MinNodes < 1 || c.CorrelationConfig.ClearAfter < 1,
+			"FLEET_SHARE/FLEET_MIN_NODES/FLEET_CLEAR_AFTER", "share in (0,1), min nodes and clear after >= 1"},
+		{c.ErrorShare <= c.LeaveErrorShare || c.StoreEnter <= c.StoreLeave || c.LimitEnter <= c.LimitLeave || c.LostShare <= c.LeaveLostShare,
+			"DP_*", "every enter threshold above its leave threshold"},
 		{c.Changes <= c.LeaveChanges || c.Window <= 0, "FLAP_*", "changes above leave changes, positive window"},
 	}
 	for _, ch := range checks {

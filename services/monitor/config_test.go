@@ -32,6 +32,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"storm", c.StormConfig, detect.DefaultStorm()},
 		{"imbalance", c.ImbalanceConfig, detect.DefaultImbalance()},
 		{"flapping", c.FlappingConfig, detect.DefaultFlapping()},
+		{"correlation", c.CorrelationConfig, detect.DefaultCorrelation()},
+		{"data plane", c.DataPlaneConfig, detect.DefaultDataPlane()},
 		{"listen", c.Listen, "127.0.0.1:8090"},
 		{"tick", c.Tick, 250 * time.Millisecond},
 	}
@@ -58,6 +60,8 @@ func TestConfigRejects(t *testing.T) {
 		{"INSTANCE", "a.b", "WSHEAL_MONITOR_INSTANCE"},
 		{"NATS_REPLICAS", "9", "WSHEAL_MONITOR_NATS_REPLICAS"},
 		{"FLAP_WINDOW", "soon", "WSHEAL_MONITOR_FLAP_WINDOW"},
+		{"FLEET_SHARE", "1", "WSHEAL_MONITOR_FLEET_SHARE"},
+		{"DP_STORE_LEAVE", "0.95", "WSHEAL_MONITOR_DP_*"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

@@ -83,7 +83,7 @@ func (s *Service) NodeDetail(node string, history int) (events.NodeDetail, error
 // Anomalies lists the open anomalies, filtered by kind and target (a
 // target also matches the nodes of a fleet anomaly).
 func (s *Service) Anomalies(kind, target string) events.AnomalyList {
-	return events.AnomalyList{Anomalies: s.openAnomalies(kind, target)}
+	return events.AnomalyList{Anomalies: s.openAnomalies(kind, target), Correlation: s.correlation()}
 }
 
 // Pending counts the anomaly writes (claims, events, key deletions) not

@@ -107,7 +107,7 @@ func (s *Service) onHealth(ctx context.Context, ev *events.Event, p *events.Heal
 	peers := s.peers(h.Node)
 	for _, d := range s.nodeDets {
 		if t := d.Observe(sample, peers); t != nil {
-			s.apply(ctx, *t, t.Start, heard)
+			s.judgeNode(ctx, d, *t, heard)
 		}
 	}
 }
@@ -172,7 +172,7 @@ func (s *Service) change(node string, at time.Time, fn func(*fleet.Node)) {
 		return
 	}
 	s.log.Info().Str("node", node).Str("from", ch.From).Str("to", ch.To).Str("reason", ch.Reason).Msg("node state")
-	if fleet.Unhealthy(ch.To) {
-		s.flapping.Change(node, at)
+	if fleet.Unhealthy(ch.To) && !s.fleetDeg.Firing() && !s.lateShared() {
+		s.flapping.Change(node, at) // a change the whole fleet shares is no node's flapping
 	}
 }

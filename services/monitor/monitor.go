@@ -42,6 +42,8 @@ type Service struct {
 	storm     *detect.Storm
 	imbalance *detect.Imbalance
 	flapping  *detect.Flapping
+	fleetDeg  *detect.FleetDegraded
+	limits    []*detect.Limit // store_full, consumer_limit
 
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -50,11 +52,14 @@ type Service struct {
 	// Owned by the loop goroutine.
 	ops       chan func(context.Context)
 	probing   map[string]bool
+	held      map[string]detect.Transition // node verdicts held by the fleet correlation
 	blind     bool
 	lastRound time.Time
 	lastSave  time.Time
 	parts     []Part
 	kv        jetstream.KeyValue // BucketMonitor
+
+	heldView atomic.Pointer[[]events.HeldVerdict] // a copy of held for the control verbs
 
 	started   atomic.Bool
 	connected atomic.Bool
@@ -88,15 +93,20 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 		storm:     detect.NewStorm(cfg.StormConfig, h),
 		imbalance: detect.NewImbalance(cfg.ImbalanceConfig, h),
 		flapping:  detect.NewFlapping(cfg.FlappingConfig),
+		fleetDeg:  detect.NewFleetDegraded(cfg.CorrelationConfig),
+		limits:    []*detect.Limit{detect.NewStoreFull(cfg.DataPlaneConfig, h), detect.NewConsumerLimit(cfg.DataPlaneConfig, h)},
 		nodeDets: []detect.NodeDetector{
 			detect.NewRTT(cfg.RTTConfig, h),
 			detect.NewStale(cfg.StaleConfig, h),
 			detect.NewSlow(cfg.SlowConfig, h),
 			detect.NewErrors(cfg.ErrorsConfig, h),
 			detect.NewSaturation(cfg.SaturationConfig, h),
+			detect.NewDataPlaneErrors(cfg.DataPlaneConfig, h),
+			detect.NewNotRecovered(cfg.DataPlaneConfig, h),
 		},
 		ops:     make(chan func(context.Context), 8192),
 		probing: map[string]bool{},
+		held:    map[string]detect.Transition{},
 	}
 	s.metrics = newMetrics(s)
 	s.routes()

@@ -12,7 +12,7 @@ import (
 // degrading are the node-level kinds that make a node degraded.
 var degrading = map[string]bool{
 	events.KindRTTDegraded: true, events.KindStaleSpike: true, events.KindSlowConsumers: true,
-	events.KindErrorRate: true, events.KindSaturation: true,
+	events.KindErrorRate: true, events.KindSaturation: true, events.KindDataPlaneErrors: true,
 }
 
 // apply opens or resolves the anomaly of a transition. window is the
@@ -88,6 +88,14 @@ func (s *Service) seed(a events.Anomaly, now time.Time) {
 		s.storm.Seed(a.ImpactStart)
 	case events.KindImbalance:
 		s.imbalance.Seed(a.ImpactStart)
+	case events.KindFleetDegraded:
+		s.fleetDeg.Seed(a.ImpactStart)
+	case events.KindStoreFull, events.KindConsumerLimit:
+		for _, d := range s.limits {
+			if d.Kind() == a.Kind {
+				d.Seed(a.ImpactStart)
+			}
+		}
 	case events.KindFlapping:
 		s.flapping.Seed(a.Target, a.ImpactStart)
 	default:

@@ -180,6 +180,9 @@ func (s *Service) onProbe(ctx context.Context, node string, res detect.Probe) {
 		return // it beat again meanwhile (late, not dead), or the verdicts are held
 	}
 	kind := detect.Classify(res)
+	if kind == events.KindNodeHung && s.lateShared() {
+		return // most of the fleet stalls with it: the fleet correlation speaks, not a node verdict
+	}
 	s.metrics.probes.WithLabelValues(kind).Inc()
 	window := lp.Last
 	if window.IsZero() {
@@ -224,6 +227,12 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 	if t := s.imbalance.Observe(now, loads); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
+	for _, d := range s.limits {
+		if t := d.Observe(now, snaps); t != nil {
+			s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
+		}
+	}
+	s.correlate(ctx, now)
 }
 
 // forgetStopped drops nodes that stopped cleanly long ago.

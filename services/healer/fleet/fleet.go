@@ -29,9 +29,25 @@ type Node struct {
 	Capacity    int       `json:"capacity"`
 	Draining    bool      `json:"draining"`
 	StartedAt   time.Time `json:"started_at"`
-	LastSeen    time.Time `json:"last_seen"`
+	// Boot is the process id drawn by the node at start (heartbeats carry
+	// it; registry entries do not, so it is kept across them).
+	Boot     string    `json:"boot,omitempty"`
+	LastSeen time.Time `json:"last_seen"`
 	// Healthy: heard from within the staleness window.
 	Healthy bool `json:"healthy"`
+}
+
+// Identity names the node's process: its Boot, or, from a gateway that
+// sends none, its start time. A restart changes it; a thawed old process
+// does not.
+func (n Node) Identity() string {
+	if n.Boot != "" {
+		return n.Boot
+	}
+	if n.StartedAt.IsZero() {
+		return ""
+	}
+	return "started " + n.StartedAt.UTC().Format(time.RFC3339Nano)
 }
 
 // Accepting is a healthy node that is not draining.
@@ -112,7 +128,7 @@ func (v *View) heartbeat(subject string, b []byte) {
 		return
 	}
 	v.Observe(Node{ID: hb.Node, URL: hb.URL, Connections: hb.Connections, Capacity: hb.Capacity,
-		Draining: hb.Draining, StartedAt: hb.StartedAt}, time.Now())
+		Draining: hb.Draining, StartedAt: hb.StartedAt, Boot: hb.Boot}, time.Now())
 }
 
 // registration believes an entry only under its own node's key and with
@@ -147,6 +163,9 @@ func (v *View) Observe(n Node, seen time.Time) {
 	cur, ok := v.nodes[n.ID]
 	if ok && cur.LastSeen.After(seen) {
 		return
+	}
+	if ok && n.Boot == "" && n.StartedAt.Equal(cur.StartedAt) {
+		n.Boot = cur.Boot // a registry entry of the same process
 	}
 	n.LastSeen = seen
 	v.nodes[n.ID] = &n

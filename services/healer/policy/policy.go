@@ -41,7 +41,18 @@ var Actions = []string{events.ActionReconnect, events.ActionResize, events.Actio
 // Kinds lists the anomaly kinds a policy may match.
 var Kinds = []string{events.KindNodeDown, events.KindNodeHung, events.KindRTTDegraded, events.KindStaleSpike,
 	events.KindSlowConsumers, events.KindErrorRate, events.KindSaturation, events.KindReconnectStorm,
-	events.KindImbalance, events.KindFlapping, events.KindFleetSilent}
+	events.KindImbalance, events.KindFlapping, events.KindFleetSilent, events.KindFleetDegraded,
+	events.KindDataPlaneErrors, events.KindStoreFull, events.KindConsumerLimit, events.KindNotRecovered}
+
+// InformOnly are the kinds no node action may answer: a shift shared by
+// the fleet (fleet_degraded) is the host's, the network's or NATS's, so
+// a policy for it may only escalate or call a runbook.
+var InformOnly = []string{events.KindFleetDegraded}
+
+// Informs reports whether action leaves every node alone.
+func Informs(action string) bool {
+	return action == events.ActionEscalate || action == events.ActionWebhook
+}
 
 // Duration is a time.Duration written as "30s" or "2m" in the file.
 type Duration time.Duration

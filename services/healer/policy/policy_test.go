@@ -21,6 +21,9 @@ func TestDefaultPoliciesAreValidAndMatch(t *testing.T) {
 		{events.KindRTTDegraded, events.SeverityWarning, ""},
 		{events.KindImbalance, events.SeverityInfo, "imbalance"},
 		{events.KindFlapping, events.SeverityError, "flapping"},
+		{events.KindFleetDegraded, events.SeverityWarning, "fleet-degraded"},
+		{events.KindStoreFull, events.SeverityCritical, "data-plane-limits"},
+		{events.KindDataPlaneErrors, events.SeverityError, "data-plane-errors"},
 	}
 	for _, c := range cases {
 		t.Run(c.kind+"/"+c.severity, func(t *testing.T) {
@@ -73,6 +76,7 @@ func TestDecodeErrorsNameLineAndField(t *testing.T) {
 		{"missing name", "policies:\n  - kinds: [node_down]\n    actions:\n      - action: restart\n", 2, "policies[0].name"},
 		{"duplicate name", "policies:\n  - name: a\n    kinds: [node_down]\n    actions: [{action: restart}]\n  - name: a\n    kinds: [node_hung]\n    actions: [{action: restart}]\n", 5, "policies[1].name"},
 		{"webhook url", "{\"policies\": [{\"name\": \"w\", \"kinds\": [\"error_rate\"],\n \"actions\": [{\"action\": \"webhook\", \"url\": \"ftp://x\"}]}]}\n", 2, "policies[0].actions[0].url"},
+		{"node action on a fleet shift", "policies:\n  - name: f\n    kinds: [fleet_degraded]\n    actions:\n      - action: escalate\n      - action: restart\n", 6, "policies[0].actions[1]"},
 		{"empty", "", 1, "policies"},
 		{"no actions", "policies:\n  - name: a\n    kinds: [node_down]\n", 2, "policies[0].actions"},
 		{"not yaml", "policies: [\n", 1, "yaml"},

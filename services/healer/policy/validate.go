@@ -65,8 +65,23 @@ func (v *validator) policy(at []any, p Policy) {
 	for j, s := range p.Actions {
 		v.step(append(append([]any{}, at...), "actions", j), s)
 	}
+	v.informOnly(at, p)
 	for j, s := range p.Then {
 		v.step(append(append([]any{}, at...), "then", j), s)
+	}
+}
+
+// informOnly refuses node actions in a policy for an inform-only kind.
+func (v *validator) informOnly(at []any, p Policy) {
+	for _, kind := range p.Kinds {
+		if !slices.Contains(InformOnly, kind) {
+			continue
+		}
+		for j, s := range append(append([]Step{}, p.Actions...), p.Then...) {
+			if !Informs(s.Action) {
+				v.fail(append(append([]any{}, at...), "actions", j), "%s on %s: a shift shared by the fleet may only escalate or call a webhook", s.Action, kind)
+			}
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ func (e *Engine) attempt(ctx context.Context, d *decision) (outcome, error) {
 // begin records the attempt durably before acting, then says so.
 func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targets []string, n int) error {
 	inc := d.inc
-	now := time.Now().UTC()
+	now := e.now().UTC()
 	if inc.Requested < n {
 		r := e.base(d, step.Action, n)
 		r.Phase, r.Params = events.PhaseRequested, stepParams(step)
@@ -83,6 +83,7 @@ func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targe
 	if step.Action == events.ActionResize {
 		inc.Restore, inc.RestoreAfter = targets, step.RestoreAfter.D()
 	}
+	inc.Before = e.identities(targets, time.Now())
 	if err := e.Store.SaveIncident(ctx, *inc); err != nil {
 		return err
 	}
@@ -94,10 +95,21 @@ func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targe
 	return nil
 }
 
+// identities are the process identities of targets as of now.
+func (e *Engine) identities(targets []string, now time.Time) map[string]string {
+	out := map[string]string{}
+	for _, t := range targets {
+		if n, ok := e.Fleet.Get(t, now); ok && n.Identity() != "" {
+			out[t] = n.Identity()
+		}
+	}
+	return out
+}
+
 // gates are the per-action brakes: backoff, blast radius, budget. It
 // returns the reason to wait ("" to go), why, and for how long.
 func (e *Engine) gates(ctx context.Context, d *decision, step policy.Step, targets []string) (string, string, time.Duration) {
-	now := time.Now()
+	now := e.now()
 	for _, t := range targets {
 		a, err := e.Store.Backoff(ctx, t, step.Action)
 		if err != nil {
@@ -108,7 +120,7 @@ func (e *Engine) gates(ctx context.Context, d *decision, step policy.Step, targe
 		}
 	}
 	if takesOut(step.Action) {
-		nodes := e.Fleet.Snapshot(now)
+		nodes := e.Fleet.Snapshot(time.Now())
 		for _, t := range targets {
 			if why := safety.Blast(nodes, t, e.cfg.BlastShare); why != "" {
 				return events.SkipBlast, fmt.Sprintf("%s %s refused: %s", step.Action, t, why), e.cfg.Wait
@@ -153,6 +165,13 @@ func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets
 	if !ok {
 		return false, fmt.Sprintf("%s; post-condition %s not met by the deadline: %s", detail, step.Verify, why)
 	}
+	if step.Action == events.ActionRestart {
+		for _, t := range targets {
+			if n, known := e.Fleet.Get(t, time.Now()); known {
+				detail += fmt.Sprintf("; %s now runs process %s (was %s)", t, n.Identity(), d.inc.Before[t])
+			}
+		}
+	}
 	return true, detail
 }
 
@@ -165,7 +184,7 @@ func (e *Engine) succeeded(ctx context.Context, d *decision, step policy.Step, t
 	}
 	d.inc.Done, d.inc.Outcome = true, "succeeded: "+step.Action
 	if liveness(d.an) {
-		if err := e.Store.RecordHeal(ctx, d.an.Target, time.Now().UTC(), e.cfg.FlapWindow); err != nil {
+		if err := e.Store.RecordHeal(ctx, d.an.Target, e.now().UTC(), e.cfg.FlapWindow); err != nil {
 			return err
 		}
 	}
@@ -199,7 +218,7 @@ func (e *Engine) then(ctx context.Context, d *decision, s policy.Step, i int) er
 		return e.emit(ctx, r)
 	}
 	for _, t := range targets {
-		if err := e.Store.RecordAttempt(ctx, e.cfg.Backoff, t, s.Action, time.Now().UTC()); err != nil {
+		if err := e.Store.RecordAttempt(ctx, e.cfg.Backoff, t, s.Action, e.now().UTC()); err != nil {
 			return err
 		}
 	}

@@ -67,6 +67,9 @@ type Config struct {
 	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
 	IncidentTTL time.Duration // finished incidents are forgotten after this
 	WarmUp      time.Duration // hear the fleet this long before deciding
+	// Now is the clock of every gate (backoff, flapping, age, budget,
+	// restore hold); default time.Now. Tests pass a fake one.
+	Now func() time.Time
 }
 
 // Deps are the engine's collaborators.
@@ -94,9 +97,15 @@ type Engine struct {
 
 // New returns an engine.
 func New(cfg Config, d Deps, log zerolog.Logger) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Engine{cfg: cfg, Deps: d, log: log.With().Str("component", "remedy").Logger(),
 		inflight: map[string]bool{}, targets: map[string]*sync.Mutex{}}
 }
+
+// now reads the engine's clock.
+func (e *Engine) now() time.Time { return e.cfg.Now() }
 
 // Switches reads the shared switches, the configured default applying
 // until an operator sets them.
@@ -212,7 +221,7 @@ func (e *Engine) prune(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := e.Store.PruneIncidents(ctx, time.Now().Add(-e.cfg.IncidentTTL))
+			n, err := e.Store.PruneIncidents(ctx, e.now().Add(-e.cfg.IncidentTTL))
 			if err != nil && ctx.Err() == nil {
 				e.log.Warn().Err(err).Msg("incidents not pruned")
 			} else if n > 0 {

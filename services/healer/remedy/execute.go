@@ -94,7 +94,7 @@ func (e *Engine) executeOn(ctx context.Context, d *decision, s policy.Step, node
 		return fmt.Sprintf("%s: restarted (%s)", node, how), err
 	case events.ActionWebhook:
 		err := e.Webhooks.Post(ctx, s.URL, webhook.Call{ID: id, Action: s.Action, Attempt: d.inc.Attempts,
-			Target: node, Anomaly: d.an, SentAt: time.Now().UTC()})
+			Target: node, Anomaly: d.an, SentAt: e.now().UTC()})
 		return "runbook " + s.URL + " called", err
 	}
 	return "", fmt.Errorf("remedy: action %s has no executor", s.Action)
@@ -171,7 +171,7 @@ func (e *Engine) quarantineNode(ctx context.Context, d *decision, r events.Remed
 			detail += "; drained"
 		}
 	}
-	if err := e.Store.SetQuarantine(ctx, state.Quarantine{Node: node, Reason: why, Since: time.Now().UTC()}); err != nil {
+	if err := e.Store.SetQuarantine(ctx, state.Quarantine{Node: node, Reason: why, Since: e.now().UTC()}); err != nil {
 		return err
 	}
 	r.Phase, r.Detail = events.PhaseSucceeded, detail

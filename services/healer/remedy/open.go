@@ -24,7 +24,7 @@ func (e *Engine) open(ctx context.Context, an *events.Anomaly) (outcome, error) 
 		return done, err
 	}
 	if !found {
-		inc = state.Incident{AnomalyID: an.ID, Kind: an.Kind, Target: an.Target, Opened: time.Now().UTC()}
+		inc = state.Incident{AnomalyID: an.ID, Kind: an.Kind, Target: an.Target, Opened: e.now().UTC()}
 	}
 	if inc.Done {
 		return done, nil // a redelivery after the decision was recorded
@@ -53,7 +53,7 @@ func (e *Engine) decide(ctx context.Context, d *decision) (outcome, error) {
 	if out, stop, err := e.panicGate(ctx, d); stop || err != nil {
 		return out, err
 	}
-	if time.Since(an.DetectedAt) > e.cfg.MaxAge {
+	if e.now().Sub(an.DetectedAt) > e.cfg.MaxAge {
 		return done, e.giveUp(ctx, d, events.SkipRetryCap, fmt.Sprintf("open for more than %s", e.cfg.MaxAge))
 	}
 	d.pol = e.Policies.Match(an.Kind, an.Severity)
@@ -93,7 +93,7 @@ func (e *Engine) panicGate(ctx context.Context, d *decision) (outcome, bool, err
 	if silent {
 		why = "the fleet went silent at once (" + d.an.Summary + "): the cause is likely NATS, the network or the monitor"
 	}
-	entered, err := e.Store.EnterPanic(ctx, time.Now().UTC())
+	entered, err := e.Store.EnterPanic(ctx, e.now().UTC())
 	if err != nil {
 		return done, true, err
 	}
@@ -135,8 +135,8 @@ func (e *Engine) nodeGates(ctx context.Context, d *decision) (outcome, bool, err
 	if err != nil {
 		return done, true, err
 	}
-	if safety.Flapping(heals, time.Now(), e.cfg.FlapWindow, e.cfg.FlapHeals) {
-		why := fmt.Sprintf("healed %d times within %s and failing again", len(safety.Recent(heals, time.Now(), e.cfg.FlapWindow)), e.cfg.FlapWindow)
+	if safety.Flapping(heals, e.now(), e.cfg.FlapWindow, e.cfg.FlapHeals) {
+		why := fmt.Sprintf("healed %d times within %s and failing again", len(safety.Recent(heals, e.now(), e.cfg.FlapWindow)), e.cfg.FlapWindow)
 		return done, true, e.quarantine(ctx, d, why)
 	}
 	return done, false, nil

@@ -60,6 +60,22 @@ func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets 
 		if ok, why := nodeHolds(s.Verify, n, known, since); !ok {
 			return false, id + ": " + why
 		}
+		if ok, why := newProcess(s.Action, d.inc.Before[id], n); !ok {
+			return false, id + ": " + why
+		}
+	}
+	return true, ""
+}
+
+// newProcess: a restart holds only once the node's heartbeats come from a
+// process other than the one before the action (a thawed old process
+// beats again, and must not pass for the restart).
+func newProcess(action, before string, n fleet.Node) (bool, string) {
+	if action != events.ActionRestart || before == "" {
+		return true, ""
+	}
+	if cur := n.Identity(); cur == "" || cur == before {
+		return false, "no heartbeat from a new process yet (still " + before + ")"
 	}
 	return true, ""
 }
@@ -115,7 +131,7 @@ func (e *Engine) resolved(ctx context.Context, an *events.Anomaly) (outcome, err
 	if at.IsZero() {
 		at = an.DetectedAt
 	}
-	if wait := time.Until(at.Add(inc.RestoreAfter)); wait > 0 {
+	if wait := at.Add(inc.RestoreAfter).Sub(e.now()); wait > 0 {
 		return later(wait), nil
 	}
 	d := &decision{an: an, inc: &inc}

@@ -213,6 +213,10 @@ type Incident struct {
 	// anomaly resolved and RestoreAfter passed.
 	Restore      []string      `json:"restore,omitempty"`
 	RestoreAfter time.Duration `json:"restore_after,omitempty"`
+	// Before is the process identity (fleet.Node.Identity) of each target
+	// when the attempt in flight began: a restart is verified only by
+	// heartbeats of another process.
+	Before map[string]string `json:"before,omitempty"`
 }
 
 // Incident reads the progress on an anomaly; found false when new.

@@ -22,6 +22,48 @@
 //	errors      errors >= 5/s; leaves below 1/s
 //	saturation  max(conns/capacity, backlog/100000, heap/1 GiB) >= 0.9; leaves below 0.8
 //	storm       fleet accept rate >= 500/s or rejected upgrades >= 50/s; leaves below 250/s and 10/s
-//	imbalance   max/mean connections >= 1.5 with max >= 100 over >= 2 nodes; leaves below 1.2
+//	imbalance   max/mean connections >= 1.5 with the hottest >= 5 above the mean, over >= 2 nodes;
+//	            leaves below 1.2 (or under 2.5 above the mean): relative, so a fleet of any size balances
 //	flapping    >= 6 entries of a node into suspect, down or degraded in 5 min; leaves at <= 2
+//	            (entries the whole fleet shares do not count)
+//	dp errors   failed subscribes+publishes >= 20 % of those answered (and >= 5); leaves below 5 %
+//	not recov.  resumes answered recovered:false >= 50 % (and >= 5); leaves below 10 %
+//	store_full  store used / limit or stream bytes / max bytes >= 0.9 on any node; leaves below 0.8
+//	consumers   consumers / limit or channels / limit >= 0.9 on any node; leaves below 0.8
+//	fleet       a correlated kind on more than 50 % of the active nodes and on >= 2; clears after
+//	            6 fleet rounds with none
+//
+// # Correlation before remediation
+//
+// A node anomaly says "this node is sick"; the healer restarts, drains or
+// reconnects it. That is right only when the node stands out from healthy
+// peers. When most of the fleet degrades at once (host CPU steal, a
+// network brown-out, a slow NATS), every node looks sick against its own
+// baseline, and healing them adds load where it hurts most.
+//
+// So the kinds several nodes can show at once for one cause (Correlated:
+// rtt_degraded, stale_spike, slow_consumers, error_rate, node_hung,
+// data_plane_errors, not_recovered) are compared across the fleet. Each
+// node detector tells whether a node is degraded (its gate fires, or it
+// is one bad sample short of firing; a lone bad sample does not count). The rule, like Envoy outlier
+// detection's max_ejection_percent, is FLEET_SHARE (0.5) and
+// FLEET_MIN_NODES (2):
+//
+//   - a kind degraded on more than FLEET_SHARE of the active nodes, and on
+//     at least FLEET_MIN_NODES, is the fleet's: one fleet_degraded anomaly
+//     (target fleet, severity warning) names the kinds and the nodes. The
+//     healer's policy only escalates it: it pages or informs, and never
+//     restarts, drains, reconnects, quarantines or rebalances.
+//   - while a kind is shared, and as long as fleet_degraded fires (the
+//     fleet's own recent past: it clears after FLEET_CLEAR_AFTER rounds
+//     with no shared kind), node verdicts of correlated kinds are held. A
+//     held verdict opens as a node anomaly once the fleet is healthy again
+//     and the node still fires: then it stands out from healthy peers. A
+//     verdict that clears while held is dropped.
+//   - a node hung while most of the fleet misses heartbeats too gets no
+//     node_hung; lapses the fleet shares feed no flapping count.
+//
+// With 3 nodes, one sick node is healed and two are the fleet's; with 2
+// nodes, one is healed and both are the fleet's; with 10 nodes, up to 5
+// are healed at once.
 package detect

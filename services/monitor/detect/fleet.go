@@ -76,13 +76,13 @@ func (d *Storm) Seed(start time.Time) { d.gate.Seed(start) }
 type ImbalanceConfig struct {
 	Ratio      float64 `envconfig:"IMBALANCE_RATIO" default:"1.5" desc:"max/mean connections to enter"`
 	LeaveRatio float64 `envconfig:"IMBALANCE_LEAVE_RATIO" default:"1.2" desc:"below this it is good"`
-	Floor      int     `envconfig:"IMBALANCE_FLOOR" default:"100" desc:"the hottest node holds at least this many"`
+	MinDiff    float64 `envconfig:"IMBALANCE_MIN_DIFF" default:"5" desc:"and the hottest node holds at least this many connections above the mean (any fleet size)"`
 	MinNodes   int     `envconfig:"IMBALANCE_MIN_NODES" default:"2" desc:"nodes needed for the imbalance detector"`
 }
 
 // DefaultImbalance returns the imbalance defaults.
 func DefaultImbalance() ImbalanceConfig {
-	return ImbalanceConfig{Ratio: 1.5, LeaveRatio: 1.2, Floor: 100, MinNodes: 2}
+	return ImbalanceConfig{Ratio: 1.5, LeaveRatio: 1.2, MinDiff: 5, MinNodes: 2}
 }
 
 // Load is one node's connection count in a fleet round.
@@ -123,14 +123,7 @@ func (d *Imbalance) Observe(at time.Time, loads []Load) *Transition {
 		if mean > 0 {
 			ratio = float64(hot.Connections) / mean
 		}
-		switch {
-		case hot.Connections < d.cfg.Floor/2:
-			v = Good
-		case hot.Connections >= d.cfg.Floor:
-			v = verdict(ratio, d.cfg.Ratio, d.cfg.LeaveRatio)
-		case ratio < d.cfg.LeaveRatio:
-			v = Good
-		}
+		v = d.judge(ratio, float64(hot.Connections)-mean)
 	}
 	fired, cleared := d.gate.Observe(v, at)
 	if !fired && !cleared {
@@ -144,6 +137,19 @@ func (d *Imbalance) Observe(at time.Time, loads []Load) *Transition {
 		Detail: fmt.Sprintf("hottest %s holds %d, mean %.0f over %d nodes", hot.Node, hot.Connections, mean, len(loads))}
 	t.Summary = fmt.Sprintf("load imbalance: %s holds %.1fx the mean", hot.Node, ratio)
 	return t
+}
+
+// judge is relative to the fleet, whatever its size: max/mean at or
+// above Ratio with the hottest node at least MinDiff above the mean is
+// bad; below LeaveRatio, or less than MinDiff/2 above the mean, is good.
+func (d *Imbalance) judge(ratio, diff float64) Verdict {
+	switch {
+	case ratio >= d.cfg.Ratio && diff >= d.cfg.MinDiff:
+		return Bad
+	case ratio < d.cfg.LeaveRatio || diff < d.cfg.MinDiff/2:
+		return Good
+	}
+	return Hold
 }
 
 // Seed restores a firing state.

@@ -59,7 +59,9 @@ func TestImbalance(t *testing.T) {
 	}{
 		{"balanced", [][]Load{loads(100, 110, 90), loads(100, 100, 100), loads(105, 95, 100)}, "", ""},
 		{"hot node fires and clears", [][]Load{loads(400, 100, 100), loads(400, 100, 100), loads(400, 100, 100), loads(200, 200, 200), loads(200, 200, 200), loads(200, 200, 200)}, "open@2 clear@5", "a"},
-		{"under the floor", [][]Load{loads(40, 1, 1), loads(40, 1, 1), loads(40, 1, 1)}, "", ""},
+		{"a small fleet fires too", [][]Load{loads(40, 1, 1), loads(40, 1, 1), loads(40, 1, 1)}, "open@2", "a"},
+		{"a small fleet after a healed crash", [][]Load{loads(30, 30, 0), loads(30, 30, 0), loads(30, 30, 0), loads(21, 20, 19), loads(21, 20, 19), loads(21, 20, 19)}, "open@2 clear@5", "a"},
+		{"a few connections apart", [][]Load{loads(4, 1, 1), loads(4, 1, 1), loads(4, 1, 1)}, "", ""},
 		{"one node", [][]Load{loads(500), loads(500), loads(500)}, "", ""},
 		{"one skewed round", [][]Load{loads(100, 100), loads(400, 10), loads(100, 100), loads(100, 100)}, "", ""},
 		{"hovering at the ratio", [][]Load{loads(205, 100, 100), loads(195, 100, 100), loads(205, 100, 100), loads(195, 100, 100), loads(205, 100, 100)}, "", ""},

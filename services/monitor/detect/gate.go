@@ -60,6 +60,14 @@ func (g *Gate) Observe(v Verdict, at time.Time) (fired, cleared bool) {
 // Firing reports whether the gate is firing.
 func (g *Gate) Firing() bool { return g.firing }
 
+// Degraded reports whether the gate fires or is one Bad verdict short of
+// firing (FireAfter-1 in a row, at least one): the node is on its way into
+// the condition. The fleet correlation counts such nodes; a lone bad
+// sample does not count.
+func (g *Gate) Degraded() bool {
+	return g.firing || g.bad >= max(g.FireAfter-1, 1)
+}
+
 // Start is the time of the first bad sample of the run that fired.
 func (g *Gate) Start() time.Time { return g.start }
 
@@ -114,6 +122,12 @@ func (gs *gates) step(kind, target string, v Verdict, at time.Time) *Transition 
 // Seed restores a firing gate for target. Detectors that embed gates
 // implement NodeDetector's Seed and Forget through it.
 func (gs *gates) Seed(target string, start time.Time) { gs.get(target).Seed(start) }
+
+// Degraded reports whether target's gate fires or just saw a Bad verdict.
+func (gs *gates) Degraded(target string) bool {
+	g, ok := gs.m[target]
+	return ok && g.Degraded()
+}
 
 // Forget drops a target's state.
 func (gs *gates) Forget(target string) { delete(gs.m, target) }

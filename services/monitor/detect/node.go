@@ -30,6 +30,9 @@ type NodeDetector interface {
 	Seed(node string, start time.Time)
 	// Forget drops a node.
 	Forget(node string)
+	// Degraded reports whether node fires or just saw a bad sample; the
+	// fleet correlation counts such nodes.
+	Degraded(node string) bool
 }
 
 // Hysteresis is the sample counts shared by the node detectors.

@@ -170,6 +170,9 @@ func (d *RTT) Restore(saved map[string]Baseline) {
 // Seed implements NodeDetector.
 func (d *RTT) Seed(node string, start time.Time) { d.gates.Seed(node, start) }
 
+// Degraded implements NodeDetector.
+func (d *RTT) Degraded(node string) bool { return d.gates.Degraded(node) }
+
 // Forget implements NodeDetector.
 func (d *RTT) Forget(node string) {
 	d.gates.Forget(node)

@@ -41,6 +41,16 @@ func Scenarios() []Scenario {
 			Expect: "quarantined and escalated, not healed forever"},
 		{Name: "rolling", Title: "rolling restart of every gateway", Run: rolling,
 			Expect: "drain, restart, wait healthy, next; nothing lost; ends balanced (max/mean <= 1.2)"},
+		{Name: "slowdown", Title: "every gateway slowed at once (CPU hog and simultaneous SIGSTOP/SIGCONT stalls)", Run: slowdown,
+			Expect: "zero restarts, drains, reconnects, quarantines or rebalances; one fleet-level anomaly (fleet_degraded); at most one incident"},
+		{Name: "one-slow", Title: "one gateway slowed alone (its process stopped 150 ms of every 200 ms)", Run: oneSlow,
+			Expect: "a node anomaly on it and a node remedy within 90 s; no fleet anomaly; its healthy peers left alone"},
+		{Name: "hang-then-thaw", Title: "gateway hung, its old process continued when the restart is requested", Run: hangThenThaw,
+			Expect: "restarted; the verify names the new process (boot), not the thawed one; back within max/mean <= 1.2, no ping-pong"},
+		{Name: "small-fleet", Title: "gateway crash with 60 clients on the fleet", Run: smallFleet, Clients: smallFleetClients,
+			Expect: "restarted; the fleet converges to max/mean <= 1.2 and stays there (no ping-pong)"},
+		{Name: "store-full", Title: "channel store driven to its limit", Run: storeFull,
+			Expect: "store_full names the store; a gateway killed meanwhile is still restarted (needs Health.DataPlane limits)"},
 	}
 }
 

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ const (
 	DefaultClients  = 300
 	DefaultRate     = 20
 	DefaultChannels = 10
+	// DefaultStalls is the slowdown scenarios' SIGSTOP/SIGCONT cycles.
+	DefaultStalls = 12
 	// ScenarioTimeout bounds one scenario, its restore included.
 	ScenarioTimeout = 5 * time.Minute
 )
@@ -34,6 +37,9 @@ type Config struct {
 	Clients  int
 	Rate     float64
 	Channels int
+	// Stalls is how many SIGSTOP/SIGCONT cycles the slowdown scenarios
+	// inject (default DefaultStalls); fewer make a bounded run.
+	Stalls   int
 	Server   string    // for the report
 	Progress io.Writer // progress lines; nil: none
 }
@@ -48,6 +54,9 @@ func (c Config) withDefaults() Config {
 	if c.Channels <= 0 {
 		c.Channels = DefaultChannels
 	}
+	if c.Stalls <= 0 {
+		c.Stalls = DefaultStalls
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -59,7 +68,9 @@ type Scenario struct {
 	Name   string
 	Title  string
 	Expect string
-	Run    func(ctx context.Context, e *Env) error
+	// Clients, when set, is the scenario's own load size.
+	Clients int
+	Run     func(ctx context.Context, e *Env) error
 }
 
 // Runner runs scenarios one after another against one stack.
@@ -69,6 +80,8 @@ type Runner struct {
 	// used counts the faults injected per node, to spread them (the
 	// healer's flap detection counts heals per node).
 	used map[string]int
+	// start is when Run began (the load has run since).
+	start time.Time
 }
 
 // NewRunner prepares a run.
@@ -84,6 +97,7 @@ func (rn *Runner) logf(format string, args ...any) {
 // and the run goes on; only ctx ends it early.
 func (rn *Runner) Run(ctx context.Context, scs []Scenario) *Report {
 	rep := &Report{Server: rn.cfg.Server, Start: time.Now(), Clients: rn.cfg.Clients, Rate: rn.cfg.Rate}
+	rn.start = rep.Start
 	for _, sc := range scs {
 		if ctx.Err() != nil {
 			break
@@ -106,7 +120,8 @@ func (rn *Runner) Run(ctx context.Context, scs []Scenario) *Report {
 func (rn *Runner) runOne(parent context.Context, sc Scenario) *Result {
 	ctx, cancel := context.WithTimeout(parent, ScenarioTimeout)
 	defer cancel()
-	r := &Result{Name: sc.Name, Title: sc.Title, Start: time.Now(), Clients: rn.cfg.Clients}
+	clients := cmp.Or(sc.Clients, rn.cfg.Clients)
+	r := &Result{Name: sc.Name, Title: sc.Title, Start: time.Now(), Clients: clients}
 	defer func() { r.End = time.Now(); r.settle() }()
 	if err := rn.restore(ctx, r, false); err != nil {
 		r.Reason = "the stack was not healthy before the scenario: " + err.Error()
@@ -117,7 +132,7 @@ func (rn *Runner) runOne(parent context.Context, sc Scenario) *Result {
 	if len(urls) == 0 {
 		urls = rn.urls()
 	}
-	load, err := bench.Start(ctx, bench.Config{URLs: urls, Clients: rn.cfg.Clients, Rate: rn.cfg.Rate,
+	load, err := bench.Start(ctx, bench.Config{URLs: urls, Clients: clients, Rate: rn.cfg.Rate,
 		Channels: rn.cfg.Channels, DialRate: 300, Drain: 20 * time.Second}, nil)
 	if err != nil {
 		r.Reason = "load: " + err.Error()

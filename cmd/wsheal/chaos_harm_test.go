@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
+)
+
+// TestChaosDoNoHarmAgainstDev runs bounded versions of the do-no-harm
+// scenarios against a real `wsheal dev` stack: every gateway slowed at
+// once (3 stalls instead of 12), one gateway slowed alone, a hung
+// gateway whose old process thaws during its restart, a crash in a
+// 60-client fleet, and the channel store driven full (skipped when the
+// gateways report no store limit). Each scenario must pass its own rule.
+func TestChaosDoNoHarmAgainstDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	t.Setenv("WSHEAL_CHANNELS_MAX_BYTES", "4194304") // a 4 MiB channel store, filled in seconds
+	ds := startDev(t, "--demo-clients", "0", "--quiet")
+	out := filepath.Join(t.TempDir(), "report")
+	saved := natsOpts
+	t.Cleanup(func() { natsOpts = saved })
+	natsOpts.server = ds.natsURL
+	natsOpts.timeout = 5 * time.Second
+
+	cmd := chaosCmd()
+	var stdout, progress syncBuffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&progress)
+	// The fast ones first: the slow ones need the monitor's baselines,
+	// learned meanwhile.
+	names := []string{"hang-then-thaw", "small-fleet", "store-full", "one-slow", "slowdown"}
+	cmd.SetArgs(append(names, "--clients", "60", "--rate", "10", "--stalls", "3", "--out", out))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	t.Logf("progress:\n%s", progress.String())
+	if err != nil {
+		t.Logf("chaos: %v", err)
+	}
+	raw, rerr := os.ReadFile(filepath.Join(out, "report.json"))
+	if rerr != nil {
+		t.Fatalf("no report.json: %v\n%s", rerr, stdout.String())
+	}
+	var rep chaos.Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != len(names) {
+		t.Fatalf("scenarios %d, want %d", len(rep.Results), len(names))
+	}
+	for _, r := range rep.Results {
+		t.Logf("%s: %s, detect %v ms, remediate %v ms, lost %d, dup %d, checks %+v, notes %v",
+			r.Name, r.Status, deref(r.DetectMS), deref(r.RemediateMS), r.Lost, r.Duplicated, r.Checks, r.Notes)
+		if r.Status == chaos.StatusSkipped && r.Name == "store-full" {
+			continue
+		}
+		if r.Status != chaos.StatusPassed {
+			t.Errorf("%s %s: %s", r.Name, r.Status, r.Reason)
+		}
+		if r.Lost != 0 || r.Duplicated != 0 {
+			t.Errorf("%s: lost %d, duplicated %d", r.Name, r.Lost, r.Duplicated)
+		}
+	}
+	if !strings.Contains(stdout.String(), "| slowdown |") {
+		t.Errorf("stdout lacks the summary table:\n%s", stdout.String())
+	}
+}
