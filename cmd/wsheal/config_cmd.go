@@ -29,7 +29,7 @@ func configCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				args = append(serviceNames(), channelsSection)
+				args = configSections()
 			}
 			for _, name := range args {
 				if err := writeConfig(cmd.OutOrStdout(), name); err != nil {
@@ -40,6 +40,10 @@ func configCmd() *cobra.Command {
 		},
 	}
 }
+
+// configSections are the sections `wsheal config` prints by default, in
+// the README's order: every service, then the channel stream's settings.
+func configSections() []string { return append(serviceNames(), channelsSection) }
 
 // channelsSection names the channel stream's settings in `wsheal config`:
 // WSHEAL_CHANNELS_*, read by the gateway and by wsheal dev.

@@ -19,7 +19,7 @@ func TestREADMEConfigurationIsCurrent(t *testing.T) {
 		t.Fatal("README.md has no config:start/config:end block")
 	}
 	var want strings.Builder
-	for _, n := range serviceNames() {
+	for _, n := range configSections() {
 		if err := writeConfig(&want, n); err != nil {
 			t.Fatal(err)
 		}
