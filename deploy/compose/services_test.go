@@ -135,6 +135,18 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 		t.Fatalf("setup-streams: %v\n%s", err, out)
 	}
 
+	// A forged desired state, written with gw-1's own credential before
+	// the node starts: max_conns 0 would refuse every client.
+	djs := jsOf(t, dial(t, url, "gw-1"))
+	desired, err := djs.KeyValue(shortCtx(t), events.BucketDesired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, _ := json.Marshal(events.Settings{MaxConns: 0, AcceptRate: 1, AcceptBurst: 1, PingIntervalMS: 1000, PongDeadlineMS: 1000})
+	if _, err := desired.Put(shortCtx(t), "gw-1", zero); err != nil {
+		t.Fatalf("gw-1 cannot write its own desired state: %v", err)
+	}
+
 	gws := map[string]string{}
 	var procs []*proc
 	for _, node := range []string{"gw-1", "gw-2"} {
@@ -144,6 +156,9 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 		env["WSHEAL_GATEWAY_HEARTBEAT_INTERVAL"] = "200ms"
 		procs = append(procs, start(t, bin, node, env, "serve", "gateway"))
 	}
+	eventually(t, 30*time.Second, "gw-1 rejected the forged desired state", func() bool {
+		return strings.Contains(procs[0].log.String(), "desired state rejected")
+	})
 	mon := serviceEnv(url, "WSHEAL_MONITOR", "monitor")
 	monAddr := freeAddr(t)
 	mon["WSHEAL_MONITOR_LISTEN"], mon["WSHEAL_MONITOR_INSTANCE"] = monAddr, "monitor-1"
@@ -166,6 +181,11 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 			_, err := op.Request(events.ControlSubject(svc, events.VerbStatus), nil, time.Second)
 			return err == nil
 		})
+	}
+	var st events.GatewayStatus
+	if err := events.Request(context.Background(), op.Conn, events.GatewayControlSubject("gw-1", events.VerbStatus), nil, &st); err != nil ||
+		st.Settings.MaxConns < 1 {
+		t.Fatalf("gw-1 status %+v, %v: want the configured max_conns, not the forged 0", st.Settings, err)
 	}
 	ojs := jsOf(t, op)
 	fleet, err := ojs.KeyValue(shortCtx(t), events.BucketFleet)

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/redact"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/services/gateway/channel"
@@ -72,6 +73,7 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	redact.Register(cfg.JWTSecret) // never in a log line or an event
 	s := &Service{cfg: cfg, derivedURL: derived, ready: make(chan struct{}),
 		log: log.With().Str("component", "gateway").Str("node", cfg.Node).Logger()}
 	if cfg.Auth == "jwt" {
