@@ -35,7 +35,7 @@ var users = []struct{ name, prefix string }{
 var tokens = []string{
 	"WSHEAL_GATEWAY_JWT_SECRET",
 	"WSHEAL_NOTIFIER_WEBHOOK_SECRET",
-	"WSHEAL_METRICS_TOKEN",
+	"WSHEAL_METRICS_TOKEN", // one token, written as WSHEAL_GATEWAY_METRICS_TOKEN and WSHEAL_MONITOR_METRICS_TOKEN
 	"WSHEAL_MONITOR_DASHBOARD_TOKEN",
 }
 
@@ -205,11 +205,11 @@ func (s secrets) files() map[string][]byte {
 		switch {
 		case isGateway(u.name):
 			e.set("WSHEAL_GATEWAY_JWT_SECRET", s.tokens["WSHEAL_GATEWAY_JWT_SECRET"])
-			e.set("WSHEAL_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
+			e.set("WSHEAL_GATEWAY_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
 			header += "# Node " + u.name + ": its own NATS user. Clients need a token signed with the JWT secret\n" +
 				"# (compose sets WSHEAL_GATEWAY_AUTH=jwt); /metrics wants the metrics token as a bearer token.\n"
 		case u.name == "monitor":
-			e.set("WSHEAL_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
+			e.set("WSHEAL_MONITOR_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
 			e.set("WSHEAL_MONITOR_DASHBOARD_TOKEN", s.tokens["WSHEAL_MONITOR_DASHBOARD_TOKEN"])
 			header += "# The dashboard and /metrics want these as bearer tokens.\n"
 		case u.name == "notifier":

@@ -41,7 +41,7 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 		t.Errorf("the gateways and the demo clients do not share one JWT secret")
 	case len(notifier["WSHEAL_NOTIFIER_WEBHOOK_SECRET"]) < 32:
 		t.Errorf("no webhook signing secret")
-	case len(mon["WSHEAL_MONITOR_DASHBOARD_TOKEN"]) < 32 || mon["WSHEAL_METRICS_TOKEN"] != gw1["WSHEAL_METRICS_TOKEN"]:
+	case len(mon["WSHEAL_MONITOR_DASHBOARD_TOKEN"]) < 32 || len(mon["WSHEAL_MONITOR_METRICS_TOKEN"]) < 32 || mon["WSHEAL_MONITOR_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"]:
 		t.Errorf("dashboard or metrics token missing")
 	case gw1["WSHEAL_GATEWAY_NATS_PASSWORD"] == gw3["WSHEAL_GATEWAY_NATS_PASSWORD"]:
 		t.Errorf("two gateway nodes share a NATS password")
