@@ -72,6 +72,7 @@ func (t *topic) liveLocked(sub Subscriber, epoch string, recovered bool) Subscri
 // unrecovered joins sub to the live flow with Recovered=false.
 func (r *replay) unrecovered() SubscribeResult {
 	r.t.hub.notRecovered.Add(1)
+	r.t.syncEpoch(r.state.epoch)
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
 	res := r.t.liveLocked(r.sub, r.state.epoch, false)
