@@ -178,7 +178,8 @@ func TestDrainDoesNotWaitForDeadPeers(t *testing.T) {
 	ns := natstest.Start(t)
 	cfg := testConfig(ns, "gw-dd")
 	cfg.PingInterval, cfg.SendQueue = time.Minute, 100000
-	cfg.SendQueueBytes = 1 << 30 // the drain, not the byte bound, must close it
+	// The drain, not the byte bound or the write deadline, must close it.
+	cfg.SendQueueBytes, cfg.WriteTimeout = 1<<30, 10*time.Minute
 	s := startNode(t, cfg)
 	ws := rawDial(t, s.Addr())
 	if err := ws.WriteString(`{"op":"subscribe","id":1,"channel":"fill"}`); err != nil {
