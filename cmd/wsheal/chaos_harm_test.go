@@ -22,7 +22,7 @@ func TestChaosDoNoHarmAgainstDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	t.Setenv("WSHEAL_CHANNELS_MAX_BYTES", "4194304") // a 4 MiB channel store, filled in seconds
+	t.Setenv("WSHEAL_CHANNELS_MAX_BYTES", "8388608") // an 8 MiB channel store, filled in about 10 s
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
 	out := filepath.Join(t.TempDir(), "report")
 	saved := natsOpts

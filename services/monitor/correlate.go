@@ -107,8 +107,9 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 	s.publishHeld()
 }
 
-// release opens the held verdicts whose node stands out now, and drops
-// those whose node left the fleet or no longer fires.
+// release opens the held verdicts whose node stands out now (the kind is
+// no longer shared, the fleet is not degraded, and the node fires with a
+// bad latest sample), and drops the others.
 func (s *Service) release(ctx context.Context, now time.Time) {
 	for key, t := range s.held {
 		d := s.detector(t.Kind)
@@ -121,7 +122,9 @@ func (s *Service) release(ctx context.Context, now time.Time) {
 			continue
 		}
 		delete(s.held, key)
-		if d.Degraded(t.Target) {
+		// It stands out: still firing, and its latest sample still bad (a
+		// node on its way back is left to clear by itself).
+		if d.Degraded(t.Target) && d.Bad(t.Target) {
 			s.log.Info().Str("kind", t.Kind).Str("node", t.Target).Msg("held verdict opens: the node stands out from healthy peers")
 			s.apply(ctx, t, t.Start, now)
 		}

@@ -68,6 +68,9 @@ func (g *Gate) Degraded() bool {
 	return g.firing || g.bad >= max(g.FireAfter-1, 1)
 }
 
+// Bad reports whether the latest verdict was Bad.
+func (g *Gate) Bad() bool { return g.bad > 0 }
+
 // Start is the time of the first bad sample of the run that fired.
 func (g *Gate) Start() time.Time { return g.start }
 
@@ -127,6 +130,12 @@ func (gs *gates) Seed(target string, start time.Time) { gs.get(target).Seed(star
 func (gs *gates) Degraded(target string) bool {
 	g, ok := gs.m[target]
 	return ok && g.Degraded()
+}
+
+// Bad reports whether target's latest verdict was Bad.
+func (gs *gates) Bad(target string) bool {
+	g, ok := gs.m[target]
+	return ok && g.Bad()
 }
 
 // Forget drops a target's state.

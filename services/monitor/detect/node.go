@@ -33,6 +33,8 @@ type NodeDetector interface {
 	// Degraded reports whether node fires or just saw a bad sample; the
 	// fleet correlation counts such nodes.
 	Degraded(node string) bool
+	// Bad reports whether node's latest sample was bad.
+	Bad(node string) bool
 }
 
 // Hysteresis is the sample counts shared by the node detectors.

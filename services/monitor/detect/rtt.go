@@ -173,6 +173,9 @@ func (d *RTT) Seed(node string, start time.Time) { d.gates.Seed(node, start) }
 // Degraded implements NodeDetector.
 func (d *RTT) Degraded(node string) bool { return d.gates.Degraded(node) }
 
+// Bad implements NodeDetector.
+func (d *RTT) Bad(node string) bool { return d.gates.Bad(node) }
+
 // Forget implements NodeDetector.
 func (d *RTT) Forget(node string) {
 	d.gates.Forget(node)

@@ -20,9 +20,17 @@ import (
 // at 50 per second each (under the gateway's inbound limit) until ctx
 // ends; it returns the counter of acknowledged publishes.
 func (e *Env) flood(ctx context.Context, wsURL, channel string) *atomic.Int64 {
+	return e.floodWith(ctx, wsURL, channel, 8)
+}
+
+// floodBytesPerConn is what one flood connection publishes per second.
+const floodBytesPerConn = 50 * 16 << 10
+
+// floodWith is flood through conns connections.
+func (e *Env) floodWith(ctx context.Context, wsURL, channel string, conns int) *atomic.Int64 {
 	var sent atomic.Int64
 	data := []byte(`{"pad":"` + strings.Repeat("x", 16<<10) + `"}`)
-	for range 8 {
+	for range conns {
 		go func() {
 			c, err := client.Dial(ctx, client.Config{URLs: []string{wsURL}})
 			if err != nil {

@@ -92,9 +92,13 @@ func smallFleet(ctx context.Context, e *Env) error {
 // an anomaly must name it, and healing must keep working (a gateway
 // killed while the store is full is restarted).
 func storeFull(ctx context.Context, e *Env) error {
-	if !e.limitsReported() {
+	limit := e.limitReported()
+	if limit <= 0 {
 		return skipf("the gateways report no store or stream limit in Health.DataPlane")
 	}
+	// As many flood connections as fill the store in about 20 s (1 to 8):
+	// retention stays long enough for the load's clients to fill their gaps.
+	conns := min(max(int(limit/(20*floodBytesPerConn)), 1), 8)
 	v, err := e.victim()
 	if err != nil {
 		return err
@@ -102,8 +106,9 @@ func storeFull(ctx context.Context, e *Env) error {
 	g, _ := e.Obs.Gateway(v)
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	e.fault("store", "16 KiB publishes to chaos-fill until the channel store is full")
-	sent := e.flood(fctx, g.URL, "chaos-fill")
+	e.fault("store", fmt.Sprintf("16 KiB publishes to chaos-fill (%d connections, %d KiB/s) until the channel store (limit %d KiB) is full",
+		conns, conns*floodBytesPerConn>>10, limit>>10))
+	sent := e.floodWith(fctx, g.URL, "chaos-fill", conns)
 	s, found := e.awaitEvent(ctx, 3*time.Minute, openAnomaly(events.FleetTarget, events.KindStoreFull))
 	if e.Res.check("an anomaly names the store", found, "after %d publishes", sent.Load()) {
 		a := payload[*events.Anomaly](s)
@@ -136,15 +141,20 @@ func storeFull(ctx context.Context, e *Env) error {
 	return nil
 }
 
-// limitsReported reports whether a recent health snapshot carries a
-// store or stream limit.
-func (e *Env) limitsReported() bool {
-	ok := waitFor(context.Background(), 12*time.Second, func() bool {
-		_, seen := e.Obs.First(time.Now().Add(-12*time.Second), func(s Seen) bool {
-			h := payload[*events.Health](s)
-			return h != nil && (h.DataPlane.StreamMaxBytes > 0 || h.DataPlane.StoreLimit > 0)
-		})
-		return seen
+// limitReported is the smallest store or stream byte limit in a recent
+// health snapshot; 0 when none is reported.
+func (e *Env) limitReported() int64 {
+	var limit int64
+	waitFor(context.Background(), 12*time.Second, func() bool {
+		for _, s := range e.Obs.Since(time.Now().Add(-12*time.Second), isType[*events.Health]) {
+			dp := payload[*events.Health](s).DataPlane
+			for _, l := range []int64{dp.StreamMaxBytes, dp.StoreLimit} {
+				if l > 0 && (limit == 0 || l < limit) {
+					limit = l
+				}
+			}
+		}
+		return limit > 0
 	})
-	return ok
+	return limit
 }
