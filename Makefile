@@ -16,7 +16,7 @@ STATICCHECK_VERSION ?= 2026.2.2
 RUN_ARGS    ?=
 BENCH_ROUNDS ?= 3
 BENCH_TIME  ?= 100ms
-TEST_FLAGS  ?= -race -count=1 -timeout 10m
+TEST_FLAGS  ?= -race -count=1 -timeout 20m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
