@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -158,6 +159,24 @@ func (r *reader) caughtUp(led *ledger) bool {
 		}
 	}
 	return true
+}
+
+// lag says, per channel, the last seq delivered against the last
+// acknowledged, and the subscribes still unanswered.
+func (r *reader) lag(led *ledger) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for ch, p := range r.pos {
+		all := led.sorted(ch)
+		var end uint64
+		if len(all) > 0 {
+			end = all[len(all)-1].seq
+		}
+		fmt.Fprintf(&b, "%s at %d of %d; ", ch, p.last, end)
+	}
+	fmt.Fprintf(&b, "unanswered subscribes %+v", r.subs)
+	return b.String()
 }
 
 // check compares what the reader delivered with what was acknowledged:
