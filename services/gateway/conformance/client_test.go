@@ -29,8 +29,8 @@ type reader struct {
 	conn    *int              // the current connection: frames of older ones are ignored
 	drops   int
 	resumes int
-	lost    int // recovered:false answers
-	longest int // most msgs replayed before one resume's reply
+	lost    int       // recovered:false answers
+	longest int       // most msgs replayed before one resume's reply
 	answer  [2]uint64 // the last resume's reply.seq and the last seq delivered before it
 	errs    []string
 }

@@ -14,10 +14,10 @@ import (
 type follower struct {
 	t      *testing.T
 	rcvbuf int // receive buffer of its connections (0: the system's)
-	f   *fleet
-	rd  *reader
-	w   *wire
-	tok *int
+	f      *fleet
+	rd     *reader
+	w      *wire
+	tok    *int
 }
 
 func follow(t *testing.T, f *fleet, chans ...string) *follower {
