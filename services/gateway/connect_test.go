@@ -15,7 +15,7 @@ import (
 func corsGet(t *testing.T, s *Service, method string, headers map[string]string) *http.Response {
 	t.Helper()
 	var resp *http.Response
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		req, err := http.NewRequest(method, "http://"+s.Addr()+"/v1/connect", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -132,11 +132,11 @@ func TestConnectSpreadsADeadNodesClients(t *testing.T) {
 	a := startNode(t, testConfig(ns, "gw-a"))
 	startNode(t, testConfig(ns, "gw-b"))
 	c := startNode(t, testConfig(ns, "gw-c"))
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.registry.Candidates("", time.Now())) == 3
 	}, "gw-a never saw the fleet")
 	c.Kill()
-	natstest.Eventually(t, 5*time.Second, func() bool {
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		for _, r := range a.registry.Candidates("", time.Now()) {
 			if r.Node == "gw-c" {
 				return false
