@@ -230,6 +230,7 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 		{"gateway", events.ControlSubject("healer", "pause"), false},
 		{"gateway", events.AnomaliesAll, false},
 		{"gateway", "_INBOX_gateway.>", true},
+		{"gateway", events.LiveAll, true},
 		{"gateway", "_INBOX.>", false},
 		{"gateway", "_INBOX_healer.>", false},
 		{"monitor", "_INBOX_notifier.>", false},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
@@ -150,44 +149,88 @@ type streamState struct {
 	maxBytes    int64
 	perChannel  int64
 	consumers   int
-	read        time.Time
+	// read is when the request that read this state was sent.
+	read time.Time
 }
 
-// stream reads the channel stream's info (one request) and caches it for
-// the health report.
+// streamCall is one stream info request in flight, shared by every
+// caller that needs the stream's state as read after a given moment.
+type streamCall struct {
+	started time.Time
+	done    chan struct{}
+	st      streamState
+	err     error
+}
+
+// stream returns the channel stream's state read after this call began.
 func (h *Hub) stream(ctx context.Context) (streamState, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.FetchTimeout)
+	return h.streamAfter(ctx, time.Now())
+}
+
+// streamAfter returns the stream's state as requested at or after the
+// moment after: the cached one if it is that recent, else that of the
+// request in flight if it started since, else that of the next request.
+// At most one request is in flight: a resume storm costs a request per
+// round trip, not one per resume (JetStream answers stream info requests
+// one at a time and drops them past its API queue limit).
+func (h *Hub) streamAfter(ctx context.Context, after time.Time) (streamState, error) {
+	for {
+		h.mu.Lock()
+		if s := h.state; !s.read.IsZero() && !s.read.Before(after) {
+			h.mu.Unlock()
+			return s, nil
+		}
+		call := h.call
+		if call == nil {
+			call = &streamCall{started: time.Now(), done: make(chan struct{})}
+			h.call = call
+			go h.readStream(call)
+		}
+		h.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return streamState{}, ctx.Err()
+		}
+		if !call.started.Before(after) {
+			return call.st, call.err
+		}
+		// That request was sent before the moment asked for: wait for
+		// the next one.
+	}
+}
+
+// readStream runs call: one stream info request, cached for the health
+// report and for the callers that follow.
+func (h *Hub) readStream(call *streamCall) {
+	defer close(call.done)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.FetchTimeout)
 	defer cancel()
 	st, err := h.js.Stream(ctx, events.StreamChannels)
-	if err != nil {
-		return streamState{}, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.call == call {
+		h.call = nil
 	}
-	return h.remember(st.CachedInfo()), nil
-}
-
-// remember caches info as the hub's view of the stream.
-func (h *Hub) remember(info *jetstream.StreamInfo) streamState {
-	s := streamState{
+	if err != nil {
+		call.err = fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+		return
+	}
+	info := st.CachedInfo()
+	call.st = streamState{
 		epoch: events.ChannelEpoch(info.Created), first: info.State.FirstSeq, last: info.State.LastSeq,
 		bytes: info.State.Bytes, maxBytes: info.Config.MaxBytes, perChannel: info.Config.MaxMsgsPerSubject,
-		consumers: info.State.Consumers, read: time.Now(),
+		consumers: info.State.Consumers, read: call.started,
 	}
-	h.mu.Lock()
-	h.state = s
-	h.mu.Unlock()
-	return s
+	if call.st.read.After(h.state.read) {
+		h.state = call.st
+	}
 }
 
 // cachedStream is the last stream state read, refreshed when older than
 // maxAge.
 func (h *Hub) cachedStream(ctx context.Context, maxAge time.Duration) (streamState, error) {
-	h.mu.Lock()
-	s := h.state
-	h.mu.Unlock()
-	if !s.read.IsZero() && time.Since(s.read) < maxAge {
-		return s, nil
-	}
-	return h.stream(ctx)
+	return h.streamAfter(ctx, time.Now().Add(-maxAge))
 }
 
 // Epoch is the channel stream's identity as last read by the hub (by a

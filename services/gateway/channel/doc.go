@@ -11,9 +11,10 @@
 // previous stored message of the same channel, 0 for the first). The first
 // local subscriber of a channel makes the hub subscribe to that subject,
 // then read the channel's last sequence with a direct get; the last one to
-// leave unsubscribes. A channel costs one core subscription and a few
-// hundred bytes, never a JetStream consumer: channel count is bounded by
-// memory, not by the stream's consumer limit, and replays create none
+// leave unsubscribes. A channel costs one core subscription (the NATS
+// client runs a delivery goroutine per subscription: a few KiB of stack)
+// and never a JetStream consumer: channel count is bounded by memory, not
+// by the stream's consumer limit, and replays create none
 // either (they read with batch direct gets, which the stream allows with
 // AllowDirect and any replica answers).
 //

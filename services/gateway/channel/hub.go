@@ -110,6 +110,7 @@ type Hub struct {
 	closed   bool
 	channels map[string]*topic
 	state    streamState
+	call     *streamCall // the stream info request in flight, if any
 
 	counters
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
@@ -183,4 +186,81 @@ func TestStreamRecreated(t *testing.T) {
 		waitSeqs(t, sub, more)
 		h.Unsubscribe("feed", sub)
 	}
+}
+
+// TestResumeStorm: 100 resumes at once, at many positions, each get their
+// gap in full, create no consumer, and share their stream info requests.
+func TestResumeStorm(t *testing.T) {
+	s := natstest.Start(t)
+	watch := s.Conn()
+	var infos atomic.Int64
+	if _, err := watch.Subscribe("$JS.API.STREAM.INFO."+events.StreamChannels, func(*nats.Msg) { infos.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = watch.Flush()
+	writer := newHub(t, s, Config{})
+	seqs := publishN(t, writer, "storm", 400)
+	_, js := s.JetStream()
+	// Generous bounds: the embedded server shares a loaded test machine.
+	h := newHub(t, s, Config{PageSize: 64, FetchTimeout: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const clients = 100
+	subs := make([]*testSub, clients)
+	var wg sync.WaitGroup
+	for i := range subs {
+		subs[i] = newSub(1000)
+		wg.Go(func() {
+			res, err := h.Subscribe(ctx, "storm", subs[i], ptr(seqs[i]))
+			if err != nil || !res.Recovered {
+				t.Errorf("resume %d: %+v %v", i, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i, sub := range subs {
+		checkSeqs(t, sub.seqs(), seqs[i+1:])
+	}
+	if c := streamConsumers(t, js); c != 0 {
+		t.Fatalf("%d consumers after the storm", c)
+	}
+	t.Logf("%d resumes: %d stream info requests, %d page reads", clients, infos.Load(), h.Stats().PageReads)
+	if n := infos.Load(); n > clients/3 {
+		t.Fatalf("%d stream info requests for %d resumes: not shared", n, clients)
+	}
+}
+
+// TestResumeFirstAfterRecreation: the stream is recreated and messages
+// stored before any reached the node's running channel; a resume with the
+// old epoch answers recovered:false, and the new member gets the new
+// stream's messages (the channel moved to the new epoch at once).
+func TestResumeFirstAfterRecreation(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := s.JetStream()
+	h := newHub(t, s, Config{})
+	writer := newHub(t, s, Config{})
+	keep := newSub(1000)
+	if _, err := h.Subscribe(ctxT(t), "feed", keep, nil); err != nil {
+		t.Fatal(err)
+	}
+	old := publishN(t, writer, "feed", 10)
+	waitSeqs(t, keep, old)
+	before := h.Epoch()
+	if err := js.DeleteStream(ctxT(t), events.StreamChannels); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Ensure(ctxT(t), js, events.EnsureOptions{Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sub := newSub(1000)
+	res, err := h.Subscribe(ctxT(t), "feed", sub, &Position{Seq: old[9], Epoch: before})
+	if err != nil || res.Recovered || res.Epoch == before || res.Seq >= old[9] {
+		t.Fatalf("resume against the new stream: %+v %v", res, err)
+	}
+	fresh := publishN(t, writer, "feed", 3)
+	waitSeqs(t, sub, fresh)
+	waitSeqs(t, keep, append(append([]uint64(nil), old...), fresh...))
 }

@@ -90,6 +90,27 @@ func (t *topic) newEpoch() uint64 {
 	return 0
 }
 
+// syncEpoch moves the topic to epoch if it still follows another one: a
+// resume read the stream after it was recreated, before any live message
+// told the topic. Without it the new member would wait for sequences
+// above the old stream's.
+func (t *topic) syncEpoch(epoch string) {
+	t.mu.Lock()
+	same := epoch == "" || t.epoch == epoch
+	t.mu.Unlock()
+	if same {
+		return
+	}
+	t.flowMu.Lock()
+	defer t.flowMu.Unlock()
+	t.mu.Lock()
+	same = t.epoch == epoch
+	t.mu.Unlock()
+	if !same {
+		t.newEpoch()
+	}
+}
+
 // restartAll asks every member that can start over to do so and removes
 // it. The caller holds flowMu.
 func (t *topic) restartAll(reason string) {

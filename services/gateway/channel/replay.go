@@ -72,6 +72,7 @@ func (t *topic) liveLocked(sub Subscriber, epoch string, recovered bool) Subscri
 // unrecovered joins sub to the live flow with Recovered=false.
 func (r *replay) unrecovered() SubscribeResult {
 	r.t.hub.notRecovered.Add(1)
+	r.t.syncEpoch(r.state.epoch)
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
 	res := r.t.liveLocked(r.sub, r.state.epoch, false)
@@ -139,6 +140,7 @@ func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
+	read := time.Now() // the page's snapshot was taken before this
 	if r.count == 0 && r.state.perChannel > 0 && p.count >= uint64(r.state.perChannel) {
 		return false, true, nil // the per-channel limit may have discarded some
 	}
@@ -146,7 +148,7 @@ func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 		if len(p.entries) == 0 || p.entries[0].seq != r.expect {
 			return false, true, nil
 		}
-	} else if r.state, err = h.stream(ctx); err != nil {
+	} else if r.state, err = h.streamAfter(ctx, read); err != nil {
 		return false, false, err
 	} else if r.state.first > from || (r.epoch != "" && r.epoch != r.state.epoch) {
 		return false, true, nil

@@ -32,12 +32,12 @@ func (h *Handler) subscribe(c *pool.Conn, f *frame.Client) {
 	}
 	// A resume's replay may be long: it is paced by the client's reading,
 	// the hub bounds each NATS request. A live subscribe is bounded here.
-	ctx, cancel := context.WithCancel(context.Background())
 	var since *Position
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
 	if f.Since != nil {
 		since = &Position{Seq: *f.Since, Epoch: f.Epoch}
-	} else {
-		ctx, cancel = context.WithTimeout(context.Background(), h.cfg.OpTimeout)
+		cancel()
+		ctx, cancel = context.WithCancel(context.Background())
 	}
 	defer cancel()
 	res, err := h.hub.Subscribe(ctx, f.Channel, c, since)
