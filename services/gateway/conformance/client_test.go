@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -28,8 +29,8 @@ type reader struct {
 	conn    *int              // the current connection: frames of older ones are ignored
 	drops   int
 	resumes int
-	lost    int // recovered:false answers
-	longest int // most msgs replayed before one resume's reply
+	lost    int       // recovered:false answers
+	longest int       // most msgs replayed before one resume's reply
 	answer  [2]uint64 // the last resume's reply.seq and the last seq delivered before it
 	errs    []string
 }
@@ -158,6 +159,24 @@ func (r *reader) caughtUp(led *ledger) bool {
 		}
 	}
 	return true
+}
+
+// lag says, per channel, the last seq delivered against the last
+// acknowledged, and the subscribes still unanswered.
+func (r *reader) lag(led *ledger) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for ch, p := range r.pos {
+		all := led.sorted(ch)
+		var end uint64
+		if len(all) > 0 {
+			end = all[len(all)-1].seq
+		}
+		fmt.Fprintf(&b, "%s at %d of %d; ", ch, p.last, end)
+	}
+	fmt.Fprintf(&b, "unanswered subscribes %+v", r.subs)
+	return b.String()
 }
 
 // check compares what the reader delivered with what was acknowledged:

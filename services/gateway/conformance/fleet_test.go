@@ -2,7 +2,11 @@ package conformance
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,4 +102,26 @@ func (f *fleet) limitBytes(ctx context.Context, maxBytes int64) error {
 	cfg.MaxBytes, cfg.Discard = maxBytes, jetstream.DiscardOld
 	_, err = js.UpdateStream(ctx, cfg)
 	return err
+}
+
+// slowCloses reads, from node i's /metrics, how many connections it
+// closed as slow consumers (send queue full).
+func (f *fleet) slowCloses(i int) (int, error) {
+	resp, err := http.Get("http://" + f.nodes[i].Addr() + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	prefix := `wsheal_gateway_connections_closed_total{cause="` + events.CauseSlow + `"} `
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			return int(n), err
+		}
+	}
+	return 0, nil
 }

@@ -131,6 +131,7 @@ type publisher struct {
 	r      *rand.Rand
 	pick   func(*rand.Rand) string
 	pad    string
+	pads   map[string]string // a channel's own padding, instead of pad
 	window int
 	ids    *atomic.Uint64 // message ids, shared by every publisher
 }
@@ -193,7 +194,11 @@ func (p *publisher) run(ctx context.Context, total int) error {
 func (p *publisher) send(w *wire, m pending, inflight map[uint64]uint64) {
 	id := w.nextID.Add(1)
 	inflight[id] = m.id
-	_, _ = w.send(out{Op: "publish", ID: id, Channel: m.ch, Data: payload(m.id, p.pad), Idem: "k" + strconv.FormatUint(m.id, 10)})
+	pad, ok := p.pads[m.ch]
+	if !ok {
+		pad = p.pad
+	}
+	_, _ = w.send(out{Op: "publish", ID: id, Channel: m.ch, Data: payload(m.id, pad), Idem: "k" + strconv.FormatUint(m.id, 10)})
 }
 
 func (p *publisher) answer(f in, waiting map[uint64]pending, inflight map[uint64]uint64, w *wire) {

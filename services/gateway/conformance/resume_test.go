@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -13,10 +14,10 @@ import (
 type follower struct {
 	t      *testing.T
 	rcvbuf int // receive buffer of its connections (0: the system's)
-	f   *fleet
-	rd  *reader
-	w   *wire
-	tok *int
+	f      *fleet
+	rd     *reader
+	w      *wire
+	tok    *int
 }
 
 func follow(t *testing.T, f *fleet, chans ...string) *follower {
@@ -36,11 +37,19 @@ func (fl *follower) connect(i int) {
 	if err := fl.rd.subscribe(w, tok); err != nil {
 		fl.t.Fatal(err)
 	}
-	natstest.Eventually(fl.t, 60*time.Second, func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
 		fl.rd.mu.Lock()
-		defer fl.rd.mu.Unlock()
-		return len(fl.rd.subs) == 0
-	}, "subscribe never answered")
+		pending := maps.Clone(fl.rd.subs)
+		fl.rd.mu.Unlock()
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			fl.t.Fatalf("subscribes unanswered after 60s (msgs replayed so far, close code %d): %+v", w.code.Load(), pending)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
 	fl.fail()
 }
 
@@ -106,8 +115,8 @@ func TestResumeAfterTenMinutesOffline(t *testing.T) {
 	}
 }
 
-// A reader slower than its channel is cut off with 4002 once its send
-// queue is full; it reconnects elsewhere, resumes, and misses nothing.
+// A reader slower than its channel is cut off (4002) once its send queue
+// is full; it reconnects elsewhere, resumes, and misses nothing.
 func TestSlowReaderCutOffResumes(t *testing.T) {
 	f := startFleet(t, 2)
 	ch := "slow:room-1"
@@ -125,10 +134,18 @@ func TestSlowReaderCutOffResumes(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a reader at 3 ms a message under 3,000 messages of 4 KB was never cut off")
 	}
-	if code := w.code.Load(); code != 4002 {
-		t.Errorf("close code %d, want 4002 slow_consumer", code)
+	// The node closes with 4002, but the close frame waits behind the
+	// frames already in the socket and is given up after a second: the
+	// client may see the connection end without it. Either way it
+	// reconnects and resumes; the node's count says why it closed.
+	if n, err := f.slowCloses(0); err != nil || n != 1 {
+		t.Fatalf("node closed %d connections as slow consumers (%v), want 1", n, err)
 	}
+	t.Logf("close code seen by the client: %d", w.code.Load())
+	start := time.Now()
+	fl.rcvbuf = 0 // back to a normal reader
 	fl.connect(1)
+	t.Logf("resume of %d messages answered in %v", fl.rd.longest, time.Since(start))
 	fl.caughtUp(led, 60*time.Second)
 	if fl.rd.lost != 0 {
 		t.Fatal("the resume after 4002 answered recovered:false")
