@@ -11,7 +11,7 @@ import (
 // skipped: the connection stays up.
 func (s *session) handle(b []byte) {
 	if ch, seq, data, ok := parseMsg(b); ok {
-		s.c.onMessage(ch, seq, data)
+		s.c.onMessage(s, ch, seq, data)
 		return
 	}
 	f, err := frame.DecodeServer(b)
@@ -29,7 +29,7 @@ func (s *session) handle(b []byte) {
 	case frame.OpReconnect:
 		s.onHint(f)
 	case frame.OpMessage:
-		s.c.onMessage([]byte(f.Channel), f.Seq, f.Data)
+		s.c.onMessage(s, []byte(f.Channel), f.Seq, f.Data)
 	}
 }
 
@@ -98,21 +98,22 @@ func parseSeq(b []byte) (seq uint64, n int) {
 }
 
 // onMessage delivers a channel message once, in order: anything at or
-// below the last delivered sequence (a replay overlap) is dropped.
-func (c *Client) onMessage(channel []byte, seq uint64, data []byte) {
+// below the last delivered sequence (a replay overlap) is dropped, except
+// while a resume waits for its reply (Subscription.accept).
+func (c *Client) onMessage(s *session, channel []byte, seq uint64, data []byte) {
 	c.mu.Lock()
 	sub := c.subs[string(channel)]
 	c.mu.Unlock()
 	if sub == nil {
 		return
 	}
-	if sub.hasLast.Load() && seq <= sub.last.Load() {
-		sub.dups.Add(1)
-		return
+	deliver, overflow := sub.accept(seq, data)
+	if overflow {
+		s.overflowed(sub)
 	}
-	sub.last.Store(seq)
-	sub.hasLast.Store(true)
-	c.enqueue(delivery{sub: sub, msg: Message{Channel: sub.channel, Seq: seq, Data: bytes.Clone(data)}})
+	if deliver {
+		c.enqueue(delivery{sub: sub, msg: Message{Channel: sub.channel, Seq: seq, Data: bytes.Clone(data)}})
+	}
 }
 
 // onReply completes the request the reply names.

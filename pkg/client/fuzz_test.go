@@ -69,6 +69,7 @@ func FuzzServerFrames(f *testing.F) {
 			}}
 		c.subs["room"] = sub
 		c.pending[1] = &request{id: 1, kind: kindSubscribe, sub: sub, since: new(uint64)}
+		sub.startResume(c.pending[1])
 		c.pending[2] = &request{id: 2, kind: kindPublish, done: make(chan result, 1)}
 		s := newSession(c, "ws://127.0.0.1:1/ws")
 		for _, line := range bytes.Split(in, []byte("\n")) {

@@ -75,6 +75,13 @@ type Subscription struct {
 	readied atomic.Bool
 	ready   chan error
 
+	// mu guards the resume awaiting its reply and what it holds (resume.go).
+	mu        sync.Mutex
+	resume    *request
+	held      []Message
+	heldBytes int
+	heldOver  bool
+
 	endOnce sync.Once
 	done    chan struct{}
 	err     error
@@ -143,6 +150,11 @@ func (c *Client) subscribeRequest(sub *Subscription) *request {
 	b, _ := json.Marshal(f) // no field can fail to marshal
 	r := &request{id: f.ID, kind: kindSubscribe, frame: b, sub: sub, since: f.Since, epoch: f.Epoch}
 	c.pending[r.id] = r
+	var resume *request
+	if f.Since != nil {
+		resume = r
+	}
+	sub.startResume(resume)
 	return r
 }
 
@@ -200,26 +212,15 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	}
 }
 
-// confirmed handles the reply to a subscribe request.
+// confirmed handles the reply to a subscribe request: the gap, if any,
+// then what the resume held, then the live flow.
 func (s *Subscription) confirmed(r *request, f frame.Server) {
-	if r.since == nil && (!s.hasLast.Load() || f.Seq > s.last.Load()) {
-		// Live subscription: resume later from the stream position now.
-		s.last.Store(f.Seq)
-		s.hasLast.Store(true)
+	gap, held := s.settle(r, f)
+	if gap != nil {
+		s.c.enqueue(delivery{sub: s, gap: gap})
 	}
-	if f.Epoch != "" {
-		e := f.Epoch
-		s.epoch.Store(&e)
-	}
-	if r.since != nil && f.Recovered != nil && !*f.Recovered {
-		// The live flow follows from the reply's seq. Against another
-		// epoch the old position means nothing: start again from there.
-		if f.Epoch != "" && f.Epoch != r.epoch || f.Seq > s.last.Load() {
-			s.last.Store(f.Seq)
-		}
-		s.gaps.Add(1)
-		s.c.log.Warn().Str("channel", s.channel).Uint64("since", *r.since).Msg("resumed with a gap: recovered false")
-		s.c.enqueue(delivery{sub: s, gap: &Gap{Channel: s.channel, After: *r.since}})
+	for _, m := range held {
+		s.c.enqueue(delivery{sub: s, msg: m})
 	}
 	if s.readied.CompareAndSwap(false, true) {
 		s.ready <- nil
