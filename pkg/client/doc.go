@@ -25,7 +25,10 @@
 // gap (recovered:false: the gap left retention, or the stream was
 // recreated and the epoch changed) the caller is told through a Gap
 // callback and Subscription.Gaps, and the subscription goes on from the
-// reply's position. Publish
+// reply's position. Messages that arrive before a resume's reply at or
+// below the old position (a recreated stream's live flow, or duplicates)
+// are held until the reply tells them apart: the new epoch's are
+// delivered after the Gap, in order; duplicates are dropped. Publish
 // waits for the gateway's acknowledgement and is sent again, with the same
 // idempotency id, after a reconnect, so the message is stored once.
 //

@@ -139,6 +139,7 @@ func (c *Client) onError(s *session, f frame.Server) {
 		return
 	}
 	if r.sub != nil {
+		r.sub.endResume(r)
 		r.sub.failed(s, err)
 		return
 	}

@@ -35,6 +35,16 @@ func (s *Subscription) startResume(r *request) {
 	s.resume, s.held, s.heldBytes, s.heldOver = r, nil, 0, false
 }
 
+// endResume forgets resume r if it is the pending one: the server
+// refused it, so nothing it held was joined to a live flow.
+func (s *Subscription) endResume(r *request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resume == r {
+		s.resume, s.held, s.heldBytes, s.heldOver = nil, nil, 0, false
+	}
+}
+
 // accept decides about message seq: deliver (it is above the position,
 // which moves to it), hold (a resume is pending and it may belong to
 // another epoch) or drop (a duplicate). overflow: the held messages went

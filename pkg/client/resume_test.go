@@ -11,6 +11,8 @@ import (
 
 // resumeCase runs a client's frame handling on a subscription at position
 // (since, "old") whose resume request is pending, feeding it the frames.
+// The subscription was confirmed on an earlier connection (a refusal
+// does not end it).
 func resumeCase(t *testing.T, since uint64, frames ...[]byte) (*recorder, *Subscription) {
 	t.Helper()
 	rec := &recorder{}
@@ -20,6 +22,7 @@ func resumeCase(t *testing.T, since uint64, frames ...[]byte) (*recorder, *Subsc
 	sub := &Subscription{c: c, channel: "feed", handler: rec.handle,
 		ready: make(chan error, 1), done: make(chan struct{})}
 	WithPosition(since, "old")(sub)
+	sub.readied.Store(true)
 	c.mu.Lock()
 	c.subs["feed"] = sub
 	r := c.subscribeRequest(sub)
@@ -115,5 +118,18 @@ func TestResumeHeldOverflow(t *testing.T) {
 	}
 	if sub.LastSeq() != maxHeld {
 		t.Fatalf("position %d, want %d (nothing past what was kept)", sub.LastSeq(), maxHeld)
+	}
+}
+
+// TestResumeRefused: an error answering the resume (retried later) ends
+// its holding: what it held is not delivered, and later messages are
+// judged as usual.
+func TestResumeRefused(t *testing.T) {
+	refused := []byte(`{"op":"error","id":1,"code":"unavailable","message":"x"}`)
+	rec, sub := resumeCase(t, 10, msgFrame(3), refused, msgFrame(4), msgFrame(11))
+	eventually(t, 5*time.Second, func() bool { return rec.count() == 1 }, "1 message")
+	seqs, _, _, _ := rec.snapshot()
+	if !slices.Equal(seqs, []uint64{11}) || sub.Duplicates() != 1 {
+		t.Fatalf("delivered %v, %d duplicates", seqs, sub.Duplicates())
 	}
 }
