@@ -46,7 +46,8 @@ type Conn struct {
 	opened int64 // unix nanos
 
 	lastActive atomic.Int64 // unix nanos of the last inbound data frame
-	pingSent   atomic.Int64 // unix nanos of the outstanding ping, 0 if none
+	pingSent   atomic.Int64 // unix nanos the outstanding ping's pong deadline runs from, 0 if none
+	pingID     atomic.Int64 // the outstanding ping's payload (its send time), 0 if none
 	nextPing   int64        // guarded by shard.mu
 	rttMicros  atomic.Int64 // last measured round trip
 	inflight   atomic.Int32 // frames handed to gws, not yet written

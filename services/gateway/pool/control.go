@@ -60,6 +60,7 @@ func (c *Conn) writePong() {
 // ping queues a ping carrying its send time. Only the pong that echoes
 // this payload answers it (see acceptPong).
 func (c *Conn) ping(now int64) {
+	c.pingID.Store(now)
 	c.pingSent.Store(now)
 	c.ws.Async(func() {
 		if c.closeSent.Load() {
@@ -77,16 +78,19 @@ func (c *Conn) ping(now int64) {
 // acceptPong reports the round trip of the outstanding ping if payload
 // echoes it. An unsolicited pong, an empty one or one with another
 // payload is a keepalive that answers nothing: it neither clears the
-// pending ping nor keeps a half-open connection from going stale.
+// pending ping nor keeps a half-open connection from going stale. The
+// payload is matched against pingID, not pingSent: Rested may move the
+// deadline's start after the ping left.
 func (c *Conn) acceptPong(payload []byte, now int64) (time.Duration, bool) {
-	sent := c.pingSent.Load()
-	if sent == 0 || len(payload) != 8 || int64(binary.BigEndian.Uint64(payload)) != sent {
+	id := c.pingID.Load()
+	if id == 0 || len(payload) != 8 || int64(binary.BigEndian.Uint64(payload)) != id {
 		return 0, false
 	}
-	if !c.pingSent.CompareAndSwap(sent, 0) {
+	if !c.pingID.CompareAndSwap(id, 0) {
 		return 0, false
 	}
-	return time.Duration(now - sent), true
+	c.pingSent.Store(0)
+	return time.Duration(now - id), true
 }
 
 // armWrite sets the write deadline of the next write on the write queue.
