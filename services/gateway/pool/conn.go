@@ -161,6 +161,7 @@ func (c *Conn) Close(code int, cause, reason string) bool {
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 	c.closeSent.Store(true)
+	c.dropLater()
 	go func() { _ = c.ws.WriteClose(uint16(code), []byte(reason)) }()
 	return true
 }
@@ -176,9 +177,16 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 		c.closeSent.Store(true)
 		_ = c.ws.WriteClose(uint16(code), []byte(reason))
+		c.dropLater()
 	})
 	return true
 }
+
+// dropLater drops the socket twice closeWriteTimeout after a close
+// started: a peer that answers the close frame is gone by then; one that
+// reads nothing, or whose close frame waits behind a blocked write, must
+// not keep the socket open.
+func (c *Conn) dropLater() { time.AfterFunc(2*closeWriteTimeout, c.kill) }
 
 // kill drops the TCP connection without a close frame: a crash as the
 // client sees it.
