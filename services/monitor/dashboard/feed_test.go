@@ -101,6 +101,10 @@ func answer(t *testing.T, nc *nats.Conn, subject string, reply func(req []byte) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	// The server must know the subscription before the dashboard asks.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ok(t *testing.T, v any) events.Reply {
