@@ -164,7 +164,13 @@ func Request(ctx context.Context, nc *nats.Conn, subject string, cmd, out any) e
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 	}
-	msg, err := nc.RequestWithContext(ctx, subject, body)
+	req := &nats.Msg{Subject: subject, Data: body}
+	if currentTracer() != nil {
+		req.Header = nats.Header{}
+	}
+	end := traceOut(ctx, "request "+subject, SpanClient, req.Header, Attr{"messaging.destination.name", subject})
+	msg, err := nc.RequestMsgWithContext(ctx, req)
+	end(err)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return fmt.Errorf("%w on %s: is it running?", ErrNoResponders, subject)

@@ -44,14 +44,24 @@ func (e *Emitter) Publish(ctx context.Context, subject string, ev *Event) error 
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, ev.ID)
 	msg.Header.Set("Ce-Type", ev.Type)
-	if e.js != nil && StreamFor(subject) != "" {
-		if _, err := e.js.PublishMsg(ctx, msg); err != nil {
-			return fmt.Errorf("events: publish %s on %s: %w", ev.Type, subject, err)
-		}
-		return nil
+	end := noEnd
+	if t := currentTracer(); t != nil && t.TraceID(ctx) != "" { // only inside a trace
+		end = traceOut(ctx, "publish "+ev.Type, SpanProducer, msg.Header, publishAttrs(subject, ev)...)
 	}
-	if err := e.nc.PublishMsg(msg); err != nil {
+	err = e.send(ctx, msg)
+	end(err)
+	if err != nil {
 		return fmt.Errorf("events: publish %s on %s: %w", ev.Type, subject, err)
 	}
 	return nil
+}
+
+// send publishes through JetStream if a stream stores subject, else over
+// core NATS.
+func (e *Emitter) send(ctx context.Context, msg *nats.Msg) error {
+	if e.js != nil && StreamFor(msg.Subject) != "" {
+		_, err := e.js.PublishMsg(ctx, msg)
+		return err
+	}
+	return e.nc.PublishMsg(msg)
 }

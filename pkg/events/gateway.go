@@ -102,6 +102,8 @@ type Health struct {
 	Goroutines    int            `json:"goroutines"`
 	// DataPlane is the node's channel-traffic health.
 	DataPlane DataPlane `json:"data_plane"`
+	// Ends are the connections that ended in the interval, by close cause.
+	Ends map[string]ConnEnds `json:"ends,omitempty"`
 }
 
 // EventType implements Payload.

@@ -17,6 +17,9 @@ const (
 	VerbHealerHandsOff = "handsoff"
 	// VerbHealerActions lists recent remediation decisions (HealerActionsRequest).
 	VerbHealerActions = "actions"
+	// VerbHealerRecord returns what each remedy did (HealerRecordRequest,
+	// answered with HealerRecord).
+	VerbHealerRecord = "record"
 )
 
 // HandsOff is a per-node lock: the healer does not act on the node.
@@ -167,4 +170,65 @@ func healerText(field, s string) error {
 		return invalid(field, "longer than 512 bytes")
 	}
 	return nil
+}
+
+// VerifyBounds are the upper bounds, in seconds, of the buckets of a
+// RemedyRecord's time to verify; the last bucket is above them all.
+var VerifyBounds = []float64{1, 2, 5, 10, 20, 30, 60, 120, 300}
+
+// RemedyRecord is what one remedy did for one anomaly kind on one class
+// of target (node or fleet), kept in BucketRecord and shared by every
+// healer replica.
+type RemedyRecord struct {
+	Kind      string `json:"kind"`
+	Remedy    string `json:"remedy"`
+	Class     string `json:"class"`
+	Attempts  int    `json:"attempts"`
+	Successes int    `json:"successes"`
+	// Failures counts failed attempts by reason: error (the action was
+	// refused or failed) or deadline (its post-condition did not hold).
+	Failures map[string]int `json:"failures,omitempty"`
+	// Streak counts failures in a row; a success resets it.
+	Streak int `json:"streak"`
+	// VerifyBuckets counts successes by time to verify (VerifyBounds).
+	VerifyBuckets []int `json:"verify_buckets"`
+	// VerifyMS is the total time to verify of the successes; WastedMS the
+	// total time spent on failed attempts.
+	VerifyMS int64 `json:"verify_ms"`
+	WastedMS int64 `json:"wasted_ms"`
+	// ClientsMoved counts the clients the remedy asked to reconnect or
+	// drained; Pages counts the cases escalated to a person after it failed.
+	ClientsMoved int             `json:"clients_moved"`
+	Pages        int             `json:"pages"`
+	Last         []RemedyOutcome `json:"last,omitempty"` // newest last
+	Updated      time.Time       `json:"updated"`
+}
+
+// RemedyOutcome is one attempt's end in a RemedyRecord.
+type RemedyOutcome struct {
+	At           time.Time `json:"at"`
+	Anomaly      string    `json:"anomaly"`
+	OK           bool      `json:"ok"`
+	Reason       string    `json:"reason,omitempty"`
+	MS           int64     `json:"ms"` // from the attempt's start to its end
+	ClientsMoved int       `json:"clients_moved,omitempty"`
+	Paged        bool      `json:"paged,omitempty"`
+}
+
+// HealerRecordRequest asks for the records, all or one anomaly kind's.
+type HealerRecordRequest struct {
+	Kind string `json:"kind,omitempty"`
+}
+
+// Validate implements Command.
+func (r *HealerRecordRequest) Validate() error {
+	if r.Kind != "" && ValidateToken(r.Kind) != nil {
+		return invalid("kind", "%q is not an anomaly kind", r.Kind)
+	}
+	return nil
+}
+
+// HealerRecord is the reply to record, ordered by kind, class and remedy.
+type HealerRecord struct {
+	Records []RemedyRecord `json:"records"`
 }

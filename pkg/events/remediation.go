@@ -44,6 +44,9 @@ const (
 	SkipFlapping  = "flapping"
 	SkipResolved  = "resolved"
 	SkipDuplicate = "duplicate"
+	// SkipFleetDegraded: a quarantine waits while fleet_degraded names
+	// its node (the node does not stand out from healthy peers).
+	SkipFleetDegraded = "fleet-degraded"
 )
 
 // Remediation is one decision of the healer, published on
@@ -63,6 +66,40 @@ type Remediation struct {
 	Deadline  time.Time      `json:"deadline,omitzero"`
 	// Escalate is set when the healer hands the incident to a human.
 	Escalate bool `json:"escalate,omitempty"`
+	// Choice, on the requested event of a ladder step, says why this
+	// remedy comes now: the order the healer chose and the record it used.
+	Choice *RemedyChoice `json:"choice,omitempty"`
+}
+
+// Rules of a RemedyChoice.
+const (
+	ChoicePinned  = "pinned"  // the policy's ladder as written
+	ChoiceLearned = "learned" // the ladder ordered by the record
+	ChoiceExplore = "explore" // a less-tried remedy first, so the record does not freeze
+)
+
+// RemedyChoice is the order of a policy's ladder for one case, and why.
+type RemedyChoice struct {
+	Rule  string   `json:"rule"`
+	Order []string `json:"order"` // the remedies, in the order they are tried
+	Why   string   `json:"why"`
+	// Record holds the figures of each remedy the order was made from.
+	Record []RemedyFigures `json:"record,omitempty"`
+}
+
+// RemedyFigures are the figures of one remedy's record a choice used.
+type RemedyFigures struct {
+	Remedy    string `json:"remedy"`
+	Attempts  int    `json:"attempts"`
+	Successes int    `json:"successes"`
+	// Score is the Laplace-smoothed success rate (successes+1)/(attempts+2).
+	Score float64 `json:"score"`
+	// MedianVerifyMS is the median time to verify a success (upper bound of
+	// its bucket; 0 when none).
+	MedianVerifyMS int64 `json:"median_verify_ms,omitempty"`
+	Streak         int   `json:"streak,omitempty"` // failures in a row
+	Demoted        bool  `json:"demoted,omitempty"`
+	Disruptive     bool  `json:"disruptive,omitempty"` // takes a node out of service
 }
 
 // EventType implements Payload.

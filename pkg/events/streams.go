@@ -35,6 +35,10 @@ const (
 	// BucketHealer: the healer's durable state (pause, dry-run, hands-off,
 	// backoff and retry counters).
 	BucketHealer = "wsheal_healer"
+	// BucketRecord: the healer's record per (anomaly kind, remedy, target
+	// class): attempts, successes, failures by reason, time to verify,
+	// side effects, last outcomes; updated with revision checks.
+	BucketRecord = "wsheal_healer_record"
 	// BucketMonitor: the monitor's durable state (open anomalies, baselines).
 	BucketMonitor = "wsheal_monitor"
 )
@@ -83,6 +87,7 @@ var Buckets = []KVSpec{
 	{Bucket: BucketCommands, Description: "command replies by id", TTL: 30 * time.Minute, History: 1},
 	{Bucket: BucketIncidents, Description: "incidents", History: 5},
 	{Bucket: BucketHealer, Description: "healer state", History: 5},
+	{Bucket: BucketRecord, Description: "healer record: what each remedy did", History: 1},
 	{Bucket: BucketMonitor, Description: "monitor state", History: 1},
 }
 

@@ -63,7 +63,11 @@ func Start(o Options) (*server.Server, error) {
 	if o.Logs {
 		s.ConfigureLogger()
 	}
-	go s.Start()
+	// Start returns once the server has started up (JetStream enabled,
+	// listeners open). Running it in line, not in a goroutine, keeps a
+	// Shutdown after a failed readiness check from racing the startup
+	// still under way.
+	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		return nil, errors.New("embedded: nats-server not ready within 10s")

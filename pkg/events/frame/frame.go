@@ -36,6 +36,9 @@ const (
 	OpError     = "error"
 	OpReconnect = "reconnect"
 	OpPong      = "pong"
+	// OpPosition moves a subscriber's position on a quiet channel: the
+	// channel has no message after the subscriber's position up to seq.
+	OpPosition = "pos"
 )
 
 // DefaultMaxSize is the default bound of a client frame (64 KiB).
@@ -207,9 +210,9 @@ func DecodeServer(b []byte) (Server, error) {
 	}
 	switch f.Op {
 	case OpHello, OpReply, OpError, OpReconnect, OpPong:
-	case OpMessage:
+	case OpMessage, OpPosition:
 		if f.Channel == "" || f.Seq == 0 {
-			return f, fmt.Errorf("%w: msg needs channel and seq", ErrMissing)
+			return f, fmt.Errorf("%w: %s needs channel and seq", ErrMissing, f.Op)
 		}
 	case "":
 		return f, fmt.Errorf("%w: op", ErrMissing)
@@ -239,6 +242,16 @@ func AppendMessage(dst []byte, channel string, seq uint64, data []byte) []byte {
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"data":`...)
 	dst = append(dst, data...)
+	return append(dst, '}')
+}
+
+// AppendPosition appends the pos frame of channel at seq to dst: the
+// channel has no message after the subscriber's position up to seq.
+func AppendPosition(dst []byte, channel string, seq uint64) []byte {
+	dst = append(dst, `{"op":"pos","channel":"`...)
+	dst = append(dst, channel...) // validated: no characters to escape
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
 	return append(dst, '}')
 }
 

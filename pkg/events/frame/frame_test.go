@@ -67,6 +67,22 @@ func TestAppendMessageIsValidJSON(t *testing.T) {
 	}
 }
 
+func TestAppendPosition(t *testing.T) {
+	b := frame.AppendPosition(nil, "chat:1", 4711)
+	if string(b) != `{"op":"pos","channel":"chat:1","seq":4711}` {
+		t.Fatalf("encoded %s", b)
+	}
+	f, err := frame.DecodeServer(b)
+	if err != nil || f.Op != frame.OpPosition || f.Channel != "chat:1" || f.Seq != 4711 {
+		t.Fatalf("decoded %+v, %v", f, err)
+	}
+	for _, bad := range []string{`{"op":"pos","seq":3}`, `{"op":"pos","channel":"c"}`, `{"op":"pos","channel":"c","seq":0}`} {
+		if _, err := frame.DecodeServer([]byte(bad)); !errors.Is(err, frame.ErrMissing) {
+			t.Errorf("%s: %v, want ErrMissing", bad, err)
+		}
+	}
+}
+
 func TestCloseCodes(t *testing.T) {
 	seen := map[int]bool{}
 	for _, c := range frame.CloseCodes {
@@ -115,10 +131,11 @@ func FuzzDecodeServer(f *testing.F) {
 	f.Add([]byte(`{"op":"hello","node":"gw-1","session":"s","version":1,"ping_interval_ms":5000}`))
 	f.Add([]byte(`{"op":"msg","channel":"c","seq":3,"data":{}}`))
 	f.Add([]byte(`{"op":"reconnect","after_ms":100,"url":"ws://x/ws"}`))
+	f.Add([]byte(`{"op":"pos","channel":"c","seq":9}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := frame.DecodeServer(b)
-		if err == nil && s.Op == frame.OpMessage && (s.Channel == "" || s.Seq == 0) {
-			t.Fatal("msg without channel or seq accepted")
+		if err == nil && (s.Op == frame.OpMessage || s.Op == frame.OpPosition) && (s.Channel == "" || s.Seq == 0) {
+			t.Fatal("msg or pos without channel or seq accepted")
 		}
 	})
 }
