@@ -20,7 +20,10 @@
 //
 // Subscriptions are resumed on every new connection from the last position
 // delivered on each channel (the sequence and the epoch, the channel
-// stream's identity, both from the server's answers); the handler sees
+// stream's identity, both from the server's answers; a pos frame moves a
+// quiet channel's position to a later stream sequence, so that the
+// stream's traffic on other channels does not push it out of retention
+// while nothing of this channel is missed); the handler sees
 // each message once and in order. When the gateway cannot replay the whole
 // gap (recovered:false: the gap left retention, or the stream was
 // recreated and the epoch changed) the caller is told through a Gap

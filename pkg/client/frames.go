@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
 )
@@ -15,6 +16,11 @@ func (s *session) handle(b []byte) {
 		return
 	}
 	f, err := frame.DecodeServer(b)
+	if errors.Is(err, frame.ErrUnknownOp) {
+		// A newer server's frame: ignored, as the protocol asks.
+		s.c.log.Debug().Err(err).Msg("skipping server frame of an unknown op")
+		return
+	}
 	if err != nil {
 		s.c.log.Warn().Err(err).Int("bytes", len(b)).Msg("skipping bad server frame")
 		return
@@ -30,6 +36,8 @@ func (s *session) handle(b []byte) {
 		s.onHint(f)
 	case frame.OpMessage:
 		s.c.onMessage(s, []byte(f.Channel), f.Seq, f.Data)
+	case frame.OpPosition:
+		s.c.onPosition(f.Channel, f.Seq)
 	}
 }
 
@@ -113,6 +121,17 @@ func (c *Client) onMessage(s *session, channel []byte, seq uint64, data []byte) 
 	}
 	if deliver {
 		c.enqueue(delivery{sub: sub, msg: Message{Channel: sub.channel, Seq: seq, Data: bytes.Clone(data)}})
+	}
+}
+
+// onPosition moves a subscription's position to seq: the server says its
+// channel has no message after the position up to seq.
+func (c *Client) onPosition(channel string, seq uint64) {
+	c.mu.Lock()
+	sub := c.subs[channel]
+	c.mu.Unlock()
+	if sub != nil {
+		sub.advance(seq)
 	}
 }
 

@@ -74,6 +74,21 @@ func (s *Subscription) accept(seq uint64, data []byte) (deliver, overflow bool) 
 	return true, false
 }
 
+// advance moves the position to seq (a pos frame) unless a resume awaits
+// its reply: then the position is the one the resume asked from, and the
+// frame, which may belong to the flow the resume joins or to another
+// epoch, is dropped (the position stays where it was, which is never
+// wrong; the next pos frame moves it).
+func (s *Subscription) advance(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resume != nil || s.hasLast.Load() && seq <= s.last.Load() {
+		return
+	}
+	s.last.Store(seq)
+	s.hasLast.Store(true)
+}
+
 // settle applies the reply f to the subscription's position and returns
 // the gap to report (if any) and the held messages to deliver after it,
 // in order, each above the position, which moves to the last of them.

@@ -67,7 +67,7 @@ type Subscription struct {
 	handler func(Message)
 	onGap   func(Gap)
 
-	last    atomic.Uint64 // last sequence accepted for delivery
+	last    atomic.Uint64 // the position: last sequence accepted for delivery, or a later one a pos frame gave
 	hasLast atomic.Bool
 	epoch   atomic.Pointer[string] // the epoch last belongs to, from the server's replies
 	gaps    atomic.Uint64
@@ -273,7 +273,10 @@ func (s *Subscription) ended() bool {
 // Channel is the subscribed channel.
 func (s *Subscription) Channel() string { return s.channel }
 
-// LastSeq is the last sequence accepted for delivery (0 before any).
+// LastSeq is the subscription's position (0 before any): the last
+// sequence accepted for delivery, or a later stream sequence up to which
+// the server said the channel has no message (a pos frame, or a
+// subscribe reply). Store it with Epoch to resume later.
 func (s *Subscription) LastSeq() uint64 { return s.last.Load() }
 
 // Epoch is the channel stream's identity LastSeq belongs to, as the

@@ -57,7 +57,7 @@ type Config struct {
 	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20" desc:"burst of notable connection events"`
 	FetchTimeout      time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on one JetStream read of the data plane (a page of a replay or gap fill, a stream info)"`
 	ReplayWindow      int           `envconfig:"REPLAY_WINDOW" default:"256" desc:"frames a resume's replay keeps queued on its connection (below SEND_QUEUE): the replay follows the client's reading pace"`
-	ReplayStall       time.Duration `envconfig:"REPLAY_STALL" default:"15s" desc:"a replay whose client reads nothing this long stops and the connection is closed as a slow consumer (4002)"`
+	ReplayStall       time.Duration `envconfig:"REPLAY_STALL" default:"15s" desc:"a replay that makes no progress this long ends: its client read nothing (closed 4002), NATS did not answer (error unavailable), or the stream no longer holds the end of the gap (recovered:false)"`
 
 	// Channels are the channel stream's limits, read from WSHEAL_CHANNELS_*
 	// (shared with wsheal dev, not under this prefix).

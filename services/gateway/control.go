@@ -60,7 +60,7 @@ func (s *Service) recoverControl(verb string, h micro.HandlerFunc) micro.Handler
 				events.RespondError(req, events.Errorf(events.CodeInternal, "internal error handling %s", verb))
 			}
 		}()
-		h(req)
+		events.TraceHandler("gateway "+verb, h)(req)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 func TestControlStatusAndReconnect(t *testing.T) {
@@ -215,9 +216,26 @@ func TestDataPlaneReported(t *testing.T) {
 		"wsheal_gateway_resumes_total 2", "wsheal_gateway_resumes_not_recovered_total 1",
 		"wsheal_gateway_replayed_messages_total 5", "wsheal_gateway_subscribes_total 2",
 		"wsheal_gateway_channel_stream_consumers 0", "wsheal_gateway_channel_stream_bytes",
+		`wsheal_gateway_resume_results_total{recovered="true"} 1`, `wsheal_gateway_resume_results_total{recovered="false"} 1`,
+		`wsheal_gateway_subscribe_seconds_count{result="ok",resume="true"} 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// The client hangs up: its lifetime is observed under its cause.
+	_ = c.ws.NetConn().Close()
+	base := strings.Replace(strings.TrimSuffix(s.URL(), "/ws"), "ws://", "http://", 1)
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		m, err := service.Scrape(context.Background(), http.DefaultClient, base+"/metrics", "")
+		return err == nil && m[`wsheal_gateway_connection_lifetime_seconds_count{cause="client"}`] == 1
+	}, "the connection's lifetime observed")
+	waitEvent(t, got, func(ev *events.Event) bool {
+		h, ok := ev.Payload.(*events.Health)
+		if !ok {
+			return false
+		}
+		e := h.Ends[events.CauseClient]
+		return e.Count == 1 && e.MsgsIn >= 2 && e.Buckets[0] == 1 && len(e.Buckets) == len(events.LifetimeBounds)+1
+	}, "health with the connection's end, its age and messages")
 }

@@ -45,7 +45,9 @@
 //     wsheal_gateway_edge_refused_total{reason="panic"}); the node keeps
 //     serving.
 //   - /metrics requires METRICS_TOKEN when it is set (Bearer, or the Basic
-//     auth password); /healthz, /readyz and /v1/connect stay open.
+//     auth password); /healthz, /readyz and /v1/connect stay open, and so
+//     do /v1/wsheal.js and /v1/wsheal.d.ts, the browser client (package
+//     webclient), with CORS as /v1/connect.
 //
 // Refusals are counted in wsheal_gateway_edge_refused_total by reason,
 // sockets in wsheal_gateway_sockets and wsheal_gateway_sockets_refused_total.

@@ -17,6 +17,7 @@ import (
 	"github.com/wsheal/wsheal/services/gateway/fleet"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 	"github.com/wsheal/wsheal/services/gateway/session"
+	"github.com/wsheal/wsheal/services/gateway/webclient"
 )
 
 func (s *Service) routes() http.Handler {
@@ -28,6 +29,7 @@ func (s *Service) routes() http.Handler {
 	connect := s.cors(http.HandlerFunc(s.handleConnect))
 	mux.Handle("GET /v1/connect", connect)
 	mux.Handle("OPTIONS /v1/connect", connect)
+	webclient.Routes(mux, s.cors)
 	return service.Recover(s.log, func() { s.metrics.refuse(refusedInternal) }, mux)
 }
 

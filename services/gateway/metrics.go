@@ -1,15 +1,20 @@
 package gateway
 
 import (
+	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/services/gateway/channel"
 	"github.com/wsheal/wsheal/services/gateway/pool"
+	"github.com/wsheal/wsheal/services/gateway/session"
 )
 
 // metrics is the node's Prometheus registry. Counters that the pool keeps
@@ -21,12 +26,26 @@ type metrics struct {
 	authFailures prometheus.Counter
 	protoErrors  prometheus.Counter
 	refused      *prometheus.CounterVec
+	subscribe    *prometheus.HistogramVec
+	resumes      *prometheus.CounterVec
+	lifetime     *prometheus.HistogramVec
 	errorsIv     atomic.Int64 // protocol errors since the last health snapshot
+
+	log    zerolog.Logger // connection ends (event conn_end, conn_ends)
+	endLog *rate.Limiter  // sampled conn_end lines
+	endsMu sync.Mutex
+	ends   map[string]events.ConnEnds // since the last health snapshot, by cause
 }
 
-func newMetrics() *metrics {
+// endLogRate bounds the conn_end log lines a second (a burst of 100).
+const endLogRate = 20
+
+func newMetrics(log zerolog.Logger) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		log:    log,
+		endLog: rate.NewLimiter(endLogRate, 100),
+		ends:   map[string]events.ConnEnds{},
+		reg:    prometheus.NewRegistry(),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "wsheal_gateway_rtt_seconds", Help: "Round trip of server pings.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -39,10 +58,25 @@ func newMetrics() *metrics {
 			Name: "wsheal_gateway_edge_refused_total", Help: "Requests refused at the edge (403 origin, 429 peer limits, 500 handler panic), by reason."},
 			[]string{"reason"}),
 	}
+	m.subscribe = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "wsheal_gateway_subscribe_seconds", Help: "Time to answer a subscribe, by resume (true: with since, its replay included) and result (ok or error).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"resume", "result"})
+	m.resumes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wsheal_gateway_resume_results_total", Help: "Resumes answered, by recovered (false: the gap could not be replayed, the client lost messages)."},
+		[]string{"recovered"})
+	m.lifetime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "wsheal_gateway_connection_lifetime_seconds", Help: "Age of connections when they closed, by close cause.",
+		Buckets: events.LifetimeBounds}, []string{"cause"})
 	for _, r := range []string{refusedOrigin, refusedConns, refusedRate, refusedAuth, refusedPeers, refusedInternal} {
 		m.refused.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.rtt, m.authFailures, m.protoErrors, m.refused,
+	for _, r := range []string{"true", "false"} {
+		m.resumes.WithLabelValues(r)
+	}
+	for _, cause := range closeCauses {
+		m.lifetime.WithLabelValues(cause)
+	}
+	m.reg.MustRegister(m.rtt, m.authFailures, m.protoErrors, m.refused, m.subscribe, m.resumes, m.lifetime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -121,6 +155,9 @@ func (m *metrics) registerDataPlane(s *Service) {
 		counter("live_gaps_total", "Holes in the live flow detected and filled from the stream.", func(t channel.Stats) uint64 { return t.Gaps }),
 		counter("live_filled_total", "Messages read from the stream to fill live holes.", func(t channel.Stats) uint64 { return t.Filled }),
 		counter("channel_page_reads_total", "Batch direct gets of the channel stream (replays and fills).", func(t channel.Stats) uint64 { return t.PageReads }),
+		counter("channel_positions_marked_total", "Pos frames sent: a quiet channel's subscriber moved to a verified stream watermark.", func(t channel.Stats) uint64 { return t.Marked }),
+		counter("replay_read_retries_total", "Replay reads (a page, the stream's state) NATS did not answer in time, tried again.", func(t channel.Stats) uint64 { return t.ReplayRetries }),
+		counter("replay_stalls_total", "Resumes whose replay made no progress for REPLAY_STALL and ended for it: closed 4002 (the client read nothing), error unavailable (NATS did not answer) or recovered:false (the stream no longer held what the live flow had handed on).", func(t channel.Stats) uint64 { return t.ReplayStalls }),
 		counter("channel_subscribers_dropped_total", "Subscribers dropped from a channel for a full send queue.", func(t channel.Stats) uint64 { return t.Dropped }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wsheal_gateway_channel_subscribers", Help: "Channel subscriptions on this node."},
 			func() float64 { return float64(s.hub.Stats().Subscribers) }),
@@ -142,10 +179,86 @@ func (c *closedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 // Collect implements prometheus.Collector.
 func (c *closedCollector) Collect(ch chan<- prometheus.Metric) {
 	t := c.s.pool.Totals()
-	for _, cause := range []string{events.CauseClient, events.CauseStale, events.CauseIdle,
-		events.CauseSlow, events.CauseDrained, events.CauseError} {
+	for _, cause := range closeCauses {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(t.Closed[cause]), cause)
 	}
+}
+
+// closeCauses are the causes a close is counted under.
+var closeCauses = []string{events.CauseClient, events.CauseStale, events.CauseIdle,
+	events.CauseSlow, events.CauseDrained, events.CauseError}
+
+// timedHub times every subscribe and counts resumes by outcome.
+type timedHub struct {
+	session.Hub
+	m *metrics
+}
+
+// Subscribe implements session.Hub.
+func (h timedHub) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *session.Position) (session.Subscription, error) {
+	start := time.Now()
+	r, err := h.Hub.Subscribe(ctx, ch, sub, since)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	h.m.subscribe.WithLabelValues(boolLabel(since != nil), result).Observe(time.Since(start).Seconds())
+	if since != nil && err == nil {
+		h.m.resumes.WithLabelValues(boolLabel(r.Recovered)).Inc()
+	}
+	return r, err
+}
+
+// timedConns records every connection's end: its age in the lifetime
+// histogram, its age and messages in the interval's ends by cause (the
+// health snapshot's Ends), and, for a sample of at most endLogRate ends
+// a second, a structured log line.
+type timedConns struct {
+	pool.Handler
+	m *metrics
+}
+
+// Close implements pool.Handler.
+func (h timedConns) Close(c *pool.Conn, cause string) {
+	age := c.Info(time.Now(), false).AgeMS
+	in, out := c.Msgs()
+	h.m.lifetime.WithLabelValues(cause).Observe(float64(age) / 1000)
+	h.m.endsMu.Lock()
+	e := h.m.ends[cause]
+	e.Add(age, in, out)
+	h.m.ends[cause] = e
+	h.m.endsMu.Unlock()
+	if h.m.endLog.Allow() {
+		h.m.log.Info().Str("event", "conn_end").Str("conn", c.ID()).Str("cause", cause).Int64("age_ms", age).
+			Uint64("msgs_in", in).Uint64("msgs_out", out).Msg("connection ended")
+	}
+	h.Handler.Close(c, cause)
+}
+
+// takeEnds returns the ends since the last call and starts a new
+// interval; it logs them as one line (every end counted, none sampled).
+func (m *metrics) takeEnds() map[string]events.ConnEnds {
+	m.endsMu.Lock()
+	ends := m.ends
+	m.ends = map[string]events.ConnEnds{}
+	m.endsMu.Unlock()
+	if len(ends) == 0 {
+		return nil
+	}
+	ev := m.log.Info().Str("event", "conn_ends")
+	for cause, e := range ends {
+		ev = ev.Dict(cause, zerolog.Dict().Int("count", e.Count).Int64("age_ms_sum", e.AgeMS).
+			Float64("age_p50_s", e.Quantile(0.5)).Uint64("msgs_in", e.MsgsIn).Uint64("msgs_out", e.MsgsOut))
+	}
+	ev.Msg("connection ends in the interval")
+	return ends
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }
 
 func b2f(b bool) float64 {

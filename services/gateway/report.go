@@ -110,6 +110,7 @@ func (s *Service) health(prev, cur pool.Totals, iv time.Duration) *events.Health
 	for cause, n := range cur.Closed {
 		h.Closed[cause] = d(prev.Closed[cause], n)
 	}
+	h.Ends = s.metrics.takeEnds()
 	return h
 }
 

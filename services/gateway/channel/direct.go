@@ -227,6 +227,13 @@ func (h *Hub) readStream(call *streamCall) {
 	}
 }
 
+// known is the stream state last read, without waiting for NATS.
+func (h *Hub) known() streamState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state
+}
+
 // cachedStream is the last stream state read, refreshed when older than
 // maxAge.
 func (h *Hub) cachedStream(ctx context.Context, maxAge time.Duration) (streamState, error) {

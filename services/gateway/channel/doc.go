@@ -77,7 +77,8 @@
 //     above since+1 (aged out by MaxAge, discarded by MaxBytes, purged);
 //     stream sequences are shared by every channel, so this is
 //     conservative: another channel's message gone from the gap answers
-//     false too,
+//     false too (connected subscribers of quiet channels are kept clear
+//     of it, see "Positions of quiet channels"),
 //   - the per-channel limit may have discarded part of the gap (the stream
 //     holds MaxMsgsPerSubject messages of the channel after since).
 //
@@ -90,6 +91,14 @@
 // that reads. A subscriber that reads nothing for Config.StallTimeout ends
 // the replay with ErrSlow (the connection is closed as a slow consumer and
 // the client resumes from what it got). There is no replay limit.
+//
+// A read of the replay (a page, the stream's state) that NATS does not
+// answer within Config.FetchTimeout (a request or its answer lost or late
+// under load, a reconnect) is tried again every 250 ms: everything before
+// it was delivered, so nothing repeats and the resume does not end at a
+// page boundary. After Config.StallTimeout without an answer, or when the
+// caller's ctx ends, Subscribe fails with ErrUnavailable and the client
+// resumes from what it got (Stats.ReplayRetries counts the retries).
 //
 // A page is one snapshot of the stream. Between pages the front of the
 // stream may age out, so a page holds back its last message and the next
@@ -105,6 +114,64 @@
 // orders the fan-out, with only messages above its position to come: the
 // handoff has no gap and no duplicate even while messages are published.
 // Replayed messages reach the subscriber before Subscribe returns.
+//
+// A page that reads to the end of the stream short of the topic's position
+// is read again (the messages after it may be newer than its snapshot).
+// The topic's position is a message the live flow handed on, stored
+// before that; if pages read for Config.StallTimeout after it was seen do
+// not hold it, the stream no longer does (deleted by hand, the channel
+// purged) and the answer is Recovered=false after every message still
+// stored, instead of a replay that reads the same empty page forever and
+// never answers. No replay waits without progress for longer than
+// Config.StallTimeout: a client that reads nothing (ErrSlow), NATS that
+// does not answer (ErrUnavailable), a stream that no longer holds the end
+// of the gap (Recovered=false); Stats.ReplayStalls counts all three.
+//
+// # Positions of quiet channels
+//
+// A position is a stream sequence, not necessarily one of the channel's
+// messages: the subscriber has every message of the channel at or below
+// it that it is owed. A live subscribe answers the later of the topic's
+// position and the stream's last sequence as last read (h.state, read
+// before the subscribe): a new subscriber is owed nothing stored before
+// it. Other channels' traffic moves the stream's first sequence past a
+// quiet channel's position although nothing of the channel was lost, so
+// every Config.MarkEvery the hub moves such positions forward with a pos
+// frame (frame.AppendPosition), which Deliver hands on like a message:
+//
+//   - Which: members whose position (the later of member.after and the
+//     topic's last) is in the older half of the stream's span, lowest
+//     first, at most Config.MarkBatch channels per tick.
+//   - Proof: one multi-last direct get per 64 channels reads, in one
+//     snapshot of the stream (the server isolates it from writes), each
+//     channel's last stored sequence L and the stream's last sequence U
+//     (Nats-UpTo-Sequence of its end of batch; the state read before the
+//     tick when no channel has a message). Then the stream's first
+//     sequence F is read. A position p moves to U when L <= p and
+//     F <= p+1: a message of the channel in (p, U] was stored before the
+//     snapshot, so in it it was stored (then L > p) or evicted, and
+//     eviction is oldest first within a channel for every limit: by age
+//     or bytes it removed everything before it (then F > p+1), by the
+//     per-channel limit it kept newer messages of the channel (then
+//     L > p, or they were evicted in turn).
+//   - The member's after moves to U, so the live flow, which never holds
+//     a message of the channel in (p, U], is unchanged; the topic's own
+//     position stays its last message (a replay joins once it reaches
+//     it). A topic whose flow is busy filling a gap is skipped that tick.
+//
+// Failure modes: traffic that turns over half the stream between two
+// ticks passes a quiet position before it moves (the resume is then
+// answered Recovered=false, conservatively); a subscriber that was away
+// while the stream passed its position gets Recovered=false though its
+// channel may have lost nothing; a message deleted by hand is not
+// noticed; in a cluster the direct get is answered by any replica, which
+// ages messages out on its own clock, so a replica that removed a
+// message of the channel a moment before the leader's F was read could
+// let a position pass it (a message then at the very front of retention
+// that the subscriber had not received live). A tick costs nothing
+// without candidates (it starts from the stream state last read, read
+// again only when ten ticks old), else one stream info, MarkBatch/64
+// direct gets, and a frame per moved subscriber.
 //
 // # Payloads
 //

@@ -21,7 +21,9 @@ import (
 type testSub struct {
 	mu     sync.Mutex
 	limit  int
-	frames []frame.Server
+	frames []frame.Server // msg frames
+	pos    uint64         // the last pos frame's seq
+	marks  int            // pos frames received
 	bad    []string
 }
 
@@ -34,11 +36,42 @@ func (s *testSub) Deliver(b []byte) bool {
 		return false
 	}
 	f, err := frame.DecodeServer(b)
-	if err != nil || f.Op != frame.OpMessage {
+	switch {
+	case err == nil && f.Op == frame.OpPosition:
+		// A pos frame moves the position forward, past every message
+		// received; no message at or below it may follow.
+		if f.Seq <= s.pos || len(s.frames) > 0 && f.Seq <= s.frames[len(s.frames)-1].Seq {
+			s.bad = append(s.bad, "pos not ahead: "+string(b))
+		}
+		s.pos = f.Seq
+		s.marks++
+		return true
+	case err != nil || f.Op != frame.OpMessage:
 		s.bad = append(s.bad, string(b))
+	case f.Seq <= s.pos:
+		s.bad = append(s.bad, "msg at or below a pos frame: "+string(b))
 	}
 	s.frames = append(s.frames, f)
 	return true
+}
+
+// markCount is the number of pos frames received.
+func (s *testSub) markCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.marks
+}
+
+// position is the subscriber's position: the later of its last message
+// and its last pos frame.
+func (s *testSub) position() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pos
+	if n := len(s.frames); n > 0 {
+		p = max(p, s.frames[n-1].Seq)
+	}
+	return p
 }
 
 func (s *testSub) count() int {

@@ -35,7 +35,9 @@ var (
 	ErrTooLarge = errors.New("channel: message over the stream's size limit")
 )
 
-// Subscriber receives channel messages. Deliver must not block: it enqueues
+// Subscriber receives a channel's frames: msg frames, and pos frames that
+// move a quiet channel's position (see the package doc). Deliver must not
+// block: it enqueues
 // the frame (shared, read-only bytes: never modify or retain-and-mutate)
 // and returns false if its send queue is full. On false the hub drops that
 // subscriber from the channel (the connection then closes itself with
@@ -77,6 +79,11 @@ type Config struct {
 	// StallTimeout is how long a replay waits for a subscriber that reads
 	// nothing before giving up with ErrSlow (default 15s).
 	StallTimeout time.Duration
+	// MarkEvery is how often the hub moves quiet channels' positions
+	// forward (pos frames; default 1s), MarkBatch how many channels it
+	// looks at per tick at most (default 512).
+	MarkEvery time.Duration
+	MarkBatch int
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +102,12 @@ func (c Config) withDefaults() Config {
 	if c.StallTimeout <= 0 {
 		c.StallTimeout = 15 * time.Second
 	}
+	if c.MarkEvery <= 0 {
+		c.MarkEvery = time.Second
+	}
+	if c.MarkBatch <= 0 {
+		c.MarkBatch = 512
+	}
 	return c
 }
 
@@ -110,7 +123,8 @@ type Hub struct {
 	closed   bool
 	channels map[string]*topic
 	state    streamState
-	call     *streamCall // the stream info request in flight, if any
+	call     *streamCall   // the stream info request in flight, if any
+	done     chan struct{} // closed by Close: stops markLoop
 
 	counters
 }
@@ -126,7 +140,9 @@ func NewHub(nc *nats.Conn, js jetstream.JetStream, cfg Config, log zerolog.Logge
 		cfg:      cfg.withDefaults(),
 		log:      log.With().Str("component", "channel").Logger(),
 		channels: make(map[string]*topic),
+		done:     make(chan struct{}),
 	}
+	go h.markLoop()
 	prevRe := nc.ReconnectHandler()
 	nc.SetReconnectHandler(func(c *nats.Conn) {
 		if prevRe != nil {
@@ -156,9 +172,12 @@ type Position struct {
 // SubscribeResult tells a subscriber where it stands.
 type SubscribeResult struct {
 	// Seq is the stream position the subscriber is at once Subscribe
-	// returns: the last sequence of the channel it was given (replayed)
-	// or known at subscribe time, 0 on an empty channel. Live messages
-	// follow with larger sequences.
+	// returns: the channel has no message at or below it that the
+	// subscriber is owed and was not given (replayed). It is the last
+	// sequence replayed, or for a live subscription the later of the
+	// channel's last sequence and the stream's last one as known at
+	// subscribe time (0 on an empty stream). Live messages follow with
+	// larger sequences.
 	Seq uint64
 	// Epoch is the channel stream's identity Seq belongs to.
 	Epoch string
@@ -276,6 +295,7 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
+	close(h.done)
 	topics := h.channels
 	h.channels = make(map[string]*topic)
 	h.mu.Unlock()

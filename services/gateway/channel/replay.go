@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -27,6 +28,7 @@ type replay struct {
 
 // join adds sub to the topic, replaying what since asks for.
 func (t *topic) join(ctx context.Context, sub Subscriber, since *Position) (SubscribeResult, error) {
+	known := t.hub.known()
 	t.mu.Lock()
 	switch {
 	case t.stopped:
@@ -37,7 +39,7 @@ func (t *topic) join(ctx context.Context, sub Subscriber, since *Position) (Subs
 		return SubscribeResult{}, fmt.Errorf("%w: %s", ErrSubscribed, t.name)
 	case since == nil:
 		defer t.mu.Unlock()
-		return t.liveLocked(sub, t.epoch, true), nil
+		return t.liveLocked(sub, t.epoch, known, true), nil
 	}
 	t.mu.Unlock()
 	t.hub.resumes.Add(1)
@@ -63,10 +65,18 @@ func (s streamState) holds(since *Position) bool {
 	return (since.Epoch == "" || since.Epoch == s.epoch) && since.Seq <= s.last && since.Seq+1 >= s.first
 }
 
-// liveLocked adds sub for the live flow only; the caller holds t.mu.
-func (t *topic) liveLocked(sub Subscriber, epoch string, recovered bool) SubscribeResult {
-	t.addLocked(sub, t.last)
-	return SubscribeResult{Seq: t.last, Epoch: epoch, Recovered: recovered}
+// liveLocked adds sub for the live flow only, from the later of the
+// topic's position and the stream's last sequence in st (read before, of
+// the topic's epoch): the subscriber is owed nothing stored before it
+// joined, and a recent position stays inside retention longer. The
+// caller holds t.mu.
+func (t *topic) liveLocked(sub Subscriber, epoch string, st streamState, recovered bool) SubscribeResult {
+	start := t.last
+	if st.epoch == t.epoch && st.last > start {
+		start = st.last
+	}
+	t.addLocked(sub, start)
+	return SubscribeResult{Seq: start, Epoch: epoch, Recovered: recovered}
 }
 
 // unrecovered joins sub to the live flow with Recovered=false.
@@ -75,7 +85,7 @@ func (r *replay) unrecovered() SubscribeResult {
 	r.t.syncEpoch(r.state.epoch)
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
-	res := r.t.liveLocked(r.sub, r.state.epoch, false)
+	res := r.t.liveLocked(r.sub, r.state.epoch, r.state, false)
 	res.Replayed, res.ReplayedBytes = r.count, r.nbytes
 	return res
 }
@@ -85,16 +95,26 @@ func (r *replay) unrecovered() SubscribeResult {
 // the stream and reached the topic's position; it then joins sub to the
 // live flow under the lock that orders the fan-out, so the two meet with
 // no gap and no duplicate.
+//
+// A page that reads to the end of the stream short of the topic's
+// position is read again: the messages after it may have been stored
+// after the page's snapshot. But a message the live flow handed on was
+// stored before it was handed on; once pages read after that have not
+// held it for Config.StallTimeout, the stream no longer holds it (deleted,
+// the channel purged) and no page ever will: the replay ends there with
+// recovered:false instead of reading the same empty page forever.
 func (r *replay) run(ctx context.Context) (SubscribeResult, error) {
 	t := r.t
 	caught := false
+	var short shortfall
 	for {
 		t.mu.Lock()
 		if t.stopped {
 			t.mu.Unlock()
 			return SubscribeResult{}, ErrClosed
 		}
-		if caught && r.pos >= t.last {
+		last := t.last
+		if caught && r.pos >= last {
 			t.addLocked(r.sub, r.pos)
 			t.mu.Unlock()
 			r.account()
@@ -102,6 +122,22 @@ func (r *replay) run(ctx context.Context) (SubscribeResult, error) {
 				Replayed: r.count, ReplayedBytes: r.nbytes}, nil
 		}
 		t.mu.Unlock()
+		if caught {
+			gone, err := short.check(ctx, r, last)
+			if err != nil {
+				r.account()
+				return SubscribeResult{}, err
+			}
+			if gone {
+				t.hub.replayStalls.Add(1)
+				t.hub.log.Warn().Str("channel", t.name).Uint64("at", r.pos).Uint64("live", last).
+					Msg("replay ends short of the live flow: the stream no longer holds its messages")
+				r.account()
+				return r.unrecovered(), nil
+			}
+		} else {
+			short = shortfall{}
+		}
 		var lost bool
 		var err error
 		caught, lost, err = r.page(ctx)
@@ -114,6 +150,40 @@ func (r *replay) run(ctx context.Context) (SubscribeResult, error) {
 			return r.unrecovered(), nil
 		}
 	}
+}
+
+// shortfall follows a replay that read to the end of the stream short of
+// the topic's position.
+type shortfall struct {
+	// target is the topic's position when the replay first fell short of
+	// it (0: it has not); since is when.
+	target uint64
+	since  time.Time
+}
+
+// check is called after a page that read to the end of the stream short
+// of last, the topic's position now. It reports gone once pages read for
+// Config.StallTimeout after the topic had handed on target have not
+// reached it; until then it lets the next page be read, at once the first
+// time (the messages may have been stored after the page) and fillRetry
+// apart after that, so that a replay that waits costs JetStream little.
+func (s *shortfall) check(ctx context.Context, r *replay, last uint64) (gone bool, err error) {
+	if s.target == 0 || r.pos >= s.target {
+		s.target, s.since = last, time.Now()
+		return false, nil
+	}
+	if time.Since(s.since) >= r.t.hub.cfg.StallTimeout {
+		return true, nil
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(fillRetry):
+	}
+	if p, ok := r.sub.(Paced); ok && p.Closing() {
+		return false, fmt.Errorf("%w: %s: connection closing", ErrSlow, r.t.name)
+	}
+	return false, nil
 }
 
 // account adds what the replay delivered to the hub's counters.
@@ -136,11 +206,16 @@ func (r *replay) account() {
 func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 	h := r.t.hub
 	from := r.pos + 1
-	p, err := h.readPage(ctx, r.t.name, from, 0)
+	var p page
+	var read time.Time
+	err = r.retry(ctx, func() (err error) {
+		p, err = h.readPage(ctx, r.t.name, from, 0)
+		read = time.Now() // the page's snapshot was taken before this
+		return err
+	})
 	if err != nil {
 		return false, false, err
 	}
-	read := time.Now() // the page's snapshot was taken before this
 	if r.count == 0 && r.state.perChannel > 0 && p.count >= uint64(r.state.perChannel) {
 		return false, true, nil // the per-channel limit may have discarded some
 	}
@@ -148,7 +223,10 @@ func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 		if len(p.entries) == 0 || p.entries[0].seq != r.expect {
 			return false, true, nil
 		}
-	} else if r.state, err = h.streamAfter(ctx, read); err != nil {
+	} else if err = r.retry(ctx, func() (err error) {
+		r.state, err = h.streamAfter(ctx, read)
+		return err
+	}); err != nil {
 		return false, false, err
 	} else if r.state.first > from || (r.epoch != "" && r.epoch != r.state.epoch) {
 		return false, true, nil
@@ -195,6 +273,7 @@ func (r *replay) pace(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case time.Now().After(stall):
+			r.t.hub.replayStalls.Add(1)
 			return fmt.Errorf("%w: %s: nothing read for %v", ErrSlow, r.t.name, cfg.StallTimeout)
 		}
 		time.Sleep(paceStep)
@@ -204,4 +283,41 @@ func (r *replay) pace(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// retry runs read, a NATS read of the replay, until it succeeds: a read
+// that NATS does not answer in time (ErrUnavailable: a page or a stream
+// info request lost or late under load, a reconnect) is tried again every
+// fillRetry. The replay has delivered everything before it, so a retry
+// repeats nothing; without it the resume would end at a page boundary
+// with an error. It gives up, returning the last error (the subscribe
+// fails with ErrUnavailable and the client resumes from what it got), when
+// ctx ends or NATS has not answered for Config.StallTimeout, as long as a
+// replay waits for a subscriber that reads nothing; it stops at once when
+// the topic stops or a Paced subscriber's connection is closing.
+func (r *replay) retry(ctx context.Context, read func() error) error {
+	giveUp := time.Now().Add(r.t.hub.cfg.StallTimeout)
+	for {
+		err := read()
+		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		if time.Now().After(giveUp) {
+			r.t.hub.replayStalls.Add(1)
+			return err
+		}
+		r.t.hub.replayRetries.Add(1)
+		r.t.hub.log.Debug().Err(err).Str("channel", r.t.name).Uint64("after", r.pos).Msg("replay read retried")
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(fillRetry):
+		}
+		if r.t.isStopped() {
+			return ErrClosed
+		}
+		if p, ok := r.sub.(Paced); ok && p.Closing() {
+			return fmt.Errorf("%w: %s: connection closing", ErrSlow, r.t.name)
+		}
+	}
 }

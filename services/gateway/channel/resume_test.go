@@ -1,6 +1,8 @@
 package channel
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +212,72 @@ func TestResumeBeyondRetention(t *testing.T) {
 			waitSeqs(t, sub, append(want, more...))
 		})
 	}
+}
+
+// stopAtSub is a testSub that runs stop (once) when it has received n
+// messages: a NATS outage that begins between two pages of its replay.
+type stopAtSub struct {
+	*testSub
+	n    int
+	stop func()
+	once sync.Once
+}
+
+func (s *stopAtSub) Deliver(b []byte) bool {
+	ok := s.testSub.Deliver(b)
+	if s.count() == s.n {
+		s.once.Do(s.stop)
+	}
+	return ok
+}
+
+// TestReplayRetriesLostPageRead stops NATS right after a replay's first
+// page: the next page read times out, and the replay must read it again
+// once NATS is back instead of ending the resume at the page boundary.
+func TestReplayRetriesLostPageRead(t *testing.T) {
+	s := natstest.Start(t)
+	const pageSize = 8
+	h := newHub(t, s, Config{PageSize: pageSize, FetchTimeout: 300 * time.Millisecond})
+	seqs := publishN(t, h, "gap", 5*pageSize)
+	// The first page holds back its last message: the outage starts
+	// once the other pageSize-1 are delivered.
+	sub := &stopAtSub{testSub: newSub(1000), n: pageSize - 1, stop: s.Stop}
+	type answer struct {
+		res SubscribeResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := h.Subscribe(context.Background(), "gap", sub, ptr(seqs[0]-1))
+		done <- answer{res, err}
+	}()
+	// NATS comes back once the replay has seen a page read fail; a
+	// replay that gives up instead answers first.
+	var a answer
+	var answered bool
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		select {
+		case a = <-done:
+			answered = true
+			return true
+		default:
+		}
+		return h.Stats().ReplayRetries > 0
+	}, "the replay neither answered nor retried a page read")
+	if answered {
+		s.Restart()
+		t.Fatalf("resume ended at the outage: %+v %v (page reads %d)", a.res, a.err, h.Stats().PageReads)
+	}
+	s.Restart()
+	select {
+	case a = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the replay did not finish after NATS came back")
+	}
+	if a.err != nil || !a.res.Recovered {
+		t.Fatalf("resume across the outage: %+v %v", a.res, a.err)
+	}
+	checkSeqs(t, sub.seqs(), seqs)
+	sub.checkBad(t)
+	t.Logf("%d page reads, %d retried", h.Stats().PageReads, h.Stats().ReplayRetries)
 }

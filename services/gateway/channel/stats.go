@@ -28,6 +28,9 @@ type counters struct {
 	restarted       atomic.Uint64
 	subscribeErrors atomic.Uint64
 	publishErrors   atomic.Uint64
+	marked          atomic.Uint64
+	replayRetries   atomic.Uint64
+	replayStalls    atomic.Uint64
 }
 
 // Stats are the hub's counters (totals since start) and gauges.
@@ -58,6 +61,17 @@ type Stats struct {
 	// Restarted: subscribers asked to start over after the stream was
 	// recreated under them.
 	Restarted uint64
+	// Marked: pos frames sent (a quiet channel's subscriber moved to a
+	// later stream position).
+	Marked uint64
+	// ReplayRetries: reads of a replay (a page, the stream's state) that
+	// NATS did not answer in time and that the replay tried again.
+	ReplayRetries uint64
+	// ReplayStalls: replays that made no progress for StallTimeout and
+	// ended for it: the client read nothing (ErrSlow), NATS did not
+	// answer (ErrUnavailable), or the stream no longer held what the live
+	// flow had handed on (recovered:false).
+	ReplayStalls uint64
 }
 
 // Stats returns the current counters.
@@ -82,6 +96,9 @@ func (h *Hub) Stats() Stats {
 		ReplayedBytes: h.replayedBytes.Load(),
 		Publishes:     h.publishes.Load(),
 		Restarted:     h.restarted.Load(),
+		Marked:        h.marked.Load(),
+		ReplayRetries: h.replayRetries.Load(),
+		ReplayStalls:  h.replayStalls.Load(),
 
 		SubscribeErrors: h.subscribeErrors.Load(),
 		PublishErrors:   h.publishErrors.Load(),

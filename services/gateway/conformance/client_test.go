@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -30,9 +32,11 @@ type reader struct {
 	drops   int
 	resumes int
 	lost    int       // recovered:false answers
+	marks   int       // pos frames
 	longest int       // most msgs replayed before one resume's reply
 	answer  [2]uint64 // the last resume's reply.seq and the last seq delivered before it
 	errs    []string
+	frames  int // server frames handled: progress, however slow
 }
 
 type subReq struct {
@@ -77,6 +81,7 @@ func (r *reader) handle(tok *int, f in) bool {
 	if tok != r.conn {
 		return false
 	}
+	r.frames++
 	switch f.Op {
 	case "msg":
 		r.deliver(f)
@@ -92,6 +97,8 @@ func (r *reader) handle(tok *int, f in) bool {
 			r.errs = append(r.errs, fmt.Sprintf("subscribe %s: %s %s", q.ch, f.Code, f.Message))
 		}
 		return true
+	case "pos":
+		r.moved(f)
 	case "reconnect", "pong":
 	default:
 		r.errs = append(r.errs, fmt.Sprintf("unexpected frame %+v", f))
@@ -122,6 +129,25 @@ func (r *reader) deliver(f in) {
 	}
 	p.log = append(p.log, rec{f.Seq, id})
 	p.last = f.Seq
+}
+
+// moved takes a pos frame: the channel has no message after the
+// position up to its seq, which becomes the position.
+func (r *reader) moved(f in) {
+	p, ok := r.pos[f.Channel]
+	if !ok {
+		r.errs = append(r.errs, fmt.Sprintf("pos on %q, never subscribed", f.Channel))
+		return
+	}
+	r.marks++
+	p.last = max(p.last, f.Seq)
+}
+
+// chans names the reader's channels, for messages.
+func (r *reader) chans() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.pos))
 }
 
 func (r *reader) answered(q subReq, f in) {
@@ -228,4 +254,11 @@ func excused(ranges [][2]uint64, seq uint64) bool {
 		}
 	}
 	return false
+}
+
+// progress is the number of server frames handled so far.
+func (r *reader) progress() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.frames
 }

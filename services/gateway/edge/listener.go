@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Listener caps the sockets a net.Listener hands out: every accepted
@@ -112,3 +114,16 @@ func (s *socket) SetLinger(sec int) error {
 
 // NetConn is the wrapped connection.
 func (s *socket) NetConn() net.Conn { return s.Conn }
+
+// errNoSyscallConn: the wrapped connection has no file descriptor.
+var errNoSyscallConn = errors.New("edge: socket has no syscall.RawConn")
+
+// SyscallConn is the wrapped socket's raw connection, so that socket
+// options (TCP_NOTSENT_LOWAT, TCP_USER_TIMEOUT) reach the socket through
+// this wrapper as they would through a *net.TCPConn.
+func (s *socket) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := s.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoSyscallConn
+}

@@ -16,6 +16,13 @@ import (
 // that does not drain (a slow or dead peer).
 const closeWriteTimeout = time.Second
 
+// orphanTimeout bounds how long the kernel keeps a closing connection's
+// unsent bytes for a peer that takes none of them (TCP_USER_TIMEOUT, set
+// when the close starts): once the descriptor is closed the kernel would
+// otherwise go on offering them, and the peer would see its connection
+// neither end nor carry anything, for a minute or more.
+const orphanTimeout = 2 * closeWriteTimeout
+
 // flushTimeout bounds how long the frames queued before a CloseAfter may
 // take to reach a peer; a peer that reads nothing cannot hold its
 // connection open past it.
@@ -55,6 +62,8 @@ type Conn struct {
 	subs       atomic.Int32 // channels subscribed, kept by the handler
 	closing    atomic.Int32 // 1 + cause index once a close started
 	expires    int64        // token expiry, unix nanos; 0 = never
+
+	msgsIn, msgsOut atomic.Uint64 // frames received, channel messages queued
 
 	// inbound token bucket; read goroutine only
 	tokens  float64
@@ -110,8 +119,13 @@ func (c *Conn) Deliver(b []byte) bool {
 		return false
 	}
 	c.pool.stats.msgsOut.Add(1)
+	c.msgsOut.Add(1)
 	return true
 }
+
+// Msgs are the frames received from the client and the channel messages
+// queued to it so far.
+func (c *Conn) Msgs() (in, out uint64) { return c.msgsIn.Load(), c.msgsOut.Load() }
 
 // Send queues a text frame. b must be UTF-8 (frames are written in
 // batches without gws's per-write check) and must not change afterwards.
@@ -161,6 +175,10 @@ func (c *Conn) Close(code int, cause, reason string) bool {
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 	c.closeSent.Store(true)
+	c.boundClose()
+	if cause == events.CauseSlow {
+		c.resetOnClose()
+	}
 	c.dropLater()
 	go func() { _ = c.ws.WriteClose(uint16(code), []byte(reason)) }()
 	return true
@@ -173,6 +191,10 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 		return false
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(flushTimeout))
+	c.boundClose()
+	// The queued close runs after the frames before it; whatever becomes
+	// of that queue, the socket ends within this bound.
+	time.AfterFunc(flushTimeout+2*closeWriteTimeout, c.kill)
 	c.ws.Async(func() {
 		_ = c.ws.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 		c.closeSent.Store(true)
@@ -180,6 +202,30 @@ func (c *Conn) CloseAfter(code int, cause, reason string) bool {
 		c.dropLater()
 	})
 	return true
+}
+
+// boundClose bounds what a closing socket may still cost: the kernel
+// drops it once its unsent bytes (at most about unsentBound, see
+// BoundUnsent, plus one batch and the close frame) have waited
+// orphanTimeout for the peer, whether or not gws has closed the
+// descriptor by then. dropLater covers a close frame whose write never
+// returns.
+func (c *Conn) boundClose() {
+	if nc := c.ws.NetConn(); nc != nil {
+		boundOrphan(nc, orphanTimeout)
+	}
+}
+
+// resetOnClose makes the closing of the descriptor reset the connection
+// (SO_LINGER 0): a slow consumer's close frame waits behind bytes the
+// peer has not taken, and a graceful close would leave the kernel
+// offering them while the peer sees its connection neither end nor
+// carry anything. The reset ends it at once on both sides; a peer that
+// was keeping up has read the close frame before it.
+func (c *Conn) resetOnClose() {
+	if tc, ok := c.ws.NetConn().(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0)
+	}
 }
 
 // dropLater drops the socket twice closeWriteTimeout after a close
@@ -193,9 +239,7 @@ func (c *Conn) dropLater() { time.AfterFunc(2*closeWriteTimeout, c.kill) }
 func (c *Conn) kill() {
 	c.closing.CompareAndSwap(0, int32(causeIndex(events.CauseError))+1)
 	if nc := c.ws.NetConn(); nc != nil {
-		if tc, ok := nc.(interface{ SetLinger(int) error }); ok {
-			_ = tc.SetLinger(0)
-		}
+		c.resetOnClose()
 		_ = nc.Close()
 	}
 }

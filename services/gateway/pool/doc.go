@@ -14,6 +14,16 @@
 //     sequence. Every write (frames, pings, pongs) has a deadline
 //     (Config.WriteTimeout); a peer that does not read within it is closed
 //     as a slow consumer.
+//   - A slow consumer's socket ends within about a second of its close,
+//     whatever the peer does: the close frame gets closeWriteTimeout,
+//     then the descriptor is closed with SO_LINGER 0, which resets the
+//     connection (a peer that was keeping up has read the 4002 before).
+//     Other closes are graceful, bounded by the kernel: it keeps at most
+//     about 128 KiB unsent (TCP_NOTSENT_LOWAT, also through the edge
+//     listener's wrapper) and drops the connection once those bytes have
+//     waited orphanTimeout for the peer (TCP_USER_TIMEOUT, set when the
+//     close starts); a close frame whose write never returns is cut by
+//     dropLater.
 //   - Memory per connection is bounded whatever the peer does: a peer's
 //     pings are answered with one pending pong at most (the latest ping's
 //     payload; RFC 6455 allows it), so a peer that pings and never reads

@@ -119,6 +119,7 @@ func (h *socketHandler) OnMessage(ws *gws.Conn, msg *gws.Message) {
 	now := time.Now().UnixNano()
 	c.lastActive.Store(now)
 	h.p.stats.msgsIn.Add(1)
+	c.msgsIn.Add(1)
 	if !c.allowInbound(now, h.p.cfg.InboundRate, h.p.cfg.InboundBurst) {
 		c.rateLimited()
 		return

@@ -10,13 +10,14 @@ import (
 	"syscall"
 
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 	"github.com/wsheal/wsheal/services/gateway"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := service.Serve(ctx, gateway.ConfigFromEnv, gateway.New); err != nil {
+	if err := tracing.Run(ctx, "gateway", func(ctx context.Context) error { return service.Serve(ctx, gateway.ConfigFromEnv, gateway.New) }); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
