@@ -42,7 +42,7 @@ func TestRestartIsVerifiedOnlyByANewProcess(t *testing.T) {
 
 	f.kill("n1", true)
 	natstest.Eventually(t, 10*time.Second, func() bool { return !f.alive("n1") }, "n1 silent")
-	time.Sleep(500 * time.Millisecond) // paces the scenario: the node's heartbeats go stale, as the monitor would wait
+	f.waitSilent(t, testStale, "n1") // as the monitor would wait
 	mon.open(events.KindNodeHung, "n1", events.SeverityError)
 	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseFailed, "")) >= 1

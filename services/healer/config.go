@@ -26,18 +26,23 @@ type Config struct {
 	service.NATS
 	service.Log
 	service.Fleet
+	service.HTTP
 
 	Instance string `envconfig:"INSTANCE" desc:"replica name, a subject token (default: the host name)"`
+	// Listen and MetricsToken serve the operations endpoints.
+	Listen       string `envconfig:"LISTEN" default:"127.0.0.1:8095" desc:"HTTP address of /metrics, /healthz and /readyz (off: none)"`
+	MetricsToken string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (or it as the Basic auth password); /healthz and /readyz stay open"`
 	// SwitchIdentity and TrustRequestInfo decide whom a switch (pause,
 	// resume, dryrun, handsoff) is recorded as coming from.
 	SwitchIdentity   string        `envconfig:"SWITCH_IDENTITY" default:"operator" desc:"the NATS user(s) that the NATS permissions let publish healer switches (pause, resume, dryrun, handsoff); recorded as who asked when the request carries no server-set identity"`
 	TrustRequestInfo bool          `envconfig:"TRUST_REQUEST_INFO" default:"false" desc:"believe the Nats-Request-Info header of a switch request (set it only when switches reach the healer through an account service import with share: true, where nats-server writes the header; in one account a client can forge it)"`
 	Policies         string        `envconfig:"POLICIES" desc:"policy file (YAML or JSON); empty: the built-in policies ('wsheal healer policies' prints them)"`
 	DryRun           bool          `envconfig:"DRY_RUN" default:"false" desc:"start in dry-run: decide and publish, act never"`
-	Restart          string        `envconfig:"RESTART" default:"auto" desc:"restart executor: docker (Engine API), dev (the wsheal dev supervisor), auto (the dev supervisor if one answers, else Docker) or off"`
+	Restart          string        `envconfig:"RESTART" default:"auto" desc:"restart executor: docker (Engine API), kubernetes (drain, then evict the node's pod; KUBE_* settings), dev (the wsheal dev supervisor), auto (the dev supervisor if one answers, else Docker) or off"`
 	DockerSocket     string        `envconfig:"DOCKER_SOCKET" default:"/var/run/docker.sock" desc:"Docker Engine API socket of the restart executor"`
 	DockerLabel      string        `envconfig:"DOCKER_LABEL" default:"io.wsheal.node" desc:"container label whose value names the node"`
 	DockerGrace      time.Duration `envconfig:"DOCKER_GRACE" default:"10s" desc:"seconds Docker waits for a container to stop before killing it"`
+	Kube             KubeConfig
 	CommandTimeout   time.Duration `envconfig:"COMMAND_TIMEOUT" default:"5s" desc:"bound on one gateway command request"`
 	WebhookTimeout   time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"10s" desc:"bound on one runbook webhook call"`
 	Durable          string        `envconfig:"DURABLE" default:"wsheal-healer" desc:"durable consumer the replicas share on the anomalies stream"`
@@ -62,6 +67,22 @@ type Config struct {
 	MaxAge           time.Duration `envconfig:"MAX_AGE" default:"1h" desc:"an anomaly open longer than this is escalated and dropped"`
 	IncidentTTL      time.Duration `envconfig:"INCIDENT_TTL" default:"24h" desc:"finished incidents are forgotten after this"`
 	Heartbeat        time.Duration `envconfig:"HEARTBEAT" default:"1s" desc:"interval of the healer's service heartbeat"`
+	DemoteAfter      int           `envconfig:"DEMOTE_AFTER" default:"3" desc:"a remedy that failed this many times in a row for an anomaly kind is tried after the others (0: never)"`
+	ExploreEvery     int           `envconfig:"EXPLORE_EVERY" default:"10" desc:"one case in this many (by a hash of its anomaly id) tries the least-tried other remedy of a learned ladder first (0: never)"`
+	ExploreMin       int           `envconfig:"EXPLORE_MIN" default:"3" desc:"exploration starts once the best remedy of a ladder has this many attempts in the record"`
+}
+
+// KubeConfig is the Kubernetes executor's part of the config
+// (WSHEAL_HEALER_KUBE_*), used with RESTART=kubernetes.
+type KubeConfig struct {
+	Kubeconfig     string        `envconfig:"KUBECONFIG" desc:"kubeconfig file of the Kubernetes executor; empty: the in-cluster config (the pod's ServiceAccount)"`
+	Namespace      string        `envconfig:"NAMESPACE" desc:"namespace of the gateway pods (empty: the healer pod's own)"`
+	Selector       string        `envconfig:"SELECTOR" default:"app.kubernetes.io/name=wsheal-gateway" desc:"label selector of the gateway pods"`
+	NodeLabel      string        `envconfig:"NODE_LABEL" desc:"pod label whose value names the node; empty: the pod's name is the node (a StatefulSet's pods)"`
+	EvictFor       time.Duration `envconfig:"EVICT_FOR" default:"60s" desc:"how long an eviction refused by a PodDisruptionBudget is retried"`
+	DeleteFallback bool          `envconfig:"DELETE_FALLBACK" default:"false" desc:"delete the pod when its eviction was refused for KUBE_EVICT_FOR (overrides the budget; needs delete on pods)"`
+	HungGrace      time.Duration `envconfig:"HUNG_GRACE" default:"5s" desc:"termination grace of a pod whose node did not answer the drain (hung or down: it will not drain either); 0: the pod's own"`
+	Wait           time.Duration `envconfig:"WAIT" default:"90s" desc:"bound on waiting for the replacement pod (a new uid) after an eviction; a StatefulSet recreates a pod only once the old one is gone, up to its termination grace"`
 }
 
 // ConfigFromEnv reads and validates the config.
@@ -76,6 +97,14 @@ func ConfigFromEnv() (Config, error) {
 // Validate checks every value and names the variable at fault.
 func (c Config) Validate() error {
 	if err := c.NATS.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := service.ValidateListen(EnvPrefix+"_LISTEN", c.Listen); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	h := c.HTTP
+	h.Defaults()
+	if err := h.Validate(EnvPrefix); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	bad := func(name string, v any, want string) error {
@@ -96,8 +125,10 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
-	case c.Restart != "auto" && c.Restart != "docker" && c.Restart != "dev" && c.Restart != "off":
-		return bad("RESTART", c.Restart, "auto, docker, dev or off")
+	case c.Restart != "auto" && c.Restart != "docker" && c.Restart != "kubernetes" && c.Restart != "dev" && c.Restart != "off":
+		return bad("RESTART", c.Restart, "auto, docker, kubernetes, dev or off")
+	case c.Restart == "kubernetes" && (c.Kube.EvictFor < 0 || c.Kube.HungGrace < 0 || c.Kube.Wait <= 0):
+		return bad("KUBE_WAIT", c.Kube.Wait, "a positive duration (and KUBE_EVICT_FOR, KUBE_HUNG_GRACE 0 or more)")
 	case c.AckWait < time.Second:
 		return bad("ACK_WAIT", c.AckWait, "at least 1s")
 	case c.MaxInFlight < 1 || c.MaxInFlight > 10000:
@@ -114,6 +145,12 @@ func (c Config) Validate() error {
 		return bad("PANIC_SHARE", c.PanicShare, "a share in (0, 1]")
 	case c.RetryCap < 1 || c.RetryCap > 100:
 		return bad("RETRY_CAP", c.RetryCap, "1..100")
+	case c.DemoteAfter < 0:
+		return bad("DEMOTE_AFTER", c.DemoteAfter, "0 or more")
+	case c.ExploreEvery < 0:
+		return bad("EXPLORE_EVERY", c.ExploreEvery, "0 or more")
+	case c.ExploreMin < 0:
+		return bad("EXPLORE_MIN", c.ExploreMin, "0 or more")
 	case c.FlapHeals < 1:
 		return bad("FLAP_HEALS", c.FlapHeals, "at least 1")
 	case c.DockerLabel == "":

@@ -2,11 +2,9 @@ package healer
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -34,6 +32,7 @@ func (s *Service) control(nc *nats.Conn) (micro.Service, error) {
 		events.VerbHealerDryRun:   s.dryRun,
 		events.VerbHealerHandsOff: s.handsOff,
 		events.VerbHealerActions:  s.actions,
+		events.VerbHealerRecord:   s.recordVerb,
 	}
 	for verb, f := range verbs {
 		if err := g.AddEndpoint(verb, handler(f)); err != nil {
@@ -188,36 +187,37 @@ func (s *Service) actions(ctx context.Context, req micro.Request) (any, error) {
 	if limit == 0 {
 		limit = 50
 	}
-	st, err := s.js.Stream(ctx, events.StreamRemediations)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, unavailable(err)
-	}
 	out := events.HealerActions{Actions: []events.Remediation{}}
-	scanned := 0
-	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && len(out.Actions) < limit && scanned < 5000; seq-- {
-		scanned++
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
+	err := events.ReadBack(ctx, s.js, events.StreamRemediations, 2*limit, 5000, func(_ uint64, data []byte) bool {
+		if ev, err := events.Decode(data); err == nil {
+			if r, ok := events.As[*events.Remediation](ev); ok && (cmd.Target == "" || r.Target == cmd.Target) {
+				out.Actions = append(out.Actions, *r)
+			}
 		}
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		ev, err := events.Decode(m.Data)
-		if err != nil {
-			continue
-		}
-		if r, ok := events.As[*events.Remediation](ev); ok && (cmd.Target == "" || r.Target == cmd.Target) {
-			out.Actions = append(out.Actions, *r)
-		}
+		return len(out.Actions) < limit
+	})
+	if err != nil {
+		return nil, unavailable(err)
 	}
 	return out, nil
 }
 
 func unavailable(err error) error {
 	return events.Errorf(events.CodeUnavailable, "healer state: %v", err)
+}
+
+// recordVerb answers with the healer's record, all of it or one kind's.
+func (s *Service) recordVerb(ctx context.Context, req micro.Request) (any, error) {
+	var cmd events.HealerRecordRequest
+	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
+		return nil, err
+	}
+	if s.record == nil {
+		return nil, events.Errorf(events.CodeUnavailable, "healer record: not open yet")
+	}
+	rs, err := s.record.All(ctx, cmd.Kind)
+	if err != nil {
+		return nil, events.Errorf(events.CodeUnavailable, "healer record: %v", err)
+	}
+	return events.HealerRecord{Records: rs}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 
@@ -58,6 +59,9 @@ const testPolicies = `policies:
       - action: quarantine
 `
 
+// testStale is the healers' staleness window in the scenarios.
+const testStale = 400 * time.Millisecond
+
 // testConfig is a healer on srv with short timings.
 func testConfig(t *testing.T, srv *natstest.Server) healer.Config {
 	return testConfigURL(t, srv.URL())
@@ -77,7 +81,7 @@ func testConfigURL(t *testing.T, url string) healer.Config {
 		Durable: "wsheal-healer", AckWait: time.Second, MaxInFlight: 16, Replay: time.Minute,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, HealthyPeriod: 10 * time.Second,
 		BudgetRate: 100, BudgetBurst: 100, BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3,
-		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: 400 * time.Millisecond, NodeForget: time.Minute,
+		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: testStale, NodeForget: time.Minute,
 		VerifyPoll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
 		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
 	}
@@ -154,6 +158,11 @@ func watchAudit(t *testing.T, srv *natstest.Server) *audit {
 		t.Fatal(err)
 	}
 	_ = nc.Flush()
+	t.Cleanup(func() {
+		if t.Failed() {
+			a.dump(t) // what the healer decided, for the reader of a failure
+		}
+	})
 	return a
 }
 
@@ -288,4 +297,53 @@ func (a *audit) bySource() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// consumerInfo reads the state of the healers' shared anomalies consumer.
+func consumerInfo(t *testing.T, srv *natstest.Server, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	_, js := srv.JetStream()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, events.StreamAnomalies, durable)
+	if err != nil {
+		t.Fatalf("consumer %s: %v", durable, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatalf("consumer %s: %v", durable, err)
+	}
+	return info
+}
+
+// settled returns once the healers' consumer delivered every anomaly and
+// holds none unacknowledged: every decision is durable and none comes
+// back, so nothing more can happen for them.
+func settled(t *testing.T, srv *natstest.Server, durable string) {
+	t.Helper()
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		info := consumerInfo(t, srv, durable)
+		return info.NumPending == 0 && info.NumAckPending == 0
+	}, "every anomaly decided and acknowledged")
+}
+
+// redelivered returns once the consumer made n more deliveries than it
+// had made when called: a waiting anomaly was evaluated again n times.
+func redelivered(t *testing.T, srv *natstest.Server, durable string, n uint64) {
+	t.Helper()
+	from := consumerInfo(t, srv, durable).Delivered.Consumer
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		return consumerInfo(t, srv, durable).Delivered.Consumer >= from+n
+	}, "%d more deliveries", n)
+}
+
+// consuming returns once a healer consumes anomalies: past its warm-up,
+// so its fleet view has heard every live node.
+func consuming(t *testing.T, srv *natstest.Server, durable string) {
+	t.Helper()
+	_, js := srv.JetStream()
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		_, err := js.Consumer(context.Background(), events.StreamAnomalies, durable)
+		return err == nil
+	}, "a healer consumes anomalies")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,9 +18,12 @@ import (
 	"github.com/wsheal/wsheal/services/healer/executor/devsup"
 	"github.com/wsheal/wsheal/services/healer/executor/docker"
 	"github.com/wsheal/wsheal/services/healer/executor/gateway"
+	"github.com/wsheal/wsheal/services/healer/executor/kubernetes"
 	"github.com/wsheal/wsheal/services/healer/executor/webhook"
 	"github.com/wsheal/wsheal/services/healer/fleet"
+	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
+	recordstore "github.com/wsheal/wsheal/services/healer/record"
 	"github.com/wsheal/wsheal/services/healer/remedy"
 	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
@@ -37,7 +41,12 @@ type Service struct {
 	// set by Run
 	js     jetstream.JetStream
 	store  *state.Store
+	record *recordstore.Store
 	engine *remedy.Engine
+
+	metrics *metrics
+	nc      atomic.Pointer[nats.Conn]
+	live    atomic.Pointer[remedy.Engine] // the engine, once it runs
 }
 
 // New checks the config and loads the policies; it does not connect.
@@ -56,7 +65,9 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("%w: %s_POLICIES: %w", ErrConfig, EnvPrefix, err)
 	}
 	log = log.With().Str("service", events.ServiceHealer).Str("instance", cfg.Instance).Logger()
-	return &Service{cfg: cfg, log: log, policies: set}, nil
+	s := &Service{cfg: cfg, log: log, policies: set}
+	s.metrics = newMetrics(s)
+	return s, nil
 }
 
 // SetClock replaces the clock of the healer's gates (backoff, flapping,
@@ -77,11 +88,15 @@ func EffectivePolicies(path string) ([]byte, error) {
 // Run connects, ensures the contract and heals until ctx ends; a clean
 // stop returns nil.
 func (s *Service) Run(ctx context.Context) error {
+	if _, err := service.ListenHTTP(ctx, s.cfg.Listen, EnvPrefix+"_LISTEN", s.cfg.HTTP, s.ops().Handler(s.log), s.log); err != nil {
+		return err
+	}
 	nc, err := service.Connect(s.cfg.NATS, events.ServiceName(events.ServiceHealer)+"-"+s.cfg.Instance, s.log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	s.nc.Store(nc)
 	js, err := service.EnsureContract(ctx, nc, s.cfg.Replicas, s.cfg.NATS.Ensure, s.log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -97,17 +112,29 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	if err != nil {
 		return err
 	}
-	s.js, s.store = js, store
+	rec, err := recordstore.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	s.js, s.store, s.record = js, store, rec
 	em := events.NewEmitter(nc, js, events.Source(events.ServiceHealer, s.cfg.Instance))
 	view := fleet.New(s.cfg.NodeStale, s.cfg.NodeForget, s.log)
 	view.Hosts = s.cfg.FleetHosts
+	gws := gateway.New(nc, s.cfg.CommandTimeout)
+	kube, err := s.kubeRestarter(gws)
+	if err != nil {
+		return err
+	}
 	s.engine = remedy.New(s.engineConfig(), remedy.Deps{
 		JS: js, Emitter: em, Fleet: view, Store: store, Policies: s.policies,
-		Gateways: gateway.New(nc, s.cfg.CommandTimeout),
+		Gateways: gws,
 		Restart: &restarter{mode: s.cfg.Restart, dev: devsup.New(nc, s.cfg.CommandTimeout),
-			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace},
+			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace, kube: kube},
 		Webhooks: webhook.New(s.cfg.WebhookTimeout),
+		Record:   rec,
+		Observe:  s.metrics.observe,
 	}, s.log)
+	s.live.Store(s.engine)
 	svc, err := s.control(nc)
 	if err != nil {
 		return err
@@ -143,6 +170,26 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	return errors.Join(collect(errs)...)
 }
 
+// kubeRestarter is the Kubernetes executor when RESTART=kubernetes (nil
+// otherwise): its drains go through gws.
+func (s *Service) kubeRestarter(gws *gateway.Client) (*kubernetes.Restarter, error) {
+	if s.cfg.Restart != "kubernetes" {
+		return nil, nil
+	}
+	k := s.cfg.Kube
+	kc := kubernetes.Config{Kubeconfig: k.Kubeconfig, Namespace: k.Namespace, Selector: k.Selector, NodeLabel: k.NodeLabel,
+		EvictFor: k.EvictFor, DeleteFallback: k.DeleteFallback, Wait: k.Wait, Poll: s.cfg.VerifyPoll}
+	rc, err := kubernetes.RESTConfig(kc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s_KUBE_*: %w", ErrConfig, EnvPrefix, err)
+	}
+	pods, err := kubernetes.New(rc, kc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s_KUBE_*: %w", ErrConfig, EnvPrefix, err)
+	}
+	return &kubernetes.Restarter{Pods: pods, Drain: gws, Over: s.cfg.DrainOver, HungGrace: k.HungGrace}, nil
+}
+
 func collect(ch <-chan error) []error {
 	var out []error
 	for err := range ch {
@@ -159,8 +206,9 @@ func (s *Service) engineConfig() remedy.Config {
 		Budget:     safety.Budget{Rate: c.BudgetRate, Burst: c.BudgetBurst},
 		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
 		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
-		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, IncidentTTL: c.IncidentTTL,
+		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, CaseTTL: c.IncidentTTL,
 		WarmUp: c.NodeStale, Now: s.now,
+		Learn: gate.Learn{DemoteAfter: c.DemoteAfter, ExploreEvery: c.ExploreEvery, ExploreMin: c.ExploreMin},
 	}
 }
 
@@ -184,12 +232,14 @@ func (s *Service) stateWord() string {
 var ErrRestartOff = errors.New("healer: restarts are off (WSHEAL_HEALER_RESTART=off)")
 
 // restarter picks the way to restart a node: the dev supervisor under
-// `wsheal dev`, the Docker engine in a compose deployment.
+// `wsheal dev`, the Docker engine in a compose deployment, the pod's
+// eviction on Kubernetes.
 type restarter struct {
 	mode   string
 	dev    *devsup.Client
 	docker *docker.Client
 	grace  time.Duration
+	kube   *kubernetes.Restarter // RESTART=kubernetes
 }
 
 // Restart restarts node's process. In auto mode the dev supervisor is
@@ -202,6 +252,8 @@ func (r *restarter) Restart(ctx context.Context, id, node string, since time.Tim
 		return r.viaDev(ctx, id, node)
 	case "docker":
 		return r.viaDocker(ctx, node, since)
+	case "kubernetes":
+		return r.kube.Restart(ctx, id, node, since)
 	}
 	how, err := r.viaDev(ctx, id, node)
 	if err == nil || !errors.Is(err, events.ErrNoResponders) {

@@ -25,7 +25,7 @@ func TestNodeDownIsRestartedVerifiedAndRebalanced(t *testing.T) {
 	f.kill("n1", true) // its clients reconnect to n2 and n3
 	natstest.Eventually(t, 15*time.Second, func() bool { c := f.conns(); return c["n1"] == 0 && c["n2"]+c["n3"] == 270 },
 		"clients on the survivors")
-	time.Sleep(500 * time.Millisecond) // let the node's heartbeats go stale, as the monitor would wait
+	f.waitSilent(t, testStale, "n1") // as the monitor would wait
 	an := mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
 	natstest.Eventually(t, 30*time.Second, func() bool {
@@ -72,7 +72,7 @@ func TestRemediationThatNeverHelpsIsCappedThenEscalated(t *testing.T) {
 	mon := newPublisher(t, srv)
 
 	f.kill("n1", true)
-	time.Sleep(500 * time.Millisecond)
+	f.waitSilent(t, testStale, "n1")
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
 	natstest.Eventually(t, 30*time.Second, func() bool {
@@ -92,9 +92,9 @@ func TestRemediationThatNeverHelpsIsCappedThenEscalated(t *testing.T) {
 	if d, _ := sup.restarts(); d != cfg.RetryCap {
 		t.Fatalf("%d distinct restart commands, want %d", d, cfg.RetryCap)
 	}
-	// Retries were spaced by the backoff: each attempt after the first
-	// was preceded by a cooldown skip or came after its wait.
-	time.Sleep(300 * time.Millisecond)
+	// The escalation ended the case: once its decision is acknowledged,
+	// nothing comes back for it.
+	settled(t, srv, cfg.Durable)
 	if n := len(a.find(events.ActionRestart, events.PhaseStarted, "")); n != cfg.RetryCap {
 		t.Fatalf("attempts went on after the escalation: %d", n)
 	}
@@ -118,14 +118,14 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 
 	for i := 1; i <= 2; i++ {
 		f.kill("n1", true)
-		time.Sleep(500 * time.Millisecond)
+		f.waitSilent(t, testStale, "n1")
 		mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 		natstest.Eventually(t, 30*time.Second, func() bool {
 			return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == i
 		}, "heal %d", i)
 	}
 	f.kill("n1", true)
-	time.Sleep(500 * time.Millisecond)
+	f.waitSilent(t, testStale, "n1")
 	f.start("n1") // it comes back by itself, answering, and would fail again
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 
@@ -177,7 +177,7 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 	sup := startSupervisor(t, srv, f, func(string) bool { return true })
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
-	time.Sleep(200 * time.Millisecond) // the healer hears every node first
+	consuming(t, srv, "wsheal-healer") // past its warm-up: the healer heard every node
 
 	t.Run("fleet_silent", func(t *testing.T) {
 		mon.open(events.KindFleetSilent, events.FleetTarget, events.SeverityCritical)
@@ -188,7 +188,7 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 	t.Run("most nodes down", func(t *testing.T) {
 		f.kill("n1", false)
 		f.kill("n2", false)
-		time.Sleep(600 * time.Millisecond)
+		f.waitSilent(t, testStale, "n1", "n2")
 		mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 		mon.open(events.KindNodeDown, "n2", events.SeverityCritical)
 		mon.open(events.KindSaturation, "n3", events.SeverityError)
@@ -207,5 +207,36 @@ func TestFleetWideOutageTriggersNoDrains(t *testing.T) {
 	if n := len(a.find("", events.PhaseStarted, "")); n != 0 {
 		a.dump(t)
 		t.Fatalf("%d actions started during a fleet-wide outage", n)
+	}
+}
+
+func TestFailedFollowUpRebalanceIsTriedAgain(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		f.add(id, 90, 1000)
+	}
+	a := watchAudit(t, srv)
+	startSupervisor(t, srv, f, func(string) bool { return true })
+	startHealer(t, testConfig(t, srv))
+	mon := newPublisher(t, srv)
+
+	f.kill("n1", true)
+	natstest.Eventually(t, 15*time.Second, func() bool { c := f.conns(); return c["n2"]+c["n3"] == 270 },
+		"clients on the survivors")
+	// The first follow-up rebalance fails: a survivor refuses to move clients.
+	f.refuseReconnects("n2", 1)
+	f.waitSilent(t, testStale, "n1") // as the monitor would wait
+	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
+
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
+	}, "the follow-up rebalance tried again and succeeded")
+	if n := len(a.find(events.ActionRebalance, events.PhaseFailed, "")); n == 0 {
+		a.dump(t)
+		t.Fatal("no failed follow-up before the success: the test proves nothing")
+	}
+	if c := f.conns(); c["n1"] == 0 {
+		t.Fatalf("the restarted node stayed empty: %v", c)
 	}
 }

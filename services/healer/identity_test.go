@@ -108,7 +108,7 @@ accounts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go ns.Start()
+	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}

@@ -26,7 +26,7 @@ func TestDryRunActsNeverButSaysWhatItWouldDo(t *testing.T) {
 		t.Fatalf("dry-run on: %+v %v", sw, err)
 	}
 	f.kill("n1", true)
-	time.Sleep(500 * time.Millisecond)
+	f.waitSilent(t, testStale, "n1")
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 	mon.open(events.KindSaturation, "n2", events.SeverityError)
 	mon.open(events.KindFlapping, "n3", events.SeverityError)
@@ -39,7 +39,7 @@ func TestDryRunActsNeverButSaysWhatItWouldDo(t *testing.T) {
 			t.Fatalf("a dry-run event does not say what it would do: %+v", r)
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	settled(t, srv, "wsheal-healer") // every decision durable: nothing more comes
 	if n := len(a.find("", events.PhaseStarted, "")); n != 0 {
 		t.Fatalf("%d actions started in dry-run", n)
 	}
@@ -74,7 +74,7 @@ func TestPauseHoldsAndResumeActs(t *testing.T) {
 	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find("", events.PhaseSkipped, events.SkipPaused)) == 1
 	}, "skipped(paused)")
-	time.Sleep(300 * time.Millisecond)
+	redelivered(t, srv, "wsheal-healer", 2) // evaluated again twice while paused
 	if len(f.commands("n1", "")) != 0 || len(a.find("", events.PhaseSkipped, events.SkipPaused)) != 1 {
 		t.Fatal("acted while paused, or repeated the skip")
 	}
@@ -125,7 +125,7 @@ func TestOverloadedNodeAdmissionLoweredThenRestored(t *testing.T) {
 	a := watchAudit(t, srv)
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
-	time.Sleep(200 * time.Millisecond)
+	consuming(t, srv, "wsheal-healer")
 
 	an := mon.open(events.KindSaturation, "n1", events.SeverityError)
 	natstest.Eventually(t, 15*time.Second, func() bool { mc, ar := f.settings("n1"); return mc == 50 && ar == 5 },
@@ -163,7 +163,7 @@ func TestRebalanceReachesTheBoundWithoutOscillation(t *testing.T) {
 			a := watchAudit(t, srv)
 			startHealer(t, testConfig(t, srv))
 			mon := newPublisher(t, srv)
-			time.Sleep(200 * time.Millisecond)
+			consuming(t, srv, "wsheal-healer")
 			mon.open(events.KindImbalance, events.FleetTarget, events.SeverityWarning)
 			natstest.Eventually(t, 15*time.Second, func() bool {
 				return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1

@@ -44,8 +44,10 @@ type peer struct {
 	draining        bool
 	alive           bool
 	started         time.Time
-	boot            string // the process's id, new at every start
+	lastBeat        time.Time // when the last heartbeat went out
+	boot            string    // the process's id, new at every start
 	seen            map[string]bool
+	refuse          int // reconnect commands still to refuse (a node busy restarting its pool)
 	cmds            []command
 	svc             micro.Service
 	stop            chan struct{}
@@ -156,6 +158,23 @@ func (f *peers) kill(id string, rehome bool) {
 	_ = svc.Stop()
 }
 
+// waitSilent returns once the nodes are down and sent their last
+// heartbeat more than stale ago: a healer with that staleness window sees
+// them silent, as the monitor does before it reports them down.
+func (f *peers) waitSilent(t *testing.T, stale time.Duration, ids ...string) {
+	t.Helper()
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ids {
+			if p := f.nodes[id]; p.alive || time.Since(p.lastBeat) <= stale+50*time.Millisecond {
+				return false
+			}
+		}
+		return true
+	}, "%v silent for more than %s", ids, stale)
+}
+
 // spread moves n clients of p over the other accepting nodes (f.mu held).
 func (f *peers) spread(p *peer, n int) {
 	var dst []*peer
@@ -184,6 +203,9 @@ func (p *peer) beat(stop chan struct{}) {
 		p.f.mu.Unlock()
 		seq++
 		_, _ = p.f.em.Emit(context.Background(), events.HeartbeatSubject(p.id), &hb)
+		p.f.mu.Lock()
+		p.lastBeat = time.Now()
+		p.f.mu.Unlock()
 		reg, _ := json.Marshal(map[string]any{"node": p.id, "url": hb.URL, "connections": hb.Connections,
 			"capacity": hb.Capacity, "draining": hb.Draining, "started_at": hb.StartedAt, "updated_at": time.Now().UTC()})
 		_, _ = p.f.kv.Put(context.Background(), p.id, reg)
@@ -231,6 +253,10 @@ func (p *peer) reconnect(b []byte) (any, error) {
 	n = min(n, p.conns)
 	if !p.once(events.VerbReconnect, cmd.ID, command{Count: n, To: cmd.Target}) {
 		return events.ReconnectReply{Selected: n}, nil
+	}
+	if p.refuse > 0 {
+		p.refuse--
+		return nil, events.Errorf(events.CodeUnavailable, "%s cannot move clients now", p.id)
 	}
 	if q, ok := p.f.nodes[cmd.Target]; ok && q.alive {
 		p.conns -= n
@@ -327,4 +353,11 @@ func (f *peers) alive(id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.nodes[id].alive
+}
+
+// refuseReconnects makes node refuse its next n reconnect commands.
+func (f *peers) refuseReconnects(id string, n int) {
+	f.mu.Lock()
+	f.nodes[id].refuse = n
+	f.mu.Unlock()
 }

@@ -39,7 +39,9 @@ func newRealFleet(t *testing.T, srv *natstest.Server) *realFleet {
 func gatewayConfig(srv *natstest.Server, node string) gateway.Config {
 	cfg := gatewaytest.Config(srv.URL(), node)
 	cfg.MaxConns, cfg.AcceptRate, cfg.AcceptBurst = 1000, 1000, 1000
-	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 300*time.Millisecond
+	// Pings often, but a deadline an SDK client meets on a loaded host
+	// (a client closed as stale would reconnect and move the counts).
+	cfg.PingInterval, cfg.PongDeadline = 200*time.Millisecond, 2*time.Second
 	return cfg
 }
 
@@ -83,6 +85,16 @@ func (f *realFleet) conns(nodes ...string) map[string]int {
 	return out
 }
 
+// allConns waits until every node answers its status (a status request
+// may time out on a loaded host) and returns their connections.
+func (f *realFleet) allConns(nodes ...string) map[string]int {
+	f.t.Helper()
+	var c map[string]int
+	natstest.Eventually(f.t, 30*time.Second, func() bool { c = f.conns(nodes...); return len(c) == len(nodes) },
+		"every node answers its status")
+	return c
+}
+
 // clients dials n real SDK clients to urls; they reconnect by themselves.
 func dialClients(t *testing.T, n int, urls ...string) []*client.Client {
 	t.Helper()
@@ -102,9 +114,12 @@ func dialClients(t *testing.T, n int, urls ...string) []*client.Client {
 }
 
 // startRealSupervisor answers the dev restart request by starting the
-// node again in process, as `wsheal dev` restarts a child.
+// node again in process, as `wsheal dev` restarts a child: it answers once
+// the start is under way, not once the node serves (on a loaded host that
+// can take longer than the healer's command timeout); the healer's verify
+// waits for the new process's heartbeats.
 func startRealSupervisor(t *testing.T, srv *natstest.Server, f *realFleet) {
-	serveRestarts(t, srv, func(node string) { f.start(node) })
+	serveRestarts(t, srv, func(node string) { go f.start(node) })
 }
 
 // serveRestarts is a stand-in for the dev supervisor's restart endpoint:
@@ -150,6 +165,10 @@ func startRealMonitor(t *testing.T, srv *natstest.Server, tune func(*monitor.Con
 	}
 	cfg.Instance, cfg.Listen = "m1", "off"
 	cfg.Tick, cfg.FleetEvery, cfg.Beat, cfg.ProbeTimeout = 20*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond, 300*time.Millisecond
+	// The gateways beat every 100 ms: a node is down after 1.5 s without a
+	// beat, not 300 ms, so that a live node whose process waits for the CPU
+	// on a loaded host is not taken for hung (and restarted).
+	cfg.SuspectMisses, cfg.DownMisses = 5, 15
 	if tune != nil {
 		tune(&cfg)
 	}

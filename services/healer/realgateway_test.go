@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/healer"
@@ -48,6 +50,10 @@ func realHealer(t *testing.T, srv *natstest.Server) healer.Config {
 		t.Fatal(err)
 	}
 	cfg.Policies = path
+	// Its fleet view calls a node stale as late as the monitor calls it
+	// down (see startRealMonitor), so that a node waiting for the CPU is
+	// not counted out by the panic and blast-radius gates.
+	cfg.NodeStale = 1500 * time.Millisecond
 	return cfg
 }
 
@@ -88,19 +94,28 @@ func TestRealGatewayKilledClientsRehomeAndAnomalyResolves(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
 	}, "the restart verified")
-	natstest.Eventually(t, 30*time.Second, func() bool {
-		return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
-	}, "clients rebalanced onto the restarted node")
 	down := lastAnomaly(t, srv, events.KindNodeDown, "g1")
+	// The restart's own follow-up (an imbalance policy may have balanced
+	// the start-up spread before).
+	natstest.Eventually(t, 30*time.Second, func() bool {
+		for _, r := range a.find(events.ActionRebalance, events.PhaseSucceeded, "") {
+			if r.AnomalyID == down.ID {
+				return true
+			}
+		}
+		return false
+	}, "clients rebalanced onto the restarted node")
 	if r := a.find(events.ActionRestart, events.PhaseSucceeded, "")[0]; r.AnomalyID != down.ID || r.Target != "g1" {
 		t.Fatalf("the restart answered %s on %s, not the monitor's %s", r.AnomalyID, r.Target, down.ID)
 	}
-	c := f.conns(nodes...)
+	c := f.allConns(nodes...)
 	if c["g1"]+c["g2"]+c["g3"] != 30 || ratio(c) > 1.2 {
 		a.dump(t)
 		t.Fatalf("after healing: %v (max/mean %.2f)", c, ratio(c))
 	}
-	if len(a.find(events.ActionEscalate, "", "")) != 0 {
+	// (An imbalance that resolved by the rebalance is recorded as a skipped
+	// escalation: not one.)
+	if len(a.find(events.ActionEscalate, events.PhaseSucceeded, "")) != 0 {
 		a.dump(t)
 		t.Fatal("escalated a healed node")
 	}
@@ -112,7 +127,13 @@ func TestRealGatewayOverloadAdmissionLoweredThenRestored(t *testing.T) {
 	g1 := f.start("g1")
 	f.start("g2")
 	a := watchAudit(t, srv)
-	startRealMonitor(t, srv, func(c *monitor.Config) { c.MaxBacklog, c.MaxHeapMB = 0, 0 })
+	startRealMonitor(t, srv, func(c *monitor.Config) {
+		c.MaxBacklog, c.MaxHeapMB = 0, 0
+		// 19 clients on g1 and none on g2 is also an imbalance, whose
+		// rebalance would end the saturation this test watches (whichever
+		// detector fires first on a loaded host): not here.
+		c.Ratio, c.LeaveRatio = 1000, 999
+	})
 	startHealer(t, realHealer(t, srv))
 	before, err := f.status("g1")
 	if err != nil {
@@ -159,27 +180,38 @@ func TestRealGatewayRebalanceWithinBoundWithoutOscillation(t *testing.T) {
 			dialClients(t, 36, g1.URL()) // ... while every client is on g1
 			a := watchAudit(t, srv)
 			startRealMonitor(t, srv, func(*monitor.Config) {}) // the default imbalance rule is relative: 36 clients suffice
+			// A receiver is never asked to send clients (ping-pong). Its count
+			// may still dip: a client it lost for any reason falls back to
+			// g1, the only URL the clients know; that is no move of the healer.
+			asked := make(chan string, 64)
+			for _, n := range tc.nodes[1:] {
+				sub, err := f.nc.Subscribe(events.GatewayControlSubject(n, events.VerbReconnect), func(*nats.Msg) { asked <- n })
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = sub.Unsubscribe() })
+			}
+			if err := f.nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
 			startHealer(t, realHealer(t, srv))
-			// Sample the counts while healing: a receiver never gives back.
-			var samples []map[string]int
 			natstest.Eventually(t, 30*time.Second, func() bool {
-				samples = append(samples, f.conns(tc.nodes...))
 				return len(a.find(events.ActionRebalance, events.PhaseSucceeded, "")) == 1
 			}, "rebalanced")
 			natstest.Eventually(t, 30*time.Second, func() bool {
 				an := lastAnomaly(t, srv, events.KindImbalance, events.FleetTarget)
 				return an != nil && an.State == events.AnomalyResolved
 			}, "imbalance resolved")
-			final := f.conns(tc.nodes...)
+			final := f.allConns(tc.nodes...)
 			if ratio(final) > 1.2 {
+				a.dump(t)
 				t.Fatalf("max/mean %.2f: %v", ratio(final), final)
 			}
-			for i := 1; i < len(samples); i++ {
-				for _, n := range tc.nodes[1:] {
-					if samples[i][n] < samples[i-1][n] {
-						t.Fatalf("%s gave clients back (ping-pong): %v then %v", n, samples[i-1], samples[i])
-					}
-				}
+			select {
+			case n := <-asked:
+				a.dump(t)
+				t.Fatalf("%s, a receiver, was asked to send clients back (ping-pong)", n)
+			default:
 			}
 			if n := len(a.find(events.ActionRebalance, events.PhaseStarted, "")); n != 1 {
 				t.Fatalf("%d rebalance runs, want 1", n)

@@ -71,7 +71,7 @@ func TestNeverDrainTheLastHealthyNode(t *testing.T) {
 	startHealer(t, testConfig(t, srv))
 	mon := newPublisher(t, srv)
 	f.kill("n2", true)
-	time.Sleep(600 * time.Millisecond) // n2 silent: n1 is the last healthy node
+	f.waitSilent(t, testStale, "n2") // n1 is the last healthy node
 	mon.open(events.KindFlapping, "n1", events.SeverityError)
 	natstest.Eventually(t, 15*time.Second, func() bool {
 		return len(a.find(events.ActionEscalate, events.PhaseSucceeded, events.SkipFlapping)) == 1
@@ -94,7 +94,7 @@ func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
 	a := watchAudit(t, srv)
 	// The node comes back 2.5 s after its restart: more than twice AckWait.
 	startSupervisor(t, srv, f, func(node string) bool {
-		go func() { time.Sleep(2500 * time.Millisecond); f.start(node) }()
+		time.AfterFunc(2500*time.Millisecond, func() { f.start(node) })
 		return false
 	})
 	c1 := testConfig(t, srv)
@@ -105,7 +105,7 @@ func TestLongActionIsKeptAliveAcrossReplicas(t *testing.T) {
 	startHealer(t, c2)
 	mon := newPublisher(t, srv)
 	f.kill("n1", true)
-	time.Sleep(500 * time.Millisecond)
+	f.waitSilent(t, testStale, "n1")
 	mon.open(events.KindNodeDown, "n1", events.SeverityCritical)
 	natstest.Eventually(t, 60*time.Second, func() bool {
 		return len(a.find(events.ActionRestart, events.PhaseSucceeded, "")) == 1
@@ -227,4 +227,41 @@ func TestBadAnomaliesAreDroppedAndServingGoesOn(t *testing.T) {
 		info, err := c.Info(context.Background())
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	}, "nothing left pending: bad messages are terminated, not redelivered forever")
+}
+
+// TestNoQuarantineWhileTheFleetIsDegraded: a flapping node that the open
+// fleet_degraded names is not quarantined (it waits, skipped
+// fleet-degraded); a node that stands out is; once the fleet anomaly
+// resolves the waiting quarantine goes ahead.
+func TestNoQuarantineWhileTheFleetIsDegraded(t *testing.T) {
+	srv := natstest.Start(t)
+	f := newPeers(t, srv)
+	for _, n := range []string{"n1", "n2", "n3", "n4"} {
+		f.add(n, 30, 100)
+	}
+	a := watchAudit(t, srv)
+	startHealer(t, testConfig(t, srv))
+	mon := newPublisher(t, srv)
+	deg := mon.open(events.KindFleetDegraded, events.FleetTarget, events.SeverityWarning, "n1", "n2", "n3")
+	mon.open(events.KindFlapping, "n1", events.SeverityError)
+	natstest.Eventually(t, 15*time.Second, func() bool {
+		return len(a.find("", events.PhaseSkipped, events.SkipFleetDegraded)) == 1
+	}, "the quarantine of n1 waits for the fleet")
+	mon.open(events.KindFlapping, "n4", events.SeverityError)
+	natstest.Eventually(t, 15*time.Second, func() bool {
+		q := a.find(events.ActionQuarantine, events.PhaseSucceeded, "")
+		return len(q) == 1 && q[0].Target == "n4"
+	}, "n4 stands out from its peers: quarantined")
+	if c := f.commands("n1", events.VerbDrain); len(c) != 0 {
+		t.Fatalf("n1 drained while the fleet was degraded: %+v", c)
+	}
+	mon.resolve(deg)
+	natstest.Eventually(t, 15*time.Second, func() bool {
+		for _, q := range a.find(events.ActionQuarantine, events.PhaseSucceeded, "") {
+			if q.Target == "n1" {
+				return true
+			}
+		}
+		return false
+	}, "n1 quarantined once the fleet is healthy again")
 }

@@ -47,7 +47,16 @@ func (n Node) Identity() string {
 	if n.StartedAt.IsZero() {
 		return ""
 	}
-	return "started " + n.StartedAt.UTC().Format(time.RFC3339Nano)
+	return started(n.StartedAt)
+}
+
+func started(at time.Time) string { return "started " + at.UTC().Format(time.RFC3339Nano) }
+
+// Runs reports whether the node's process is the one named identity: the
+// same boot id, or, for an identity taken before a boot id was heard (a
+// registry entry read first), the same start time.
+func (n Node) Runs(identity string) bool {
+	return identity != "" && (identity == n.Identity() || !n.StartedAt.IsZero() && identity == started(n.StartedAt))
 }
 
 // Accepting is a healthy node that is not draining.

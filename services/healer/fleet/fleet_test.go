@@ -69,3 +69,16 @@ func TestViewFollowsTheRegistry(t *testing.T) {
 	natstest.Eventually(t, 5*time.Second, func() bool { _, ok := v.Get("g1", time.Now()); return !ok },
 		"a clean stop leaves the fleet")
 }
+
+func TestRunsComparesLikeWithLike(t *testing.T) {
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	fromRegistry := fleet.Node{ID: "n1", StartedAt: at}.Identity()
+	thawed := fleet.Node{ID: "n1", StartedAt: at, Boot: "B1"}
+	if !thawed.Runs(fromRegistry) || !thawed.Runs("B1") {
+		t.Fatal("the same process, heard first from its registry entry, taken for another")
+	}
+	restarted := fleet.Node{ID: "n1", StartedAt: at.Add(time.Second), Boot: "B2"}
+	if restarted.Runs(fromRegistry) || restarted.Runs("B1") || restarted.Runs("") {
+		t.Fatal("a new process taken for the old one")
+	}
+}

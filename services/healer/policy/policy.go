@@ -77,6 +77,58 @@ type Policy struct {
 	MinSeverity string   `yaml:"min_severity,omitempty" json:"min_severity,omitempty"`
 	Actions     []Step   `yaml:"actions" json:"actions"`
 	Then        []Step   `yaml:"then,omitempty" json:"then,omitempty"`
+	// Order is how the ladder is ordered: learned (default: by the
+	// healer's record) or pinned (as written).
+	Order string `yaml:"order,omitempty" json:"order,omitempty"`
+}
+
+// Orders of a policy's ladder.
+const (
+	OrderLearned = "learned"
+	OrderPinned  = "pinned"
+)
+
+// Pinned reports whether the ladder is tried as written.
+func (p *Policy) Pinned() bool { return p.Order == OrderPinned }
+
+// Ordered returns a copy of the policy whose ladder is Actions in order
+// (indices into Actions); an order that is not a permutation of the
+// ladder gives the ladder as written.
+func (p *Policy) Ordered(order []int) *Policy {
+	q := *p
+	if !IsOrder(order, len(p.Actions)) {
+		return &q
+	}
+	q.Actions = make([]Step, len(order))
+	for i, j := range order {
+		q.Actions[i] = p.Actions[j]
+	}
+	return &q
+}
+
+// IsOrder reports whether order is a permutation of 0..n-1.
+func IsOrder(order []int, n int) bool {
+	if len(order) != n {
+		return false
+	}
+	seen := make([]bool, n)
+	for _, j := range order {
+		if j < 0 || j >= n || seen[j] {
+			return false
+		}
+		seen[j] = true
+	}
+	return true
+}
+
+// Remedy names a step in the healer's record: the action, and for a
+// reconnect its selection (reconnecting the stale clients and a share of
+// all of them are different remedies).
+func (s Step) Remedy() string {
+	if s.Select != "" {
+		return s.Action + "-" + s.Select
+	}
+	return s.Action
 }
 
 // Step is one action with its parameters, post-condition and deadline.

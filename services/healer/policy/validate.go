@@ -62,6 +62,9 @@ func (v *validator) policy(at []any, p Policy) {
 	if len(p.Actions) == 0 {
 		v.fail(append(at, "actions"), "missing: give at least one action")
 	}
+	if p.Order != "" && p.Order != OrderLearned && p.Order != OrderPinned {
+		v.fail(append(at, "order"), "%q, want learned or pinned", p.Order)
+	}
 	for j, s := range p.Actions {
 		v.step(append(append([]any{}, at...), "actions", j), s)
 	}

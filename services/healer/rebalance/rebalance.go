@@ -7,6 +7,15 @@
 // never travel back and forth, also with two nodes. A run starts only
 // above the bound and aims at the mean, which leaves the whole margin
 // between the mean and the bound before the next run can start.
+//
+// Settling: the loads are read from heartbeats, which trail the moves,
+// and moved clients take a moment to reconnect. After a wave's pause the
+// next wave waits until the loads show the wave landed (each sender at or
+// below, each receiver at or above the count the wave planned), for at
+// most SettleWaves further pauses; planning from counts that still show
+// the last wave's clients at home would move them twice and overshoot.
+// Clients that did not land (a hinted dial that failed falls back to a
+// URL the client knows) are moved by the next wave once the wait ends.
 package rebalance
 
 import (
@@ -17,6 +26,10 @@ import (
 	"sort"
 	"time"
 )
+
+// SettleWaves bounds the wait for a wave to show in the loads, in wave
+// pauses.
+const SettleWaves = 5
 
 // Errors of a run.
 var (
@@ -162,6 +175,10 @@ func Run(ctx context.Context, p Params, loads func() []Load, m Mover) (Result, e
 			return res, fmt.Errorf("%w: ratio %.2f", ErrStuck, res.Ratio)
 		}
 		res.Waves = wave
+		want := map[string]int{}
+		for _, l := range cur {
+			want[l.ID] = l.Conns
+		}
 		for k, mv := range moves {
 			id := fmt.Sprintf("%s.w%d.%d", p.ID, wave, k)
 			n, err := m.Move(ctx, id, mv.From, mv.To, mv.Count, p.WavePause/2)
@@ -170,11 +187,45 @@ func Run(ctx context.Context, p Params, loads func() []Load, m Mover) (Result, e
 			}
 			res.Moved += n
 			res.Moves = append(res.Moves, mv)
+			want[mv.From] -= n
+			want[mv.To] += n
 		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(p.WavePause):
+		if err := settle(ctx, p.WavePause, loads, roles, want); err != nil {
+			return res, err
 		}
 	}
+}
+
+// settle waits the wave pause, then until loads show the wave landed (see
+// the package doc), reading them every quarter pause at most 4*SettleWaves
+// times.
+func settle(ctx context.Context, pause time.Duration, loads func() []Load, roles Roles, want map[string]int) error {
+	wait := pause
+	for polls := 0; ; polls++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if polls >= 4*SettleWaves || landed(loads(), roles, want) {
+			return nil
+		}
+		wait = pause / 4
+	}
+}
+
+// landed: every sender at or below, every receiver at or above its
+// planned count (a node gone from the loads is planned afresh).
+func landed(cur []Load, roles Roles, want map[string]int) bool {
+	for _, l := range cur {
+		w, ok := want[l.ID]
+		switch {
+		case !ok:
+		case roles.Senders[l.ID] && l.Conns > w:
+			return false
+		case roles.Receivers[l.ID] && l.Conns < w:
+			return false
+		}
+	}
+	return true
 }

@@ -102,3 +102,63 @@ func TestRunStopsWhenNothingHelps(t *testing.T) {
 		t.Fatal("a fleet that never moves was reported balanced")
 	}
 }
+
+// lagged is a fleet whose loads trail the moves by some reads, as
+// heartbeats trail clients that reconnect.
+type lagged struct {
+	sim
+	lag     int
+	reads   int
+	pending []landing
+}
+
+type landing struct {
+	from, to string
+	n, due   int
+}
+
+func (l *lagged) loads() []rebalance.Load {
+	l.mu.Lock()
+	l.reads++
+	kept := l.pending[:0]
+	for _, p := range l.pending {
+		if p.due > l.reads {
+			kept = append(kept, p)
+			continue
+		}
+		l.conns[p.from] -= p.n
+		l.conns[p.to] += p.n
+	}
+	l.pending = kept
+	l.mu.Unlock()
+	return l.sim.loads()
+}
+
+func (l *lagged) Move(_ context.Context, _, from, to string, count int, _ time.Duration) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(l.pending, landing{from: from, to: to, n: count, due: l.reads + l.lag})
+	l.pairs[[2]string{from, to}] += count
+	return count, nil
+}
+
+func TestRunWaitsForAWaveToLandBeforeTheNext(t *testing.T) {
+	for _, start := range [][]int{{36, 0}, {36, 0, 0}, {150, 150, 0}} {
+		l := &lagged{sim: sim{conns: map[string]int{}, pairs: map[[2]string]int{}}, lag: 3}
+		for i, n := range start {
+			id := string(rune('a' + i))
+			l.order = append(l.order, id)
+			l.conns[id] = n
+		}
+		p := rebalance.Params{ID: "t", Bound: 1.2, WaveFraction: 0.5, WavePause: 4 * time.Millisecond, MaxWaves: 10}
+		res, err := rebalance.Run(context.Background(), p, l.loads, l)
+		if err != nil {
+			t.Fatalf("%v: run: %v (%+v)", start, err, res)
+		}
+		for l.loads(); len(l.pending) > 0; l.loads() {
+		}
+		if r, _ := rebalance.Ratio(l.sim.loads()); r > 1.2 {
+			t.Fatalf("%v: overshot to %v (ratio %.2f, moves %+v)", start, l.conns, r, res.Moves)
+		}
+	}
+}

@@ -7,84 +7,85 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
-	"github.com/wsheal/wsheal/services/healer/safety"
+	"github.com/wsheal/wsheal/services/healer/record"
 )
 
 // attempt carries out the policy's step for the next attempt (or resumes
-// the attempt in flight when a replica died during it).
+// the attempt in flight when a replica died during it), once the case
+// passed every gate.
 func (e *Engine) attempt(ctx context.Context, d *decision) (outcome, error) {
-	inc := d.inc
-	resumed := inc.Current != 0
-	n := inc.Current
-	if !resumed {
-		n = inc.Attempts + 1
-	}
-	step := d.pol.StepFor(n)
+	c := d.c
+	step, n, resumed, _ := gate.Next(*c, d.snap)
 	switch step.Action {
 	case events.ActionEscalate:
 		return done, e.giveUp(ctx, d, "policy", "the policy "+d.pol.Name+" escalates")
 	case events.ActionQuarantine:
 		return done, e.quarantine(ctx, d, "the policy "+d.pol.Name+" quarantines")
 	}
-	targets, why := e.targetsOf(ctx, d, step)
-	if len(targets) == 0 {
-		return e.finish(ctx, d, events.SkipNoTarget, why)
-	}
+	targets, _ := gate.Targets(d.snap, step)
 	if !resumed {
-		if reason, why, in := e.gates(ctx, d, step, targets); reason != "" {
-			if reason == events.SkipBlast && inc.LastSkip != reason {
-				if err := e.escalate(ctx, d, reason, why); err != nil {
-					return done, err
-				}
-			}
-			return e.wait(ctx, d, reason, why, in)
+		if ok, w, err := e.Store.TakeToken(ctx, e.cfg.Budget, e.now()); err != nil {
+			return done, err
+		} else if !ok {
+			return e.apply(ctx, d, gate.BudgetSpent(w))
 		}
 		if err := e.begin(ctx, d, step, targets, n); err != nil {
 			return done, err
 		}
 	}
-	ok, detail := e.run(ctx, d, step, targets, CommandID(d.an.ID, step.Action, n), n)
+	began := time.Now()
+	if resumed && !c.StartedAt.IsZero() {
+		began = c.StartedAt
+	}
+	ok, detail, reason := e.run(ctx, d, step, targets, CommandID(d.an.ID, step.Action, n), n)
 	if ctx.Err() != nil {
 		return done, ctx.Err()
 	}
-	inc.Current = 0
+	c.Current = 0
 	if ok {
+		e.learn(ctx, d, step, began, ok, "")
 		return done, e.succeeded(ctx, d, step, targets, n, detail)
 	}
-	inc.Failures++
+	c.Failures++
+	e.learn(ctx, d, step, began, false, reason)
 	r := e.base(d, step.Action, n)
 	r.Phase, r.Detail, r.Params = events.PhaseFailed, detail, stepParams(step)
 	if err := e.emit(ctx, r); err != nil {
 		return done, err
 	}
-	if inc.Failures >= e.cfg.RetryCap {
+	if c.Failures >= e.cfg.RetryCap {
 		return done, e.giveUp(ctx, d, events.SkipRetryCap,
-			fmt.Sprintf("%d attempts failed their post-conditions (cap %d)", inc.Failures, e.cfg.RetryCap))
+			fmt.Sprintf("%d attempts failed their post-conditions (cap %d)", c.Failures, e.cfg.RetryCap))
 	}
 	return later(e.cfg.Poll), nil
 }
 
 // begin records the attempt durably before acting, then says so.
 func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targets []string, n int) error {
-	inc := d.inc
+	c := d.c
 	now := e.now().UTC()
-	if inc.Requested < n {
+	if !policy.IsOrder(c.Order, len(d.pol.Actions)) {
+		info := d.choice.Info
+		c.Order, c.Choice = d.choice.Order, &info
+	}
+	if c.Requested < n {
 		r := e.base(d, step.Action, n)
-		r.Phase, r.Params = events.PhaseRequested, stepParams(step)
+		r.Phase, r.Params, r.Choice = events.PhaseRequested, stepParams(step), c.Choice
 		r.Detail = fmt.Sprintf("%s %s by policy %s", step.Action, strings.Join(targets, ","), d.pol.Name)
 		if err := e.emit(ctx, r); err != nil {
 			return err
 		}
-		inc.Requested = n
+		c.Requested = n
 	}
-	inc.Current, inc.Attempts, inc.StartedAt, inc.LastSkip = n, n, now, ""
-	inc.Tried = append(inc.Tried, fmt.Sprintf("%s %s (attempt %d)", step.Action, strings.Join(targets, ","), n))
+	c.Current, c.Attempts, c.StartedAt, c.LastSkip = n, n, now, ""
+	c.Tried = append(c.Tried, fmt.Sprintf("%s %s (attempt %d)", step.Action, strings.Join(targets, ","), n))
 	if step.Action == events.ActionResize {
-		inc.Restore, inc.RestoreAfter = targets, step.RestoreAfter.D()
+		c.Restore, c.RestoreAfter = targets, step.RestoreAfter.D()
 	}
-	inc.Before = e.identities(targets, time.Now())
-	if err := e.Store.SaveIncident(ctx, *inc); err != nil {
+	c.Before = e.identities(targets, time.Now())
+	if err := e.Store.SaveCase(ctx, *c); err != nil {
 		return err
 	}
 	for _, t := range targets {
@@ -106,45 +107,11 @@ func (e *Engine) identities(targets []string, now time.Time) map[string]string {
 	return out
 }
 
-// gates are the per-action brakes: backoff, blast radius, budget. It
-// returns the reason to wait ("" to go), why, and for how long.
-func (e *Engine) gates(ctx context.Context, d *decision, step policy.Step, targets []string) (string, string, time.Duration) {
-	now := e.now()
-	for _, t := range targets {
-		a, err := e.Store.Backoff(ctx, t, step.Action)
-		if err != nil {
-			return events.SkipCooldown, err.Error(), e.cfg.Wait
-		}
-		if w := e.cfg.Backoff.Wait(a, now); w > 0 {
-			return events.SkipCooldown, fmt.Sprintf("%s on %s backs off for %s after %d attempts", step.Action, t, w.Round(time.Millisecond), a.Count), w
-		}
-	}
-	if takesOut(step.Action) {
-		nodes := e.Fleet.Snapshot(time.Now())
-		for _, t := range targets {
-			if why := safety.Blast(nodes, t, e.cfg.BlastShare); why != "" {
-				return events.SkipBlast, fmt.Sprintf("%s %s refused: %s", step.Action, t, why), e.cfg.Wait
-			}
-		}
-	}
-	ok, w, err := e.Store.TakeToken(ctx, e.cfg.Budget, now)
-	if err != nil {
-		return events.SkipBudget, "the action budget cannot be read: " + err.Error(), e.cfg.Wait
-	}
-	if !ok {
-		return events.SkipBudget, "the global action budget is spent", w
-	}
-	return "", "", 0
-}
-
-// takesOut: actions that put a node out of service while they run.
-func takesOut(action string) bool {
-	return action == events.ActionDrain || action == events.ActionRestart || action == events.ActionQuarantine
-}
-
-// run executes a step and waits for its post-condition until its deadline.
-func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets []string, id string, n int) (bool, string) {
-	since := d.inc.StartedAt
+// run executes a step and waits for its post-condition until its
+// deadline; a failure says why in detail and as a record reason
+// (record.ReasonError or record.ReasonDeadline).
+func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets []string, id string, n int) (bool, string, string) {
+	since := d.c.StartedAt
 	if since.IsZero() {
 		since = time.Now()
 	}
@@ -153,42 +120,42 @@ func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets
 	r.Phase, r.Params = events.PhaseStarted, stepParams(step)
 	r.Deadline = time.Now().Add(step.Deadline.D()).UTC()
 	if err := e.emit(ctx, r); err != nil {
-		return false, err.Error()
+		return false, err.Error(), record.ReasonError
 	}
 	actx, cancel := context.WithDeadline(ctx, r.Deadline)
 	defer cancel()
 	detail, err := e.execute(actx, d, step, targets, id, since)
 	if err != nil {
-		return false, fmt.Sprintf("%s failed: %v", step.Action, err)
+		return false, fmt.Sprintf("%s failed: %v", step.Action, err), record.ReasonError
 	}
 	ok, why := e.verify(actx, d, step, targets, since)
 	if !ok {
-		return false, fmt.Sprintf("%s; post-condition %s not met by the deadline: %s", detail, step.Verify, why)
+		return false, fmt.Sprintf("%s; post-condition %s not met by the deadline: %s", detail, step.Verify, why), record.ReasonDeadline
 	}
 	if step.Action == events.ActionRestart {
 		for _, t := range targets {
 			if n, known := e.Fleet.Get(t, time.Now()); known {
-				detail += fmt.Sprintf("; %s now runs process %s (was %s)", t, n.Identity(), d.inc.Before[t])
+				detail += fmt.Sprintf("; %s now runs process %s (was %s)", t, n.Identity(), d.c.Before[t])
 			}
 		}
 	}
-	return true, detail
+	return true, detail, ""
 }
 
-// succeeded closes the incident, counts the heal and runs the follow-ups.
+// succeeded closes the case, counts the heal and runs the follow-ups.
 func (e *Engine) succeeded(ctx context.Context, d *decision, step policy.Step, targets []string, n int, detail string) error {
 	r := e.base(d, step.Action, n)
 	r.Phase, r.Detail, r.Params = events.PhaseSucceeded, detail, stepParams(step)
 	if err := e.emit(ctx, r); err != nil {
 		return err
 	}
-	d.inc.Done, d.inc.Outcome = true, "succeeded: "+step.Action
-	if liveness(d.an) {
+	d.c.Done, d.c.Outcome = true, "succeeded: "+step.Action
+	if gate.Liveness(d.an) {
 		if err := e.Store.RecordHeal(ctx, d.an.Target, e.now().UTC(), e.cfg.FlapWindow); err != nil {
 			return err
 		}
 	}
-	if err := e.Store.SaveIncident(ctx, *d.inc); err != nil {
+	if err := e.Store.SaveCase(ctx, *d.c); err != nil {
 		return err
 	}
 	for i, s := range d.pol.Then {
@@ -199,36 +166,95 @@ func (e *Engine) succeeded(ctx context.Context, d *decision, step policy.Step, t
 	return nil
 }
 
-// then runs one follow-up step once; blocked or failed, it says so and
-// moves on.
+// then runs one follow-up step. Blocked by a gate it waits for the gate;
+// failed (a rebalance whose moves did not land, say) it tries again after
+// the action's backoff, up to RetryCap runs: a follow-up that never ran
+// leaves the fleet as the fault left it (the restarted node empty). Each
+// try is its own audit record and command id.
 func (e *Engine) then(ctx context.Context, d *decision, s policy.Step, i int) error {
-	id := CommandID(d.an.ID, "then-"+s.Action, i)
 	if s.Action == events.ActionEscalate {
 		return e.escalate(ctx, d, "policy", "the policy "+d.pol.Name+" escalates after acting")
 	}
-	targets, why := e.targetsOf(ctx, d, s)
-	r := e.base(d, s.Action, i)
-	r.ID, r.Params = id, stepParams(s)
-	if len(targets) == 0 {
-		r.ID, r.Phase, r.Reason, r.Detail = id+"."+events.SkipNoTarget, events.PhaseSkipped, events.SkipNoTarget, why
-		return e.emit(ctx, r)
-	}
-	if reason, why, _ := e.gates(ctx, d, s, targets); reason != "" {
-		r.ID, r.Phase, r.Reason, r.Detail = id+"."+reason, events.PhaseSkipped, reason, why
-		return e.emit(ctx, r)
-	}
-	for _, t := range targets {
-		if err := e.Store.RecordAttempt(ctx, e.cfg.Backoff, t, s.Action, e.now().UTC()); err != nil {
+	base := CommandID(d.an.ID, "then-"+s.Action, i)
+	runs, skips := 0, 0
+	for try := 1; ; try++ {
+		id := base
+		if try > 1 {
+			id = fmt.Sprintf("%s.try%d", base, try)
+		}
+		ran, wait, err := e.thenOnce(ctx, d, s, i, id)
+		if err != nil || wait < 0 {
 			return err
 		}
+		if ran {
+			runs++
+		} else {
+			skips++
+		}
+		if runs >= e.cfg.RetryCap || skips >= e.cfg.RetryCap {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
-	ok, detail := e.run(ctx, d, s, targets, id, i)
+}
+
+// thenOnce makes one try of a follow-up: whether it ran, and a negative
+// wait when it is over (succeeded or has no target), else how long to wait
+// before the next try.
+func (e *Engine) thenOnce(ctx context.Context, d *decision, s policy.Step, i int, id string) (bool, time.Duration, error) {
+	v, snap := e.followGates(ctx, d, s)
+	r := e.base(d, s.Action, i)
+	r.ID, r.Params = id, stepParams(s)
+	if v.Kind != gate.Continue {
+		r.ID, r.Phase, r.Reason, r.Detail = id+"."+v.Reason, events.PhaseSkipped, v.Reason, v.Why
+		if v.Kind == gate.Finish { // no target: nothing to try again
+			return false, -1, e.emit(ctx, r)
+		}
+		return false, max(v.Delay, e.cfg.Poll), e.emit(ctx, r)
+	}
+	targets, _ := gate.Targets(snap, s)
+	for _, t := range targets {
+		if err := e.Store.RecordAttempt(ctx, e.cfg.Backoff, t, s.Action, e.now().UTC()); err != nil {
+			return true, -1, err
+		}
+	}
+	ok, detail, _ := e.run(ctx, d, s, targets, id, i)
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return true, -1, ctx.Err()
 	}
 	r.Phase, r.Detail = events.PhaseSucceeded, detail
 	if !ok {
 		r.Phase = events.PhaseFailed
 	}
-	return e.emit(ctx, r)
+	if err := e.emit(ctx, r); err != nil || ok {
+		return true, -1, err
+	}
+	return true, e.cfg.Poll, nil
+}
+
+// followGates passes a follow-up step through the action gates on a fresh
+// snapshot and spends its budget token. A read that fails holds the step
+// as its gate would (cooldown, budget) and is tried again after Wait: a
+// follow-up is not given up for a passing store error.
+func (e *Engine) followGates(ctx context.Context, d *decision, s policy.Step) (gate.Verdict, gate.Snapshot) {
+	snap, err := e.snapshot(ctx, d.an, *d.c, &s)
+	if err != nil {
+		return gate.Verdict{Kind: gate.Wait, Reason: events.SkipCooldown, Why: err.Error(), Delay: e.cfg.Wait}, snap
+	}
+	v := gate.Run(gate.Actions(e.gates), *d.c, snap)
+	if v.Kind != gate.Continue {
+		return v, snap
+	}
+	ok, w, err := e.Store.TakeToken(ctx, e.cfg.Budget, e.now())
+	if err != nil {
+		return gate.Verdict{Kind: gate.Wait, Reason: events.SkipBudget, Why: "the action budget cannot be read: " + err.Error(), Delay: e.cfg.Wait}, snap
+	}
+	if !ok {
+		return gate.BudgetSpent(w), snap
+	}
+	return v, snap
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/services/healer/fleet"
+	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
 )
 
@@ -46,6 +46,9 @@ func (e *Engine) emit(ctx context.Context, r events.Remediation) error {
 	if _, err := e.Emitter.Emit(ctx, events.RemediationSubject(r.Action, r.Target), &r); err != nil {
 		return err
 	}
+	if e.Observe != nil {
+		e.Observe(r)
+	}
 	e.log.Info().Str("action", r.Action).Str("target", r.Target).Str("phase", r.Phase).
 		Str("reason", r.Reason).Int("attempt", r.Attempt).Str("detail", r.Detail).Msg("remediation")
 	return nil
@@ -53,7 +56,7 @@ func (e *Engine) emit(ctx context.Context, r events.Remediation) error {
 
 // skip publishes a skipped decision; action "" means the policy's next one.
 func (e *Engine) skip(ctx context.Context, d *decision, action, reason, why string) error {
-	n := d.inc.Attempts + 1
+	n := d.c.Attempts + 1
 	if action == "" {
 		action = events.ActionEscalate
 		if d.pol != nil {
@@ -70,13 +73,13 @@ func (e *Engine) skip(ctx context.Context, d *decision, action, reason, why stri
 func (e *Engine) escalate(ctx context.Context, d *decision, reason, why string) error {
 	r := e.base(d, events.ActionEscalate, 0)
 	r.ID = CommandID(d.an.ID, events.ActionEscalate, 0) + "." + reason
-	r.Phase, r.Reason, r.Escalate, r.Attempt = events.PhaseSucceeded, reason, true, d.inc.Attempts
+	r.Phase, r.Reason, r.Escalate, r.Attempt = events.PhaseSucceeded, reason, true, d.c.Attempts
 	tried := "nothing"
-	if len(d.inc.Tried) > 0 {
-		tried = strings.Join(d.inc.Tried, ", ")
+	if len(d.c.Tried) > 0 {
+		tried = strings.Join(d.c.Tried, ", ")
 	}
 	r.Detail = why + "; tried: " + tried
-	r.Params = map[string]any{"tried": d.inc.Tried, "failures": d.inc.Failures, "summary": d.an.Summary, "severity": d.an.Severity}
+	r.Params = map[string]any{"tried": d.c.Tried, "failures": d.c.Failures, "summary": d.an.Summary, "severity": d.an.Severity}
 	if d.pol != nil {
 		r.Params["policy"] = d.pol.Name
 	}
@@ -104,24 +107,13 @@ func stepParams(s policy.Step) map[string]any {
 	return p
 }
 
-// nodeTargets are the nodes an anomaly names: its target, or for a
-// fleet-wide anomaly its nodes. Never "everything".
-func nodeTargets(an *events.Anomaly) []string {
-	if an.Target != events.FleetTarget {
-		return []string{an.Target}
-	}
-	return an.Nodes
-}
-
 func targetText(an *events.Anomaly, s policy.Step) string {
 	if s.Action == events.ActionRebalance {
 		return "the fleet"
 	}
-	ns := nodeTargets(an)
+	ns := gate.NodeTargets(an)
 	if len(ns) == 0 {
 		return "no node (empty target set)"
 	}
 	return "node " + strings.Join(ns, ", ")
 }
-
-func countOf(nodes []fleet.Node) fleet.Share { return fleet.Count(nodes) }

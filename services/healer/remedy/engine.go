@@ -1,8 +1,19 @@
 // Package remedy is the healer's decision loop: it takes anomalies from
-// the shared durable consumer, picks the policy's next action, passes it
-// through the safety checks, carries it out, verifies its post-condition
-// and resolves, retries or escalates. Every decision is a Remediation
-// event; a message is acknowledged only once its decision is durable.
+// the shared durable consumer, passes each delivery through the gates
+// (package gate), carries out the verdict or the policy's next action,
+// verifies its post-condition and resolves, retries or escalates. Every
+// decision is a Remediation event; a message is acknowledged only once its
+// decision is durable.
+//
+// One delivery of an open anomaly is: read its case and a gate.Snapshot
+// once (snapshot.go); run the pipeline; apply the verdict in one place
+// (open.go: the events, the bucket writes and the negative acknowledgement
+// with a delay); save the case. The gates read nothing else and write
+// nothing; the engine is the only writer. Before each try of a follow-up
+// step the engine reads a fresh snapshot and runs the action gates alone.
+// The deliveries come from service.Work, the shared durable work consumer:
+// a decision is Ack (durable), RetryIn (waiting, or not recorded) or Drop
+// (an event that is no usable anomaly).
 package remedy
 
 import (
@@ -16,14 +27,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/healer/executor/webhook"
 	"github.com/wsheal/wsheal/services/healer/fleet"
+	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
+	"github.com/wsheal/wsheal/services/healer/record"
 	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
-// ErrConsumer wraps a failure to bind the anomalies consumer.
+// ErrConsumer wraps a failure to bind or read the anomalies consumer.
 var ErrConsumer = errors.New("remedy: consumer")
 
 // Gateways sends commands to gateway nodes.
@@ -65,8 +79,10 @@ type Config struct {
 	Wait        time.Duration // re-evaluation while paused or blocked
 	DrainOver   time.Duration
 	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
-	IncidentTTL time.Duration // finished incidents are forgotten after this
+	CaseTTL     time.Duration // finished cases are forgotten after this
 	WarmUp      time.Duration // hear the fleet this long before deciding
+	// Learn tunes how the record orders a policy's ladder (gate.Choose).
+	Learn gate.Learn
 	// Now is the clock of every gate (backoff, flapping, age, budget,
 	// restore hold); default time.Now. Tests pass a fake one.
 	Now func() time.Time
@@ -82,17 +98,25 @@ type Deps struct {
 	Gateways Gateways
 	Restart  Restarter
 	Webhooks Webhooks
+	// Record is the healer's record of what each remedy did; nil: the
+	// ladders are tried as written and nothing is recorded.
+	Record *record.Store
+	// Observe, if set, sees every decision once it is published (metrics).
+	Observe func(events.Remediation)
 }
 
 // Engine decides and acts.
 type Engine struct {
 	cfg Config
 	Deps
-	log zerolog.Logger
+	log   zerolog.Logger
+	gates []gate.Gate
 
 	mu       sync.Mutex
 	inflight map[string]bool
 	targets  map[string]*sync.Mutex
+
+	rebalancing sync.Mutex // one rebalance at a time in this replica
 }
 
 // New returns an engine.
@@ -101,7 +125,14 @@ func New(cfg Config, d Deps, log zerolog.Logger) *Engine {
 		cfg.Now = time.Now
 	}
 	return &Engine{cfg: cfg, Deps: d, log: log.With().Str("component", "remedy").Logger(),
+		gates:    gate.Pipeline(cfg.limits()),
 		inflight: map[string]bool{}, targets: map[string]*sync.Mutex{}}
+}
+
+// limits are the thresholds of the gates.
+func (c Config) limits() gate.Limits {
+	return gate.Limits{PanicShare: c.PanicShare, MaxAge: c.MaxAge, FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow,
+		RetryCap: c.RetryCap, BlastShare: c.BlastShare, Wait: c.Wait, Backoff: c.Backoff, Budget: c.Budget}
 }
 
 // now reads the engine's clock.
@@ -127,53 +158,6 @@ func (e *Engine) InFlight() []string {
 	return out
 }
 
-// consumer binds the shared durable consumer, creating it on first use.
-func (e *Engine) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	c, err := e.JS.Consumer(ctx, events.StreamAnomalies, e.cfg.Durable)
-	if err == nil {
-		return e.retune(ctx, c)
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("%w: %w", ErrConsumer, err)
-	}
-	start := time.Now().Add(-e.cfg.Replay)
-	c, err = e.JS.CreateConsumer(ctx, events.StreamAnomalies, jetstream.ConsumerConfig{
-		Durable:       e.cfg.Durable,
-		Description:   "wsheal healer: every anomaly handled once across replicas",
-		FilterSubject: events.AnomaliesAll,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       e.cfg.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: e.cfg.MaxInFlight,
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
-		OptStartTime:  &start,
-	})
-	if err != nil {
-		// Another replica may have created it first.
-		if c2, err2 := e.JS.Consumer(ctx, events.StreamAnomalies, e.cfg.Durable); err2 == nil {
-			return c2, nil
-		}
-		return nil, fmt.Errorf("%w: create %s: %w", ErrConsumer, e.cfg.Durable, err)
-	}
-	return c, nil
-}
-
-// retune applies this replica's AckWait and in-flight bound to an existing
-// consumer; its start position is kept.
-func (e *Engine) retune(ctx context.Context, c jetstream.Consumer) (jetstream.Consumer, error) {
-	cfg := c.CachedInfo().Config
-	if cfg.AckWait == e.cfg.AckWait && cfg.MaxAckPending == e.cfg.MaxInFlight {
-		return c, nil
-	}
-	cfg.AckWait, cfg.MaxAckPending = e.cfg.AckWait, e.cfg.MaxInFlight
-	c2, err := e.JS.UpdateConsumer(ctx, events.StreamAnomalies, cfg)
-	if err != nil {
-		e.log.Warn().Err(err).Msg("consumer settings not updated; the existing ones apply")
-		return c, nil
-	}
-	return c2, nil
-}
-
 // Run handles anomalies until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
 	// Decide only once the fleet view has heard every live node: an empty
@@ -183,49 +167,37 @@ func (e *Engine) Run(ctx context.Context) error {
 		return nil
 	case <-time.After(e.cfg.WarmUp):
 	}
-	c, err := e.consumer(ctx)
-	if err != nil {
-		return err
-	}
-	sem := make(chan struct{}, e.cfg.MaxInFlight)
 	var wg sync.WaitGroup
-	cc, err := c.Consume(func(msg jetstream.Msg) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			e.handle(ctx, msg)
-		}()
-	}, jetstream.PullMaxMessages(e.cfg.MaxInFlight), jetstream.PullExpiry(5*time.Second))
-	if err != nil {
-		return fmt.Errorf("%w: consume: %w", ErrConsumer, err)
-	}
+	wg.Add(1)
+	go func() { defer wg.Done(); e.prune(ctx) }()
+	defer wg.Wait()
 	e.log.Info().Str("durable", e.cfg.Durable).Msg("handling anomalies")
-	e.prune(ctx)
-	cc.Stop()
-	wg.Wait()
+	err := service.Work{
+		Stream: events.StreamAnomalies, Durable: e.cfg.Durable, Filter: events.AnomaliesAll,
+		Description: "wsheal healer: every anomaly handled once across replicas",
+		AckWait:     e.cfg.AckWait, MaxInFlight: e.cfg.MaxInFlight, Replay: e.cfg.Replay,
+	}.Run(ctx, e.JS, e.handle, e.log)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConsumer, err)
+	}
 	return nil
 }
 
-// prune forgets finished incidents past their TTL, every tenth of it,
+// prune forgets finished cases past their TTL, every tenth of it,
 // until ctx ends.
 func (e *Engine) prune(ctx context.Context) {
-	t := time.NewTicker(max(e.cfg.IncidentTTL/10, time.Second))
+	t := time.NewTicker(max(e.cfg.CaseTTL/10, time.Second))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := e.Store.PruneIncidents(ctx, e.now().Add(-e.cfg.IncidentTTL))
+			n, err := e.Store.PruneCases(ctx, e.now().Add(-e.cfg.CaseTTL))
 			if err != nil && ctx.Err() == nil {
-				e.log.Warn().Err(err).Msg("incidents not pruned")
+				e.log.Warn().Err(err).Msg("cases not pruned")
 			} else if n > 0 {
-				e.log.Debug().Int("pruned", n).Msg("finished incidents forgotten")
+				e.log.Debug().Int("pruned", n).Msg("finished cases forgotten")
 			}
 		}
 	}
@@ -250,24 +222,6 @@ func (e *Engine) lock(target, id string) func() {
 		e.mu.Unlock()
 		m.Unlock()
 	}
-}
-
-// keepAlive tells the server the message is still being worked on.
-func (e *Engine) keepAlive(ctx context.Context, msg jetstream.Msg) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(max(e.cfg.AckWait/3, 50*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	return cancel
 }
 
 // DecodeAnomaly reads an anomaly event off the stream; anything else, or
@@ -295,17 +249,15 @@ func DecodeAnomaly(b []byte) (*events.Anomaly, error) {
 	return an, nil
 }
 
-func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) {
+// handle decides on one delivery; the work consumer acknowledges it,
+// delivers it again later, or drops it, as the outcome says.
+func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) service.Outcome {
 	an, err := DecodeAnomaly(msg.Data())
 	if err != nil {
-		e.log.Warn().Err(err).Str("subject", msg.Subject()).Msg("anomaly dropped")
-		_ = msg.Term()
-		return
+		return service.Drop("anomaly unusable: " + err.Error())
 	}
 	unlock := e.lock(an.Target, an.ID)
 	defer unlock()
-	stop := e.keepAlive(ctx, msg)
-	defer stop()
 	log := e.log.With().Str("anomaly", an.ID).Str("state", an.State).Logger()
 	var out outcome
 	if an.State == events.AnomalyResolved {
@@ -316,18 +268,15 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) {
 	switch {
 	case ctx.Err() != nil:
 		// Shutting down: the message comes back to a replica after AckWait.
-		return
+		return service.RetryIn(e.cfg.Wait)
 	case err != nil:
 		log.Error().Err(err).Msg("decision not recorded; retrying")
-		_ = msg.NakWithDelay(e.cfg.Wait)
+		return service.RetryIn(e.cfg.Wait)
 	case out.retryIn > 0:
 		log.Debug().Dur("retry_in", out.retryIn).Msg("waiting")
-		_ = msg.NakWithDelay(out.retryIn)
-	default:
-		if err := msg.DoubleAck(ctx); err != nil {
-			log.Warn().Err(err).Msg("ack lost; the decision is recorded and will be seen as done")
-		}
+		return service.RetryIn(out.retryIn)
 	}
+	return service.Ack()
 }
 
 // outcome of one delivery: done, or come back in retryIn.

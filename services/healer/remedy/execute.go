@@ -9,28 +9,11 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/services/healer/executor/webhook"
+	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
 	"github.com/wsheal/wsheal/services/healer/rebalance"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
-
-// targetsOf resolves a step's targets; an empty set comes with why.
-func (e *Engine) targetsOf(ctx context.Context, d *decision, s policy.Step) ([]string, string) {
-	switch s.Action {
-	case events.ActionRebalance:
-		if loads := e.loads(ctx)(); len(loads) < 2 {
-			return nil, fmt.Sprintf("%d accepting nodes: nothing to rebalance between", len(loads))
-		}
-		return []string{events.FleetTarget}, ""
-	case events.ActionWebhook:
-		return []string{d.an.Target}, ""
-	}
-	ns := nodeTargets(d.an)
-	if len(ns) == 0 {
-		return nil, "the anomaly names no node: an empty target set means no action"
-	}
-	return ns, ""
-}
 
 // loads returns a reader of the accepting nodes a rebalance may use:
 // hands-off and quarantined nodes are left out.
@@ -56,8 +39,15 @@ func (e *Engine) loads(ctx context.Context) func() []rebalance.Load {
 // execute carries out a step on its targets.
 func (e *Engine) execute(ctx context.Context, d *decision, s policy.Step, targets []string, id string, since time.Time) (string, error) {
 	if s.Action == events.ActionRebalance {
+		// One rebalance at a time: a restart's follow-up and an imbalance
+		// policy moving the same clients at once overshoot (each planned
+		// from counts the other was changing). The second reads the fleet
+		// afresh once the first is done, and mostly has nothing to move.
+		e.rebalancing.Lock()
+		defer e.rebalancing.Unlock()
 		res, err := rebalance.Run(ctx, rebalance.Params{ID: id, Bound: s.Bound, WaveFraction: s.WaveFraction,
 			WavePause: s.WavePause.D(), MaxWaves: s.MaxWaves}, e.loads(ctx), e.Gateways)
+		d.moved += res.Moved
 		detail := fmt.Sprintf("rebalanced in %d waves, moved %d connections, max/mean %.2f", res.Waves, res.Moved, res.Ratio)
 		return detail, err
 	}
@@ -81,19 +71,24 @@ func (e *Engine) executeOn(ctx context.Context, d *decision, s policy.Step, node
 	case events.ActionReconnect:
 		r, err := e.Gateways.Reconnect(ctx, node, events.ReconnectCommand{ID: id, Select: s.Select, Count: s.Count,
 			Fraction: s.Fraction, OverMS: s.Over.D().Milliseconds()})
+		d.moved += r.Selected
 		return fmt.Sprintf("%s: %d clients asked to reconnect (%s)", node, r.Selected, s.Select), err
 	case events.ActionResize:
 		return e.resize(ctx, s, node, id)
 	case events.ActionDrain:
 		r, err := e.Gateways.Drain(ctx, node, events.DrainCommand{ID: id, OverMS: e.cfg.DrainOver.Milliseconds(), Reason: d.an.Kind})
+		d.moved += r.Connections
 		return fmt.Sprintf("%s: draining %d connections over %d ms", node, r.Connections, r.OverMS), err
 	case events.ActionUndrain:
 		return node + ": accepting again", e.Gateways.Undrain(ctx, node, events.UndrainCommand{ID: id})
 	case events.ActionRestart:
+		if n, ok := e.Fleet.Get(node, time.Now()); ok && n.Healthy {
+			d.moved += n.Connections // a live node's restart closes them all
+		}
 		how, err := e.Restart.Restart(ctx, id, node, since)
 		return fmt.Sprintf("%s: restarted (%s)", node, how), err
 	case events.ActionWebhook:
-		err := e.Webhooks.Post(ctx, s.URL, webhook.Call{ID: id, Action: s.Action, Attempt: d.inc.Attempts,
+		err := e.Webhooks.Post(ctx, s.URL, webhook.Call{ID: id, Action: s.Action, Attempt: d.c.Attempts,
 			Target: node, Anomaly: d.an, SentAt: e.now().UTC()})
 		return "runbook " + s.URL + " called", err
 	}
@@ -129,14 +124,11 @@ func (e *Engine) resize(ctx context.Context, s policy.Step, node, id string) (st
 // quarantine drains the anomaly's nodes and leaves them out, then
 // escalates: a node that keeps failing after healing needs a person.
 func (e *Engine) quarantine(ctx context.Context, d *decision, why string) error {
-	sw, err := e.Switches(ctx)
-	if err != nil {
-		return err
-	}
-	for _, node := range nodeTargets(d.an) {
+	dry := d.snap.DryRun
+	for _, node := range gate.NodeTargets(d.an) {
 		r := e.base(d, events.ActionQuarantine, 1)
 		r.Target = node
-		if sw.DryRun {
+		if dry {
 			r.ID, r.Phase, r.Reason, r.DryRun = r.ID+".dry-run", events.PhaseSkipped, events.SkipDryRun, true
 			r.Detail = "would drain " + node + " and leave it out: " + why
 			if err := e.emit(ctx, r); err != nil {
@@ -148,15 +140,15 @@ func (e *Engine) quarantine(ctx context.Context, d *decision, why string) error 
 			return err
 		}
 	}
-	if sw.DryRun {
-		d.inc.Done, d.inc.Outcome = true, "dry-run"
+	if dry {
+		d.c.Done, d.c.Outcome = true, "dry-run"
 		return nil
 	}
 	return e.giveUp(ctx, d, events.SkipFlapping, why)
 }
 
 func (e *Engine) quarantineNode(ctx context.Context, d *decision, r events.Remediation, node, why string) error {
-	d.inc.Tried = append(d.inc.Tried, "quarantine "+node)
+	d.c.Tried = append(d.c.Tried, "quarantine "+node)
 	detail := node + " quarantined: " + why
 	if blast := e.blastOf(node); blast != "" {
 		detail += "; not drained: " + blast

@@ -60,7 +60,7 @@ func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets 
 		if ok, why := nodeHolds(s.Verify, n, known, since); !ok {
 			return false, id + ": " + why
 		}
-		if ok, why := newProcess(s.Action, d.inc.Before[id], n); !ok {
+		if ok, why := newProcess(s.Action, d.c.Before[id], n); !ok {
 			return false, id + ": " + why
 		}
 	}
@@ -74,7 +74,7 @@ func newProcess(action, before string, n fleet.Node) (bool, string) {
 	if action != events.ActionRestart || before == "" {
 		return true, ""
 	}
-	if cur := n.Identity(); cur == "" || cur == before {
+	if n.Identity() == "" || n.Runs(before) {
 		return false, "no heartbeat from a new process yet (still " + before + ")"
 	}
 	return true, ""
@@ -120,29 +120,29 @@ func (e *Engine) isResolved(ctx context.Context, an *events.Anomaly) (bool, erro
 	return last.ID == an.ID || !last.DetectedAt.Before(an.DetectedAt), nil
 }
 
-// resolved restores what an incident lowered (a node's admission) once
+// resolved restores what a case lowered (a node's admission) once
 // the anomaly resolved and the hold time passed.
 func (e *Engine) resolved(ctx context.Context, an *events.Anomaly) (outcome, error) {
-	inc, found, err := e.Store.Incident(ctx, an.ID)
-	if err != nil || !found || len(inc.Restore) == 0 {
+	c, found, err := e.Store.Case(ctx, an.ID)
+	if err != nil || !found || len(c.Restore) == 0 {
 		return done, err
 	}
 	at := an.ResolvedAt
 	if at.IsZero() {
 		at = an.DetectedAt
 	}
-	if wait := at.Add(inc.RestoreAfter).Sub(e.now()); wait > 0 {
+	if wait := at.Add(c.RestoreAfter).Sub(e.now()); wait > 0 {
 		return later(wait), nil
 	}
-	d := &decision{an: an, inc: &inc}
+	d := &decision{an: an, c: &c}
 	var restored []string
-	for _, node := range inc.Restore {
+	for _, node := range c.Restore {
 		id := CommandID(an.ID, "restore", 1)
 		_, err := e.Gateways.Resize(ctx, node, events.ResizeCommand{ID: id, Reset: true})
 		if err != nil && !errors.Is(err, events.ErrNoResponders) {
 			return done, fmt.Errorf("remedy: restore %s: %w", node, err)
 		}
-		r := e.base(d, events.ActionResize, inc.Attempts)
+		r := e.base(d, events.ActionResize, c.Attempts)
 		r.ID, r.Target, r.Params = id, node, map[string]any{"reset": true}
 		r.Phase, r.Detail = events.PhaseSucceeded, node+": admission restored to its configured limits"
 		if err != nil {
@@ -154,6 +154,6 @@ func (e *Engine) resolved(ctx context.Context, an *events.Anomaly) (outcome, err
 		restored = append(restored, node)
 	}
 	e.log.Info().Str("anomaly", an.ID).Str("nodes", strings.Join(restored, ",")).Msg("admission restored")
-	inc.Restore = nil
-	return done, e.Store.SaveIncident(ctx, inc)
+	c.Restore = nil
+	return done, e.Store.SaveCase(ctx, c)
 }

@@ -1,13 +1,15 @@
 // Package safety holds the healer's brakes: exponential backoff per
 // (target, action), a global token bucket, the blast-radius cap, the panic
-// threshold and flap detection. Each is a small, pure rule over inputs the
+// threshold, flap detection and the fleet hold on quarantines. Each is a small, pure rule over inputs the
 // caller provides, so that each can be tested alone.
 package safety
 
 import (
 	"math"
+	"slices"
 	"time"
 
+	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/services/healer/fleet"
 )
 
@@ -132,6 +134,17 @@ func Panic(nodes []fleet.Node, threshold float64) bool {
 // before now: it keeps failing after healing.
 func Flapping(heals []time.Time, now time.Time, window time.Duration, n int) bool {
 	return len(Recent(heals, now, window)) >= n
+}
+
+// FleetHolds reports whether a quarantine of node must wait: the fleet is
+// degraded as a whole (deg is the last fleet_degraded event, nil when
+// none) and the node is among the nodes it names, so it does not stand out
+// from healthy peers. A fleet_degraded that names no node holds every node.
+func FleetHolds(deg *events.Anomaly, node string) bool {
+	if deg == nil || deg.State != events.AnomalyOpen {
+		return false
+	}
+	return len(deg.Nodes) == 0 || slices.Contains(deg.Nodes, node)
 }
 
 // Recent keeps the heals within window before now.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/services/healer/fleet"
 	"github.com/wsheal/wsheal/services/healer/safety"
 )
@@ -106,5 +107,32 @@ func TestPanicAndFlapping(t *testing.T) {
 	}
 	if !safety.Flapping(append(heals, now), now, 10*time.Minute, 3) {
 		t.Fatal("three recent heals are a flap")
+	}
+}
+
+func TestFleetHoldsQuarantines(t *testing.T) {
+	open := func(nodes ...string) *events.Anomaly {
+		return &events.Anomaly{Kind: events.KindFleetDegraded, State: events.AnomalyOpen, Target: events.FleetTarget, Nodes: nodes}
+	}
+	resolved := open("n1", "n2")
+	resolved.State = events.AnomalyResolved
+	cases := []struct {
+		name string
+		deg  *events.Anomaly
+		node string
+		want bool
+	}{
+		{"no fleet anomaly ever", nil, "n1", false},
+		{"named by the open fleet anomaly", open("n1", "n2"), "n1", true},
+		{"stands out: not named", open("n1", "n2"), "n3", false},
+		{"an open fleet anomaly naming nobody holds everyone", open(), "n3", true},
+		{"resolved", resolved, "n1", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := safety.FleetHolds(c.deg, c.node); got != c.want {
+				t.Fatalf("FleetHolds = %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -43,18 +43,9 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 }
 
 // Key makes a KV key token of any string: kept as is when it only holds
-// letters, digits, '-' and '_', else base64url after '='.
-func Key(s string) string {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return "=" + base64.RawURLEncoding.EncodeToString([]byte(s))
-		}
-	}
-	if s == "" {
-		return "="
-	}
-	return s
-}
+// letters, digits, '-' and '_', else base64url after '=' (the encoding of
+// the record's keys too, events.RecordKeyToken).
+func Key(s string) string { return events.RecordKeyToken(s) }
 
 // unkey reverses Key.
 func unkey(k string) string {
@@ -156,6 +147,13 @@ func (s *Store) RecordAttempt(ctx context.Context, b safety.Backoff, target, act
 	return err
 }
 
+// Budget reads the shared budget as stored (not refilled).
+func (s *Store) Budget(ctx context.Context) (safety.Tokens, error) {
+	var t safety.Tokens
+	_, _, err := s.get(ctx, "budget", &t)
+	return t, err
+}
+
 // TakeToken spends a token of the budget shared by every replica; when
 // none is left it returns false and how long until one is.
 func (s *Store) TakeToken(ctx context.Context, b safety.Budget, now time.Time) (bool, time.Duration, error) {
@@ -187,10 +185,13 @@ func (s *Store) RecordHeal(ctx context.Context, node string, now time.Time, wind
 	return err
 }
 
-// Incident is the progress of the healer on one anomaly, written before
-// each action so that a replica that takes over after a crash carries on
-// from it (same attempt, same command ids).
-type Incident struct {
+// Case is the progress of the healer on one anomaly, written before each
+// action so that a replica that takes over after a crash carries on from
+// it (same attempt, same command ids). ("Incident" is the notifier's word
+// for what people see; a case is the healer's own record.) It is stored
+// under "incident.<anomaly>" with the field names of the record it
+// replaced, so replicas of either version read each other's cases.
+type Case struct {
 	AnomalyID string    `json:"anomaly_id"`
 	Kind      string    `json:"kind"`
 	Target    string    `json:"target"`
@@ -217,35 +218,44 @@ type Incident struct {
 	// when the attempt in flight began: a restart is verified only by
 	// heartbeats of another process.
 	Before map[string]string `json:"before,omitempty"`
+	// Order is the order of the policy's ladder chosen when the first
+	// attempt began (indices into its actions), and Choice why: every
+	// later attempt of the case walks the same order.
+	Order  []int                `json:"order,omitempty"`
+	Choice *events.RemedyChoice `json:"choice,omitempty"`
 }
 
-// Incident reads the progress on an anomaly; found false when new.
-func (s *Store) Incident(ctx context.Context, anomalyID string) (Incident, bool, error) {
-	var inc Incident
-	_, found, err := s.get(ctx, "incident."+Key(anomalyID), &inc)
-	return inc, found, err
+// caseKey is the bucket key of the case of an anomaly (the prefix of the
+// record the case replaced, kept so stored cases stay readable).
+func caseKey(anomalyID string) string { return "incident." + Key(anomalyID) }
+
+// Case reads the progress on an anomaly; found false when new.
+func (s *Store) Case(ctx context.Context, anomalyID string) (Case, bool, error) {
+	var c Case
+	_, found, err := s.get(ctx, caseKey(anomalyID), &c)
+	return c, found, err
 }
 
-// SaveIncident writes the progress.
-func (s *Store) SaveIncident(ctx context.Context, inc Incident) error {
-	return s.put(ctx, "incident."+Key(inc.AnomalyID), inc)
+// SaveCase writes the progress.
+func (s *Store) SaveCase(ctx context.Context, c Case) error {
+	return s.put(ctx, caseKey(c.AnomalyID), c)
 }
 
-// PruneIncidents deletes finished incidents opened before cutoff; it
-// returns how many went.
-func (s *Store) PruneIncidents(ctx context.Context, cutoff time.Time) (int, error) {
+// PruneCases deletes finished cases opened before cutoff; it returns how
+// many went.
+func (s *Store) PruneCases(ctx context.Context, cutoff time.Time) (int, error) {
 	ids, err := s.keys(ctx, "incident")
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, id := range ids {
-		inc, found, err := s.Incident(ctx, id)
+		c, found, err := s.Case(ctx, id)
 		if err != nil {
 			return n, err
 		}
-		if found && inc.Done && len(inc.Restore) == 0 && inc.Opened.Before(cutoff) {
-			if err := s.del(ctx, "incident."+Key(id)); err != nil {
+		if found && c.Done && len(c.Restore) == 0 && c.Opened.Before(cutoff) {
+			if err := s.del(ctx, caseKey(id)); err != nil {
 				return n, err
 			}
 			n++

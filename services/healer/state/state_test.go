@@ -99,29 +99,29 @@ func TestBackoffAndHealsPersist(t *testing.T) {
 	}
 }
 
-func TestPruneIncidents(t *testing.T) {
+func TestPruneCases(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
 	old := time.Now().Add(-48 * time.Hour)
-	for _, inc := range []state.Incident{
+	for _, inc := range []state.Case{
 		{AnomalyID: "old-done", Opened: old, Done: true},
 		{AnomalyID: "old-open", Opened: old},
 		{AnomalyID: "old-restore", Opened: old, Done: true, Restore: []string{"n1"}},
 		{AnomalyID: "new-done", Opened: time.Now(), Done: true},
 	} {
-		if err := s.SaveIncident(ctx, inc); err != nil {
+		if err := s.SaveCase(ctx, inc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.PruneIncidents(ctx, time.Now().Add(-24*time.Hour))
+	n, err := s.PruneCases(ctx, time.Now().Add(-24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d (%v), want 1", n, err)
 	}
-	if _, found, _ := s.Incident(ctx, "old-done"); found {
-		t.Fatal("the old finished incident is still there")
+	if _, found, _ := s.Case(ctx, "old-done"); found {
+		t.Fatal("the old finished case is still there")
 	}
 	for _, id := range []string{"old-open", "old-restore", "new-done"} {
-		if _, found, _ := s.Incident(ctx, id); !found {
+		if _, found, _ := s.Case(ctx, id); !found {
 			t.Fatalf("%s was pruned", id)
 		}
 	}

@@ -148,6 +148,13 @@ func (s *Store) EnterPanic(ctx context.Context, now time.Time) (bool, error) {
 	return entered, err
 }
 
+// Panicking reports whether the panic state is set.
+func (s *Store) Panicking(ctx context.Context) (bool, error) {
+	var p Panic
+	_, _, err := s.get(ctx, "panic", &p)
+	return p.Active, err
+}
+
 // LeavePanic clears the panic.
 func (s *Store) LeavePanic(ctx context.Context) error {
 	var p Panic

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 	"github.com/wsheal/wsheal/services/healer"
 )
 
@@ -24,7 +25,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := service.Serve(ctx, healer.ConfigFromEnv, healer.New); err != nil {
+	if err := tracing.Run(ctx, "healer", func(ctx context.Context) error { return service.Serve(ctx, healer.ConfigFromEnv, healer.New) }); err != nil {
 		fmt.Fprintln(os.Stderr, "healer:", err)
 		os.Exit(1)
 	}
