@@ -134,7 +134,7 @@ func (c Config) Validate() error {
 			"FLEET_SHARE/FLEET_MIN_NODES/FLEET_CLEAR_AFTER", "share in (0,1), min nodes and clear after >= 1"},
 		{c.ErrorShare <= c.LeaveErrorShare || c.StoreEnter <= c.StoreLeave || c.LimitEnter <= c.LimitLeave || c.LostShare <= c.LeaveLostShare,
 			"DP_*", "every enter threshold above its leave threshold"},
-		{c.Changes <= c.LeaveChanges || c.Window <= 0, "FLAP_*", "changes above leave changes, positive window"},
+		{c.Changes <= c.LeaveChanges || c.Window <= 0 || c.Settle < 0 || c.Settle >= c.Window, "FLAP_*", "changes above leave changes, positive window, 0 <= settle < window"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

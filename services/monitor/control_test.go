@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor"
 )
 
@@ -131,7 +132,10 @@ func TestHTTP(t *testing.T) {
 		has  string
 	}{
 		{"/healthz", 200, `"ok":true`},
+		{"/readyz", 200, `"ok":true`},
 		{"/", 200, "dashboard"},
+		{"/metrics", 200, `wsheal_monitor_detector_evaluations_total{scope="node"}`},
+		{"/metrics", 200, `wsheal_monitor_detector_evaluations_total{scope="liveness"}`},
 		{"/metrics", 200, `wsheal_monitor_nodes{state="healthy"} 2`},
 		{"/metrics", 200, `wsheal_monitor_node_connections{node="w1"} 100`},
 		{"/metrics", 200, `wsheal_monitor_events_total{type="io.wsheal.gateway.v1.heartbeat"}`},
@@ -200,8 +204,13 @@ func TestStaleSpikeDegradesNode(t *testing.T) {
 	natstest.Eventually(t, 5*time.Second, func() bool {
 		return count(stored(t, js), events.KindStaleSpike, "g1", events.AnomalyOpen) == 1
 	}, "stale_spike stored")
-	if a := firstOf(stored(t, js), events.KindStaleSpike, "g1"); a.Evidence.Metric != "stale_share" || a.Impact.Connections != 100 {
+	a := firstOf(stored(t, js), events.KindStaleSpike, "g1")
+	if a.Evidence.Metric != "stale_share" || a.Impact.Connections != 100 {
 		t.Fatalf("stored %+v", a)
+	}
+	series := `wsheal_monitor_anomalies_raised_total{kind="stale_spike",severity="` + a.Severity + `"}`
+	if metrics, err := service.Scrape(context.Background(), http.DefaultClient, "http://"+m.Addr()+"/metrics", ""); err != nil || metrics[series] != 1 {
+		t.Fatalf("%s = %v (%v)", series, metrics[series], err)
 	}
 	nodes[0].SetHealth(nil)
 	natstest.Eventually(t, 10*time.Second, func() bool {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -90,7 +91,8 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 	for _, d := range s.nodeDets {
 		if detect.Correlated[d.Kind()] {
 			nodes, _ := s.degradedBy(d.Degraded)
-			shifts = append(shifts, detect.Shift{Kind: d.Kind(), Nodes: nodes})
+			bad, _ := s.degradedBy(d.Bad)
+			shifts = append(shifts, detect.Shift{Kind: d.Kind(), Nodes: nodes, Now: bad})
 		}
 	}
 	// Nodes past the down threshold together are a shared hang, unless
@@ -99,12 +101,36 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 	if s.panic.Firing() {
 		silent = nil
 	}
-	shifts = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: silent})
-	if t := s.fleetDeg.Observe(now, active, shifts); t != nil {
+	shifts = append(shifts, detect.Shift{Kind: events.KindNodeHung, Nodes: silent, Now: silent})
+	lapsed := s.lapsed || s.warming(now)
+	s.lapsed = false
+	if t := s.fleetDeg.Observe(now, active, shifts, lapsed); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
 	s.release(ctx, now)
 	s.publishHeld()
+}
+
+// warming reports whether this monitor has yet to hear, since it
+// started, a health snapshot from every active node (for at most six
+// fleet rounds, or two of the longest snapshot interval): a fleet not
+// heard yet is not a healthy one, so a restarted monitor does not clear
+// fleet_degraded before it has seen the present.
+func (s *Service) warming(now time.Time) bool {
+	limit, known, unheard := 6*s.cfg.FleetEvery, 0, 0
+	s.view.Each(func(n *fleet.Node) {
+		if !n.Active() || n.Down != "" {
+			return
+		}
+		known++
+		if n.Health != nil {
+			limit = max(limit, 2*ms(n.Health.IntervalMS))
+		}
+		if !n.HealthHeard.After(s.since) {
+			unheard++
+		}
+	})
+	return now.Sub(s.since) < limit && (known == 0 || unheard > 0)
 }
 
 // release opens the held verdicts whose node stands out now (the kind is
@@ -113,15 +139,13 @@ func (s *Service) correlate(ctx context.Context, now time.Time) {
 func (s *Service) release(ctx context.Context, now time.Time) {
 	for key, t := range s.held {
 		d := s.detector(t.Kind)
-		n, known := s.view.Get(t.Target)
-		if d == nil || !known || !n.Active() {
-			delete(s.held, key)
-			continue
-		}
-		if s.holding(t.Kind, d.Degraded) {
-			continue
+		if d != nil && s.holding(t.Kind, d.Degraded) {
+			continue // (a restored verdict's node may not have been heard yet)
 		}
 		delete(s.held, key)
+		if n, known := s.view.Get(t.Target); d == nil || !known || !n.Active() {
+			continue
+		}
 		// It stands out: still firing, and its latest sample still bad (a
 		// node on its way back is left to clear by itself).
 		if d.Degraded(t.Target) && d.Bad(t.Target) {
@@ -140,6 +164,11 @@ func (s *Service) publishHeld() {
 	sort.Slice(list, func(i, j int) bool {
 		return list[i].Kind < list[j].Kind || list[i].Kind == list[j].Kind && list[i].Node < list[j].Node
 	})
+	if old := s.heldView.Load(); old == nil || !slices.EqualFunc(*old, list, func(a, b events.HeldVerdict) bool {
+		return a.Kind == b.Kind && a.Node == b.Node && a.Since.Equal(b.Since)
+	}) {
+		s.heldDirty = true
+	}
 	s.heldView.Store(&list)
 }
 

@@ -105,6 +105,7 @@ func (s *Service) onHealth(ctx context.Context, ev *events.Event, p *events.Heal
 	}
 	sample := detect.Sample{At: ev.Time, Health: h}
 	peers := s.peers(h.Node)
+	s.metrics.evaluations.WithLabelValues("node").Add(float64(len(s.nodeDets)))
 	for _, d := range s.nodeDets {
 		if t := d.Observe(sample, peers); t != nil {
 			s.judgeNode(ctx, d, *t, heard)
@@ -172,7 +173,10 @@ func (s *Service) change(node string, at time.Time, fn func(*fleet.Node)) {
 		return
 	}
 	s.log.Info().Str("node", node).Str("from", ch.From).Str("to", ch.To).Str("reason", ch.Reason).Msg("node state")
-	if fleet.Unhealthy(ch.To) && !s.fleetDeg.Firing() && !s.lateShared() {
-		s.flapping.Change(node, at) // a change the whole fleet shares is no node's flapping
+	if fleet.Unhealthy(ch.To) {
+		// A process that died stands out by itself; any other entry waits
+		// to see whether the fleet shared it (see detect.Flapping).
+		n, _ := s.view.Get(node)
+		s.flapping.Change(node, at, n.Down == events.KindNodeDown)
 	}
 }

@@ -12,6 +12,8 @@ type metrics struct {
 	events       *prometheus.CounterVec
 	connEvents   *prometheus.CounterVec
 	anomalies    *prometheus.CounterVec
+	raised       *prometheus.CounterVec
+	evaluations  *prometheus.CounterVec
 	probes       *prometheus.CounterVec
 	decodeErrors prometheus.Counter
 	dropped      prometheus.Counter
@@ -26,6 +28,11 @@ func newMetrics(s *Service) *metrics {
 			Help: "Notable connection events reported by gateways (suppressed ones included), by kind."}, []string{"kind"}),
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wsheal_monitor_anomalies_total",
 			Help: "Anomalies opened and resolved by this replica, by kind and state."}, []string{"kind", "state"}),
+		raised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wsheal_monitor_anomalies_raised_total",
+			Help: "Anomalies opened by this replica, by kind and severity."}, []string{"kind", "severity"}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wsheal_monitor_detector_evaluations_total",
+			Help: "Detector evaluations, by scope: node (a detector over one health snapshot), fleet (a fleet-wide detector's round), liveness (a heartbeat check of every node)."},
+			[]string{"scope"}),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "wsheal_monitor_probes_total",
 			Help: "Probes of silent nodes, by verdict (node_down or node_hung)."}, []string{"verdict"}),
 		decodeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "wsheal_monitor_decode_errors_total",
@@ -35,7 +42,10 @@ func newMetrics(s *Service) *metrics {
 		httpPanics: prometheus.NewCounter(prometheus.CounterOpts{Name: "wsheal_monitor_http_panics_total",
 			Help: "HTTP handler panics, each answered with 500."}),
 	}
-	s.reg.MustRegister(m.events, m.connEvents, m.anomalies, m.probes, m.decodeErrors, m.dropped, m.httpPanics,
+	for _, scope := range []string{"node", "fleet", "liveness"} {
+		m.evaluations.WithLabelValues(scope)
+	}
+	s.reg.MustRegister(m.events, m.connEvents, m.anomalies, m.raised, m.evaluations, m.probes, m.decodeErrors, m.dropped, m.httpPanics,
 		&fleetCollector{s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -45,7 +55,7 @@ var (
 	descNodeState = prometheus.NewDesc("wsheal_monitor_node_state", "1 for the node's current state.", []string{"node", "state"}, nil)
 	descConns     = prometheus.NewDesc("wsheal_monitor_node_connections", "Connections a node last reported.", []string{"node"}, nil)
 	descCapacity  = prometheus.NewDesc("wsheal_monitor_node_capacity", "Capacity a node last reported.", []string{"node"}, nil)
-	descRTT       = prometheus.NewDesc("wsheal_monitor_node_rtt_p99_ms", "A node's last reported p99 round trip.", []string{"node"}, nil)
+	descRTT       = prometheus.NewDesc("wsheal_monitor_node_rtt_p99_seconds", "A node's last reported p99 round trip of server pings.", []string{"node"}, nil)
 	descOpen      = prometheus.NewDesc("wsheal_monitor_anomalies_open", "Open anomalies, by kind.", []string{"kind"}, nil)
 	descPanic     = prometheus.NewDesc("wsheal_monitor_panic", "1 while the panic threshold holds node verdicts.", nil, nil)
 	descConnected = prometheus.NewDesc("wsheal_monitor_nats_connected", "1 while this replica is connected to NATS.", nil, nil)
@@ -72,7 +82,7 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(n.Connections()), n.ID)
 		ch <- prometheus.MustNewConstMetric(descCapacity, prometheus.GaugeValue, float64(n.Capacity()), n.ID)
 		if n.Health != nil {
-			ch <- prometheus.MustNewConstMetric(descRTT, prometheus.GaugeValue, n.Health.RTT.P99, n.ID)
+			ch <- prometheus.MustNewConstMetric(descRTT, prometheus.GaugeValue, n.Health.RTT.P99/1000, n.ID)
 		}
 	}
 	for state, k := range byState {

@@ -54,6 +54,9 @@ type Service struct {
 	probing   map[string]bool
 	held      map[string]detect.Transition // node verdicts held by the fleet correlation
 	blind     bool
+	lapsed    bool      // most of the fleet missed heartbeats at once since the last fleet round
+	heldDirty bool      // held changed since it was last saved
+	since     time.Time // when the state was restored
 	lastRound time.Time
 	lastSave  time.Time
 	parts     []Part
@@ -61,13 +64,14 @@ type Service struct {
 
 	heldView atomic.Pointer[[]events.HeldVerdict] // a copy of held for the control verbs
 
-	started   atomic.Bool
-	connected atomic.Bool
-	panicking atomic.Bool
-	saving    atomic.Bool
-	lastTick  atomic.Int64
-	addr      atomic.Value
-	wg        sync.WaitGroup
+	started    atomic.Bool
+	connected  atomic.Bool
+	panicking  atomic.Bool
+	saving     atomic.Bool
+	savingHeld atomic.Bool
+	lastTick   atomic.Int64
+	addr       atomic.Value
+	wg         sync.WaitGroup
 }
 
 // New builds a monitor from a validated config. Add dashboard handlers
@@ -165,9 +169,11 @@ func (s *Service) restore(ctx context.Context, em *events.Emitter) error {
 		return err
 	}
 	now := time.Now()
+	s.since = now
 	for _, a := range open {
 		s.seed(a, now)
 	}
+	s.restoreHeld(ctx, kv)
 	s.bootstrap(ctx, now)
 	s.log.Info().Int("open_anomalies", len(open)).Int("nodes", len(s.view.Nodes())).Msg("state restored")
 	return nil

@@ -33,6 +33,7 @@ func (s *Service) apply(ctx context.Context, t detect.Transition, window, now ti
 	got, fresh := s.ledger.Open(a)
 	if fresh {
 		s.metrics.anomalies.WithLabelValues(a.Kind, events.AnomalyOpen).Inc()
+		s.metrics.raised.WithLabelValues(got.Kind, got.Severity).Inc()
 		s.log.Warn().Str("anomaly_id", got.ID).Str("kind", got.Kind).Str("target", got.Target).Str("severity", got.Severity).
 			Float64("share", got.Impact.Share).Str("summary", got.Summary).Msg("anomaly open")
 	}

@@ -29,12 +29,18 @@ func (s *Service) tick(ctx context.Context) {
 		s.live.Blind(now)
 		s.blind = false
 	}
+	s.metrics.evaluations.WithLabelValues("liveness").Inc()
 	for _, lp := range s.live.Check(now) {
 		s.change(lp.Node, now, func(n *fleet.Node) { n.Late = true })
 	}
 	s.checkPanic(ctx, now, connected)
 	if !s.panic.Firing() && connected {
 		s.probeSilent(ctx)
+	}
+	lateShared := s.lateShared()
+	s.lapsed = s.lapsed || lateShared // read by the next fleet round
+	if s.fleetDeg.Firing() || s.panic.Firing() || lateShared {
+		s.flapping.Shared(now) // what nodes enter now is the fleet's, not theirs
 	}
 	for _, t := range s.flapping.Check(now) {
 		s.apply(ctx, t, t.Start.Truncate(s.cfg.WindowBucket), now)
@@ -45,6 +51,9 @@ func (s *Service) tick(ctx context.Context) {
 	if now.Sub(s.lastSave) >= 6*s.cfg.FleetEvery && connected && s.kv != nil {
 		s.lastSave = now
 		s.saveBaselines(ctx, s.kv)
+	}
+	if connected {
+		s.saveHeld(ctx)
 	}
 	s.forgetStopped(now)
 }
@@ -122,6 +131,10 @@ func (s *Service) checkPanic(ctx context.Context, now time.Time, connected bool)
 		s.fleetSilent(ctx, si, now, connected)
 	case cleared:
 		s.log.Info().Msg("panic over")
+		// Nodes still silent are judged one by one, each after a full down
+		// threshold from now: a fleet coming back does not come back in one
+		// instant, and the beats missed during the panic are the fleet's.
+		s.live.Blind(now)
 		s.apply(ctx, detect.Transition{Kind: events.KindFleetSilent, Target: events.FleetTarget, At: now}, time.Time{}, now)
 	}
 }
@@ -221,6 +234,7 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 			loads = append(loads, detect.Load{Node: n.ID, Connections: n.Connections()})
 		}
 	})
+	s.metrics.evaluations.WithLabelValues("fleet").Add(float64(2 + len(s.limits)))
 	if t := s.storm.Observe(now, snaps); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}

@@ -50,12 +50,14 @@ func (s *Service) runParts(ctx context.Context) {
 // routes registers the built-in endpoints:
 //
 //	GET /healthz              200 when connected to NATS and the loop runs, else 503
+//	GET /readyz               the same (a replica that cannot see the fleet cannot judge it)
 //	GET /metrics              Prometheus
 //	GET /api/fleet[?state=]   events.FleetStatus
 //	GET /api/nodes/{node}     events.NodeDetail (?history=N)
 //	GET /api/anomalies        events.AnomalyList (?kind=&target=)
 func (s *Service) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	s.mux.HandleFunc("GET /api/fleet", func(w http.ResponseWriter, r *http.Request) {
 		q := events.FleetStatusRequest{State: r.URL.Query().Get("state")}
@@ -89,7 +91,7 @@ func (s *Service) routes() {
 	})
 }
 
-// guard is the server's handler: /healthz open, /metrics behind
+// guard is the server's handler: /healthz and /readyz open, /metrics behind
 // METRICS_TOKEN, everything else (the dashboard, /api) behind
 // DASHBOARD_TOKEN, each when set; a panicking handler answers 500 and is
 // counted.
@@ -98,7 +100,7 @@ func (s *Service) guard() http.Handler {
 	dashboard := service.RequireToken(s.cfg.DashboardToken, s.mux)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz":
+		case "/healthz", "/readyz":
 			s.mux.ServeHTTP(w, r)
 		case "/metrics":
 			metrics.ServeHTTP(w, r)

@@ -27,6 +27,7 @@ func TestHTTPGuarded(t *testing.T) {
 		want        int
 	}{
 		{"/healthz", "", http.StatusOK},
+		{"/readyz", "", http.StatusOK},
 		{"/metrics", "", http.StatusUnauthorized},
 		{"/metrics", "dashboard-token-1", http.StatusUnauthorized},
 		{"/metrics", "metrics-token-1", http.StatusOK},

@@ -51,6 +51,8 @@ func (d *Dashboard) routes() {
 		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbIncidentList), req, &l), &l)
 	})
 	d.mux.HandleFunc("GET /dash/incidents/{id}", d.incident)
+	d.mux.HandleFunc("GET /dash/analytics", d.analytics)
+	d.mux.HandleFunc("GET /dash/records", d.records)
 	d.mux.HandleFunc("GET /dash/healer", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, d.healer(r.Context()))
 	})

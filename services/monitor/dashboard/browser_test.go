@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,13 +64,14 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	ctx := browser(t, chromium)
 	step := func(what string, timeout time.Duration, expr string) {
 		t.Helper()
+		start := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 		defer cancel()
 		if _, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
 			shot(t, ctx, "dashboard-failed.png")
-			t.Fatalf("%s: %v\n--- wsheal dev output ---\n%s", what, err, stack.out.String())
+			t.Fatalf("%s: %v\n--- wsheal dev output ---\n%s%s", what, err, stack.out.String(), stack.logTails())
 		}
-		t.Logf("seen: %s", what)
+		t.Logf("seen: %s (%s)", what, time.Since(start).Round(100*time.Millisecond))
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("open %s: %v", url, err)
@@ -99,13 +101,15 @@ func TestBrowserSeesANodeDieAndAnIncident(t *testing.T) {
 	step("an incident naming gw-2 appears", 30*time.Second, `[...document.querySelectorAll('#incidents tr[data-incident]')].some(r => r.textContent.includes("gw-2"))`)
 	step("its timeline shows", 15*time.Second, `document.querySelectorAll('#incident-detail .timeline li').length > 0`)
 	step("the feed shows the anomaly", 10*time.Second, `[...document.querySelectorAll('#feed li[data-kind="anomaly"]')].some(li => li.textContent.includes("gw-2"))`)
-	step("the healer's actions show its work on gw-2", 20*time.Second, `[...document.querySelectorAll('#actions tbody tr')].some(r => r.textContent.includes("gw-2"))`)
+	step("the healer's actions show its work on gw-2", 30*time.Second, `[...document.querySelectorAll('#actions tbody tr')].some(r => r.textContent.includes("gw-2"))`)
 	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 	defer ccancel()
 	if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`#fleet tr[data-node="gw-2"] td.node`))); err != nil {
 		t.Fatalf("click gw-2 with the mouse: %v", err)
 	}
 	step("gw-2's state history", 15*time.Second, `[...document.querySelectorAll('#fleet tr.nodedetail .nd li')].some(li => /healthy\s*→/.test(li.textContent))`)
+	step("the healer's record shows what a remedy did", 60*time.Second, `[...document.querySelectorAll('#records tbody tr[data-record]')].some(r =>
+		r.cells.length === 8 && /^\d+$/.test(r.cells[3].textContent) && Number(r.cells[3].textContent) > 0 && /%/.test(r.cells[4].textContent))`)
 	shot(t, ctx, "dashboard.png")
 	noScriptErrors(t, ctx)
 }
@@ -212,6 +216,7 @@ func dashboardURL(t *testing.T, s *stack, nc *nats.Conn) string {
 
 // stack is a `wsheal dev` child process.
 type stack struct {
+	dir         string // the data directory: JetStream and logs/*.log
 	natsURL     string
 	monitorPort int
 	out         *lockedBuffer
@@ -259,7 +264,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	pw.Close()
-	s := &stack{monitorPort: mon, out: &lockedBuffer{}}
+	s := &stack{dir: filepath.Join(dir, "data"), monitorPort: mon, out: &lockedBuffer{}}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -292,6 +297,28 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("wsheal dev printed no NATS URL\n%s", s.out)
 	}
 	return s
+}
+
+// logTails is the last lines of every service's log, for a failure
+// message: the temporary directory is gone once the test ends.
+func (s *stack) logTails() string {
+	files, _ := filepath.Glob(filepath.Join(s.dir, "logs", "*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		if strings.Contains(filepath.Base(f), "demo") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		fmt.Fprintf(&b, "--- %s (last %d lines) ---\n%s\n", filepath.Base(f), len(lines), strings.Join(lines, "\n"))
+	}
+	return b.String()
 }
 
 // freePorts finds n consecutive free ports on 127.0.0.1 and returns the first.

@@ -160,6 +160,23 @@ func TestMountedInTheMonitor(t *testing.T) {
 	if code := get(t, base, "/healthz", &health); code != http.StatusOK {
 		t.Fatalf("the monitor's /healthz is shadowed: %d %v", code, health)
 	}
+
+	// Connection analytics from the stored health snapshots.
+	var ends events.ConnEnds
+	ends.Add(90_000, 4, 9)
+	publish(t, pub, events.HealthSubject("gw-1"), &events.Health{Node: "gw-1", IntervalMS: 5000,
+		Ends: map[string]events.ConnEnds{events.CauseStale: ends}})
+	var an dashboard.Analytics
+	natstest.Eventually(t, 10*time.Second, func() bool {
+		an = dashboard.Analytics{}
+		return get(t, base, "/dash/analytics?since=5m", &an) == http.StatusOK && len(an.Rows) == 2
+	}, "gw-1's stale close in /dash/analytics")
+	if r := an.Rows[0]; r.Node != "gw-1" || r.Cause != events.CauseStale || !r.Failure || r.Closes != 1 || r.MeanS != 90 || r.InPer != 4 {
+		t.Fatalf("analytics row %+v", r)
+	}
+	if code := get(t, base, "/dash/analytics?since=30d", nil); code != http.StatusBadRequest {
+		t.Fatalf("since=30d: %d, want 400", code)
+	}
 }
 
 func TestErrorsSayWhatIsMissing(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package dashboard is the monitor's live web console: a fleet table with
 // each node's state, a chart of connections per node over time, RTT p99
 // and stale counts, a live event feed, incidents with their timelines and
-// reviews, and the healer's switches and recent actions.
+// reviews, the healer's switches and recent actions, and its record: what
+// each remedy did for each anomaly kind.
 //
 // It is decoupled from the monitor's internals: everything it shows comes
 // from NATS, exactly as `nats sub` and `nats req` would see it. It
@@ -26,4 +27,5 @@
 //	GET /dash/incidents        events.IncidentList from the notifier
 //	GET /dash/incidents/{id}   the incident with its timeline and review
 //	GET /dash/healer           the healer's status and recent actions
+//	GET /dash/records          the healer's record per (kind, class, remedy)
 package dashboard

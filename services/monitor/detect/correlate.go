@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,12 +17,12 @@ import (
 type CorrelationConfig struct {
 	Share      float64 `envconfig:"FLEET_SHARE" default:"0.5" desc:"a condition on more than this share of the active nodes is the fleet's: one fleet_degraded anomaly, no node remedy (like Envoy's max_ejection_percent)"`
 	MinNodes   int     `envconfig:"FLEET_MIN_NODES" default:"2" desc:"and it must be on at least this many nodes"`
-	ClearAfter int     `envconfig:"FLEET_CLEAR_AFTER" default:"6" desc:"fleet rounds with no shared condition before fleet_degraded clears (node verdicts of correlated kinds are held until then)"`
+	ClearAfter int     `envconfig:"FLEET_CLEAR_AFTER" default:"2" desc:"fleet rounds in a row in which most nodes' latest samples are good and the fleet shared no heartbeat lapse before fleet_degraded clears (node verdicts of correlated kinds are held until then)"`
 }
 
 // DefaultCorrelation returns the correlation defaults.
 func DefaultCorrelation() CorrelationConfig {
-	return CorrelationConfig{Share: 0.5, MinNodes: 2, ClearAfter: 6}
+	return CorrelationConfig{Share: 0.5, MinNodes: 2, ClearAfter: 2}
 }
 
 // Shared reports whether bad of active nodes is a fleet-wide shift.
@@ -39,16 +40,28 @@ var Correlated = map[string]bool{
 }
 
 // Shift is the nodes degraded by one correlated kind in a fleet round.
+// Nodes are degraded (the detector fires, or is one bad sample short of
+// firing); Now are those whose latest sample is bad too, the nodes in
+// the condition at this round.
 type Shift struct {
 	Kind  string
 	Nodes []string
+	Now   []string
 }
 
 // FleetDegraded raises one fleet-level anomaly while any correlated kind
-// is shared by most of the fleet, and clears after ClearAfter rounds with
-// none. While it fires, node verdicts of correlated kinds are held: the
-// fleet's own recent past is degraded, so no node stands out from
-// healthy peers.
+// is shared by most of the fleet. While it fires, node verdicts of
+// correlated kinds are held: the fleet's own recent past is degraded, so
+// no node stands out from healthy peers.
+//
+// Hysteresis: it fires in the first round in which a kind is shared by
+// nodes that are both degraded and bad in their latest sample; it clears
+// after ClearAfter rounds in a row in which no kind's latest samples are
+// bad on a shared set and the fleet shared no heartbeat lapse (a stall of
+// every node, as a loaded host gives, breaks the run). So it ends about
+// ClearAfter rounds after peers are healthy again, while the node
+// detectors, which clear on their own hysteresis, still hold their
+// verdicts until they clear.
 type FleetDegraded struct {
 	cfg  CorrelationConfig
 	gate Gate
@@ -69,11 +82,12 @@ func (d *FleetDegraded) Config() CorrelationConfig { return d.cfg }
 // Firing reports whether the fleet is degraded as a whole.
 func (d *FleetDegraded) Firing() bool { return d.gate.Firing() }
 
-// SharedShifts returns the shifts that more than Share of active nodes show.
+// SharedShifts returns the shifts that more than Share of active nodes
+// show now: degraded, with a bad latest sample.
 func (d *FleetDegraded) SharedShifts(active int, shifts []Shift) []Shift {
 	var out []Shift
 	for _, s := range shifts {
-		if d.cfg.Shared(len(s.Nodes), active) {
+		if d.cfg.Shared(len(both(s.Nodes, s.Now)), active) {
 			out = append(out, s)
 		}
 	}
@@ -81,13 +95,28 @@ func (d *FleetDegraded) SharedShifts(active int, shifts []Shift) []Shift {
 	return out
 }
 
-// Observe feeds one fleet round: active nodes and, per correlated kind,
-// the nodes degraded by it.
-func (d *FleetDegraded) Observe(at time.Time, active int, shifts []Shift) *Transition {
+// both returns the nodes in a and in b.
+func both(a, b []string) []string {
+	var out []string
+	for _, n := range a {
+		if slices.Contains(b, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Observe feeds one fleet round: active nodes, per correlated kind the
+// nodes degraded by it, and whether most of the fleet missed heartbeats
+// at once since the previous round.
+func (d *FleetDegraded) Observe(at time.Time, active int, shifts []Shift, lapsed bool) *Transition {
 	shared := d.SharedShifts(active, shifts)
 	v := Good
-	if len(shared) > 0 {
+	switch {
+	case len(shared) > 0:
 		v, d.last = Bad, shared
+	case lapsed && d.gate.Firing():
+		v = Hold // a shared stall: the fleet is not well yet
 	}
 	fired, cleared := d.gate.Observe(v, at)
 	if !fired && !cleared {

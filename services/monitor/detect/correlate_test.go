@@ -23,22 +23,53 @@ func TestCorrelationRule(t *testing.T) {
 }
 
 func TestFleetDegradedFiresOnceAndClears(t *testing.T) {
-	d := NewFleetDegraded(CorrelationConfig{Share: 0.5, MinNodes: 2, ClearAfter: 3})
-	all := []Shift{{Kind: events.KindRTTDegraded, Nodes: []string{"a", "b", "c"}}, {Kind: events.KindStaleSpike, Nodes: []string{"a"}}}
-	one := []Shift{{Kind: events.KindRTTDegraded, Nodes: []string{"b"}}}
-	rounds := [][]Shift{one, all, all, nil, all, nil, nil, one, one}
-	var ts []Transition
-	for i, r := range rounds {
-		if tr := d.Observe(at(i), 3, r); tr != nil {
-			ts = append(ts, *tr)
-		}
+	abc := []string{"a", "b", "c"}
+	all := []Shift{{Kind: events.KindRTTDegraded, Nodes: abc, Now: abc}, {Kind: events.KindStaleSpike, Nodes: []string{"a"}, Now: []string{"a"}}}
+	one := []Shift{{Kind: events.KindRTTDegraded, Nodes: []string{"b"}, Now: []string{"b"}}}
+	// Every node's detector still fires, but their latest samples are good:
+	// peers are healthy again, their gates clear on their own hysteresis.
+	recovering := []Shift{{Kind: events.KindRTTDegraded, Nodes: abc, Now: []string{"c"}}}
+	type round struct {
+		shifts []Shift
+		lapsed bool
 	}
-	if got := trace(ts); got != "open@1 clear@7" {
-		t.Fatalf("trace %q", got)
+	cases := []struct {
+		name   string
+		clear  int
+		rounds []round
+		want   string
+	}{
+		{"opens once, clears after ClearAfter good rounds", 3,
+			[]round{{one, false}, {all, false}, {all, false}, {nil, false}, {all, false}, {nil, false}, {nil, false}, {one, false}, {one, false}}, "open@1 clear@7"},
+		{"clears once peers' latest samples are good", 2,
+			[]round{{all, false}, {recovering, false}, {recovering, false}, {recovering, false}}, "open@0 clear@2"},
+		{"a shared heartbeat lapse keeps it open", 2,
+			[]round{{all, false}, {nil, true}, {nil, false}, {nil, true}, {nil, false}, {nil, false}}, "open@0 clear@5"},
+		{"detectors firing on good samples open nothing", 2,
+			[]round{{recovering, false}, {recovering, false}, {recovering, false}}, ""},
+		{"a shared lapse alone opens nothing", 2,
+			[]round{{nil, true}, {nil, true}, {one, true}}, ""},
 	}
-	o := ts[0]
-	if o.Target != events.FleetTarget || len(o.Nodes) != 3 || o.Evidence.Value != 1 || o.Severity != events.SeverityWarning {
-		t.Fatalf("open %+v", o)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewFleetDegraded(CorrelationConfig{Share: 0.5, MinNodes: 2, ClearAfter: c.clear})
+			var ts []Transition
+			for i, r := range c.rounds {
+				if tr := d.Observe(at(i), 3, r.shifts, r.lapsed); tr != nil {
+					ts = append(ts, *tr)
+				}
+			}
+			if got := trace(ts); got != c.want {
+				t.Fatalf("trace %q, want %q", got, c.want)
+			}
+			if len(ts) == 0 {
+				return
+			}
+			o := ts[0]
+			if o.Target != events.FleetTarget || len(o.Nodes) != 3 || o.Evidence.Value != 1 || o.Severity != events.SeverityWarning {
+				t.Fatalf("open %+v", o)
+			}
+		})
 	}
 }
 

@@ -24,14 +24,15 @@
 //	storm       fleet accept rate >= 500/s or rejected upgrades >= 50/s; leaves below 250/s and 10/s
 //	imbalance   max/mean connections >= 1.5 with the hottest >= 5 above the mean, over >= 2 nodes;
 //	            leaves below 1.2 (or under 2.5 above the mean): relative, so a fleet of any size balances
-//	flapping    >= 6 entries of a node into suspect, down or degraded in 5 min; leaves at <= 2
-//	            (entries the whole fleet shares do not count)
+//	flapping    >= 6 entries of a node into suspect, down or degraded in 5 min; leaves at <= 2;
+//	            an entry counts after 5 s, and not if the fleet shared a lapse within 5 s of it
 //	dp errors   failed subscribes+publishes >= 20 % of those answered (and >= 5); leaves below 5 %
 //	not recov.  resumes answered recovered:false >= 50 % (and >= 5); leaves below 10 %
 //	store_full  store used / limit or stream bytes / max bytes >= 0.9 on any node; leaves below 0.8
 //	consumers   consumers / limit or channels / limit >= 0.9 on any node; leaves below 0.8
-//	fleet       a correlated kind on more than 50 % of the active nodes and on >= 2; clears after
-//	            6 fleet rounds with none
+//	fleet       a correlated kind degraded, with a bad latest sample, on more than 50 % of the
+//	            active nodes and on >= 2; clears after 2 fleet rounds in a row with no kind bad
+//	            on a shared set and no shared heartbeat lapse (about 10 s after peers are well)
 //
 // # Correlation before remediation
 //
@@ -55,13 +56,36 @@
 //     healer's policy only escalates it: it pages or informs, and never
 //     restarts, drains, reconnects, quarantines or rebalances.
 //   - while a kind is shared, and as long as fleet_degraded fires (the
-//     fleet's own recent past: it clears after FLEET_CLEAR_AFTER rounds
-//     with no shared kind), node verdicts of correlated kinds are held. A
-//     held verdict opens as a node anomaly once the fleet is healthy again
-//     and the node still fires: then it stands out from healthy peers. A
-//     verdict that clears while held is dropped.
+//     fleet's own recent past), node verdicts of correlated kinds are
+//     held. A held verdict opens as a node anomaly once the fleet is
+//     healthy again and the node still fires with a bad latest sample: then
+//     it stands out from healthy peers. A verdict that clears while held is
+//     dropped.
+//   - hysteresis of fleet_degraded: it enters on nodes that are degraded
+//     and bad in their latest sample (a detector still firing on good
+//     samples is a node on its way back), and leaves after
+//     FLEET_CLEAR_AFTER (2) fleet rounds in a row in which no kind's
+//     latest samples are bad on a shared set and the fleet shared no
+//     heartbeat lapse: about 10 s after peers are healthy, while a stall
+//     of the whole fleet every few seconds keeps it open. An RTT snapshot
+//     from fewer than RTT_MIN_PONGS pongs (the clients still away after a
+//     stall) is no bad sample: the node's RTT verdict stands, but it is not
+//     bad now, so the last sample of the stall does not keep the fleet
+//     degraded until the clients are back. The node
+//     detectors keep their own hysteresis, so held verdicts stay held until
+//     their kind is no longer shared.
 //   - a node hung while most of the fleet misses heartbeats too gets no
-//     node_hung; lapses the fleet shares feed no flapping count.
+//     node_hung.
+//   - flapping: an entry of a node into suspect, down or degraded counts
+//     only after FLAP_SETTLE (5 s), and not at all if the fleet shared a
+//     heartbeat lapse, fleet_degraded or fleet_silent within FLAP_SETTLE of
+//     it (the nodes of a stalled host fall late one after the other within
+//     a beat interval, so the first cannot know at once). A dead process
+//     (node_down) counts at once. The healer, for its part, decides no
+//     quarantine of a node that the open fleet_degraded names.
+//   - state: the held verdicts are kept under "held" in wsheal_monitor, and
+//     fleet_degraded is an open anomaly there too, so a restarted monitor
+//     or another replica holds what was held.
 //
 // With 3 nodes, one sick node is healed and two are the fleet's; with 2
 // nodes, one is healed and both are the fleet's; with 10 nodes, up to 5

@@ -105,7 +105,7 @@ func TestFlapping(t *testing.T) {
 			ci := 0
 			for _, check := range c.checks {
 				for ci < len(c.changes) && c.changes[ci] <= check {
-					d.Change("n1", t0.Add(c.changes[ci]))
+					d.Change("n1", t0.Add(c.changes[ci]), false)
 					ci++
 				}
 				for _, tr := range d.Check(t0.Add(check)) {

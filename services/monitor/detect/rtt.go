@@ -42,15 +42,22 @@ type Baseline struct {
 // baseline, or stands out of the fleet (mean + K standard deviations of
 // the other nodes). The baseline learns only from good samples, so a
 // lasting degradation does not become the new normal.
+//
+// A snapshot from fewer than MinPongs pongs is no evidence: the gate keeps
+// its state (a firing node stays firing, a bad run is not broken), but the
+// node's latest sample no longer counts as bad (Bad), so that a fleet whose
+// clients are still away after a shared stall is not held degraded by the
+// last sample taken during the stall.
 type RTT struct {
 	cfg   RTTConfig
 	base  map[string]*baseline
 	gates gates
+	quiet map[string]bool // the latest snapshot had too few pongs
 }
 
 // NewRTT returns an RTT degradation detector.
 func NewRTT(cfg RTTConfig, h Hysteresis) *RTT {
-	return &RTT{cfg: cfg, base: map[string]*baseline{}, gates: newGates(h.FireAfter, h.ClearAfter)}
+	return &RTT{cfg: cfg, base: map[string]*baseline{}, gates: newGates(h.FireAfter, h.ClearAfter), quiet: map[string]bool{}}
 }
 
 // Kind implements NodeDetector.
@@ -115,7 +122,8 @@ func (d *RTT) judge(node string, p99 float64, peers []Sample) (Verdict, string, 
 // Observe implements NodeDetector.
 func (d *RTT) Observe(s Sample, peers []Sample) *Transition {
 	h := s.Health
-	if h.RTT.Samples < d.cfg.MinPongs {
+	d.quiet[h.Node] = h.RTT.Samples < d.cfg.MinPongs
+	if d.quiet[h.Node] {
 		return nil
 	}
 	v, metric, ref, limit := d.judge(h.Node, h.RTT.P99, peers)
@@ -174,10 +182,11 @@ func (d *RTT) Seed(node string, start time.Time) { d.gates.Seed(node, start) }
 func (d *RTT) Degraded(node string) bool { return d.gates.Degraded(node) }
 
 // Bad implements NodeDetector.
-func (d *RTT) Bad(node string) bool { return d.gates.Bad(node) }
+func (d *RTT) Bad(node string) bool { return d.gates.Bad(node) && !d.quiet[node] }
 
 // Forget implements NodeDetector.
 func (d *RTT) Forget(node string) {
 	d.gates.Forget(node)
 	delete(d.base, node)
+	delete(d.quiet, node)
 }

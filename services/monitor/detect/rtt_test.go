@@ -2,6 +2,7 @@ package detect
 
 import (
 	"testing"
+	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
 )
@@ -64,5 +65,27 @@ func TestRTTRestore(t *testing.T) {
 	// No warm-up after a restore: a degradation right away is seen.
 	if got := trace(feed(d2, gen(repeat(60, 3), p99), nil)); got != "open@2" {
 		t.Fatalf("restored detector: %q", got)
+	}
+}
+
+func TestRTTSnapshotWithoutPongsIsNoBadSample(t *testing.T) {
+	d := NewRTT(DefaultRTT(), DefaultHysteresis())
+	feed(d, gen(join(repeat(10, 6), repeat(80, 3)), p99), nil)
+	if !d.Degraded("n1") || !d.Bad("n1") {
+		t.Fatal("a degraded node with a bad latest sample is not reported so")
+	}
+	// Its clients are away: snapshots from too few pongs.
+	quiet := Sample{At: t0.Add(time.Minute), Health: events.Health{Node: "n1", IntervalMS: 5000, RTT: events.RTT{P99: 0, Samples: 2}}}
+	if tr := d.Observe(quiet, nil); tr != nil {
+		t.Fatalf("a snapshot without evidence moved the gate: %+v", tr)
+	}
+	if !d.Degraded("n1") || d.Bad("n1") {
+		t.Fatalf("without pongs: degraded %v (want true: the verdict stands), bad %v (want false: no bad sample now)", d.Degraded("n1"), d.Bad("n1"))
+	}
+	// Clients back and still slow: bad again.
+	slow := Sample{At: t0.Add(2 * time.Minute), Health: events.Health{Node: "n1", IntervalMS: 5000, RTT: events.RTT{P99: 80, Samples: 100}}}
+	d.Observe(slow, nil)
+	if !d.Bad("n1") {
+		t.Fatal("a bad sample after the quiet one is not bad")
 	}
 }

@@ -228,10 +228,20 @@ func (l *Ledger) claim(ctx context.Context, key string, rec Record) (Record, uin
 	return stored, kve.Revision(), nil
 }
 
+// publish emits an anomaly event inside the span that starts its trace:
+// the healer's decision and the notifier's incident join it through the
+// message's traceparent header.
 func (l *Ledger) publish(ctx context.Context, a events.Anomaly) error {
 	octx, cancel := context.WithTimeout(ctx, l.op)
 	defer cancel()
+	octx, end := events.StartSpan(octx, "anomaly "+a.State+" "+a.Kind, events.Attr{Key: "wsheal.anomaly.id", Value: a.ID},
+		events.Attr{Key: "wsheal.anomaly.kind", Value: a.Kind}, events.Attr{Key: "wsheal.anomaly.target", Value: a.Target},
+		events.Attr{Key: "wsheal.anomaly.severity", Value: a.Severity})
 	_, err := l.em.Emit(octx, events.AnomalySubject(a.Kind, a.Target), &a)
+	end(err)
+	if tid := events.TraceID(octx); tid != "" && err == nil {
+		l.log.Debug().Str("anomaly_id", a.ID).Str("state", a.State).Str("trace_id", tid).Msg("anomaly published")
+	}
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 	"github.com/wsheal/wsheal/services/monitor"
 	"github.com/wsheal/wsheal/services/monitor/dashboard"
 )
@@ -17,7 +18,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := service.Serve(ctx, monitor.ConfigFromEnv, dashboard.NewMonitor); err != nil {
+	if err := tracing.Run(ctx, "monitor", func(ctx context.Context) error {
+		return service.Serve(ctx, monitor.ConfigFromEnv, dashboard.NewMonitor)
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, "monitor:", err)
 		os.Exit(1)
 	}

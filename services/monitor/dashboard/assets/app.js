@@ -289,7 +289,7 @@ function renderHealer() {
     for (const ho of st.hands_off || []) sw.push(`<span class="sw on-warn">hands-off<b>${esc(ho.node)}</b></span>`);
     for (const q of st.quarantined || []) sw.push(`<span class="sw on-bad">quarantined<b>${esc(q)}</b></span>`);
     if ((st.in_flight || []).length) sw.push(`<span class="sw on-warn">in flight<b>${st.in_flight.length}</b></span>`);
-    $("healer-sub").textContent = "instance " + st.instance;
+    $("healer-sub").textContent = "instance " + st.instance + (h.stale ? " · actions not refreshed: " + h.stale : "");
   } else {
     sw.push(`<span class="err">${esc(h.status_error || "no status")}</span>`);
     $("healer-sub").textContent = "";
@@ -308,10 +308,37 @@ function renderHealer() {
     <td class="reason" title="${esc(a.detail)}">${esc([a.kind, a.reason, a.detail].filter(Boolean).join(" · "))}</td></tr>`).join("");
 }
 
+// ---- healer record ----
+function renderRecords(v) {
+  const tb = $("records").tBodies[0];
+  const rs = v.records || [];
+  if (!rs.length) {
+    tb.innerHTML = `<tr class="empty"><td colspan="8">${v.error ? esc(v.error) : "no remedy tried yet"}</td></tr>`;
+    return;
+  }
+  tb.innerHTML = rs.map((r) => `<tr data-record="${esc(r.kind + "." + r.class + "." + r.remedy)}"><td>${esc(r.kind)}</td><td>${esc(r.remedy)}</td><td>${esc(r.class)}</td>
+    <td class="num">${r.attempts}</td><td class="num">${r.successes}/${r.attempts} · ${(r.success_rate * 100).toFixed(0)}%</td>
+    <td class="num">${r.median_verify_ms ? dur(r.median_verify_ms) : "–"}</td><td class="num">${r.streak}</td>
+    <td class="mono" title="oldest first: + worked, x failed">${esc(r.last)}</td></tr>`).join("");
+}
+function loadRecords() {
+  getJSON("dash/records").then(renderRecords, (e) => renderRecords({ error: e.message }));
+}
+
+// setHealer shows a healer view. A refresh whose actions half failed keeps
+// the actions already shown, marked stale, rather than blanking them.
+function setHealer(h) {
+  if (h.actions_error && !(h.actions || []).length && S.healer && (S.healer.actions || []).length) {
+    h.actions = S.healer.actions;
+    h.stale = h.actions_error;
+  }
+  S.healer = h;
+  renderHealer();
+}
 let healerTimer = 0;
 function loadHealerSoon() {
   clearTimeout(healerTimer);
-  healerTimer = setTimeout(() => getJSON("dash/healer").then((h) => { S.healer = h; renderHealer(); }, () => {}), 300);
+  healerTimer = setTimeout(() => getJSON("dash/healer").then(setHealer, () => {}), 300);
 }
 
 // ---- live stream ----
@@ -343,7 +370,7 @@ function openStream() {
     if (it.kind === "incident" || it.kind === "review") loadIncidentsSoon();
     if (it.kind === "remediation") loadHealerSoon();
   });
-  es.addEventListener("healer", (e) => { S.healer = JSON.parse(e.data); renderHealer(); });
+  es.addEventListener("healer", (e) => setHealer(JSON.parse(e.data)));
 }
 function onTick(m) {
   S.lastTick = Date.now();
@@ -368,6 +395,37 @@ function trim() {
   for (const n in S.health) while (S.health[n].length && S.health[n][0].t < t0) S.health[n].shift();
 }
 
+// Connection analytics: ends by node and close cause over the range,
+// summed by the monitor from the gateways' health snapshots.
+async function loadAnalytics() {
+  const range = $("an-range").value;
+  try {
+    const a = await getJSON("dash/analytics?since=" + encodeURIComponent(range));
+    S.analytics = a.rows || [];
+    S.anErr = "";
+    S.anSnaps = a.snapshots;
+  } catch (e) {
+    S.anErr = e.message;
+  }
+  renderAnalytics();
+}
+function secs(s) { return dur(s * 1000); }
+function renderAnalytics() {
+  const tb = $("analytics").tBodies[0];
+  const rows = S.analytics || [];
+  $("an-sub").innerHTML = S.anErr ? `<span class="err">${esc(S.anErr)}</span>` : `${S.anSnaps || 0} health snapshots`;
+  if (!rows.length) {
+    tb.innerHTML = `<tr class="empty"><td colspan="9">${S.anErr ? "unavailable" : "no connection ended in the range"}</td></tr>`;
+    return;
+  }
+  tb.innerHTML = rows.map((r) => `<tr data-node="${esc(r.node)}" data-cause="${esc(r.cause)}" class="${r.failure ? "failure" : ""}">
+      <td>${r.node === "*" ? "fleet" : esc(r.node)}</td><td>${esc(r.cause)}${r.failure ? " <span class=\"err\">failure</span>" : ""}</td>
+      <td class="num">${r.closes}</td><td class="num">${(100 * r.share).toFixed(1)}%</td>
+      <td class="num">${secs(r.mean_s)}</td><td class="num">${secs(r.p50_s)}</td><td class="num">${secs(r.p90_s)}</td>
+      <td class="num">${r.msgs_in_per_conn.toFixed(1)}</td><td class="num">${r.msgs_out_per_conn.toFixed(1)}</td></tr>`).join("");
+}
+$("an-range").addEventListener("change", loadAnalytics);
+
 async function boot(first) {
   try {
     const snap = await getJSON("dash/snapshot");
@@ -383,8 +441,10 @@ async function boot(first) {
   }
   getJSON("dash/fleet").then(setFleet, (e) => { S.fleetErr = e.message; })
     .finally(() => { renderHeader(); renderFleet(); renderCharts(); });
-  getJSON("dash/healer").then((h) => { S.healer = h; renderHealer(); }, () => {});
+  getJSON("dash/healer").then(setHealer, () => {});
   loadIncidents();
+  loadAnalytics();
+  loadRecords();
   if (first) openStream();
 }
 
@@ -397,6 +457,8 @@ setInterval(() => {
   renderIncidents();
 }, 1000);
 setInterval(loadIncidents, 10000);
+setInterval(loadAnalytics, 30000);
+setInterval(loadRecords, 5000);
 window.addEventListener("resize", renderCharts);
 renderFilters();
 boot(true);
