@@ -66,3 +66,33 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestDeprecatedAlertmanagerURL(t *testing.T) {
+	t.Setenv("WSHEAL_NOTIFIER_ALERTMANAGER_URL", "http://receiver.test/hook")
+	t.Setenv("WSHEAL_NOTIFIER_ESCALATION", "alertmanager")
+	t.Setenv("WSHEAL_NOTIFIER_SUMMARY_SINKS", "alertmanager,alertmanager-webhook")
+	c, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.Policy()
+	if got := strings.Join(c.Sinks(), ","); got != sink.AlertmanagerWebhook || c.WebhookFormatURL() != "http://receiver.test/hook" {
+		t.Fatalf("old ALERTMANAGER_URL: sinks %s url %s", got, c.WebhookFormatURL())
+	}
+	if p.Levels[0].Sinks[0] != sink.AlertmanagerWebhook || strings.Join(p.SummarySinks, ",") != sink.AlertmanagerWebhook {
+		t.Fatalf("old name not mapped: %+v", p)
+	}
+	// With the API configured, "alertmanager" is the API v2 sink again.
+	t.Setenv("WSHEAL_NOTIFIER_ALERTMANAGER_API_URL", "http://am.test:9093")
+	if c, err = ConfigFromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = c.Policy()
+	if got := strings.Join(c.Sinks(), ","); got != sink.Alertmanager+","+sink.AlertmanagerWebhook || p.Levels[0].Sinks[0] != sink.Alertmanager {
+		t.Fatalf("with the API: sinks %s policy %+v", got, p)
+	}
+	t.Setenv("WSHEAL_NOTIFIER_ALERTMANAGER_WEBHOOK_URL", "http://other.test/")
+	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "ALERTMANAGER_WEBHOOK_URL") {
+		t.Fatalf("conflicting URLs: %v", err)
+	}
+}

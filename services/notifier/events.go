@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -64,7 +65,14 @@ func (s *Service) dispatch(ctx context.Context, c consumer, msg jetstream.Msg, l
 		_ = msg.Term()
 		return
 	}
+	ctx, end := events.StartConsume(ctx, "notifier handle "+ev.Type, nats.Header(msg.Headers()),
+		events.Attr{Key: "messaging.destination.name", Value: msg.Subject()}, events.Attr{Key: "messaging.message.id", Value: ev.ID})
 	err = c.handle(ctx, ev)
+	if errors.Is(err, incident.ErrRetry) || errors.Is(err, incident.ErrNoAnomaly) {
+		end(nil) // waiting for the anomaly, or nothing to do: not a failure
+	} else {
+		end(err)
+	}
 	switch {
 	case err == nil:
 		_ = msg.Ack()

@@ -150,6 +150,7 @@ func newEnv(t *testing.T) *env {
 	}
 	c := &e.cfg
 	c.URL = e.nats.URL()
+	c.Listen = "off" // a test that scrapes picks its own address
 	c.Tick, c.ReviewDelay = 50*time.Millisecond, 300*time.Millisecond
 	c.RetryInitial, c.RetryMax, c.RetryAttempts = 20*time.Millisecond, 100*time.Millisecond, 20
 	c.Rate, c.UnhealedAfter, c.Repeat = 0, 0, 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +23,7 @@ import (
 	"github.com/wsheal/wsheal/services/notifier/pipeline"
 	"github.com/wsheal/wsheal/services/notifier/sink"
 	"github.com/wsheal/wsheal/services/notifier/sink/alertmanager"
+	"github.com/wsheal/wsheal/services/notifier/sink/amwebhook"
 	"github.com/wsheal/wsheal/services/notifier/sink/pagerduty"
 	"github.com/wsheal/wsheal/services/notifier/sink/slack"
 	"github.com/wsheal/wsheal/services/notifier/sink/webhook"
@@ -38,6 +40,16 @@ type Service struct {
 	js  jetstream.JetStream
 	eng *incident.Engine
 	pub publisher
+
+	metrics *metrics
+	live    atomic.Pointer[running] // set once the service runs
+}
+
+// running is what scrapes read once Run has built it.
+type running struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	eng *incident.Engine
 }
 
 // New checks the config and returns a service ready to Run.
@@ -47,19 +59,28 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 	}
 	// Sink URLs and keys are secrets: no log line, event or reply shows them.
 	redact.Register(cfg.SlackURL, cfg.WebhookURL, cfg.WebhookSecret, cfg.PagerDutyRoutingKey,
-		cfg.AlertmanagerURL)
+		cfg.AlertmanagerURL, cfg.AMWebhookURL, cfg.AlertmanagerAPIURL)
 	inst := cfg.Instance
 	if inst == "" {
 		inst = service.Instance()
 	}
-	return &Service{cfg: cfg, instance: inst,
-		log: log.With().Str("service", events.ServiceNotifier).Str("instance", inst).Logger()}, nil
+	s := &Service{cfg: cfg, instance: inst,
+		log: log.With().Str("service", events.ServiceNotifier).Str("instance", inst).Logger()}
+	s.metrics = newMetrics(s)
+	return s, nil
 }
 
 // Run connects to NATS, ensures the contract and serves until ctx ends;
 // it returns nil on a clean stop.
 func (s *Service) Run(ctx context.Context) error {
 	s.started = time.Now().UTC()
+	if _, err := service.ListenHTTP(ctx, s.cfg.Listen, Prefix+"_LISTEN", s.cfg.HTTP, s.ops().Handler(s.log), s.log); err != nil {
+		return err
+	}
+	if s.cfg.AlertmanagerURL != "" {
+		s.log.Warn().Msg(Prefix + "_ALERTMANAGER_URL is deprecated: it sets the alertmanager-webhook sink (Alertmanager's webhook payload); " +
+			"set " + Prefix + "_ALERTMANAGER_WEBHOOK_URL instead, or " + Prefix + "_ALERTMANAGER_API_URL to push alerts into an Alertmanager")
+	}
 	nc, err := service.Connect(s.cfg.NATS, events.ServiceName(events.ServiceNotifier)+"-"+s.instance, s.log)
 	if err != nil {
 		return err
@@ -84,6 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.addEndpoints(svc); err != nil {
 		return fmt.Errorf("notifier: endpoints: %w", err)
 	}
+	s.live.Store(&running{nc: nc, js: s.js, eng: s.eng})
 	s.log.Info().Strs("sinks", s.cfg.Sinks()).Msg("notifier running")
 	err = s.serve(ctx)
 	if ctx.Err() != nil {
@@ -181,12 +203,15 @@ func (s *Service) sender(name string, client *http.Client) sink.Sender {
 		return slack.New(s.cfg.SlackURL, client)
 	case sink.PagerDuty:
 		return pagerduty.New(s.cfg.PagerDutyURL, s.cfg.PagerDutyRoutingKey, client)
+	case sink.Alertmanager:
+		return alertmanager.New(s.cfg.AlertmanagerAPIURL, s.cfg.ExternalURL, s.cfg.AlertmanagerHold, client)
 	}
-	return alertmanager.New(s.cfg.AlertmanagerURL, s.cfg.AlertmanagerName, s.cfg.ExternalURL, client)
+	return amwebhook.New(s.cfg.WebhookFormatURL(), s.cfg.AlertmanagerName, s.cfg.ExternalURL, client)
 }
 
 // outcome publishes a delivery outcome and adds it to the timeline.
 func (s *Service) outcome(ctx context.Context, m sink.Message, n events.Notification) {
+	s.metrics.count(n)
 	if err := s.pub.Notification(ctx, n); err != nil && ctx.Err() == nil {
 		s.log.Warn().Err(err).Str("incident", n.IncidentID).Msg("notification event not published")
 	}

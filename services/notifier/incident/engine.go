@@ -17,6 +17,10 @@ import (
 // maxTries bounds compare-and-set retries of one change.
 const maxTries = 50
 
+// recordTimeout bounds a review's read of the healer's record; past it
+// the review is written without the record.
+const recordTimeout = 2 * time.Second
+
 // Outbox takes messages for delivery; Enqueue is idempotent per message id.
 type Outbox interface {
 	Enqueue(ctx context.Context, m sink.Message) error
@@ -48,6 +52,8 @@ type Engine struct {
 	log   zerolog.Logger
 	cfg   Config
 
+	records *review.Records // nil without JetStream
+
 	mu       sync.RWMutex
 	silences []events.Silence
 	settled  map[string]bool
@@ -58,8 +64,12 @@ func NewEngine(store *Store, out Outbox, pub Publisher, cfg Config, log zerolog.
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{store: store, out: out, pub: pub, cfg: cfg, settled: map[string]bool{},
+	e := &Engine{store: store, out: out, pub: pub, cfg: cfg, settled: map[string]bool{},
 		log: log.With().Str("component", "incident").Logger()}
+	if store != nil && store.js != nil {
+		e.records = review.NewRecords(store.js, recordTimeout)
+	}
+	return e
 }
 
 // Store is the engine's store.
@@ -105,7 +115,7 @@ func (e *Engine) update(ctx context.Context, id string, fn change) (*Record, err
 			r.Track.Seq--
 			return r, e.flush(ctx, r)
 		}
-		e.finalize(r)
+		e.finalize(ctx, r)
 		ok, err := e.store.update(ctx, r, rev)
 		if err != nil {
 			return nil, err
@@ -118,7 +128,7 @@ func (e *Engine) update(ctx context.Context, id string, fn change) (*Record, err
 }
 
 // finalize fills the snapshots of messages queued by this change.
-func (e *Engine) finalize(r *Record) {
+func (e *Engine) finalize(ctx context.Context, r *Record) {
 	snap := r.Snapshot()
 	for i := range r.Track.Pending {
 		m := &r.Track.Pending[i]
@@ -127,7 +137,7 @@ func (e *Engine) finalize(r *Record) {
 		}
 		m.Incident = snap
 		if m.Action == sink.ActionSummary {
-			m.Review = e.review(r).Markdown
+			m.Review = e.review(ctx, r).Markdown
 		}
 	}
 	for i := range r.Track.Notices {
@@ -135,11 +145,62 @@ func (e *Engine) finalize(r *Record) {
 	}
 }
 
-func (e *Engine) review(r *Record) events.Review {
+func (e *Engine) review(ctx context.Context, r *Record) events.Review {
 	return review.Build(review.Input{
 		Incident: r.Incident, Actions: r.Track.Actions, DetectedAt: r.Track.DetectedAt,
 		Human: r.Track.ManualResolve || !r.AckedAt.IsZero(), Detection: r.detection(),
+		Records: e.recordsFor(ctx, r), Past: e.pastDetections(ctx, r),
 	})
+}
+
+// maxPast bounds the past incidents a review reads for the fleet's usual
+// detection delay.
+const maxPast = 500
+
+// pastDetections reads the detection delays of the other resolved
+// incidents in the store that share a kind with r (bounded in number and
+// by recordTimeout); what cannot be read in time is left out.
+func (e *Engine) pastDetections(ctx context.Context, r *Record) []review.Past {
+	if len(r.Incident.Kinds) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	ids, err := e.store.IDs(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []review.Past
+	for i, id := range ids {
+		if i >= maxPast || ctx.Err() != nil {
+			break
+		}
+		if id == r.ID {
+			continue
+		}
+		p, _, err := e.store.Get(ctx, id)
+		if err != nil || p.State != events.IncidentResolved || p.ImpactStart.IsZero() || p.Track.DetectedAt.IsZero() ||
+			!slices.ContainsFunc(p.Kinds, func(k string) bool { return slices.Contains(r.Incident.Kinds, k) }) {
+			continue
+		}
+		out = append(out, review.Past{ID: p.ID, Kinds: p.Kinds, MTTD: p.Track.DetectedAt.Sub(p.ImpactStart)})
+	}
+	return out
+}
+
+// recordsFor reads the healer's records of the incident's kinds; without
+// them (no bucket, no permission, too slow) the review says what the
+// incident alone shows.
+func (e *Engine) recordsFor(ctx context.Context, r *Record) []events.RemedyRecord {
+	if e.records == nil || len(r.Incident.Kinds) == 0 {
+		return nil
+	}
+	rs, err := e.records.For(ctx, r.Incident.Kinds)
+	if err != nil {
+		e.log.Warn().Err(err).Str("incident", r.ID).Msg("review written without the healer's record")
+		return nil
+	}
+	return rs
 }
 
 // flush enqueues pending messages, publishes the incident's change, its
@@ -168,7 +229,7 @@ func (e *Engine) flush(ctx context.Context, r *Record) error {
 		}
 	}
 	if r.Track.ReviewDue {
-		if err := e.pub.Review(ctx, e.review(r)); err == nil {
+		if err := e.pub.Review(ctx, e.review(ctx, r)); err == nil {
 			done.review = true
 		}
 	}

@@ -94,7 +94,7 @@ func (e *Engine) join(ctx context.Context, group string, ptr pointer, a *events.
 	rec.Track.Seq = 1
 	rules := e.rules()
 	rec.decide(&rules, now)
-	e.finalize(rec)
+	e.finalize(ctx, rec)
 	created, err := e.store.create(ctx, rec)
 	if err != nil {
 		return "", err

@@ -23,6 +23,7 @@ import (
 //	silence.<hash>      silences
 type Store struct {
 	kv jetstream.KeyValue
+	js jetstream.JetStream // reviews read the healer's record through it
 }
 
 // NewStore opens the bucket (events.Ensure created it).
@@ -31,7 +32,7 @@ func NewStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("incident: bucket %s: %w", events.BucketIncidents, err)
 	}
-	return &Store{kv: kv}, nil
+	return &Store{kv: kv, js: js}, nil
 }
 
 // pointer is the value of a group key.

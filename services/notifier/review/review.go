@@ -1,6 +1,7 @@
 // Package review writes the post-incident review of a resolved incident:
 // JSON (events.Review) and Markdown, with the durations computed from
-// machine timestamps only:
+// machine timestamps only, and a "what to tune" section (Tune) that names
+// the settings to change:
 //
 //	MTTD = detected  - impact start (the monitor's first bad sample)
 //	MTTA = acked     - detected
@@ -26,6 +27,12 @@ type Input struct {
 	Human bool
 	// Detection says what the monitor saw, one line per anomaly.
 	Detection []string
+	// Records are the healer's records of the incident's anomaly kinds
+	// (Records.For); the "what to tune" lines quote them when set.
+	Records []events.RemedyRecord
+	// Past are the detection delays of past incidents: a detection is
+	// slow against the fleet's usual for the incident's kinds (Usual).
+	Past []Past
 }
 
 // Build writes the review.
@@ -55,7 +62,7 @@ func Build(in Input) events.Review {
 		r.MTTMMS = ms(inc.MitigatedAt, start)
 	}
 	r.Summary = summary(r, inc)
-	r.Markdown = Markdown(r, in.Detection...)
+	r.Markdown = Markdown(r, in.Detection...) + tuneSection(Tune(in, r))
 	return r
 }
 
@@ -167,4 +174,17 @@ func author(s string) string {
 		return ""
 	}
 	return " (" + s + ")"
+}
+
+// tuneSection renders the "what to tune" lines.
+func tuneSection(lines []string) string {
+	var b strings.Builder
+	b.WriteString("\n## What to tune\n\n")
+	if len(lines) == 0 {
+		b.WriteString("Nothing: detection and healing went by the settings.\n")
+	}
+	for _, l := range lines {
+		b.WriteString("- " + l + "\n")
+	}
+	return b.String()
 }

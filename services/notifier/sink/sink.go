@@ -1,7 +1,7 @@
 // Package sink holds what every receiver shares: the message the outbox
 // carries, the Sender interface in Alertmanager's style (retryable, err),
 // and the classification of an HTTP answer. Each receiver is its own
-// subpackage (webhook, slack, pagerduty, alertmanager).
+// subpackage (webhook, slack, pagerduty, alertmanager, amwebhook).
 package sink
 
 import (
@@ -24,11 +24,14 @@ const (
 	Webhook      = "webhook"
 	Slack        = "slack"
 	PagerDuty    = "pagerduty"
-	Alertmanager = "alertmanager"
+	Alertmanager = "alertmanager" // an Alertmanager, through its API v2
+	// AlertmanagerWebhook posts the payload Alertmanager sends its webhook
+	// receivers (version 4) to such a receiver.
+	AlertmanagerWebhook = "alertmanager-webhook"
 )
 
 // Names lists every sink.
-var Names = []string{Webhook, Slack, PagerDuty, Alertmanager}
+var Names = []string{Webhook, Slack, PagerDuty, Alertmanager, AlertmanagerWebhook}
 
 // Notification actions.
 const (
