@@ -145,6 +145,18 @@ func TestCLIAgainstALiveStack(t *testing.T) {
 		wantAll(t, ds.mustRun(t, "incidents", "show", id), id, "timeline:", "anomaly")
 		wantAll(t, ds.mustRun(t, "incidents", "note", id, "checked by the test"), "noted")
 		wantAll(t, ds.mustRun(t, "incidents", "show", id), "checked by the test")
+		wantAll(t, ds.mustRun(t, "incidents", "note", id, "--false-positive", "the test killed it"), "noted")
+		wantAll(t, ds.mustRun(t, "incidents", "show", id), "false positive: the test killed it")
+		wantAll(t, ds.mustRun(t, "healer", "record"), "KIND", "REMEDY", "MEDIAN VERIFY")
+		var rec events.HealerRecord
+		natstest.Eventually(t, 30*time.Second, func() bool {
+			if err := json.Unmarshal([]byte(ds.mustRun(t, "healer", "record", "--json")), &rec); err != nil {
+				t.Fatalf("healer record --json: %v", err)
+			}
+			return len(rec.Records) > 0 && rec.Records[0].Kind == events.KindNodeDown && rec.Records[0].Remedy == events.ActionRestart
+		}, "the restart of gw-2 in the healer's record: %+v", rec.Records)
+		wantAll(t, ds.mustRun(t, "healer", "record", "--kind", "node_down"), "node_down", "restart")
+		wantAll(t, ds.mustRun(t, "healer", "actions"), "requested", "[pinned: ")
 		var out string
 		natstest.Eventually(t, 30*time.Second, func() bool {
 			out, _ = ds.run(t, 5*time.Second, "review", id)

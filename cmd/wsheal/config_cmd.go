@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 )
 
 // configTable is the Markdown row format of `wsheal config`; the README's
@@ -43,7 +44,11 @@ func configCmd() *cobra.Command {
 
 // configSections are the sections `wsheal config` prints by default, in
 // the README's order: every service, then the channel stream's settings.
-func configSections() []string { return append(serviceNames(), channelsSection) }
+func configSections() []string { return append(serviceNames(), channelsSection, tracingSection) }
+
+// tracingSection names OpenTelemetry's variables in `wsheal config`: every
+// service (and wsheal dev) reads them, without a WSHEAL_ prefix.
+const tracingSection = "tracing"
 
 // channelsSection names the channel stream's settings in `wsheal config`:
 // WSHEAL_CHANNELS_*, read by the gateway and by wsheal dev.
@@ -53,6 +58,14 @@ func writeConfig(w io.Writer, name string) error {
 	if name == channelsSection {
 		fmt.Fprintf(w, "#### channels (`WSHEAL_CHANNELS_*`, read by the gateway and wsheal dev)\n\n| variable | type | default | meaning |\n| --- | --- | --- | --- |\n")
 		if err := envconfig.Usagef("WSHEAL", new(events.ChannelLimits), w, configTable); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		return nil
+	}
+	if name == tracingSection {
+		fmt.Fprintf(w, "#### tracing (OpenTelemetry's `OTEL_*`, read by every service and wsheal dev)\n\n| variable | type | default | meaning |\n| --- | --- | --- | --- |\n")
+		if err := envconfig.Usagef("", new(tracing.Config), w, configTable); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)

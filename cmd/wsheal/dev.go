@@ -10,6 +10,7 @@ import (
 	"github.com/wsheal/wsheal/cmd/wsheal/internal/dev"
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 )
 
 func devCmd() *cobra.Command {
@@ -45,7 +46,7 @@ While it runs, from another terminal:
 			if err != nil {
 				return err
 			}
-			return sup.Run(cmd.Context())
+			return tracing.Run(cmd.Context(), "dev", sup.Run)
 		},
 	}
 	f := cmd.Flags()

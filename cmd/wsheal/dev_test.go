@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/services/gateway/webclient"
 )
 
 // buildWsheal compiles this command once per test binary run.
@@ -68,6 +71,8 @@ func freePorts(t *testing.T, n int) int {
 type devStack struct {
 	cmd     *exec.Cmd
 	natsURL string
+	gwPort  int // the first gateway's; the others follow
+	monPort int // the first monitor's; healers' at +5, notifiers' at +8
 	out     *syncBuffer
 	done    chan error
 }
@@ -98,7 +103,7 @@ func startDev(t *testing.T, args ...string) *devStack {
 		t.Fatal(err)
 	}
 	gw := freePorts(t, 3)
-	mon := freePorts(t, 1)
+	mon := freePorts(t, 11) // monitors; healers' and notifiers' /metrics at +5 and +8
 	args = append([]string{"dev", "--nats-port", "-1", "--gateway-port", fmt.Sprint(gw), "--monitor-port", fmt.Sprint(mon)}, args...)
 	cmd := exec.Command(bin, args...)
 	pr, pw, _ := os.Pipe()
@@ -107,7 +112,7 @@ func startDev(t *testing.T, args ...string) *devStack {
 		t.Fatal(err)
 	}
 	pw.Close()
-	ds := &devStack{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	ds := &devStack{cmd: cmd, gwPort: gw, monPort: mon, out: &syncBuffer{}, done: make(chan error, 1)}
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -192,6 +197,10 @@ func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
 		}
 		return true
 	}, "services %v, want %v", got, want)
+
+	// The example page is served and loads wsheal.js from a gateway, which
+	// serves it to other origins.
+	checkExamplePage(t, ds.out.String())
 
 	// Heartbeats flow on wsheal.evt.> from every gateway and service.
 	sub, err := nc.SubscribeSync(events.EventsAll)
@@ -286,4 +295,47 @@ func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
 	if rep.Process.PID != 0 && syscall.Kill(rep.Process.PID, 0) == nil {
 		t.Errorf("restarted gw-2 (pid %d) survived", rep.Process.PID)
 	}
+}
+
+var exampleLine = regexp.MustCompile(`example\s+(http://\S+)`)
+
+// checkExamplePage fetches the example page the banner names and the
+// module it imports, as a browser on the page's origin would.
+func checkExamplePage(t *testing.T, banner string) {
+	t.Helper()
+	m := exampleLine.FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("the banner names no example page:\n%s", banner)
+	}
+	body := httpGet(t, m[1], "")
+	mod := regexp.MustCompile(`from "(http://[^"]+/wsheal\.js)"`).FindStringSubmatch(body)
+	if mod == nil || !strings.Contains(mod[1], webclient.VersionedPathJS) {
+		t.Fatalf("example page imports no versioned wsheal.js:\n%s", body)
+	}
+	origin := strings.TrimSuffix(m[1], "/")
+	if js := httpGet(t, strings.ReplaceAll(mod[1], `\/`, "/"), origin); js != string(webclient.JS) {
+		t.Fatalf("the gateway served another module (%d bytes)", len(js))
+	}
+}
+
+// httpGet fetches url with an Origin (if any) and checks the CORS answer.
+func httpGet(t *testing.T, url, origin string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || (origin != "" && resp.Header.Get("Access-Control-Allow-Origin") == "") {
+		t.Fatalf("GET %s: %d, CORS %q", url, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	return string(b)
 }

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/services/healer"
+	"github.com/wsheal/wsheal/services/healer/record"
 )
 
 func healerCmd() *cobra.Command {
@@ -29,11 +32,12 @@ JetStream, so they survive restarts.
   wsheal healer hands-off gw-2 --reason "debugging"
   wsheal healer hands-off gw-2 --clear
   wsheal healer policies
-  wsheal healer actions --target gw-2`,
+  wsheal healer actions --target gw-2
+  wsheal healer record --kind node_down`,
 		Args: cobra.NoArgs,
 		RunE: healerStatus,
 	}
-	cmd.AddCommand(healerPauseCmd(), healerResumeCmd(), healerDryRunCmd(), healerHandsOffCmd(), healerPoliciesCmd(), healerActionsCmd())
+	cmd.AddCommand(healerPauseCmd(), healerResumeCmd(), healerDryRunCmd(), healerHandsOffCmd(), healerPoliciesCmd(), healerActionsCmd(), healerRecordCmd())
 	return cmd
 }
 
@@ -198,7 +202,11 @@ func healerActionsCmd() *cobra.Command {
 			if r.DryRun {
 				phase += " (dry-run)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Action, r.Target, phase, r.Attempt, r.Reason, r.AnomalyID, r.Detail)
+			detail := r.Detail
+			if r.Choice != nil {
+				detail += " [" + r.Choice.Rule + ": " + r.Choice.Why + "]"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Action, r.Target, phase, r.Attempt, r.Reason, r.AnomalyID, detail)
 		}
 		return tw.Flush()
 	}
@@ -216,4 +224,52 @@ func localPolicies() (events.HealerPolicies, error) {
 		path = "built-in"
 	}
 	return events.HealerPolicies{Source: path, YAML: string(b)}, nil
+}
+
+func healerRecordCmd() *cobra.Command {
+	var req events.HealerRecordRequest
+	cmd := &cobra.Command{
+		Use:   "record",
+		Short: "What each remedy did, per anomaly kind and target class: the record that orders the ladders",
+		Long: `Print the healer's record, shared by every replica and kept in JetStream:
+per (anomaly kind, target class, remedy) the attempts, successes, the
+Laplace-smoothed success rate (successes+1)/(attempts+2) the healer orders
+a ladder by, failures in a row (a remedy is demoted after
+WSHEAL_HEALER_DEMOTE_AFTER), failures by reason, the median time to verify
+a success, the time failed attempts took, clients moved and pages.`,
+		Args: cobra.NoArgs,
+	}
+	asJSON := jsonFlag(cmd)
+	cmd.Flags().StringVar(&req.Kind, "kind", "", "only this anomaly kind")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var rec events.HealerRecord
+		if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerRecord, req, &rec); err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(cmd.OutOrStdout(), rec)
+		}
+		return printRecord(cmd.OutOrStdout(), rec.Records)
+	}
+	return cmd
+}
+
+func printRecord(w io.Writer, rs []events.RemedyRecord) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "KIND\tCLASS\tREMEDY\tATTEMPTS\tOK\tSCORE\tIN A ROW\tFAILURES\tMEDIAN VERIFY\tWASTED\tMOVED\tPAGES\tLAST")
+	for _, r := range rs {
+		var fails []string
+		for reason, n := range r.Failures {
+			fails = append(fails, fmt.Sprintf("%s=%d", reason, n))
+		}
+		sort.Strings(fails)
+		last := make([]byte, 0, len(r.Last))
+		for _, o := range r.Last {
+			last = append(last, map[bool]byte{true: '+', false: 'x'}[o.OK])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2f\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Kind, r.Class, r.Remedy, r.Attempts,
+			r.Successes, record.Score(r), r.Streak, strings.Join(fails, ","), record.MedianVerify(r),
+			time.Duration(r.WastedMS)*time.Millisecond, r.ClientsMoved, r.Pages, last)
+	}
+	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/services/notifier/review"
 )
 
 func operator() string {
@@ -136,13 +137,24 @@ func incidentActionCmd(verb, short string) *cobra.Command {
 
 func incidentNoteCmd() *cobra.Command {
 	var c events.NoteCommand
-	return &cobra.Command{
-		Use:     "note <incident> <text>",
-		Short:   "Add a note to an incident's timeline",
-		Example: `  wsheal incidents note inc-20261121-0007 "rolled back the config"`,
-		Args:    cobra.ExactArgs(2),
+	var falsePositive bool
+	cmd := &cobra.Command{
+		Use:   "note <incident> <text>",
+		Short: "Add a note to an incident's timeline (--false-positive: the detector should not have fired)",
+		Long: `Add a note to an incident's timeline. With --false-positive the note marks
+the incident a false positive (its text starts with "` + review.FalsePositiveMark + `"), and the
+post-incident review's "what to tune" section names the detector setting to
+raise. Mark it before the review is written (WSHEAL_NOTIFIER_REVIEW_DELAY
+after the incident resolves). Nothing changes by itself.`,
+		Example: `  wsheal incidents note inc-20261121-0007 "rolled back the config"
+  wsheal incidents note inc-20261121-0007 --false-positive "a deploy, not a sick node"`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c = events.NoteCommand{ID: commandID(""), Incident: args[0], Text: args[1], Author: operator()}
+			text := args[1]
+			if falsePositive {
+				text = review.FalsePositiveMark + " " + text
+			}
+			c = events.NoteCommand{ID: commandID(""), Incident: args[0], Text: text, Author: operator()}
 			if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbNote, c, nil); err != nil {
 				return err
 			}
@@ -150,6 +162,8 @@ func incidentNoteCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&falsePositive, "false-positive", false, "mark the incident a false positive: the review suggests the detector setting to raise")
+	return cmd
 }
 
 func silenceCmd() *cobra.Command {

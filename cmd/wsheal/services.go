@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wsheal/wsheal/pkg/events/service/tracing"
 )
 
 // runService runs one service in this process until ctx ends; its config
@@ -42,7 +44,7 @@ lists them all with their defaults.`,
 			Short: s.short,
 			Long:  s.short + ".\n\nConfigured by environment variables WSHEAL_" + strings.ToUpper(n) + "_* ('wsheal config " + n + "' lists them).",
 			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
+			RunE:  func(cmd *cobra.Command, _ []string) error { return tracing.Run(cmd.Context(), n, s.run) },
 		})
 	}
 	return serve

@@ -178,7 +178,9 @@ func printCorrelation(w io.Writer, c *events.Correlation) {
 		return
 	}
 	fmt.Fprintf(w, "\nfleet rule: %s on more than %.0f%% of the active nodes (and on >= %d) is the fleet's:\n"+
-		"  one fleet_degraded anomaly, no node remedy; node verdicts wait until it clears (%d rounds)\n",
+		"  one fleet_degraded anomaly, no node remedy; it clears after %d fleet rounds in a row with no kind\n"+
+		"  bad on a shared set and no shared heartbeat lapse; a held node verdict then opens only if its node\n"+
+		"  still stands out (firing, latest sample bad), else it is dropped\n",
 		strings.Join(c.Kinds, ", "), 100*c.Share, c.MinNodes, c.ClearAfter)
 	for _, h := range c.Held {
 		fmt.Fprintf(w, "  held: %s on %s since %s\n", h.Kind, h.Node, ago(h.Since))

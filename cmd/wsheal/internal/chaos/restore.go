@@ -68,6 +68,12 @@ func (rn *Runner) restore(ctx context.Context, r *Result, after bool) error {
 	if !waitFor(ctx, 15*time.Second, func() bool { return rn.fleetHealthy(ctx) }) && after {
 		r.note("the monitor did not see every node healthy within 15s of the restore: %s", rn.fleetLine())
 	}
+	// The next scenario is judged by the fleet-level anomalies it opens:
+	// one left open by this one (fleet_degraded clears FLEET_CLEAR_AFTER
+	// rounds after the last shared sample) would hide the next one's.
+	if !waitFor(ctx, 60*time.Second, func() bool { return len(rn.openFleetAnomalies()) == 0 }) && after {
+		r.note("fleet-level anomalies still open 60s after the restore: %v", rn.openFleetAnomalies())
+	}
 	if after {
 		r.mark("restore", "stack healthy again")
 	}
@@ -126,6 +132,29 @@ func (rn *Runner) fleetHealthy(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// openFleetAnomalies lists the kinds of the fleet-level anomalies seen
+// opened and not yet resolved.
+func (rn *Runner) openFleetAnomalies() []string {
+	open := map[string]string{}
+	for _, s := range rn.st.Obs.Since(time.Time{}, func(s Seen) bool {
+		a := payload[*events.Anomaly](s)
+		return a != nil && a.Target == events.FleetTarget
+	}) {
+		a := payload[*events.Anomaly](s)
+		if a.State == events.AnomalyResolved {
+			delete(open, a.ID)
+		} else {
+			open[a.ID] = a.Kind
+		}
+	}
+	var kinds []string
+	for _, k := range open {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
 }
 
 func (rn *Runner) fleetLine() string {

@@ -56,6 +56,12 @@ func rolling(ctx context.Context, e *Env) error {
 
 // imbalance is max/mean of the nodes' connections (from heartbeats).
 func (e *Env) imbalance(names []string) float64 {
+	r, _ := e.imbalanceOf(names)
+	return r
+}
+
+// imbalanceOf is imbalance and the connections it counted.
+func (e *Env) imbalanceOf(names []string) (float64, int) {
 	total, hi := 0, 0
 	for _, n := range names {
 		g, _ := e.Obs.Gateway(n)
@@ -63,9 +69,9 @@ func (e *Env) imbalance(names []string) float64 {
 		hi = max(hi, g.Connections)
 	}
 	if total == 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(hi) / (float64(total) / float64(len(names)))
+	return float64(hi) / (float64(total) / float64(len(names))), total
 }
 
 // rebalance moves the excess of each node above the mean to the

@@ -147,6 +147,7 @@ func slowdown(ctx context.Context, e *Env) error {
 		busy, strings.Join(names, ","), stallFor, stallEvery, n))
 	cycles := e.stall(ctx, list, n, func() bool { return false })
 	stopHog()
+	over := time.Now()
 	e.Res.mark("restore", fmt.Sprintf("slowdown over after %d stalls", cycles))
 	// Late decisions show up while fleet_degraded clears (FLEET_CLEAR_AFTER
 	// rounds after the last shared sample); a bounded run waits less.
@@ -155,17 +156,22 @@ func slowdown(ctx context.Context, e *Env) error {
 		settle = 30 * time.Second
 	}
 	e.logf("slowdown over; waiting up to %s for fleet_degraded to clear", settle)
-	_, cleared := e.awaitEvent(ctx, settle, func(s Seen) bool {
+	end, cleared := e.awaitEvent(ctx, settle, func(s Seen) bool {
 		a := payload[*events.Anomaly](s)
 		return a != nil && a.Kind == events.KindFleetDegraded && a.State == events.AnomalyResolved
 	})
-	if !cleared {
+	if cleared {
+		e.Res.note("fleet_degraded resolved %s after the last stall", s1(evTime(end).Sub(over)))
+	} else {
 		e.Res.note("fleet_degraded still open %s after the slowdown", settle)
 	}
 	e.judgeShared(ctx)
 	e.clientsBack(ctx, 60*time.Second)
 	return nil
 }
+
+// s1 rounds a duration to a tenth of a second for a note.
+func s1(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
 
 // judgeShared checks the pass rule of a shared slowdown.
 func (e *Env) judgeShared(ctx context.Context) {

@@ -86,7 +86,7 @@ func (s *Supervisor) serveControl() (micro.Service, error) {
 		events.Respond(req, events.NATSReply{Running: s.nats.running(), URLs: s.nats.urls()})
 	}
 	for verb, h := range map[string]micro.HandlerFunc{events.VerbRestart: restart, events.VerbList: list, events.VerbStatus: list, events.VerbNATS: natsOp} {
-		if err := g.AddEndpoint(verb, h); err != nil {
+		if err := g.AddEndpoint(verb, events.TraceHandler("dev "+verb, h)); err != nil {
 			_ = svc.Stop()
 			return nil, err
 		}

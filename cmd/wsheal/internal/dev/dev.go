@@ -49,15 +49,17 @@ type Config struct {
 
 // Supervisor runs the processes of a dev stack.
 type Supervisor struct {
-	cfg   Config
-	out   io.Writer
-	log   zerolog.Logger
-	nats  *natsCluster
-	recv  *http.Server
-	nc    *nats.Conn
-	procs []*proc
-	mu    sync.Mutex
-	byKey map[string]*proc
+	cfg  Config
+	out  io.Writer
+	log  zerolog.Logger
+	nats *natsCluster
+	recv *http.Server
+	// example serves the wsheal.js example page.
+	example *http.Server
+	nc      *nats.Conn
+	procs   []*proc
+	mu      sync.Mutex
+	byKey   map[string]*proc
 }
 
 // New prepares a supervisor; Run starts it.
@@ -107,6 +109,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.stopReceiver()
+	if err := s.startExample(); err != nil {
+		return err
+	}
+	defer func() { _ = s.example.Close() }()
 	svc, err := s.serveControl()
 	if err != nil {
 		return err
@@ -232,6 +238,7 @@ func (s *Supervisor) specs() []spec {
 			// no limits per client address, for the demo load and local
 			// tools all dialling from this host.
 			"WSHEAL_GATEWAY_ALLOWED_ORIGINS=*",
+			"WSHEAL_GATEWAY_CORS_ORIGINS=*",
 			"WSHEAL_GATEWAY_MAX_CONNS_PER_IP=0",
 			"WSHEAL_GATEWAY_ACCEPT_RATE_PER_IP=0",
 		)
@@ -265,16 +272,32 @@ func (s *Supervisor) controlSpec(svc string, r int, common func(string) []string
 		env = append(env, prefix+"_LISTEN="+listen)
 		url = "http://" + listen + "/"
 	case events.ServiceHealer:
-		env = append(env, prefix+"_RESTART=dev")
+		env = append(env, prefix+"_RESTART=dev", prefix+"_LISTEN="+s.opsListen(healerPortOffset, r))
+		url = "http://" + s.opsListen(healerPortOffset, r) + "/metrics"
 	case events.ServiceNotifier:
+		env = append(env, prefix+"_LISTEN="+s.opsListen(notifierPortOffset, r))
+		url = "http://" + s.opsListen(notifierPortOffset, r) + "/metrics"
 		if s.recv != nil {
 			base := "http://" + s.recv.Addr
 			env = append(env, prefix+"_SLACK_URL="+base+"/slack", prefix+"_WEBHOOK_URL="+base+"/webhook",
 				prefix+"_WEBHOOK_SECRET=wsheal-dev", prefix+"_PAGERDUTY_ROUTING_KEY=wsheal-dev",
-				prefix+"_PAGERDUTY_URL="+base+"/pagerduty", prefix+"_ALERTMANAGER_URL="+base+"/alertmanager")
+				prefix+"_PAGERDUTY_URL="+base+"/pagerduty", prefix+"_ALERTMANAGER_WEBHOOK_URL="+base+"/alertmanager")
 		}
 	}
 	return spec{Name: name, Service: svc, Args: []string{"serve", svc}, Env: env, URL: url}
+}
+
+// The healers' and notifiers' /metrics, /healthz and /readyz listen at
+// the monitor port plus these offsets, plus the replica's index (the
+// monitors take the monitor port and the next two).
+const (
+	healerPortOffset   = 5
+	notifierPortOffset = 8
+)
+
+// opsListen is replica r's operations address at the monitor port plus offset.
+func (s *Supervisor) opsListen(offset, r int) string {
+	return s.cfg.Host + ":" + strconv.Itoa(s.cfg.MonitorPort+offset+r-1)
 }
 
 func (s *Supervisor) proc(name string) (*proc, error) {

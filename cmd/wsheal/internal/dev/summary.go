@@ -34,11 +34,16 @@ func (s *Supervisor) banner() {
 		case events.ServiceMonitor:
 			fmt.Fprintf(w, "  dashboard   %s  (%s pid %d)\n", pi.URL, pi.Name, pi.PID)
 		default:
+			if pi.URL != "" {
+				fmt.Fprintf(w, "  %-11s %s  (pid %d)\n", pi.Name, pi.URL, pi.PID)
+				continue
+			}
 			fmt.Fprintf(w, "  %-11s pid %d\n", pi.Name, pi.PID)
 		}
 	}
 	_, _, httpURL := s.gatewayURL(0)
 	fmt.Fprintf(w, "  discovery   %s/v1/connect\n", httpURL)
+	fmt.Fprintf(w, "  example     http://%s/  (a page using wsheal.js: subscribe, publish, connection state)\n", s.example.Addr)
 	fmt.Fprintf(w, "  receiver    http://%s/received  (stands in for Slack, PagerDuty, webhooks)\n", s.recv.Addr)
 	fmt.Fprintf(w, "  logs        %s\n", logPath(s.cfg.DataDir, "*"))
 	fmt.Fprintln(w, "  security    OPEN for local use: no client tokens, any browser origin, no limits per client")

@@ -186,7 +186,11 @@ func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serve
 		if i == 1 && kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
 			stopProfile = r.profile(ctx, srv, "fanout", p.Warm+p.FanDur)
 		}
-		rate, missing := r.fanOut(ctx, nc, a, c.channels, c.fan)
+		pub, err := newFanPublisher(nc, kind == ProtoWsheal)
+		if err != nil {
+			return err
+		}
+		rate, missing := r.fanOut(ctx, pub, a, c.channels, c.fan)
 		stopProfile()
 		r.res.figure(c.row, "msgs/s", goalFan...).add(kind, rate)
 		r.logf("round %d: %s: %s: %.0f msgs/s (undelivered after drain: %d)", round+1, kind, c.row, rate, missing)
@@ -198,7 +202,7 @@ func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serve
 // receive, keeping at most Window frames in flight, and returns the
 // delivered messages per second after the warm-up and the deliveries
 // still missing after a short drain.
-func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels []string, fan int) (float64, int64) {
+func (r *runner) fanOut(ctx context.Context, pub *fanPublisher, ws workers, channels []string, fan int) (float64, int64) {
 	p := r.p
 	window := uint64(max(1, p.Window/fan))
 	base := ws.delivered()
@@ -217,7 +221,9 @@ func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels
 		got := (ws.delivered() - base) / uint64(fan)
 		if published < got+window {
 			subj := subject(channels[published%uint64(len(channels))])
-			_ = nc.Publish(subj, Payload(now))
+			if err := pub.publish(subj, Payload(now)); err != nil {
+				pub.failed.Add(1)
+			}
 			published++
 			continue
 		}
@@ -227,7 +233,15 @@ func (r *runner) fanOut(ctx context.Context, nc *nats.Conn, ws workers, channels
 		}
 	}
 	rate := float64(ws.delivered()-mBase) / time.Since(mStart).Seconds()
-	want := base + published*uint64(fan)
+	// Only the stored publishes are owed to the clients.
+	failed, err := pub.settle(ctx)
+	if err != nil {
+		r.logf("fan-out: %v", err)
+	}
+	if failed > 0 {
+		r.logf("fan-out: %d of %d publishes not stored (not counted as sent)", failed, published)
+	}
+	want := base + (published-min(failed, published))*uint64(fan)
 	drain(ws, want)
 	return rate, int64(want) - int64(ws.delivered())
 }

@@ -146,7 +146,7 @@ func startNATSRef(token string) (*server.Server, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: nats: %v", ErrServer, err)
 	}
-	go s.Start()
+	s.Start() // returns once started; a Shutdown below cannot race it
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		return nil, "", fmt.Errorf("%w: nats not ready within 10s", ErrServer)
