@@ -12,7 +12,7 @@ BIN         := bin
 MODULES     := $(shell $(GO) list -m -f '{{.Dir}}' 2>/dev/null)
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 RUN_ARGS    ?=
 BENCH_ROUNDS ?= 3
 BENCH_TIME  ?= 100ms
@@ -20,10 +20,12 @@ TEST_FLAGS  ?= -race -count=1 -timeout 20m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build run test soak bench lint fmt fuzz static clean help readme
+.PHONY: all build run test soak bench lint fmt fuzz static clean help readme js-size
 
 # images, up, down and the compose end-to-end test live beside the compose file.
 -include deploy/compose/compose.mk
+-include deploy/observability/observability.mk
+-include deploy/kubernetes/kubernetes.mk
 
 all: build
 
@@ -36,12 +38,42 @@ build: ## build bin/wsheal (every service, the CLI and `wsheal dev` in one binar
 run: build ## the whole system on an embedded NATS server, with demo clients (Ctrl-C stops it)
 	$(BIN)/wsheal dev $(RUN_ARGS)
 
+# Modules whose packages run one at a time: their tests start whole stacks
+# and judge healing by latency (cmd/wsheal's chaos runs) or run hundreds of
+# clients against three nodes (the gateway's randomized data-plane run), so
+# another package's load test beside them would be a noisy neighbour the
+# test did not ask for.
+SERIAL_MODULES ?= cmd/wsheal services/gateway
+
 test: ## every module's tests with -race (compose end-to-end too when Docker runs)
 	@failed=""; for m in $(MODULES); do \
-		echo "=== $$m"; \
-		(cd $$m && $(GO) test $(TEST_FLAGS) ./...) || failed="$$failed $$m"; \
+		echo "=== $$m"; p=""; \
+		for s in $(SERIAL_MODULES); do case $$m in */$$s) p="-p 1";; esac; done; \
+		(cd $$m && $(GO) test $(TEST_FLAGS) $$p ./...) || failed="$$failed $$m"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; echo "all modules passed"
+
+# The real tools the tests drive, from Debian's packages: Chromium (the
+# dashboard and wsheal.js browser tests), HAProxy (the load balancer),
+# Node and tsc (wsheal.js against the conformance table, its declarations),
+# Prometheus, promtool and Alertmanager (the observability tests). Missing
+# ones are installed when this runs as root with apt-get; otherwise the
+# tests that need them skip and this says which.
+TEST_TOOLS := chromium:chromium haproxy:haproxy node:nodejs tsc:node-typescript \
+	promtool:prometheus prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager
+.PHONY: tools
+test: tools
+tools: ## install the Debian packages the tests drive, when missing and possible
+	@missing=""; for t in $(TEST_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || case " $$missing " in *" $${t#*:} "*) ;; *) missing="$$missing $${t#*:}";; esac; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || true; \
+	fi; \
+	for t in $(TEST_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || echo "SKIP: no $${t%%:*} (apt-get install $${t#*:}): the tests that drive it will skip"; \
+	done
 
 SOAK        ?= 10m
 soak: ## the randomized data-plane run at soak size (240 clients, 120 channels, gaps to 50,000) for SOAK (default 10m); WSHEAL_E2E_SEED replays a run
@@ -76,6 +108,16 @@ lint: $(STATICCHECK) ## go vet and staticcheck on every module; gofmt check
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
+
+# The browser client, wsheal.js: its size as served, minified (a Go
+# minifier run from the module proxy, no dependency of any service) and
+# gzipped.
+MINIFY_VERSION ?= v2.25.0
+js-size: ## wsheal.js bytes: as served, minified, minified+gzip
+	@src=services/gateway/webclient/wsheal.js; min=$$(mktemp); \
+	$(GO) run github.com/tdewolff/minify/v2/cmd/minify@$(MINIFY_VERSION) --type js $$src > $$min && \
+	echo "wsheal.js: $$(wc -c < $$src) bytes, $$(gzip -9c $$src | wc -c) gzipped; minified $$(wc -c < $$min), $$(gzip -9c $$min | wc -c) gzipped"; \
+	rm -f $$min
 
 static: ## static linux binaries for the images: wsheal and nats-server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/wsheal ./cmd/wsheal

@@ -12,8 +12,14 @@ import (
 	"github.com/wsheal/wsheal/pkg/client"
 )
 
-// fleet is a set of SDK clients over real sockets to the published
-// gateway ports: subscribers that record every message they are handed,
+// endpoint is where clients connect: gateway URLs and/or a discovery URL.
+type endpoint struct {
+	URLs      []string
+	Discovery string
+}
+
+// fleet is a set of SDK clients over real sockets through the load
+// balancer: subscribers that record every message they are handed,
 // and one publisher sending numbered messages until stopped.
 type fleet struct {
 	t       *testing.T
@@ -43,15 +49,15 @@ type payload struct {
 	N int `json:"n"`
 }
 
-// newFleet connects n subscribers to urls and subscribes them to channel.
-func newFleet(ctx context.Context, t *testing.T, urls []string, channel string, n int) *fleet {
+// newFleet connects n subscribers to ep and subscribes them to channel.
+func newFleet(ctx context.Context, t *testing.T, ep endpoint, channel string, n int) *fleet {
 	f := &fleet{t: t, channel: channel}
 	tokens := clientTokens(t)
 	for i := range n {
 		s := &subscriber{got: map[int]int{}}
-		c, err := client.Dial(ctx, client.Config{URLs: urls, OnState: f.tracker(s), TokenFunc: tokens})
+		c, err := client.Dial(ctx, client.Config{URLs: ep.URLs, Discovery: ep.Discovery, OnState: f.tracker(s), TokenFunc: tokens})
 		if err != nil {
-			t.Fatalf("subscriber %d: dial %v: %v", i, urls, err)
+			t.Fatalf("subscriber %d: dial %v: %v", i, ep, err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
 		s.c = c
@@ -102,8 +108,8 @@ func (f *fleet) handler(s *subscriber) func(client.Message) {
 // publish starts the publisher: one client sending {"n": i} every
 // interval, each publish waiting for its acknowledgement across
 // reconnects (the SDK resends with the same idempotency id).
-func (f *fleet) publish(ctx context.Context, urls []string, interval time.Duration) {
-	c, err := client.Dial(ctx, client.Config{URLs: urls, TokenFunc: clientTokens(f.t)})
+func (f *fleet) publish(ctx context.Context, ep endpoint, interval time.Duration) {
+	c, err := client.Dial(ctx, client.Config{URLs: ep.URLs, Discovery: ep.Discovery, TokenFunc: clientTokens(f.t)})
 	if err != nil {
 		f.t.Fatalf("publisher: dial: %v", err)
 	}

@@ -18,7 +18,7 @@ export WSHEAL_DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null 
 COMPOSE_FILES   = -f $(COMPOSE_DIR)/docker-compose.yml $(if $(TLS),-f $(COMPOSE_DIR)/docker-compose.tls.yml)
 DC              = $(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES)
 
-.PHONY: images secrets certs up demo down ps logs e2e compose-e2e-notice
+.PHONY: images secrets certs up demo down ps logs e2e compose-e2e-notice lb-image haproxy-tool
 
 # `make test` says loudly when the compose end-to-end test will skip
 # (go test shows a skip message only with -v).
@@ -26,7 +26,7 @@ test: compose-e2e-notice
 compose-e2e-notice:
 	@docker version >/dev/null 2>&1 || echo "SKIP compose e2e: no Docker engine answers: deploy/compose TestComposeE2E will skip (make e2e where Docker runs)"
 
-images: static ## FROM-scratch images wsheal:local and wsheal-nats:local (no registry needed)
+images: static ## FROM-scratch images wsheal:local, wsheal-nats:local and wsheal-lb:local (HAProxy; no registry needed)
 	@test -s $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): set CA_BUNDLE"; exit 1; }
 	rm -rf $(WSHEAL_IMAGE_CTX)/wsheal $(WSHEAL_IMAGE_CTX)/nats $(WSHEAL_IMAGE_CTX)/probe
 	mkdir -p $(WSHEAL_IMAGE_CTX)/wsheal/data $(WSHEAL_IMAGE_CTX)/nats/data
@@ -41,6 +41,25 @@ images: static ## FROM-scratch images wsheal:local and wsheal-nats:local (no reg
 	cp $(BIN)/static/nats-server $(WSHEAL_IMAGE_CTX)/nats/
 	docker build -q -t wsheal:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/wsheal
 	docker build -q -t wsheal-nats:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/nats
+	$(MAKE) --no-print-directory lb-image
+
+# The load balancer: Debian's haproxy (installed when missing and possible)
+# with the shared libraries ldd lists, in a FROM-scratch image.
+HAPROXY ?= $(shell command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)
+lb-image: haproxy-tool
+	rm -rf $(WSHEAL_IMAGE_CTX)/lb && mkdir -p $(WSHEAL_IMAGE_CTX)/lb/root/usr/sbin
+	cp $(HAPROXY) $(WSHEAL_IMAGE_CTX)/lb/root/usr/sbin/haproxy
+	for lib in $$(ldd $(HAPROXY) | grep -o '/[^ ]*'); do \
+		mkdir -p $(WSHEAL_IMAGE_CTX)/lb/root$$(dirname $$lib) && cp -L $$lib $(WSHEAL_IMAGE_CTX)/lb/root$$lib || exit 1; \
+	done
+	cp $(COMPOSE_DIR)/image/passwd $(COMPOSE_DIR)/image/group $(WSHEAL_IMAGE_CTX)/probe $(WSHEAL_IMAGE_CTX)/lb/
+	cp $(COMPOSE_DIR)/image/lb.Dockerfile $(WSHEAL_IMAGE_CTX)/lb/Dockerfile
+	docker build -q -t wsheal-lb:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/lb
+
+haproxy-tool: ## Debian's haproxy, for the load balancer image and the browser test
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null); } || \
+		{ echo "no haproxy and it cannot be installed here: apt-get install -y haproxy"; exit 1; }
 
 secrets: ## deploy/compose/secrets/*.env with random passwords, when absent
 	cd $(COMPOSE_DIR) && $(GO) run ./setup secrets -dir secrets
@@ -56,7 +75,7 @@ demo: up ## the stack plus the `demo` profile: wsheal bench load through the gat
 	$(DC) --profile demo up -d bench
 
 down: ## stop the compose stack and remove its containers and volumes
-	$(DC) --profile demo down -v --remove-orphans -t 10
+	$(DC) --profile demo --profile observability down -v --remove-orphans -t 10
 
 ps: ## the compose stack's containers and their health
 	$(DC) ps

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"fmt"
 	"os/exec"
 	"slices"
 	"sort"
@@ -72,7 +73,8 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"bench", "gw-1", "gw-2", "gw-3", "healer", "monitor", "nats-1", "nats-2", "nats-3", "notifier", "receiver", "setup-streams"}
+	want := []string{"alertmanager", "bench", "gw-1", "gw-2", "gw-3", "healer", "healer-2", "lb", "monitor", "monitor-2", "nats-1", "nats-2", "nats-3",
+		"notifier", "notifier-2", "prometheus", "receiver", "setup-streams"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
 	}
@@ -85,7 +87,8 @@ func TestComposeFile(t *testing.T) {
 		if n != "bench" && !oneShot && len(s.Healthcheck.Test) < 2 {
 			t.Errorf("%s: no healthcheck", n)
 		}
-		if !strings.HasPrefix(s.Image, "wsheal:") && !strings.HasPrefix(s.Image, "wsheal-nats:") {
+		if !slices.ContainsFunc([]string{"wsheal:", "wsheal-nats:", "wsheal-lb:", "wsheal-prometheus:", "wsheal-alertmanager:"},
+			func(p string) bool { return strings.HasPrefix(s.Image, p) }) {
 			t.Errorf("%s: image %q is not one of ours", n, s.Image)
 		}
 		for _, p := range s.Ports {
@@ -102,6 +105,14 @@ func TestComposeFile(t *testing.T) {
 		if s.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"] != "3" {
 			t.Errorf("%s: replicas %q", gw, s.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"])
 		}
+		// Clients are sent to a node through the load balancer's route.
+		if u := s.Environment["WSHEAL_GATEWAY_PUBLIC_URL"]; u != "ws://127.0.0.1:8080/"+gw+"/ws" {
+			t.Errorf("%s: public URL %q, want its route through the load balancer", gw, u)
+		}
+		lb := c.Services["lb"].Environment
+		if lb["WSHEAL_LB_GW"+strings.TrimPrefix(gw, "gw-")] != gw+":8080" {
+			t.Errorf("lb: %s is not a server (%v)", gw, lb)
+		}
 	}
 	if h := c.Services["healer"]; h.Environment["WSHEAL_HEALER_RESTART"] != "docker" || !slices.ContainsFunc(h.Volumes, func(v any) bool {
 		return strings.Contains(portString(v), "/var/run/docker.sock")
@@ -109,8 +120,19 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("healer: restart executor %q, volumes %v", h.Environment["WSHEAL_HEALER_RESTART"], h.Volumes)
 	}
 	checkLeastPrivilege(t, c)
+	checkReplicas(t, c)
 	if !slices.Equal(c.Services["bench"].Profiles, []string{"demo"}) {
 		t.Errorf("bench profiles %v, want [demo]", c.Services["bench"].Profiles)
+	}
+	for _, n := range []string{"prometheus", "alertmanager"} {
+		if !slices.Equal(c.Services[n].Profiles, []string{"observability"}) {
+			t.Errorf("%s profiles %v, want [observability]", n, c.Services[n].Profiles)
+		}
+	}
+	for svc, env := range map[string]string{"healer": "WSHEAL_HEALER_LISTEN", "notifier": "WSHEAL_NOTIFIER_LISTEN"} {
+		if !strings.HasPrefix(c.Services[svc].Environment[env], "0.0.0.0:") {
+			t.Errorf("%s: %s=%q: Prometheus cannot reach its /metrics", svc, env, c.Services[svc].Environment[env])
+		}
 	}
 }
 
@@ -126,7 +148,8 @@ func checkLeastPrivilege(t *testing.T, c composeConfig) {
 		t.Errorf("setup-streams: command %v, NATS user %q", setup.Command, setup.Environment["NATS_USER"])
 	}
 	for svc, prefix := range map[string]string{"gw-1": "WSHEAL_GATEWAY", "gw-2": "WSHEAL_GATEWAY", "gw-3": "WSHEAL_GATEWAY",
-		"monitor": "WSHEAL_MONITOR", "healer": "WSHEAL_HEALER", "notifier": "WSHEAL_NOTIFIER"} {
+		"monitor": "WSHEAL_MONITOR", "healer": "WSHEAL_HEALER", "notifier": "WSHEAL_NOTIFIER",
+		"monitor-2": "WSHEAL_MONITOR", "healer-2": "WSHEAL_HEALER", "notifier-2": "WSHEAL_NOTIFIER"} {
 		s := c.Services[svc]
 		if s.Environment[prefix+"_NATS_ENSURE"] != "check" {
 			t.Errorf("%s: %s_NATS_ENSURE=%q, want check", svc, prefix, s.Environment[prefix+"_NATS_ENSURE"])
@@ -146,13 +169,80 @@ func checkLeastPrivilege(t *testing.T, c composeConfig) {
 	}
 }
 
+// controlPlane is the control plane's replicas: service -> its compose
+// services, the first keeping the plain name.
+var controlPlane = map[string][]string{
+	"monitor":  {"monitor", "monitor-2"},
+	"healer":   {"healer", "healer-2"},
+	"notifier": {"notifier", "notifier-2"},
+}
+
+// checkReplicas: two replicas of each control-plane service, in their own
+// containers, with their own instance names and healthchecks that ask
+// their own process; the same NATS user, inbox prefix and settings
+// otherwise; the monitors' dashboards on two host ports; both healers
+// able to restart gateways.
+func checkReplicas(t *testing.T, c composeConfig) {
+	t.Helper()
+	instances := map[string]bool{}
+	for svc, names := range controlPlane {
+		prefix := "WSHEAL_" + strings.ToUpper(svc) + "_"
+		first := c.Services[names[0]]
+		for i, n := range names {
+			s := c.Services[n]
+			inst := s.Environment[prefix+"INSTANCE"]
+			if inst != fmt.Sprintf("%s-%d", svc, i+1) || instances[inst] {
+				t.Errorf("%s: %sINSTANCE=%q, want %s-%d, unique", n, prefix, inst, svc, i+1)
+			}
+			instances[inst] = true
+			if s.Environment[prefix+"NATS_USER"] != svc || s.Environment[prefix+"NATS_INBOX_PREFIX"] != "_INBOX_"+svc {
+				t.Errorf("%s: NATS user %q, inbox %q: want the service's own, %s and _INBOX_%s", n,
+					s.Environment[prefix+"NATS_USER"], s.Environment[prefix+"NATS_INBOX_PREFIX"], svc, svc)
+			}
+			// A healthcheck over the service's NATS subject is answered by
+			// whichever replica is alive: it must ask this container.
+			if test := strings.Join(s.Healthcheck.Test, " "); !strings.Contains(test, "http://127.0.0.1:") {
+				t.Errorf("%s: healthcheck %q does not ask its own process", n, test)
+			}
+			for k, v := range first.Environment {
+				if k != prefix+"INSTANCE" && s.Environment[k] != v {
+					t.Errorf("%s: %s=%q, %s has %q", n, k, s.Environment[k], names[0], v)
+				}
+			}
+			if !slices.Equal(s.Command, first.Command) || s.Image != first.Image || s.Restart != "unless-stopped" {
+				t.Errorf("%s: command %v image %q restart %q differ from %s", n, s.Command, s.Image, s.Restart, names[0])
+			}
+		}
+	}
+	mon := []string{}
+	for _, n := range controlPlane["monitor"] {
+		for _, p := range c.Services[n].Ports {
+			mon = append(mon, portString(p))
+		}
+	}
+	if len(mon) != 2 || mon[0] == mon[1] {
+		t.Errorf("monitor dashboards published on %v, want one host port per replica", mon)
+	}
+	for _, n := range controlPlane["healer"] {
+		h := c.Services[n]
+		if h.Environment["WSHEAL_HEALER_RESTART"] != "docker" || !slices.ContainsFunc(h.Volumes, func(v any) bool {
+			return strings.Contains(portString(v), "/var/run/docker.sock")
+		}) {
+			t.Errorf("%s: restart executor %q, volumes %v", n, h.Environment["WSHEAL_HEALER_RESTART"], h.Volumes)
+		}
+	}
+	if d := c.Services["notifier-2"].DependsOn["receiver"].Condition; d != "service_healthy" {
+		t.Errorf("notifier-2 does not wait for the receiver (%q)", d)
+	}
+}
+
 // TestComposeTLSOverride: with the override every service reaches NATS
 // over TLS and trusts the local CA, and the servers load the TLS config.
 func TestComposeTLSOverride(t *testing.T) {
 	tool := composeTool(t)
 	c := loadConfig(t, tool, "docker-compose.yml", "docker-compose.tls.yml")
 	for _, svc := range []string{"gateway", "monitor", "healer", "notifier"} {
-		names := []string{svc}
+		names := controlPlane[svc]
 		if svc == "gateway" {
 			names = []string{"gw-1", "gw-2", "gw-3"}
 		}

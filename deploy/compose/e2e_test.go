@@ -20,13 +20,17 @@ import (
 
 // TestComposeE2E is the deployment's proof that it heals: it builds the
 // images, starts the whole compose stack under its own project name,
-// runs WebSocket clients through the published gateway ports, then kills
-// one gateway container, pauses another and stops a NATS node. It checks
-// that the clients were rehomed with nothing lost or repeated, that the
-// healer's Docker executor restarted both gateway containers, that the
-// incidents opened and resolved with their reviews and their summaries
-// reached the stand-in Slack and webhook receiver, and that no service
-// hit a NATS permission it lacks.
+// runs WebSocket clients through the load balancer (HAProxy), then kills
+// one gateway container together with one replica each of the monitor,
+// the healer and the notifier, brings those replicas back, pauses
+// another gateway and stops a NATS node. It checks that the clients were
+// rehomed with nothing lost or repeated, that the healer's Docker
+// executor restarted both gateway containers, that the incidents opened
+// and resolved with their reviews and their summaries reached the
+// stand-in Slack and webhook receiver, that with two replicas of each
+// control-plane service (one of them dead during the first fault) each of
+// these happened exactly once, and that no service hit a NATS permission
+// it lacks.
 //
 // It needs a Docker engine and skips loudly without one; -short or
 // WSHEAL_E2E=0 skips it on purpose.
@@ -44,14 +48,38 @@ func TestComposeE2E(t *testing.T) {
 	s.up(ctx)
 	nc := s.operator()
 	audit := watchRemediations(t, nc)
+	changes := watchIncidents(t, nc)
 
-	f := newFleet(ctx, t, s.gatewayURLs(), "e2e", 24)
-	f.publish(ctx, s.gatewayURLs(), 50*time.Millisecond)
+	f := newFleet(ctx, t, s.entry(), "e2e", 24)
+	f.publish(ctx, s.entry(), 50*time.Millisecond)
 	eventually(t, 30*time.Second, "messages flowing before the faults", func() bool { return f.count() >= 20 })
 	t.Logf("subscribers per node before the faults: %v", f.perNode())
 
-	t.Run("gateway killed", func(t *testing.T) {
-		faultGateway(ctx, t, s, f, audit, "gw-1", "kill")
+	// One replica of each control-plane service dies with the gateway;
+	// the other replicas detect, restart, open and resolve alone.
+	replicas := []string{"monitor", "healer", "notifier"}
+	replicaIDs := map[string]string{} // compose v2's ps lists running containers only
+	for _, r := range replicas {
+		replicaIDs[r] = s.container(ctx, r)
+	}
+	t.Run("gateway killed with a replica of each control-plane service", func(t *testing.T) {
+		faultGateway(ctx, t, s, f, audit, "gw-1", "kill", replicas...)
+	})
+	t.Run("killed replicas rejoin", func(t *testing.T) {
+		for _, r := range replicas {
+			id := replicaIDs[r]
+			if st := s.inspect(ctx, id, "{{.State.Status}}"); st != "exited" {
+				t.Errorf("%s is %s, not exited: the replica was not down during the fault", r, st)
+			}
+			s.docker(ctx, "start", id)
+			t.Logf("started %s again at %s", r, time.Now().UTC().Format(time.StampMilli))
+		}
+		for _, r := range replicas {
+			id := replicaIDs[r]
+			eventually(t, 90*time.Second, r+" healthy again", func() bool {
+				return s.inspect(ctx, id, "{{.State.Health.Status}}") == "healthy"
+			})
+		}
 	})
 	t.Run("gateway paused", func(t *testing.T) {
 		faultGateway(ctx, t, s, f, audit, "gw-2", "pause")
@@ -75,28 +103,59 @@ func TestComposeE2E(t *testing.T) {
 		f.verify(t)
 	})
 	var incidents []string
+	var paged map[string]bool
 	t.Run("incidents resolved with reviews", func(t *testing.T) {
-		incidents = checkIncidents(ctx, t, nc, []string{"gw-1", "gw-2"})
+		incidents, paged = checkIncidents(ctx, t, nc, []string{"gw-1", "gw-2"})
 	})
 	t.Run("notifications reached the receiver", func(t *testing.T) {
 		url := fmt.Sprintf("http://127.0.0.1:%d/received", s.ports["WSHEAL_RECEIVER_PORT"])
 		for _, id := range incidents {
-			eventually(t, 60*time.Second, "a Slack and a webhook message about "+id, func() bool {
+			// The policy: an incident healed without a page is summarised
+			// to Slack and the webhook; one paged at once (SEV1: the hung
+			// node held half the connections) is triggered and resolved
+			// on PagerDuty and Slack instead, and has no summary.
+			other := "/webhook"
+			if paged[id] {
+				other = "/pagerduty"
+			}
+			eventually(t, 60*time.Second, "a Slack and a "+other+" message about "+id, func() bool {
 				got := receiverGot(ctx, t, url)
-				return got["/slack"][id] && got["/webhook"][id]
+				return got["/slack"][id] && got[other][id]
 			})
 		}
 	})
+	t.Run("each exactly once", func(t *testing.T) {
+		for _, node := range []string{"gw-1", "gw-2"} {
+			n, ok, by := audit.restarts(node)
+			if n != 1 || ok != 1 {
+				t.Errorf("%s: %d restart decisions, %d succeeded; want exactly one of each", node, n, ok)
+			}
+			t.Logf("%s restarted by %v", node, by)
+			// gw-1's fault was handled while the first replicas were dead.
+			if node == "gw-1" && !slices.Equal(by, []string{events.Source(events.ServiceHealer, "healer-2")}) {
+				t.Errorf("gw-1's restart published by %v, want healer-2 alone: healer-1 was dead", by)
+			}
+		}
+		by := changes.checkOnce(t, incidents, []string{"gw-1", "gw-2"})
+		if want := []string{events.Source(events.ServiceNotifier, "notifier-2")}; !slices.Equal(by["gw-1"], want) {
+			t.Errorf("gw-1's incident written by %v, want %v alone: notifier-1 was dead", by["gw-1"], want)
+		}
+		url := fmt.Sprintf("http://127.0.0.1:%d/received", s.ports["WSHEAL_RECEIVER_PORT"])
+		notificationsOnce(ctx, t, url, incidents)
+	})
 	t.Run("dashboard answers", func(t *testing.T) {
-		base := fmt.Sprintf("http://127.0.0.1:%d", s.ports["WSHEAL_MONITOR_PORT"])
 		paths := []string{"/", "/dash/fleet", "/dash/nodes/gw-1", "/dash/incidents", "/dash/healer"}
 		for _, id := range incidents {
 			paths = append(paths, "/dash/incidents/"+id)
 		}
 		token := dashboardToken(t)
-		for _, p := range paths {
-			if code := httpStatus(ctx, base+p, token); code != http.StatusOK {
-				t.Errorf("GET %s: %d", p, code)
+		// Both replicas serve it, each on its own host port.
+		for _, port := range []string{"WSHEAL_MONITOR_PORT", "WSHEAL_MONITOR2_PORT"} {
+			base := fmt.Sprintf("http://127.0.0.1:%d", s.ports[port])
+			for _, p := range paths {
+				if code := httpStatus(ctx, base+p, token); code != http.StatusOK {
+					t.Errorf("GET %s%s (%s): %d", base, p, port, code)
+				}
 			}
 		}
 	})
@@ -107,15 +166,31 @@ func TestComposeE2E(t *testing.T) {
 	})
 }
 
-// faultGateway kills or pauses a gateway's container and waits until the
-// healer restarted it through the Docker API and every subscriber is
-// connected again.
-func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *remediations, node, how string) {
+// faultGateway kills or pauses a gateway's container, and kills the
+// containers of the services in also right after it; it waits until the
+// healer restarted the gateway through the Docker API and every
+// subscriber is connected again.
+func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *remediations, node, how string, also ...string) {
 	id := s.container(ctx, node)
 	started := s.inspect(ctx, id, "{{.State.StartedAt}}")
 	t.Logf("%s %s: subscribers per node %v", how, node, f.perNode())
 	victims := f.on(node)
-	s.docker(ctx, how, id)
+	if len(also) == 0 {
+		s.docker(ctx, how, id)
+	} else {
+		// One command, the services first: they are down before the
+		// node's fault can be noticed.
+		args := []string{"kill"}
+		for _, svc := range also {
+			args = append(args, s.container(ctx, svc))
+		}
+		if how != "kill" {
+			s.docker(ctx, args...)
+			args = []string{how}
+		}
+		s.docker(ctx, append(args, id)...)
+		t.Logf("killed %v with the %s of %s at %s", also, how, node, time.Now().UTC().Format(time.StampMilli))
+	}
 	eventually(t, 90*time.Second, "the healer restarted "+node, func() bool {
 		return audit.succeeded(events.ActionRestart, node)
 	})
@@ -137,8 +212,9 @@ func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *
 
 // remediations collects the healer's audit trail as it is published.
 type remediations struct {
-	mu   sync.Mutex
-	seen []events.Remediation
+	mu      sync.Mutex
+	seen    []events.Remediation
+	sources []string // seen[i]'s emitter, /wsheal/healer/<instance>
 }
 
 func watchRemediations(t *testing.T, nc *nats.Conn) *remediations {
@@ -152,6 +228,7 @@ func watchRemediations(t *testing.T, nc *nats.Conn) *remediations {
 		if p, ok := events.As[*events.Remediation](e); ok {
 			r.mu.Lock()
 			r.seen = append(r.seen, *p)
+			r.sources = append(r.sources, e.Source)
 			r.mu.Unlock()
 		}
 	})
@@ -174,10 +251,211 @@ func (r *remediations) succeeded(action, target string) bool {
 	})
 }
 
+// restarts counts the restart decisions about target (distinct decision
+// ids, any phase) and those that succeeded, and lists who published
+// them. A decision's events republished keep their id: two decisions
+// mean two restarts.
+func (r *remediations) restarts(target string) (decisions, succeeded int, by []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all, ok := map[string]bool{}, map[string]bool{}
+	for i, x := range r.seen {
+		if x.Action != events.ActionRestart || x.Target != target {
+			continue
+		}
+		all[x.ID] = true
+		if x.Phase == events.PhaseSucceeded {
+			ok[x.ID] = true
+		}
+		if !slices.Contains(by, r.sources[i]) {
+			by = append(by, r.sources[i])
+		}
+	}
+	return len(all), len(ok), by
+}
+
+// incidentChanges collects the notifier's incident events as published,
+// by event id (a republished event counts once).
+type incidentChanges struct {
+	mu   sync.Mutex
+	seen map[string]bool // event ids
+	list []incidentChange
+}
+
+type incidentChange struct {
+	source string
+	inc    events.Incident
+}
+
+func watchIncidents(t *testing.T, nc *nats.Conn) *incidentChanges {
+	c := &incidentChanges{seen: map[string]bool{}}
+	sub, err := nc.Subscribe(events.IncidentsAll, func(m *nats.Msg) {
+		e, err := events.Decode(m.Data)
+		if err != nil {
+			t.Errorf("undecodable incident event on %s: %v", m.Subject, err)
+			return
+		}
+		if p, ok := events.As[*events.Incident](e); ok {
+			c.mu.Lock()
+			if !c.seen[e.ID] {
+				c.seen[e.ID] = true
+				c.list = append(c.list, incidentChange{source: e.Source, inc: *p})
+			}
+			c.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkOnce: every node is in exactly one incident, and each of the
+// incidents was opened once (one opening time: a second replica opening
+// it again would stamp its own) and resolved once (one resolution time),
+// whichever notifier replica did it.
+//
+// It returns, for each node, who opened its incident and who resolved it.
+func (c *incidentChanges) checkOnce(t *testing.T, ids, nodes []string) map[string][]string {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	by := map[string][]string{}
+	for _, node := range nodes {
+		in := map[string]bool{}
+		for _, ch := range c.list {
+			if slices.Contains(ch.inc.Nodes, node) {
+				in[ch.inc.ID] = true
+			}
+		}
+		if len(in) != 1 {
+			t.Errorf("%s: in %d incidents (%v), want one", node, len(in), in)
+		}
+		// In the order published: the first event opened it, the first
+		// resolved one resolved it.
+		opened, resolved := false, false
+		for _, ch := range c.list {
+			if !in[ch.inc.ID] {
+				continue
+			}
+			var now bool
+			if !opened {
+				opened, now = true, true
+			}
+			if !resolved && ch.inc.State == events.IncidentResolved {
+				resolved, now = true, true
+			}
+			if now && !slices.Contains(by[node], ch.source) {
+				by[node] = append(by[node], ch.source)
+			}
+		}
+	}
+	for _, id := range ids {
+		opened, resolved := map[time.Time]string{}, map[time.Time]string{}
+		for _, ch := range c.list {
+			if ch.inc.ID != id {
+				continue
+			}
+			if _, ok := opened[ch.inc.OpenedAt]; !ok {
+				opened[ch.inc.OpenedAt] = ch.source
+			}
+			if _, ok := resolved[ch.inc.ResolvedAt]; !ok && ch.inc.State == events.IncidentResolved && !ch.inc.ResolvedAt.IsZero() {
+				resolved[ch.inc.ResolvedAt] = ch.source
+			}
+		}
+		if len(opened) != 1 || len(resolved) != 1 {
+			t.Errorf("incident %s opened %d times (%v) and resolved %d times (%v), want once each", id, len(opened), opened, len(resolved), resolved)
+			continue
+		}
+		for at, by := range opened {
+			for rat, rby := range resolved {
+				t.Logf("incident %s opened once at %s by %s, resolved once at %s by %s", id, at.Format(time.StampMilli), by, rat.Format(time.StampMilli), rby)
+			}
+		}
+	}
+	return by
+}
+
+// notificationsOnce: what the stand-in receiver got about the incidents
+// was sent once: no webhook message id twice, one webhook message per
+// incident, action and level, and no Slack, webhook or PagerDuty body
+// twice.
+func notificationsOnce(ctx context.Context, t *testing.T, url string, ids []string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("receiver: %v", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var list []struct {
+		Path string          `json:"path"`
+		Body json.RawMessage `json:"body"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatalf("receiver: %v", err)
+	}
+	bodies, msgIDs, kinds := map[string]int{}, map[string]int{}, map[string]int{}
+	perPath := map[string]int{}
+	for _, r := range list {
+		mentions := slices.ContainsFunc(ids, func(id string) bool { return strings.Contains(string(r.Body), id) })
+		if !mentions {
+			continue
+		}
+		perPath[r.Path]++
+		bodies[r.Path+" "+string(r.Body)]++
+		if r.Path != "/webhook" {
+			continue
+		}
+		var w struct {
+			Message struct {
+				ID       string `json:"id"`
+				Action   string `json:"action"`
+				Level    int    `json:"level"`
+				Incident struct {
+					ID string `json:"id"`
+				} `json:"incident"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(r.Body, &w); err != nil || w.Message.ID == "" {
+			t.Errorf("webhook body without a message id (%v): %s", err, r.Body)
+			continue
+		}
+		msgIDs[w.Message.ID]++
+		kinds[fmt.Sprintf("%s %s level %d", w.Message.Incident.ID, w.Message.Action, w.Message.Level)]++
+	}
+	t.Logf("notifications about %v per receiver path: %v; webhook messages: %v", ids, perPath, kinds)
+	if perPath["/slack"] == 0 {
+		t.Errorf("no Slack notification about %v: %v", ids, perPath)
+	}
+	for b, n := range bodies {
+		if n > 1 {
+			t.Errorf("sent %d times: %s", n, b)
+		}
+	}
+	for id, n := range msgIDs {
+		if n > 1 {
+			t.Errorf("webhook message %s delivered %d times", id, n)
+		}
+	}
+	for k, n := range kinds {
+		if n > 1 {
+			t.Errorf("webhook: %s sent %d times", k, n)
+		}
+	}
+}
+
 // checkIncidents waits until the notifier holds resolved incidents
 // covering every node, none of them still open, then asks the review of
 // each. It returns their ids.
-func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []string) []string {
+func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []string) (ids []string, paged map[string]bool) {
 	var list events.IncidentList
 	eventually(t, 2*time.Minute, "incidents for "+strings.Join(nodes, ", ")+" resolved", func() bool {
 		list = events.IncidentList{}
@@ -200,12 +478,13 @@ func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []st
 		}
 		return len(covered) == len(nodes)
 	})
-	var ids []string
+	paged = map[string]bool{}
 	for _, inc := range list.Incidents {
 		if !slices.ContainsFunc(inc.Nodes, func(n string) bool { return slices.Contains(nodes, n) }) {
 			continue
 		}
 		ids = append(ids, inc.ID)
+		paged[inc.ID] = inc.Paged
 		var rev events.Review
 		eventually(t, 30*time.Second, "the review of "+inc.ID, func() bool {
 			err := events.Request(ctx, nc, events.ControlSubject(events.ServiceNotifier, events.VerbReview),
@@ -218,7 +497,7 @@ func checkIncidents(ctx context.Context, t *testing.T, nc *nats.Conn, nodes []st
 		t.Logf("incident %s %q on %v: %s, MTTD %d ms, MTTR %d ms, auto-healed %v, %d actions",
 			inc.ID, inc.Title, inc.Nodes, inc.State, rev.MTTDMS, rev.MTTRMS, rev.AutoHealed, len(rev.Actions))
 	}
-	return ids
+	return ids, paged
 }
 
 // receiverGot lists what the webhook receiver got: path -> incident ids

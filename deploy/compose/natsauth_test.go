@@ -321,3 +321,49 @@ func TestNATSPermissionsControl(t *testing.T) {
 		})
 	}
 }
+
+// TestNATSPermissionsNotifierReadsRecord: the notifier reads the healer's
+// record for its reviews by direct get (the next value under a kind's
+// keys), and may neither write it nor make a consumer on it.
+func TestNATSPermissionsNotifierReadsRecord(t *testing.T) {
+	url := authServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	op, err := jetstream.New(dial(t, url, "operator").Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Ensure(ctx, op, events.EnsureOptions{Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	okv, err := op.KeyValue(ctx, events.BucketRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := okv.Put(ctx, "node_down.node.restart", []byte(`{"kind":"node_down","remedy":"restart","class":"node","attempts":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	n := dial(t, url, "notifier")
+	js, err := jetstream.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "KV_"+events.BucketRecord)
+	if err != nil {
+		t.Fatalf("the notifier cannot bind the record's stream: %v", err)
+	}
+	m, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject("$KV."+events.BucketRecord+".node_down.>"))
+	if err != nil || !strings.Contains(string(m.Data), `"remedy":"restart"`) {
+		t.Fatalf("the notifier cannot read a record: %v", err)
+	}
+	if _, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{}); err == nil {
+		t.Fatal("the notifier made a consumer on the healer's record")
+	}
+	if err := n.Publish("$KV."+events.BucketRecord+".node_down.node.restart", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = n.Flush()
+	if !n.denied("publish", "$KV."+events.BucketRecord+".node_down.node.restart", 2*time.Second) {
+		t.Fatal("the notifier wrote to the healer's record")
+	}
+}

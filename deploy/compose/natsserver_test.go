@@ -56,7 +56,7 @@ func authServerLog(t *testing.T) (string, *serverLog) {
 	}
 	log := &serverLog{}
 	srv.SetLogger(log, false, false)
-	go srv.Start()
+	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats server not ready")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -159,28 +160,51 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 	eventually(t, 30*time.Second, "gw-1 rejected the forged desired state", func() bool {
 		return strings.Contains(procs[0].log.String(), "desired state rejected")
 	})
-	mon := serviceEnv(url, "WSHEAL_MONITOR", "monitor")
-	monAddr := freeAddr(t)
-	mon["WSHEAL_MONITOR_LISTEN"], mon["WSHEAL_MONITOR_INSTANCE"] = monAddr, "monitor-1"
-	procs = append(procs, start(t, bin, "monitor", mon, "serve", "monitor"))
-	heal := serviceEnv(url, "WSHEAL_HEALER", "healer")
-	heal["WSHEAL_HEALER_INSTANCE"], heal["WSHEAL_HEALER_RESTART"] = "healer-1", "off"
-	procs = append(procs, start(t, bin, "healer", heal, "serve", "healer"))
-	not := serviceEnv(url, "WSHEAL_NOTIFIER", "notifier")
-	delete(not, "WSHEAL_NOTIFIER_FLEET_HOSTS")
-	not["WSHEAL_NOTIFIER_INSTANCE"] = "notifier-1"
-	procs = append(procs, start(t, bin, "notifier", not, "serve", "notifier"))
+	// Two replicas of each control-plane service, as in the compose
+	// file: one NATS user and inbox prefix per service, shared.
+	// Each listens on its own address; its /readyz is what the compose
+	// healthcheck asks.
+	var monAddrs, readyz []string
+	for i := 1; i <= 2; i++ {
+		mon := serviceEnv(url, "WSHEAL_MONITOR", "monitor")
+		monAddr := freeAddr(t)
+		monAddrs = append(monAddrs, monAddr)
+		mon["WSHEAL_MONITOR_LISTEN"], mon["WSHEAL_MONITOR_INSTANCE"] = monAddr, fmt.Sprintf("monitor-%d", i)
+		procs = append(procs, start(t, bin, fmt.Sprintf("monitor-%d", i), mon, "serve", "monitor"))
+		heal := serviceEnv(url, "WSHEAL_HEALER", "healer")
+		heal["WSHEAL_HEALER_INSTANCE"], heal["WSHEAL_HEALER_RESTART"] = fmt.Sprintf("healer-%d", i), "off"
+		heal["WSHEAL_HEALER_LISTEN"] = freeAddr(t)
+		readyz = append(readyz, "http://"+heal["WSHEAL_HEALER_LISTEN"]+"/readyz")
+		procs = append(procs, start(t, bin, fmt.Sprintf("healer-%d", i), heal, "serve", "healer"))
+		not := serviceEnv(url, "WSHEAL_NOTIFIER", "notifier")
+		delete(not, "WSHEAL_NOTIFIER_FLEET_HOSTS")
+		not["WSHEAL_NOTIFIER_INSTANCE"], not["WSHEAL_NOTIFIER_REVIEW_DELAY"] = fmt.Sprintf("notifier-%d", i), "1s"
+		not["WSHEAL_NOTIFIER_LISTEN"] = freeAddr(t)
+		readyz = append(readyz, "http://"+not["WSHEAL_NOTIFIER_LISTEN"]+"/readyz")
+		procs = append(procs, start(t, bin, fmt.Sprintf("notifier-%d", i), not, "serve", "notifier"))
+	}
 
 	for node, addr := range gws {
 		eventually(t, 30*time.Second, node+" ready", func() bool { return httpOK("http://" + addr + "/readyz") })
 	}
-	eventually(t, 30*time.Second, "monitor healthy", func() bool { return httpOK("http://" + monAddr + "/healthz") })
+	for i, addr := range monAddrs {
+		eventually(t, 30*time.Second, fmt.Sprintf("monitor-%d healthy", i+1), func() bool { return httpOK("http://" + addr + "/healthz") })
+	}
+	for _, u := range readyz {
+		eventually(t, 30*time.Second, u+" ready", func() bool { return httpOK(u) })
+	}
 	op := dial(t, url, "operator")
 	for _, svc := range []string{events.ServiceHealer, events.ServiceNotifier, events.ServiceMonitor} {
 		eventually(t, 30*time.Second, svc+" answers status", func() bool {
 			_, err := op.Request(events.ControlSubject(svc, events.VerbStatus), nil, time.Second)
 			return err == nil
 		})
+	}
+	// The healer reads its record bucket (made by setup-streams) under its
+	// own permissions.
+	var rec events.HealerRecord
+	if err := events.Request(context.Background(), op.Conn, events.ControlSubject(events.ServiceHealer, events.VerbHealerRecord), nil, &rec); err != nil {
+		t.Fatalf("healer record: %v", err)
 	}
 	var st events.GatewayStatus
 	if err := events.Request(context.Background(), op.Conn, events.GatewayControlSubject("gw-1", events.VerbStatus), nil, &st); err != nil ||
@@ -230,12 +254,28 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 	// raises node_down, the healer decides (restarts are off here), the
 	// notifier opens an incident.
 	_ = procs[1].cmd.Process.Kill()
+	var l events.IncidentList
 	eventually(t, 60*time.Second, "an incident for gw-2", func() bool {
-		var l events.IncidentList
 		err := events.Request(context.Background(), op.Conn, events.ControlSubject(events.ServiceNotifier, events.VerbIncidentList),
 			events.IncidentListRequest{Limit: 10}, &l)
 		return err == nil && len(l.Incidents) > 0
 	})
+	// Its review, once an operator resolves it, reads the healer's record
+	// under the notifier's own permissions.
+	inc := l.Incidents[0].ID
+	if err := events.Request(context.Background(), op.Conn, events.ControlSubject(events.ServiceNotifier, events.VerbResolve),
+		&events.IncidentCommand{ID: "resolve-1", Incident: inc, By: "test"}, nil); err != nil {
+		t.Fatalf("resolve %s: %v", inc, err)
+	}
+	var rv events.Review
+	eventually(t, 30*time.Second, "the review of "+inc, func() bool {
+		err := events.Request(context.Background(), op.Conn, events.ControlSubject(events.ServiceNotifier, events.VerbReview),
+			&events.IncidentRequest{Incident: inc}, &rv)
+		return err == nil && strings.Contains(rv.Markdown, "## What to tune")
+	})
+	if out := procs[len(procs)-1].log.String(); strings.Contains(out, "without the healer's record") {
+		t.Fatalf("the notifier could not read the healer's record:\n%s", out)
+	}
 	if v := log.list(); len(v) > 0 {
 		t.Fatalf("the services hit %d permission violations; auth.conf lacks a grant or a service oversteps:\n%s",
 			len(v), strings.Join(v, "\n"))

@@ -27,12 +27,15 @@ type stack struct {
 	base    []string       // environment of every command
 	env     []string       // base and the ports
 	ports   map[string]int // variable -> host port
+	files   []string       // compose files over docker-compose.yml
 }
 
 // portVars are the compose file's host port variables.
 var portVars = []string{
 	"WSHEAL_NATS1_PORT", "WSHEAL_NATS2_PORT", "WSHEAL_NATS3_PORT", "WSHEAL_NATS_HTTP_PORT",
 	"WSHEAL_GW1_PORT", "WSHEAL_GW2_PORT", "WSHEAL_GW3_PORT", "WSHEAL_MONITOR_PORT", "WSHEAL_RECEIVER_PORT",
+	"WSHEAL_MONITOR2_PORT",
+	"WSHEAL_LB_PORT", "WSHEAL_PROMETHEUS_PORT", "WSHEAL_ALERTMANAGER_PORT",
 }
 
 // composeCommand finds docker compose v2 or docker-compose; it skips the
@@ -124,7 +127,11 @@ func (s *stack) run(ctx context.Context, name string, args ...string) (string, e
 
 // dc runs a compose command on the project.
 func (s *stack) dc(ctx context.Context, args ...string) (string, error) {
-	full := append(append(s.compose[1:], "-p", s.project, "-f", "docker-compose.yml"), args...)
+	full := append(slices.Clone(s.compose[1:]), "-p", s.project, "-f", "docker-compose.yml")
+	for _, f := range s.files {
+		full = append(full, "-f", f)
+	}
+	full = append(full, args...)
 	return s.run(ctx, s.compose[0], full...)
 }
 
@@ -134,7 +141,7 @@ func (s *stack) build(ctx context.Context) {
 	t := s.t
 	out, err := s.run(ctx, "make", "-C", "../..", "images", "secrets")
 	t.Cleanup(func() {
-		for _, img := range []string{"wsheal", "wsheal-nats"} {
+		for _, img := range []string{"wsheal", "wsheal-nats", "wsheal-lb"} {
 			_, _ = s.run(context.Background(), "docker", "rmi", img+":"+s.project)
 		}
 	})
@@ -228,13 +235,12 @@ func (s *stack) operator() *nats.Conn {
 	return nc
 }
 
-// gatewayURLs are the published WebSocket endpoints of the gateways.
-func (s *stack) gatewayURLs() []string {
-	var out []string
-	for _, v := range []string{"WSHEAL_GW1_PORT", "WSHEAL_GW2_PORT", "WSHEAL_GW3_PORT"} {
-		out = append(out, fmt.Sprintf("ws://127.0.0.1:%d/ws", s.ports[v]))
-	}
-	return out
+// entry is how the clients reach the fleet: through the load balancer,
+// discovery first, the balancer's WebSocket endpoint as the fallback.
+// Reconnect hints name the nodes' routes through it.
+func (s *stack) entry() endpoint {
+	lb := fmt.Sprintf("127.0.0.1:%d", s.ports["WSHEAL_LB_PORT"])
+	return endpoint{URLs: []string{"ws://" + lb + "/ws"}, Discovery: "http://" + lb + "/v1/connect"}
 }
 
 // violations are the permission violations the NATS servers logged.

@@ -27,6 +27,11 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The probe asks on a connection of its own: the endpoint's
+	// subscription must have reached the server first.
+	if err := s.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		svc  string
 		okay bool

@@ -212,7 +212,10 @@ func (s secrets) files() map[string][]byte {
 			e.set("WSHEAL_MONITOR_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
 			e.set("WSHEAL_MONITOR_DASHBOARD_TOKEN", s.tokens["WSHEAL_MONITOR_DASHBOARD_TOKEN"])
 			header += "# The dashboard and /metrics want these as bearer tokens.\n"
+		case u.name == "healer":
+			e.set("WSHEAL_HEALER_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
 		case u.name == "notifier":
+			e.set("WSHEAL_NOTIFIER_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
 			e.set("WSHEAL_NOTIFIER_WEBHOOK_SECRET", s.tokens["WSHEAL_NOTIFIER_WEBHOOK_SECRET"])
 			e.set("WSHEAL_NOTIFIER_WEBHOOK_URL", "http://receiver:9095/webhook")
 			e.set("WSHEAL_NOTIFIER_SLACK_URL", "http://receiver:9095/slack")
@@ -223,6 +226,8 @@ func (s secrets) files() map[string][]byte {
 		}
 		out[u.name+".env"] = e.render(header)
 	}
+	// Prometheus (profile observability) reads the token from a file.
+	out["metrics.token"] = []byte(s.tokens["WSHEAL_METRICS_TOKEN"])
 	var op envFile
 	op.set("NATS_USER", "operator")
 	op.set("NATS_PASSWORD", s.passwords["operator"])
@@ -273,6 +278,14 @@ func writeSecrets(dir string) ([]string, error) {
 			return written, fmt.Errorf("%w: %w", ErrSecrets, err)
 		}
 		written = append(written, path)
+	}
+	// Prometheus's container user reads the token through a bind mount;
+	// the directory, 0700, keeps everyone else on the host out.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return written, fmt.Errorf("%w: %w", ErrSecrets, err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "metrics.token"), 0o644); err != nil {
+		return written, fmt.Errorf("%w: %w", ErrSecrets, err)
 	}
 	return written, nil
 }

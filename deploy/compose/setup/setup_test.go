@@ -19,8 +19,14 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(written) != 10 {
-		t.Fatalf("wrote %d files, want 10: %v", len(written), written)
+	if len(written) != 11 {
+		t.Fatalf("wrote %d files, want 11: %v", len(written), written)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "metrics.token")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("metrics.token: %v %v: Prometheus's container user must read it", st.Mode(), err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("secrets dir: %v %v, want 0700", st.Mode(), err)
 	}
 	natsEnv := mustEnv(t, filepath.Join(dir, "nats.env"))
 	for _, u := range users {
@@ -43,6 +49,9 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 		t.Errorf("no webhook signing secret")
 	case len(mon["WSHEAL_MONITOR_DASHBOARD_TOKEN"]) < 32 || len(mon["WSHEAL_MONITOR_METRICS_TOKEN"]) < 32 || mon["WSHEAL_MONITOR_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"]:
 		t.Errorf("dashboard or metrics token missing")
+	case mustEnv(t, filepath.Join(dir, "healer.env"))["WSHEAL_HEALER_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"] ||
+		notifier["WSHEAL_NOTIFIER_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"] || string(mustRead(t, filepath.Join(dir, "metrics.token"))) != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"]:
+		t.Errorf("healer, notifier or Prometheus (metrics.token) do not share the metrics token")
 	case gw1["WSHEAL_GATEWAY_NATS_PASSWORD"] == gw3["WSHEAL_GATEWAY_NATS_PASSWORD"]:
 		t.Errorf("two gateway nodes share a NATS password")
 	}
@@ -183,7 +192,7 @@ func TestTLSConfigServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Start()
+	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
@@ -206,4 +215,13 @@ func TestTLSConfigServes(t *testing.T) {
 		nc.Close()
 		t.Fatal("a client that does not trust the local CA connected")
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
