@@ -30,9 +30,9 @@ stale, slow and error are failures (the node ended a failing connection);
 client, idle and drained are ordinary ends. Node * is the whole fleet.
 
 Every end is counted (a storm costs one addition per close on the node);
-the range is as long as the stream keeps snapshots.`,
+the range reaches back as far as the stream keeps snapshots (6 h).`,
 		Example: `  wsheal analytics                      # the last hour
-  wsheal analytics --since 24h
+  wsheal analytics --since 6h
   wsheal analytics --from 2026-01-02T10:00:00Z --to 2026-01-02T11:00:00Z
   wsheal analytics --json | jq '.rows[] | select(.failure)'`,
 		Args: cobra.NoArgs,

@@ -75,12 +75,16 @@ var Streams = []StreamSpec{
 	{Name: StreamReviews, Description: "post-incident reviews, one per incident", Subjects: []string{ReviewsAll},
 		MaxAge: 365 * 24 * time.Hour, MaxMsgsPerSubject: 1, Duplicates: 10 * time.Minute},
 	{Name: StreamHealth, Description: "gateway health snapshots, connection and lifecycle events", Subjects: []string{HealthAll, ConnEventsAll, LifecycleAll},
-		MaxAge: 6 * time.Hour, Duplicates: time.Minute},
+		MaxAge: HealthRetention, Duplicates: time.Minute},
 	{Name: StreamOutbox, Description: "the notifier's durable outbox", Subjects: []string{OutboxAll},
 		Retention: jetstream.WorkQueuePolicy, MaxAge: 24 * time.Hour, Duplicates: 10 * time.Minute},
 }
 
 // Buckets are every key-value bucket wsheal uses.
+// HealthRetention is how long WSHEAL_HEALTH keeps health snapshots, and
+// so the longest range connection analytics can cover.
+const HealthRetention = 6 * time.Hour
+
 var Buckets = []KVSpec{
 	{Bucket: BucketFleet, Description: "gateway registry", TTL: 30 * time.Second, History: 1},
 	{Bucket: BucketDesired, Description: "desired node state", History: 5},

@@ -11,9 +11,9 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
-// MaxAnalyticsRange bounds the range /dash/analytics reads (every health
-// snapshot of every node in it); `wsheal analytics` reads longer ones.
-const MaxAnalyticsRange = 24 * time.Hour
+// MaxAnalyticsRange bounds the range /dash/analytics reads: the health
+// stream keeps no older snapshots.
+const MaxAnalyticsRange = events.HealthRetention
 
 // Analytics is the reply of /dash/analytics: connection longevity and
 // failure by node and close cause (events.ConnAnalytics and its rows).
@@ -22,13 +22,13 @@ type Analytics struct {
 	Rows []events.ConnAnalyticsRow `json:"rows"`
 }
 
-// analytics answers GET /dash/analytics?since=1h (1m to 24h).
+// analytics answers GET /dash/analytics?since=1h (1m to 6h).
 func (d *Dashboard) analytics(w http.ResponseWriter, r *http.Request) {
 	since := time.Hour
 	if v := r.URL.Query().Get("since"); v != "" {
 		var err error
 		if since, err = time.ParseDuration(v); err != nil || since < time.Minute || since > MaxAnalyticsRange {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf("since=%q: want a duration from 1m to 24h", v))
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("since=%q: want a duration from 1m to %v (the health stream keeps no older snapshots)", v, MaxAnalyticsRange))
 			return
 		}
 	}
