@@ -107,7 +107,7 @@ The exit status is non-zero if any scenario failed its expectations.`,
 	f.IntVar(&cfg.Clients, "clients", chaos.DefaultClients, "load: subscriber connections")
 	f.Float64Var(&cfg.Rate, "rate", chaos.DefaultRate, "load: publishes per second over all channels")
 	f.IntVar(&cfg.Channels, "channels", chaos.DefaultChannels, "load: channels")
-	f.IntVar(&cfg.Stalls, "stalls", chaos.DefaultStalls, "SIGSTOP/SIGCONT cycles of the slowdown and one-slow scenarios (fewer: a shorter run)")
+	f.IntVar(&cfg.Stalls, "stalls", chaos.DefaultStalls, "least 6.5 s stall cycles of the slowdown scenario (fewer: a shorter run; it goes on until fleet_degraded has been open 10 s, 18 cycles at most)")
 	f.StringVar(&out, "out", "", "report directory (default results/chaos-<time>/)")
 	f.BoolVar(&asJSON, "json", false, "print the report (or --list) as JSON")
 	return cmd

@@ -17,7 +17,7 @@ const (
 	DefaultClients  = 300
 	DefaultRate     = 20
 	DefaultChannels = 10
-	// DefaultStalls is the slowdown scenarios' SIGSTOP/SIGCONT cycles.
+	// DefaultStalls is the slowdown scenario's least number of stall cycles.
 	DefaultStalls = 12
 	// ScenarioTimeout bounds one scenario, its restore included.
 	ScenarioTimeout = 5 * time.Minute
@@ -37,8 +37,8 @@ type Config struct {
 	Clients  int
 	Rate     float64
 	Channels int
-	// Stalls is how many SIGSTOP/SIGCONT cycles the slowdown scenarios
-	// inject (default DefaultStalls); fewer make a bounded run.
+	// Stalls is the least number of stall cycles the slowdown scenario
+	// injects (default DefaultStalls); fewer make a bounded run.
 	Stalls   int
 	Server   string    // for the report
 	Progress io.Writer // progress lines; nil: none

@@ -17,9 +17,14 @@ import (
 
 const (
 	// stallFor and stallEvery: each cycle stops the processes for stallFor,
-	// then lets them run until the next cycle.
+	// then throttles them (see throttle) until the next cycle.
 	stallFor   = 1500 * time.Millisecond
 	stallEvery = 6500 * time.Millisecond
+	// maxStalls bounds the cycles of a slowdown that is not yet named
+	// (about 2 minutes); settledFor is how long fleet_degraded must have
+	// been open before a slowdown past its minimum cycles ends.
+	maxStalls  = 18
+	settledFor = 10 * time.Second
 	// warmUp is how long the monitor needs under load to learn its RTT
 	// baselines (5 snapshots of 5 s), counted from the start of the run.
 	warmUp = 30 * time.Second
@@ -54,12 +59,14 @@ func (e *Env) pidsOf(ctx context.Context, nodes []string) map[string]int {
 	return out
 }
 
-// stall stops every pid for stallFor, then continues it, once per
-// stallEvery, n times or until done says so. The processes are always
-// left running.
-func (e *Env) stall(ctx context.Context, pids []int, n int, done func() bool) int {
+// stall slows every pid together, in cycles of stallEvery: stopped for
+// stallFor, then throttled (stopped 150 ms of every 200 ms) until the
+// next cycle, as a host whose CPU is stolen would run them. It runs at
+// least minCycles and at most maxCycles, and ends between the two once
+// enough says so. The processes are always left running.
+func (e *Env) stall(ctx context.Context, pids []int, minCycles, maxCycles int, enough func() bool) int {
 	cycles := 0
-	for cycles < n && ctx.Err() == nil && !done() {
+	for cycles < maxCycles && ctx.Err() == nil && (cycles < minCycles || !enough()) {
 		for _, p := range pids {
 			_ = syscall.Kill(p, syscall.SIGSTOP)
 		}
@@ -67,29 +74,35 @@ func (e *Env) stall(ctx context.Context, pids []int, n int, done func() bool) in
 		for _, p := range pids {
 			_ = syscall.Kill(p, syscall.SIGCONT)
 		}
+		e.throttle(ctx, pids, stallEvery-stallFor, func() bool { return false })
 		cycles++
-		waitFor(ctx, stallEvery-stallFor, done)
 	}
 	return cycles
 }
 
-// throttle slows one process as a CPU quota or a noisy neighbour on its
-// core would: stopped for 150 ms of every 200 ms, until done says so or
-// limit passes. A CPU hog cannot be aimed at one process, so its share of the
-// CPU is taken this way. The process is always left running.
-func (e *Env) throttle(ctx context.Context, pid int, limit time.Duration, done func() bool) time.Duration {
+// throttle slows processes as a CPU quota or a noisy neighbour on their
+// core would: stopped for 150 ms of every 200 ms, together, until done
+// says so or limit passes. A CPU hog cannot be aimed at one process, so
+// its share of the CPU is taken this way. The processes are always left
+// running.
+func (e *Env) throttle(ctx context.Context, pids []int, limit time.Duration, done func() bool) time.Duration {
 	start := time.Now()
 	const stopped, running = 150 * time.Millisecond, 50 * time.Millisecond
+	signal := func(sig syscall.Signal) {
+		for _, p := range pids {
+			_ = syscall.Kill(p, sig)
+		}
+	}
 	for i := 0; ctx.Err() == nil && time.Since(start) < limit; i++ {
 		if i%5 == 0 && done() {
 			break
 		}
-		_ = syscall.Kill(pid, syscall.SIGSTOP)
+		signal(syscall.SIGSTOP)
 		time.Sleep(stopped) // paces the fault
-		_ = syscall.Kill(pid, syscall.SIGCONT)
+		signal(syscall.SIGCONT)
 		time.Sleep(running)
 	}
-	_ = syscall.Kill(pid, syscall.SIGCONT)
+	signal(syscall.SIGCONT)
 	return time.Since(start)
 }
 
@@ -138,14 +151,28 @@ func slowdown(ctx context.Context, e *Env) error {
 		list = append(list, p)
 	}
 	n := e.rn.cfg.Stalls
-	stopHog, busy, err := hog(time.Duration(n) * stallEvery)
+	most := max(n, maxStalls)
+	stopHog, busy, err := hog(time.Duration(most) * stallEvery)
 	if err != nil {
 		return err
 	}
 	e.onCleanup(func(context.Context) { stopHog() })
-	e.fault("fleet", fmt.Sprintf("%d busy loops on the host, and every gateway (%s) stopped %s every %s, %d times",
-		busy, strings.Join(names, ","), stallFor, stallEvery, n))
-	cycles := e.stall(ctx, list, n, func() bool { return false })
+	e.fault("fleet", fmt.Sprintf("%d busy loops on the host, and every gateway (%s) stopped %s every %s and throttled in between "+
+		"(stopped 150 ms of every 200 ms), %d cycles, then on until fleet_degraded has been open %s (%d cycles at most)",
+		busy, strings.Join(names, ","), stallFor, stallEvery, n, settledFor, most))
+	// Past its n cycles the slowdown goes on until the monitor has named
+	// it for a while: the healer must leave the nodes alone all along.
+	var named time.Time
+	enough := func() bool {
+		if named.IsZero() {
+			if s, ok := e.Obs.First(e.Res.FaultAt, openAnomaly(events.FleetTarget, events.KindFleetDegraded)); ok {
+				named = evTime(s)
+			}
+			return false
+		}
+		return time.Since(named) >= settledFor
+	}
+	cycles := e.stall(ctx, list, n, most, enough)
 	stopHog()
 	over := time.Now()
 	e.Res.mark("restore", fmt.Sprintf("slowdown over after %d stalls", cycles))
@@ -251,7 +278,7 @@ func oneSlow(ctx context.Context, e *Env) error {
 		return ok
 	}
 	// The slowdown goes on until the healer acts on the node (or 2 min).
-	took := e.throttle(ctx, p.PID, 2*time.Minute, acted)
+	took := e.throttle(ctx, []int{p.PID}, 2*time.Minute, acted)
 	e.Res.mark("restore", fmt.Sprintf("slowdown stopped after %s", took.Round(time.Second)))
 	e.detected(ctx, v, time.Second, nodeKinds...)
 	if s, ok := e.awaitEvent(ctx, time.Second, remediation(v, events.PhaseStarted, nodeActions...)); ok {
