@@ -131,7 +131,12 @@ type Review struct {
 	Paged       bool            `json:"paged"`
 	Actions     []ActionResult  `json:"actions"`
 	Timeline    []TimelineEntry `json:"timeline"`
-	Markdown    string          `json:"markdown"`
+	// Tune is the review's "what to tune" lines: each names the setting
+	// that decided a part of the incident (a remedy's failures, a
+	// remedy held back, a slow detection, a detector that fired on
+	// nothing). Empty when healing went by the settings.
+	Tune     []string `json:"tune,omitempty"`
+	Markdown string   `json:"markdown"`
 }
 
 // EventType implements Payload.

@@ -62,7 +62,8 @@ func Build(in Input) events.Review {
 		r.MTTMMS = ms(inc.MitigatedAt, start)
 	}
 	r.Summary = summary(r, inc)
-	r.Markdown = Markdown(r, in.Detection...) + tuneSection(Tune(in, r))
+	r.Tune = Tune(in, r)
+	r.Markdown = Markdown(r, in.Detection...) + tuneSection(r.Tune)
 	return r
 }
 

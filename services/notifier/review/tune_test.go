@@ -67,6 +67,15 @@ func TestWhatToTune(t *testing.T) {
 			if tc.nothing != strings.Contains(section, "Nothing:") {
 				t.Fatalf("section:\n%s", section)
 			}
+			// The review's tune field holds the same lines, for programs.
+			if tc.nothing != (len(r.Tune) == 0) {
+				t.Fatalf("tune %q, section:\n%s", r.Tune, section)
+			}
+			for _, l := range r.Tune {
+				if !strings.Contains(section, "- "+l+"\n") {
+					t.Fatalf("tune line %q not in the section:\n%s", l, section)
+				}
+			}
 		})
 	}
 }

@@ -61,7 +61,7 @@ func (e *Env) reviewed(ctx context.Context, id string, timeout time.Duration) bo
 	})
 	if found {
 		e.Res.Review = &ReviewSummary{MTTDMS: rv.MTTDMS, MTTRMS: rv.MTTRMS, AutoHealed: rv.AutoHealed,
-			Paged: rv.Paged, Actions: len(rv.Actions), Summary: rv.Summary}
+			Paged: rv.Paged, Actions: len(rv.Actions), Summary: rv.Summary, Tune: rv.Tune}
 	}
 	return e.Res.check("review written", found, "review of %s: %s", id, reviewLine(rv, found))
 }

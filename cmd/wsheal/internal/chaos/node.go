@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,10 +112,28 @@ func hopeless(ctx context.Context, e *Env) error {
 	}
 	e.Res.check("node back", e.nodeBack(ctx, v, p.PID, 30*time.Second), "%s beating after the operator's restart", v)
 	e.clientsBack(ctx, 60*time.Second)
-	if ok {
-		e.reviewed(ctx, id, 150*time.Second)
+	if ok && e.reviewed(ctx, id, 150*time.Second) {
+		// The restarts that could not work are wasted time; the review
+		// must say which setting decides how long the healer goes on
+		// trying them.
+		line := ""
+		for _, l := range e.Res.Review.Tune {
+			if strings.Contains(l, "WSHEAL_") && strings.Contains(l, events.ActionRestart) {
+				line = l
+				break
+			}
+		}
+		e.Res.check("review says what to tune", line != "", "%s", tuneText(line, e.Res.Review.Tune))
 	}
 	return nil
+}
+
+// tuneText is the detail of the "review says what to tune" check.
+func tuneText(line string, all []string) string {
+	if line != "" {
+		return line
+	}
+	return fmt.Sprintf("no line names a setting for the failed restarts among %q", all)
 }
 
 // flapping kills the same gateway each time it comes back, until the

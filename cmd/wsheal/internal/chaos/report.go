@@ -38,6 +38,8 @@ type ReviewSummary struct {
 	Paged      bool   `json:"paged"`
 	Actions    int    `json:"actions"`
 	Summary    string `json:"summary,omitempty"`
+	// Tune is the review's "what to tune" lines, each naming a setting.
+	Tune []string `json:"tune,omitempty"`
 }
 
 // Result is one scenario's outcome. Durations are milliseconds from the
@@ -224,6 +226,9 @@ func (r *Result) markdown(b *strings.Builder) {
 		fmt.Fprintf(b, "- review: MTTD %s, MTTR %s, healed without a human %v, paged %v, %d actions. %s\n",
 			time.Duration(rv.MTTDMS)*time.Millisecond, time.Duration(rv.MTTRMS)*time.Millisecond,
 			rv.AutoHealed, rv.Paged, rv.Actions, rv.Summary)
+		for _, l := range rv.Tune {
+			fmt.Fprintf(b, "  - to tune: %s\n", l)
+		}
 	}
 	b.WriteString("\n| check | ok | detail |\n| --- | --- | --- |\n")
 	for _, c := range r.Checks {
