@@ -173,10 +173,12 @@ func TestBrowserThroughHAProxy(t *testing.T) {
 		return every(all(), func(c clientStats) bool { return c.Count >= published })
 	}, "every client has every message")
 	final := all()
-	reconnects, gaps := 0, 0
+	reconnects, gaps, lost, bad := 0, 0, 0, 0
 	for i, c := range final {
 		reconnects += c.Connects - 1
 		gaps += c.Gaps
+		lost += max(published-c.Count, 0)
+		bad += c.Bad
 		if c.Count != published || c.Last != published || c.Bad != 0 {
 			t.Errorf("client %d: %d messages (last %d, %d out of order or repeated), want %d once each in order; nodes %v errors %v",
 				i, c.Count, c.Last, c.Bad, published, c.Nodes, c.Errors)
@@ -185,8 +187,8 @@ func TestBrowserThroughHAProxy(t *testing.T) {
 	if gaps != 0 {
 		t.Errorf("%d recovered:false answers, want none (everything is within retention)", gaps)
 	}
-	t.Logf("figures: %d clients on %d pages, %d messages each (%d deliveries), %d reconnects, %d hinted moves, %d publish retries stored as duplicates, 0 lost, 0 repeated, 0 out of order",
-		len(final), pages, published, len(final)*published, reconnects, hintedTotal(final), pub().Duplicates)
+	t.Logf("figures: %d clients on %d pages, %d messages each (%d deliveries), %d reconnects, %d hinted moves, %d publish retries stored as duplicates, %d lost, %d repeated or out of order",
+		len(final), pages, published, len(final)*published, reconnects, hintedTotal(final), pub().Duplicates, lost, bad)
 }
 
 // State reports whether the client has a node (it is connected).
