@@ -35,10 +35,13 @@ func TestRestartFallsBackToTheDockerEngine(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY sleeper /sleeper\nENTRYPOINT [\"/sleeper\"]\n"), 0o600); err != nil {
+	// A label of its own: the executor's tests build the same sleeper,
+	// and a shared cached image would go with their cleanup.
+	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
+	df := "FROM scratch\nCOPY sleeper /sleeper\nLABEL wsheal.test=" + tag + "\nENTRYPOINT [\"/sleeper\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
 	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -44,11 +44,14 @@ func image(t *testing.T) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build sleeper: %v\n%s", err, out)
 	}
-	df := "FROM scratch\nCOPY sleeper /sleeper\nENTRYPOINT [\"/sleeper\"]\n"
+	// A label of its own makes the image this test's alone: another test
+	// building the same sleeper at the same time would otherwise get the
+	// same image from the build cache, and its cleanup would remove it.
+	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
+	df := "FROM scratch\nCOPY sleeper /sleeper\nLABEL wsheal.test=" + tag + "\nENTRYPOINT [\"/sleeper\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
 	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
