@@ -139,8 +139,15 @@ func dial(t testing.TB, url string) *client {
 	return c
 }
 
+// clientFrames is how many frames a test client holds unread; past it the
+// test fails ("frame buffer full"). The buffer is allocated whole and
+// scanned by every GC, so it is sized for these tests, not generously:
+// 300 clients of 100,000 frames once held 6.7 GB, and the GC work stalled
+// the nodes under test past their handshake timeout.
+const clientFrames = 4096
+
 func tryDial(t testing.TB, url string, ignorePings bool) (*client, *http.Response, error) {
-	c := &client{t: t, ignorePings: ignorePings, frames: make(chan frame.Server, 100000), closed: make(chan struct{})}
+	c := &client{t: t, ignorePings: ignorePings, frames: make(chan frame.Server, clientFrames), closed: make(chan struct{})}
 	ws, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url, ReadMaxPayloadSize: 1 << 20})
 	if err != nil {
 		return nil, resp, err
