@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,37 +21,12 @@ func TestChaosDoNoHarmAgainstDev(t *testing.T) {
 	}
 	t.Setenv("WSHEAL_CHANNELS_MAX_BYTES", "8388608") // an 8 MiB channel store, filled in about 10 s
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
-	out := filepath.Join(t.TempDir(), "report")
-	saved := natsOpts
-	t.Cleanup(func() { natsOpts = saved })
-	natsOpts.server = ds.natsURL
-	natsOpts.timeout = 5 * time.Second
-
-	cmd := chaosCmd()
-	var stdout, progress syncBuffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&progress)
 	// The fast ones first: the slow ones need the monitor's baselines,
 	// learned meanwhile. The slowdown runs last, after the scenarios that
 	// restart gw-1: the shared stalls must not count toward any node's
 	// flapping, whatever that node's restart history.
 	names := []string{"hang-then-thaw", "small-fleet", "store-full", "one-slow", "slowdown"}
-	cmd.SetArgs(append(names, "--clients", "60", "--rate", "10", "--stalls", "3", "--out", out))
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	err := cmd.ExecuteContext(ctx)
-	t.Logf("progress:\n%s", progress.String())
-	if err != nil {
-		t.Logf("chaos: %v", err)
-	}
-	raw, rerr := os.ReadFile(filepath.Join(out, "report.json"))
-	if rerr != nil {
-		t.Fatalf("no report.json: %v\n%s", rerr, stdout.String())
-	}
-	var rep chaos.Report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, _, stdout := runChaos(t, ds, 8*time.Minute, append(names, "--clients", "60", "--rate", "10", "--stalls", "3")...)
 	if len(rep.Results) != len(names) {
 		t.Fatalf("scenarios %d, want %d", len(rep.Results), len(names))
 	}
@@ -69,7 +40,7 @@ func TestChaosDoNoHarmAgainstDev(t *testing.T) {
 			t.Errorf("%s: lost %d, duplicated %d", r.Name, r.Lost, r.Duplicated)
 		}
 	}
-	if !strings.Contains(stdout.String(), "| slowdown |") {
-		t.Errorf("stdout lacks the summary table:\n%s", stdout.String())
+	if !strings.Contains(stdout, "| slowdown |") {
+		t.Errorf("stdout lacks the summary table:\n%s", stdout)
 	}
 }

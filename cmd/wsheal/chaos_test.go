@@ -22,33 +22,7 @@ func TestChaosCrashAndHangAgainstDev(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
-	out := filepath.Join(t.TempDir(), "report")
-	saved := natsOpts
-	t.Cleanup(func() { natsOpts = saved })
-	natsOpts.server = ds.natsURL
-	natsOpts.timeout = 5 * time.Second
-
-	cmd := chaosCmd()
-	var stdout, progress syncBuffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&progress)
-	cmd.SetArgs([]string{"crash", "hang", "--clients", "100", "--rate", "20", "--out", out})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	err := cmd.ExecuteContext(ctx)
-	t.Logf("progress:\n%s", progress.String())
-	if err != nil {
-		t.Logf("chaos: %v (the figures below say which expectation failed)", err)
-	}
-
-	raw, rerr := os.ReadFile(filepath.Join(out, "report.json"))
-	if rerr != nil {
-		t.Fatalf("no report.json: %v\n%s", rerr, stdout.String())
-	}
-	var rep chaos.Report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, out, stdout := runChaos(t, ds, 3*time.Minute, "crash", "hang", "--clients", "100", "--rate", "20")
 	if len(rep.Results) != 2 {
 		t.Fatalf("scenarios %d", len(rep.Results))
 	}
@@ -74,9 +48,43 @@ func TestChaosCrashAndHangAgainstDev(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "| crash |") || !strings.Contains(stdout.String(), "| hang |") {
-		t.Errorf("stdout lacks the summary table:\n%s", stdout.String())
+	if !strings.Contains(stdout, "| crash |") || !strings.Contains(stdout, "| hang |") {
+		t.Errorf("stdout lacks the summary table:\n%s", stdout)
 	}
+}
+
+// runChaos runs `wsheal chaos args... --out <dir>` against the dev stack
+// ds within timeout and returns its report, the report's folder and what
+// it printed. A run whose scenarios failed still returns its report: the
+// caller's checks say which expectation failed.
+func runChaos(t *testing.T, ds *devStack, timeout time.Duration, args ...string) (rep chaos.Report, dir, stdout string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "report")
+	saved := natsOpts
+	t.Cleanup(func() { natsOpts = saved })
+	natsOpts.server = ds.natsURL
+	natsOpts.timeout = 5 * time.Second
+
+	cmd := chaosCmd()
+	var out, progress syncBuffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&progress)
+	cmd.SetArgs(append(args, "--out", dir))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	t.Logf("progress:\n%s", progress.String())
+	if err != nil {
+		t.Logf("chaos: %v (the checks below say which expectation failed)", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatalf("no report.json: %v\n%s", err, out.String())
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, dir, out.String()
 }
 
 func deref(p *int64) any {

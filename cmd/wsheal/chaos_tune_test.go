@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,32 +37,7 @@ func TestChaosHopelessReviewSaysWhatToTune(t *testing.T) {
 	t.Setenv("WSHEAL_HEALER_BACKOFF_BASE", "1s")
 	t.Setenv("WSHEAL_NOTIFIER_REVIEW_DELAY", "3s")
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
-	out := filepath.Join(t.TempDir(), "report")
-	saved := natsOpts
-	t.Cleanup(func() { natsOpts = saved })
-	natsOpts.server = ds.natsURL
-	natsOpts.timeout = 5 * time.Second
-
-	cmd := chaosCmd()
-	var stdout, progress syncBuffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&progress)
-	cmd.SetArgs([]string{"hopeless", "--clients", "30", "--rate", "10", "--out", out})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	err := cmd.ExecuteContext(ctx)
-	t.Logf("progress:\n%s", progress.String())
-	if err != nil {
-		t.Logf("chaos: %v (the checks below say which expectation failed)", err)
-	}
-	raw, rerr := os.ReadFile(filepath.Join(out, "report.json"))
-	if rerr != nil {
-		t.Fatalf("no report.json: %v\n%s", rerr, stdout.String())
-	}
-	var rep chaos.Report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, out, _ := runChaos(t, ds, 5*time.Minute, "hopeless", "--clients", "30", "--rate", "10")
 	if len(rep.Results) != 1 {
 		t.Fatalf("scenarios %d", len(rep.Results))
 	}
