@@ -40,11 +40,18 @@ func FuzzDecodeSettings(f *testing.F) {
 
 func TestRegistrationURLs(t *testing.T) {
 	hosts := events.Hosts{"gw-1", ".example.com"}
+	own := events.Hosts{"127.0.0.1", events.NodeHost}
 	cases := []struct {
 		url, internal string
 		hosts         events.Hosts
 		ok            bool
 	}{
+		// {node}: a scaled node is probed at its own name, and only there.
+		{"ws://127.0.0.1:8080/node/gw-1/ws", "http://gw-1:8080", own, true},
+		{"ws://127.0.0.1:8080/node/gw-1/ws", "http://GW-1:8080", own, true},
+		{"ws://127.0.0.1:8080/node/gw-1/ws", "http://gw-2:8080", own, false},
+		{"ws://gw-2:8080/ws", "", own, false},
+		{"ws://127.0.0.1:8080/ws", "http://nats-1:8080", own, false},
 		{"ws://127.0.0.1:8081/ws", "http://gw-1:8080", nil, true},
 		{"https://evil.example/login", "", nil, true},
 		{"https://evil.example/login", "", hosts, false},

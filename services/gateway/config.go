@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -28,8 +29,8 @@ type Config struct {
 
 	Node        string   `envconfig:"NODE" desc:"node id, a subject token (default: the host name)"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:8080" desc:"HTTP and WebSocket address: /ws, /healthz, /readyz, /metrics, /v1/connect"`
-	PublicURL   string   `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node (default: ws(s)://<listen>/ws)"`
-	InternalURL string   `envconfig:"INTERNAL_URL" desc:"http(s) URL the monitor probes /healthz at, inside the deployment (default: from the listen address; the host name for 0.0.0.0)"`
+	PublicURL   string   `envconfig:"PUBLIC_URL" desc:"WebSocket URL clients use to reach this node; {node} stands for the node id, for nodes that share one config (ws://lb:8080/node/{node}/ws) (default: ws(s)://<listen>/ws)"`
+	InternalURL string   `envconfig:"INTERNAL_URL" desc:"http(s) URL the monitor probes /healthz at, inside the deployment; {node} stands for the node id (default: from the listen address; the host name for 0.0.0.0)"`
 	Auth        string   `envconfig:"AUTH" default:"none" desc:"none or jwt (HS256 token in ?token= or Authorization: Bearer)"`
 	JWTSecret   string   `envconfig:"JWT_SECRET" desc:"HS256 secret for AUTH=jwt, at least 16 bytes"`
 	TLSCert     string   `envconfig:"TLS_CERT" desc:"PEM certificate: serve wss:// and https://"`
@@ -105,7 +106,9 @@ func ConfigFromEnv() (Config, error) {
 }
 
 // Defaults fills the values derived from others: the node id from the
-// host name and the public URL from the listen address.
+// host name, the public URL from the listen address, and {node} in the
+// URLs with the node id (one config serves every replica of a scaled
+// service, each named by its container's host name).
 func (c *Config) Defaults() {
 	if c.Node == "" {
 		c.Node = service.Instance()
@@ -113,8 +116,13 @@ func (c *Config) Defaults() {
 	if c.PublicURL == "" {
 		c.PublicURL = publicURL(c.Listen, c.TLSCert != "")
 	}
+	c.PublicURL = strings.ReplaceAll(c.PublicURL, NodePlaceholder, c.Node)
+	c.InternalURL = strings.ReplaceAll(c.InternalURL, NodePlaceholder, c.Node)
 	c.Edge.defaults()
 }
+
+// NodePlaceholder in PUBLIC_URL or INTERNAL_URL stands for the node id.
+const NodePlaceholder = "{node}"
 
 func publicURL(listen string, tls bool) string {
 	if tls {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -40,6 +41,22 @@ func TestConfigFromEnv(t *testing.T) {
 		e.SendQueueBytes != 4<<20 || e.WriteTimeout != 10*time.Second || e.MemoryLimit != 0 || e.JWTAllowNoExp ||
 		e.HTTP.IdleTimeout != time.Minute || e.HTTP.ReadTimeout != 10*time.Second || e.AllowedOrigins != "" {
 		t.Fatalf("edge defaults = %+v", e)
+	}
+}
+
+// TestConfigScaledReplica: with no node id set, one config serves every
+// replica: the node is the host name, and {node} in the URLs names it.
+func TestConfigScaledReplica(t *testing.T) {
+	t.Setenv("WSHEAL_GATEWAY_LISTEN", "0.0.0.0:8080")
+	t.Setenv("WSHEAL_GATEWAY_PUBLIC_URL", "ws://127.0.0.1:8080/node/{node}/ws")
+	t.Setenv("WSHEAL_GATEWAY_INTERNAL_URL", "http://{node}:8080")
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := service.Instance()
+	if cfg.Node != host || cfg.PublicURL != "ws://127.0.0.1:8080/node/"+host+"/ws" || cfg.InternalURL != "http://"+host+":8080" {
+		t.Fatalf("node %q, public %q, internal %q: want the host name %q in each", cfg.Node, cfg.PublicURL, cfg.InternalURL, host)
 	}
 }
 

@@ -244,5 +244,5 @@ type Log struct {
 // WSHEAL_HEALER_FLEET_HOSTS). A registration naming another host is
 // ignored; empty allows any host.
 type Fleet struct {
-	FleetHosts events.Hosts `envconfig:"FLEET_HOSTS" desc:"host names the fleet registry may point clients and probes at, comma-separated (gw-1,.example.com matches sub-domains); a registration naming another host is ignored; empty allows any"`
+	FleetHosts events.Hosts `envconfig:"FLEET_HOSTS" desc:"host names the fleet registry may point clients and probes at, comma-separated (gw-1,.example.com matches sub-domains, {node} the registration's own node id); a registration naming another host is ignored; empty allows any"`
 }

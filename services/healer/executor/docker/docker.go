@@ -1,6 +1,10 @@
 // Package docker restarts a gateway's container through the Docker Engine
 // API over its unix socket: the container is found by a label naming the
-// node (io.wsheal.node=<node> by default), then restarted.
+// node (io.wsheal.node=<node> by default), or, for the replicas of a
+// scaled service that share one definition, by the label's value
+// HostnameValue (io.wsheal.node=@hostname): such a container runs the
+// node named by its host name, which is the node id a gateway takes when
+// none is set. Then it is restarted.
 package docker
 
 import (
@@ -13,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +32,10 @@ const DefaultSocket = "/var/run/docker.sock"
 
 // DefaultLabel names the node a container runs.
 const DefaultLabel = "io.wsheal.node"
+
+// HostnameValue as the label's value says that the container's host name
+// is its node id (the replicas of `docker compose up --scale gateway=N`).
+const HostnameValue = "@hostname"
 
 // Client is a small Docker Engine API client over a unix socket.
 type Client struct {
@@ -53,11 +62,12 @@ func (c *Client) Socket() string { return c.socket }
 
 // Container is what the executor needs of a container.
 type Container struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Running bool      `json:"running"`
-	Paused  bool      `json:"paused"`
-	Started time.Time `json:"started_at"`
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Hostname string    `json:"hostname"`
+	Running  bool      `json:"running"`
+	Paused   bool      `json:"paused"`
+	Started  time.Time `json:"started_at"`
 }
 
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, out any) error {
@@ -111,36 +121,72 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.call(ctx, http.MethodGet, "/_ping", nil, nil)
 }
 
-// Find returns the container labelled with node, preferring a running one.
+// Find returns node's container, preferring a running one: labelled with
+// node, or labelled HostnameValue with node as its host name.
 func (c *Client) Find(ctx context.Context, node string) (Container, error) {
-	filters, _ := json.Marshal(map[string][]string{"label": {c.label + "=" + node}})
+	filters, _ := json.Marshal(map[string][]string{"label": {c.label}})
 	var list []struct {
-		ID    string   `json:"Id"`
-		Names []string `json:"Names"`
-		State string   `json:"State"`
+		ID     string            `json:"Id"`
+		State  string            `json:"State"`
+		Labels map[string]string `json:"Labels"`
 	}
 	q := url.Values{"all": {"1"}, "filters": {string(filters)}}
 	if err := c.call(ctx, http.MethodGet, "/containers/json", q, &list); err != nil {
 		return Container{}, err
 	}
-	if len(list) == 0 {
-		return Container{}, fmt.Errorf("%w labelled %s=%s", ErrNotFound, c.label, node)
-	}
-	pick := list[0]
+	var found []Container
 	for _, x := range list {
-		if x.State == "running" {
-			pick = x
-			break
+		switch x.Labels[c.label] {
+		case node:
+		case HostnameValue:
+			if !strings.HasPrefix(x.ID, node) && !isHostname(node) {
+				continue // a default host name is the id's first 12 digits: skip the inspect
+			}
+		default:
+			continue
+		}
+		ct, err := c.Inspect(ctx, x.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return Container{}, err
+		}
+		if x.Labels[c.label] == HostnameValue && ct.Hostname != node {
+			continue
+		}
+		found = append(found, ct)
+	}
+	if len(found) == 0 {
+		return Container{}, fmt.Errorf("%w labelled %s=%s (or %s with host name %s)", ErrNotFound, c.label, node, HostnameValue, node)
+	}
+	for _, ct := range found {
+		if ct.Running {
+			return ct, nil
 		}
 	}
-	return c.Inspect(ctx, pick.ID)
+	return found[0], nil
+}
+
+// isHostname reports whether node may be a host name set by hand (not a
+// container id's prefix), which only an inspect can match.
+func isHostname(node string) bool {
+	for _, r := range node {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return true
+		}
+	}
+	return false
 }
 
 // Inspect reads a container's state.
 func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 	var in struct {
-		ID    string `json:"Id"`
-		Name  string `json:"Name"`
+		ID     string `json:"Id"`
+		Name   string `json:"Name"`
+		Config struct {
+			Hostname string `json:"Hostname"`
+		} `json:"Config"`
 		State struct {
 			Running   bool      `json:"Running"`
 			Paused    bool      `json:"Paused"`
@@ -150,7 +196,8 @@ func (c *Client) Inspect(ctx context.Context, id string) (Container, error) {
 	if err := c.call(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/json", nil, &in); err != nil {
 		return Container{}, err
 	}
-	return Container{ID: in.ID, Name: in.Name, Running: in.State.Running, Paused: in.State.Paused, Started: in.State.StartedAt}, nil
+	return Container{ID: in.ID, Name: in.Name, Hostname: in.Config.Hostname, Running: in.State.Running, Paused: in.State.Paused,
+		Started: in.State.StartedAt}, nil
 }
 
 // Restart restarts a container, giving its process grace to stop.

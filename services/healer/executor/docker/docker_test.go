@@ -145,3 +145,48 @@ func TestNoEngineIsAClearError(t *testing.T) {
 	}
 	fmt.Fprintln(os.Stderr, "no-engine error reads:", err)
 }
+
+// TestFindScaledReplicaByHostname: replicas of one scaled service share a
+// label value (@hostname); each is found by its own host name, the node id
+// its gateway takes, whether that is the default (the id's first 12 hex
+// digits) or set by hand, and restarting one leaves the other alone.
+func TestFindScaledReplicaByHostname(t *testing.T) {
+	c := engine(t)
+	tag := image(t)
+	label := docker.DefaultLabel + "=" + docker.HostnameValue
+	prefix := "wsheal-healer-test-" + strings.ToLower(nuid.Next()[:8])
+	var ids []string
+	for i, args := range [][]string{nil, nil, {"--hostname", "gw-by-hand-" + prefix[len(prefix)-8:]}} {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		out, err := exec.Command("docker", append(append([]string{"run", "-d", "--name", name, "--label", label}, args...), tag)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker run: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+		ids = append(ids, strings.TrimSpace(string(out)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, node := range []string{ids[0][:12], ids[1][:12], "gw-by-hand-" + prefix[len(prefix)-8:]} {
+		ct, err := c.Find(ctx, node)
+		if err != nil {
+			t.Fatalf("find %s: %v", node, err)
+		}
+		if ct.ID != ids[i] || ct.Hostname != node {
+			t.Fatalf("node %s: found %s (host name %s), want %s", node, ct.ID, ct.Hostname, ids[i])
+		}
+	}
+	other, _ := c.Find(ctx, ids[1][:12])
+	before, _ := c.Find(ctx, ids[0][:12])
+	after, err := c.RestartNode(ctx, ids[0][:12], time.Now(), 2*time.Second)
+	if err != nil || !after.Started.After(before.Started) {
+		t.Fatalf("restart of a scaled replica: %v (started %v, before %v)", err, after.Started, before.Started)
+	}
+	if still, _ := c.Find(ctx, ids[1][:12]); !still.Started.Equal(other.Started) {
+		t.Fatalf("restarting one replica restarted another: %v then %v", other.Started, still.Started)
+	}
+	// A replica's id prefix that is not its host name is no match.
+	if _, err := c.Find(ctx, ids[2][:12]); !errors.Is(err, docker.ErrNotFound) {
+		t.Fatalf("found a replica by an id whose host name was set by hand: %v", err)
+	}
+}
