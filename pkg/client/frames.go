@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
@@ -11,7 +10,7 @@ import (
 // handle dispatches one server frame. Malformed frames are logged and
 // skipped: the connection stays up.
 func (s *session) handle(b []byte) {
-	if ch, seq, data, ok := parseMsg(b); ok {
+	if ch, seq, data, ok := frame.ParseMessage(b); ok {
 		s.c.onMessage(s, ch, seq, data)
 		return
 	}
@@ -39,70 +38,6 @@ func (s *session) handle(b []byte) {
 	case frame.OpPosition:
 		s.c.onPosition(f.Channel, f.Seq)
 	}
-}
-
-var (
-	msgPrefix  = []byte(`{"op":"msg","channel":"`)
-	seqField   = []byte(`","seq":`)
-	dataField  = []byte(`,"data":`)
-	whitespace = " \t\r\n"
-)
-
-// parseMsg is the fast path for msg frames in the exact layout of
-// frame.AppendMessage. It returns ok only when frame.DecodeServer would
-// decode the same channel, seq and data; anything else takes the slow
-// path. data aliases b.
-func parseMsg(b []byte) (channel []byte, seq uint64, data []byte, ok bool) {
-	rest, found := bytes.CutPrefix(b, msgPrefix)
-	if !found {
-		return nil, 0, nil, false
-	}
-	i := bytes.IndexByte(rest, '"')
-	if i <= 0 {
-		return nil, 0, nil, false
-	}
-	channel = rest[:i]
-	for _, c := range channel {
-		if c < 0x20 || c >= 0x7f || c == '\\' {
-			return nil, 0, nil, false
-		}
-	}
-	if rest, found = bytes.CutPrefix(rest[i:], seqField); !found {
-		return nil, 0, nil, false
-	}
-	seq, n := parseSeq(rest)
-	if n == 0 {
-		return nil, 0, nil, false
-	}
-	if rest, found = bytes.CutPrefix(rest[n:], dataField); !found {
-		return nil, 0, nil, false
-	}
-	if len(rest) < 2 || rest[len(rest)-1] != '}' {
-		return nil, 0, nil, false
-	}
-	data = rest[:len(rest)-1]
-	if bytes.IndexByte([]byte(whitespace), data[0]) >= 0 ||
-		bytes.IndexByte([]byte(whitespace), data[len(data)-1]) >= 0 || !json.Valid(data) {
-		return nil, 0, nil, false
-	}
-	return channel, seq, data, true
-}
-
-// parseSeq reads a JSON positive integer without leading zeros; n is 0
-// when there is none or it overflows.
-func parseSeq(b []byte) (seq uint64, n int) {
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		d := uint64(b[n] - '0')
-		if seq > (^uint64(0)-d)/10 {
-			return 0, 0
-		}
-		seq = seq*10 + d
-		n++
-	}
-	if n == 0 || b[0] == '0' {
-		return 0, 0
-	}
-	return seq, n
 }
 
 // onMessage delivers a channel message once, in order: anything at or

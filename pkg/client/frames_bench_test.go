@@ -12,19 +12,6 @@ import (
 // benchData is a 128-byte JSON payload, the size wsheal bench publishes.
 var benchData = []byte(`"` + strings.Repeat("x", 126) + `"`)
 
-// BenchmarkParseMsg is the msg fast path alone on a frame as the gateway
-// writes it.
-func BenchmarkParseMsg(b *testing.B) {
-	f := frame.AppendMessage(nil, "bench-room", 1234567, benchData)
-	b.SetBytes(int64(len(f)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, _, ok := parseMsg(f); !ok {
-			b.Fatal("fast path refused the frame")
-		}
-	}
-}
-
 // BenchmarkHandleMsg is a client's handling of one msg frame, from the
 // bytes read off the socket to the subscription's handler.
 func BenchmarkHandleMsg(b *testing.B) {

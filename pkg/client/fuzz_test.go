@@ -8,30 +8,6 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/frame"
 )
 
-// FuzzParseMsg: the msg fast path agrees with frame.DecodeServer on every
-// input it accepts.
-func FuzzParseMsg(f *testing.F) {
-	f.Add(frame.AppendMessage(nil, "room", 1, []byte(`{"a":1}`)))
-	f.Add(frame.AppendMessage(nil, "chat:r-1@x", 18446744073709551615, []byte(`"s"`)))
-	f.Add([]byte(`{"op":"msg","channel":"a","seq":01,"data":1}`))
-	f.Add([]byte(`{"op":"msg","channel":"a","seq":1,"data":1,"seq":2}`))
-	f.Add([]byte(`{"op":"msg","channel":"a\u0062","seq":1,"data":null}`))
-	f.Add([]byte(`{"op":"msg","channel":"a","seq":1,"data": 1 }`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ch, seq, data, ok := parseMsg(b)
-		if !ok {
-			return
-		}
-		fr, err := frame.DecodeServer(b)
-		if err != nil {
-			t.Fatalf("fast path took %q, DecodeServer refused it: %v", b, err)
-		}
-		if fr.Op != frame.OpMessage || fr.Channel != string(ch) || fr.Seq != seq || !bytes.Equal(fr.Data, data) {
-			t.Fatalf("fast path %q/%d/%q, DecodeServer %+v", ch, seq, data, fr)
-		}
-	})
-}
-
 // FuzzServerFrames feeds arbitrary frame sequences (one per line) to a
 // client's frame handling: it never panics, and the handler sees strictly
 // increasing sequences.

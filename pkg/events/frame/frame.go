@@ -3,7 +3,13 @@
 // client whether to reconnect. docs/protocol.md is its prose.
 //
 // Client to server: subscribe, unsubscribe, publish, ping.
-// Server to client: hello, reply, msg, error, reconnect, pong.
+// Server to client: hello, reply, msg, error, reconnect, pong, pos.
+//
+// Both halves of each side's codec live here. A gateway decodes client
+// frames with DecodeClient and writes its own with Server.Encode,
+// AppendMessage and AppendPosition; a client reads them back with
+// ParseMessage (the fast path for msg frames as AppendMessage writes
+// them) and DecodeServer (every frame).
 package frame
 
 import (
