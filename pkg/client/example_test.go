@@ -6,25 +6,21 @@ import (
 	"os"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/wsheal/wsheal/pkg/client"
-	"github.com/wsheal/wsheal/pkg/events/embedded"
-	"github.com/wsheal/wsheal/pkg/events/service"
-	"github.com/wsheal/wsheal/services/gateway"
 )
 
 // Example subscribes to a channel and publishes to it through a gateway.
-// It starts NATS and one gateway in process; a real program only needs
-// the gateway URLs (or a discovery URL) in client.Config.
+// URLs are the gateway nodes' WebSocket endpoints (or set Discovery to a
+// gateway's /v1/connect). It needs running gateways, so it is compiled
+// here, not run; test/system runs the same code against a real gateway on
+// an embedded NATS server and checks its output:
+//
+//	greetings {"text":"hello"} true
 func Example() {
-	url, stop := startGateway()
-	defer stop()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, client.Config{
-		URLs: []string{url},
+		URLs: []string{"ws://gw-1.example.com:8080/ws", "ws://gw-2.example.com:8080/ws"},
 		OnState: func(s client.State) {
 			if s.Kind == client.Reconnecting {
 				fmt.Fprintln(os.Stderr, s) // or a metric
@@ -50,41 +46,4 @@ func Example() {
 	}
 	m := <-got
 	fmt.Println(m.Channel, string(m.Data), m.Seq == ack.Seq)
-	// Output: greetings {"text":"hello"} true
-}
-
-// startGateway runs an embedded NATS server and a gateway node.
-func startGateway() (url string, stop func()) {
-	dir, _ := os.MkdirTemp("", "wsheal-example")
-	ns, err := embedded.Start(embedded.Options{Port: -1, StoreDir: dir})
-	if err != nil {
-		panic(err)
-	}
-	gw, err := gateway.New(gateway.Config{
-		NATS: service.NATS{URL: ns.ClientURL(), Replicas: 1}, Node: "example",
-		Listen: "127.0.0.1:0", Auth: "none", MaxConns: 100, AcceptRate: 100, AcceptBurst: 100,
-		MaxMessage: 64 << 10, InboundRate: 100, InboundBurst: 100, SendQueue: 256, MaxSubs: 10,
-		PingInterval: 5 * time.Second, PongDeadline: 5 * time.Second, IdleTimeout: time.Minute,
-		HandshakeTimeout: 5 * time.Second, HeartbeatInterval: time.Second, HealthInterval: 5 * time.Second,
-		DrainOver: time.Second, DrainTimeout: 5 * time.Second, ConnEventRate: 5, ConnEventBurst: 20,
-		ReplayWindow: 64, ReplayStall: 15 * time.Second,
-	}, zerolog.Nop())
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	select {
-	case <-gw.Ready():
-	case err := <-done:
-		panic(err)
-	}
-	return gw.URL(), func() {
-		cancel()
-		<-done
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		_ = os.RemoveAll(dir)
-	}
 }

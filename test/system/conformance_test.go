@@ -1,4 +1,4 @@
-package client
+package system
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest/clientcases"
 )
@@ -25,18 +26,18 @@ func TestConformanceTable(t *testing.T) {
 // caseDriver is the Go client behind the table's Driver interface.
 type caseDriver struct {
 	t      *testing.T
-	c      *Client
+	c      *client.Client
 	rec    *clientcases.Record
 	mu     sync.Mutex
-	subs   map[string]*Subscription
+	subs   map[string]*client.Subscription
 	epochs map[string]string
 }
 
 func (d *caseDriver) Dial(dl clientcases.Dial, rec *clientcases.Record) error {
-	d.rec, d.subs, d.epochs = rec, map[string]*Subscription{}, map[string]string{}
-	cfg := Config{
+	d.rec, d.subs, d.epochs = rec, map[string]*client.Subscription{}, map[string]string{}
+	cfg := client.Config{
 		URLs: dl.URLs, Discovery: dl.Discovery, Token: dl.Token,
-		Backoff:     Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		Backoff:     client.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		DialTimeout: 3 * time.Second,
 		OnState:     d.state,
 		OnGap:       d.gap,
@@ -46,7 +47,7 @@ func (d *caseDriver) Dial(dl clientcases.Dial, rec *clientcases.Record) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, cfg)
+	c, err := client.Dial(ctx, cfg)
 	if err != nil {
 		return codeOf(err)
 	}
@@ -68,16 +69,16 @@ func fetchToken(ctx context.Context, url string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-func (d *caseDriver) state(s State) {
+func (d *caseDriver) state(s client.State) {
 	st := clientcases.State{State: s.Kind.String(), Node: s.Node, Code: s.Code, Hinted: s.Hinted}
-	var ce *CloseError
-	if s.Kind == Closed && errors.As(s.Err, &ce) {
+	var ce *client.CloseError
+	if s.Kind == client.Closed && errors.As(s.Err, &ce) {
 		st.Code = ce.Code
 	}
 	d.rec.AddState(st)
 }
 
-func (d *caseDriver) gap(g Gap) {
+func (d *caseDriver) gap(g client.Gap) {
 	d.mu.Lock()
 	sub := d.subs[g.Channel]
 	old := d.epochs[g.Channel]
@@ -95,7 +96,7 @@ func (d *caseDriver) gap(g Gap) {
 func (d *caseDriver) Subscribe(channel string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := d.c.Subscribe(ctx, channel, func(m Message) {
+	sub, err := d.c.Subscribe(ctx, channel, func(m client.Message) {
 		d.rec.Deliver(m.Channel, clientcases.Message{Seq: m.Seq, Data: m.Data})
 	})
 	if err != nil {
@@ -125,8 +126,8 @@ func (d *caseDriver) Close() {
 
 // codeOf names an error by the protocol's code.
 func codeOf(err error) error {
-	var se *ServerError
-	var ce *CloseError
+	var se *client.ServerError
+	var ce *client.CloseError
 	switch {
 	case errors.As(err, &se):
 		return &clientcases.CodeError{Code: se.Code, Message: se.Message}

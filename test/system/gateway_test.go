@@ -1,4 +1,4 @@
-package client
+package system
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/gateway"
@@ -35,7 +36,7 @@ func startNode(t testing.TB, cfg gateway.Config) *gateway.Service {
 }
 
 // publishAll publishes 1..n to channel in order, each acknowledged.
-func publishAll(t *testing.T, c *Client, channel string, from, to int) {
+func publishAll(t *testing.T, c *client.Client, channel string, from, to int) {
 	t.Helper()
 	for i := from; i <= to; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -67,7 +68,7 @@ func TestGatewayKillFailover(t *testing.T) {
 	publishAll(t, pub, "ticks", 1, 20)
 	eventually(t, 10*time.Second, func() bool { return rec.count() == 20 }, "first 20, got %d", rec.count())
 
-	victim := rec.kinds(Connected)[0].Node
+	victim := rec.kinds(client.Connected)[0].Node
 	done := make(chan struct{})
 	go func() { defer close(done); publishAll(t, pub, "ticks", 21, 120) }()
 	eventually(t, 10*time.Second, func() bool { return rec.count() >= 40 }, "publishing")
@@ -80,7 +81,7 @@ func TestGatewayKillFailover(t *testing.T) {
 	if len(gaps) != 0 {
 		t.Fatalf("gaps %v", gaps)
 	}
-	conn := rec.kinds(Connected)
+	conn := rec.kinds(client.Connected)
 	if len(conn) < 2 || conn[len(conn)-1].Node == victim {
 		t.Fatalf("connected states %+v: not moved off %s", conn, victim)
 	}
@@ -104,22 +105,22 @@ func TestGatewayDrainMoves(t *testing.T) {
 	// Wait until a knows b as a fresh node to send clients to.
 	eventually(t, 10*time.Second, func() bool { return drain(t, ns, a.Node()) == nil }, "drain accepted")
 	eventually(t, 10*time.Second, func() bool {
-		c := rec.kinds(Connected)
+		c := rec.kinds(client.Connected)
 		return len(c) == 2 && sub.Connected()
 	}, "moved")
 	publishAll(t, pub, "news", 11, 20)
 	eventually(t, 10*time.Second, func() bool { return rec.count() >= 20 }, "all 20")
 	_, data, _, _ := rec.snapshot()
 	wantInOrder(t, data, 20)
-	conn := rec.kinds(Connected)
+	conn := rec.kinds(client.Connected)
 	if conn[1].Node != "gw-b" || conn[1].URL != b.URL() {
 		t.Fatalf("moved to %s (%s), want gw-b", conn[1].Node, conn[1].URL)
 	}
-	re := rec.kinds(Reconnecting)
+	re := rec.kinds(client.Reconnecting)
 	if len(re) != 1 || !re[0].Hinted {
 		t.Fatalf("reconnecting states %+v, want one from the hint", re)
 	}
-	d := rec.kinds(Disconnected)
+	d := rec.kinds(client.Disconnected)
 	if len(d) != 1 {
 		t.Fatalf("disconnected states %+v", d)
 	}
@@ -158,7 +159,7 @@ func TestGatewayToken(t *testing.T) {
 			ccfg.Token = tc.token
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := Dial(ctx, ccfg)
+			c, err := client.Dial(ctx, ccfg)
 			if tc.ok {
 				if err != nil {
 					t.Fatal(err)
@@ -166,10 +167,10 @@ func TestGatewayToken(t *testing.T) {
 				_ = c.Close()
 				return
 			}
-			if !errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+			if !errors.Is(err, client.ErrUnauthorized) || ctx.Err() != nil {
 				t.Fatalf("dial = %v, want ErrUnauthorized at once", err)
 			}
-			if n := len(rec.kinds(Reconnecting)); n != 0 {
+			if n := len(rec.kinds(client.Reconnecting)); n != 0 {
 				t.Fatalf("%d reconnects after a bad token", n)
 			}
 		})
@@ -186,12 +187,12 @@ func TestGatewayDiscovery(t *testing.T) {
 	cfg.Discovery = "http://" + a.Addr() + "/v1/connect"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, cfg) // retried until the node has registered itself
+	c, err := client.Dial(ctx, cfg) // retried until the node has registered itself
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	conn := rec.kinds(Connected)
+	conn := rec.kinds(client.Connected)
 	if len(conn) != 1 || conn[0].URL != a.URL() || conn[0].Node != "gw-a" {
 		t.Fatalf("connected %+v, want gw-a at %s", conn, a.URL())
 	}

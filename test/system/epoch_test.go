@@ -1,4 +1,4 @@
-package client
+package system
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 )
@@ -19,14 +20,14 @@ type epochLog struct {
 	data []string
 }
 
-func (l *epochLog) handle(m Message) {
+func (l *epochLog) handle(m client.Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seqs = append(l.seqs, m.Seq)
 	l.data = append(l.data, string(m.Data))
 }
 
-func (l *epochLog) gap(Gap) {
+func (l *epochLog) gap(client.Gap) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seqs = append(l.seqs, 0)
@@ -62,7 +63,7 @@ func TestGatewayStreamRecreatedWhilePublishing(t *testing.T) {
 	node := startNode(t, nodeConfig(ns, "gw-ep"))
 	log := &epochLog{}
 	c := dialT(t, testConfig(&recorder{}, node.URL()))
-	sub, err := c.Subscribe(context.Background(), "feed", log.handle, WithGap(log.gap))
+	sub, err := c.Subscribe(context.Background(), "feed", log.handle, client.WithGap(log.gap))
 	if err != nil {
 		t.Fatal(err)
 	}
