@@ -33,6 +33,19 @@ const (
 	KindFleetDegraded = "fleet_degraded"
 )
 
+// Capacity anomaly kinds, on target FleetTarget: the fleet as a whole is
+// too small or too large for its clients. Their remedy is a scale
+// (ActionScale), never an action on one node.
+const (
+	// KindFleetSaturated: the connections of the active, non-draining
+	// nodes stayed at or above a share of their summed capacity for a
+	// window: no cooler node is left to shed clients to.
+	KindFleetSaturated = "fleet_saturated"
+	// KindFleetUnderused: that share stayed low for a longer window while
+	// more than one node was active: one node fewer would do.
+	KindFleetUnderused = "fleet_underused"
+)
+
 // Data-plane anomaly kinds, from Health.DataPlane.
 const (
 	// KindDataPlaneErrors: subscribes, resumes or publishes failing on the

@@ -18,6 +18,9 @@ const (
 	ActionWebhook    = "webhook"
 	ActionEscalate   = "escalate"
 	ActionQuarantine = "quarantine"
+	// ActionScale adds a gateway node to the fleet or removes one (by a
+	// paced drain first); its Params carry the signed "step": +1 or -1.
+	ActionScale = "scale"
 )
 
 // Remediation phases.
@@ -47,6 +50,17 @@ const (
 	// SkipFleetDegraded: a quarantine waits while fleet_degraded names
 	// its node (the node does not stand out from healthy peers).
 	SkipFleetDegraded = "fleet-degraded"
+	// SkipScaleBounds: a scale would take the fleet past its configured
+	// minimum or maximum size.
+	SkipScaleBounds = "scale-bounds"
+	// SkipScaleHold: a scale-in waits while a node is unhealthy, draining,
+	// quarantined or under a hands-off lock (a rollout holds one).
+	SkipScaleHold = "scale-hold"
+	// SkipScaleCooldown: too soon after the last scale of the fleet.
+	SkipScaleCooldown = "scale-cooldown"
+	// SkipUnsupported: the deployment's executor cannot carry out the
+	// action (a scale under wsheal dev or on Kubernetes); a person must.
+	SkipUnsupported = "unsupported"
 )
 
 // Remediation is one decision of the healer, published on
