@@ -77,6 +77,7 @@ type Config struct {
 	detect.FlappingConfig
 	detect.CorrelationConfig
 	detect.DataPlaneConfig
+	detect.CapacityConfig
 }
 
 // ConfigFromEnv reads and validates the configuration.
@@ -134,6 +135,12 @@ func (c Config) Validate() error {
 			"FLEET_SHARE/FLEET_MIN_NODES/FLEET_CLEAR_AFTER", "share in (0,1), min nodes and clear after >= 1"},
 		{c.ErrorShare <= c.LeaveErrorShare || c.StoreEnter <= c.StoreLeave || c.LimitEnter <= c.LimitLeave || c.LostShare <= c.LeaveLostShare,
 			"DP_*", "every enter threshold above its leave threshold"},
+		{c.SaturatedEnter <= c.SaturatedLeave || c.SaturatedEnter > 1 || c.SaturatedLeave <= 0 || c.SaturatedFor < 0,
+			"FLEET_SATURATED", "in (0, 1], above FLEET_SATURATED_LEAVE > 0, and FLEET_SATURATED_FOR 0 or more"},
+		{c.UnderusedEnter >= c.UnderusedLeave || c.UnderusedEnter < 0 || c.UnderusedLeave > 1 || c.UnderusedFor < 0,
+			"FLEET_UNDERUSED", "in [0, 1), below FLEET_UNDERUSED_LEAVE <= 1, and FLEET_UNDERUSED_FOR 0 or more"},
+		{c.UnderusedLeave >= c.SaturatedLeave,
+			"FLEET_UNDERUSED_LEAVE", "below FLEET_SATURATED_LEAVE (a fleet cannot be too busy and too idle at once)"},
 		{c.Changes <= c.LeaveChanges || c.Window <= 0 || c.Settle < 0 || c.Settle >= c.Window, "FLAP_*", "changes above leave changes, positive window, 0 <= settle < window"},
 	}
 	for _, ch := range checks {

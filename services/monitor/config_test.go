@@ -34,6 +34,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"flapping", c.FlappingConfig, detect.DefaultFlapping()},
 		{"correlation", c.CorrelationConfig, detect.DefaultCorrelation()},
 		{"data plane", c.DataPlaneConfig, detect.DefaultDataPlane()},
+		{"capacity", c.CapacityConfig, detect.DefaultCapacity()},
 		{"listen", c.Listen, "127.0.0.1:8090"},
 		{"tick", c.Tick, 250 * time.Millisecond},
 	}
@@ -62,6 +63,10 @@ func TestConfigRejects(t *testing.T) {
 		{"FLAP_WINDOW", "soon", "WSHEAL_MONITOR_FLAP_WINDOW"},
 		{"FLEET_SHARE", "1", "WSHEAL_MONITOR_FLEET_SHARE"},
 		{"DP_STORE_LEAVE", "0.95", "WSHEAL_MONITOR_DP_*"},
+		{"FLEET_SATURATED", "0.6", "WSHEAL_MONITOR_FLEET_SATURATED"},
+		{"FLEET_SATURATED_FOR", "-1s", "WSHEAL_MONITOR_FLEET_SATURATED"},
+		{"FLEET_UNDERUSED", "0.5", "WSHEAL_MONITOR_FLEET_UNDERUSED"},
+		{"FLEET_UNDERUSED_LEAVE", "0.75", "WSHEAL_MONITOR_FLEET_UNDERUSED_LEAVE"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

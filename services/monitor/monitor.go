@@ -43,7 +43,8 @@ type Service struct {
 	imbalance *detect.Imbalance
 	flapping  *detect.Flapping
 	fleetDeg  *detect.FleetDegraded
-	limits    []*detect.Limit // store_full, consumer_limit
+	limits    []*detect.Limit    // store_full, consumer_limit
+	capacity  []*detect.Capacity // fleet_saturated, fleet_underused
 
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -99,6 +100,7 @@ func New(cfg Config, log zerolog.Logger) (*Service, error) {
 		flapping:  detect.NewFlapping(cfg.FlappingConfig),
 		fleetDeg:  detect.NewFleetDegraded(cfg.CorrelationConfig),
 		limits:    []*detect.Limit{detect.NewStoreFull(cfg.DataPlaneConfig, h), detect.NewConsumerLimit(cfg.DataPlaneConfig, h)},
+		capacity:  []*detect.Capacity{detect.NewFleetSaturated(cfg.CapacityConfig, h), detect.NewFleetUnderused(cfg.CapacityConfig, h)},
 		nodeDets: []detect.NodeDetector{
 			detect.NewRTT(cfg.RTTConfig, h),
 			detect.NewStale(cfg.StaleConfig, h),

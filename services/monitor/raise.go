@@ -97,6 +97,12 @@ func (s *Service) seed(a events.Anomaly, now time.Time) {
 				d.Seed(a.ImpactStart)
 			}
 		}
+	case events.KindFleetSaturated, events.KindFleetUnderused:
+		for _, d := range s.capacity {
+			if d.Kind() == a.Kind {
+				d.Seed(a.ImpactStart)
+			}
+		}
 	case events.KindFlapping:
 		s.flapping.Seed(a.Target, a.ImpactStart)
 	default:

@@ -223,6 +223,7 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 	s.lastRound = now
 	var snaps []detect.Sample
 	var loads []detect.Load
+	var usage detect.FleetLoad
 	s.view.Each(func(n *fleet.Node) {
 		if !n.Active() || n.Down != "" || n.Late {
 			return
@@ -232,9 +233,12 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 		}
 		if !n.Draining && n.Heartbeat != nil {
 			loads = append(loads, detect.Load{Node: n.ID, Connections: n.Connections()})
+			usage.Nodes = append(usage.Nodes, n.ID)
+			usage.Connections += n.Connections()
+			usage.Capacity += n.Capacity()
 		}
 	})
-	s.metrics.evaluations.WithLabelValues("fleet").Add(float64(2 + len(s.limits)))
+	s.metrics.evaluations.WithLabelValues("fleet").Add(float64(2 + len(s.limits) + len(s.capacity)))
 	if t := s.storm.Observe(now, snaps); t != nil {
 		s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 	}
@@ -243,6 +247,12 @@ func (s *Service) fleetRound(ctx context.Context, now time.Time) {
 	}
 	for _, d := range s.limits {
 		if t := d.Observe(now, snaps); t != nil {
+			s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
+		}
+	}
+	sort.Strings(usage.Nodes)
+	for _, d := range s.capacity {
+		if t := d.Observe(now, usage); t != nil {
 			s.apply(ctx, *t, t.Start.Truncate(s.cfg.WindowBucket), now)
 		}
 	}

@@ -30,6 +30,10 @@
 //	not recov.  resumes answered recovered:false >= 50 % (and >= 5); leaves below 10 %
 //	store_full  store used / limit or stream bytes / max bytes >= 0.9 on any node; leaves below 0.8
 //	consumers   consumers / limit or channels / limit >= 0.9 on any node; leaves below 0.8
+//	saturated   fleet_saturated: connections / capacity of the active, non-draining nodes >= 0.8
+//	            for 20 s (rounds in between the thresholds break the run); leaves below 0.7
+//	underused   fleet_underused: the same <= 0.3 for 2 min with >= 2 nodes; leaves above 0.4;
+//	            a change in the number of nodes ends either and starts its window afresh
 //	fleet       a correlated kind degraded, with a bad latest sample, on more than 50 % of the
 //	            active nodes and on >= 2; clears after 2 fleet rounds in a row with no kind bad
 //	            on a shared set and no shared heartbeat lapse (about 10 s after peers are well)
