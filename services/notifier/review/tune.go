@@ -39,6 +39,8 @@ var threshold = map[string]string{
 	events.KindStoreFull:       "WSHEAL_MONITOR_DP_STORE_ENTER",
 	events.KindConsumerLimit:   "WSHEAL_MONITOR_DP_LIMIT_ENTER",
 	events.KindNotRecovered:    "WSHEAL_MONITOR_DP_NOT_RECOVERED_SHARE",
+	events.KindFleetSaturated:  "WSHEAL_MONITOR_FLEET_SATURATED",
+	events.KindFleetUnderused:  "WSHEAL_MONITOR_FLEET_UNDERUSED",
 }
 
 // held names, per reason a remedy was held back, the healer setting that
