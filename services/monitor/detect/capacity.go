@@ -14,10 +14,10 @@ import (
 type CapacityConfig struct {
 	SaturatedEnter float64       `envconfig:"FLEET_SATURATED" default:"0.8" desc:"fleet utilisation (connections / capacity of the active, non-draining nodes) at or above which fleet_saturated enters"`
 	SaturatedLeave float64       `envconfig:"FLEET_SATURATED_LEAVE" default:"0.7" desc:"below this utilisation fleet_saturated is good"`
-	SaturatedFor   time.Duration `envconfig:"FLEET_SATURATED_FOR" default:"20s" desc:"how long the fleet stays at or above FLEET_SATURATED before fleet_saturated opens (the healer adds a node)"`
+	SaturatedFor   time.Duration `envconfig:"FLEET_SATURATED_FOR" default:"20s" desc:"how long the fleet stays at or above FLEET_SATURATED before fleet_saturated opens (the healer adds a node); 0: never"`
 	UnderusedEnter float64       `envconfig:"FLEET_UNDERUSED" default:"0.3" desc:"fleet utilisation at or below which fleet_underused enters, with more than one node active"`
 	UnderusedLeave float64       `envconfig:"FLEET_UNDERUSED_LEAVE" default:"0.4" desc:"above this utilisation fleet_underused is good"`
-	UnderusedFor   time.Duration `envconfig:"FLEET_UNDERUSED_FOR" default:"2m" desc:"how long the fleet stays at or below FLEET_UNDERUSED before fleet_underused opens (the healer removes a node by a paced drain)"`
+	UnderusedFor   time.Duration `envconfig:"FLEET_UNDERUSED_FOR" default:"2m" desc:"how long the fleet stays at or below FLEET_UNDERUSED before fleet_underused opens (the healer removes a node by a paced drain); 0: never (wsheal dev, which cannot remove one)"`
 }
 
 // DefaultCapacity returns the capacity defaults.
@@ -45,7 +45,8 @@ func (u FleetLoad) Share() float64 {
 // Capacity is one of the two fleet capacity detectors. Unlike the
 // count-based Gate, it fires on time: once every round for For was bad
 // (a round between the thresholds breaks the run, as Hold does), and it
-// clears after ClearAfter good rounds in a row.
+// clears after ClearAfter good rounds in a row. A For of 0 turns it off:
+// every round is good.
 //
 // A change in the number of nodes it judges ends a firing anomaly (the
 // fleet it was about is gone: a node was added or removed) and starts
@@ -99,7 +100,7 @@ func (d *Capacity) Seed(start time.Time) {
 
 // judge classifies one round.
 func (d *Capacity) judge(u FleetLoad) Verdict {
-	if len(u.Nodes) < d.minNodes || u.Capacity <= 0 {
+	if d.hold <= 0 || len(u.Nodes) < d.minNodes || u.Capacity <= 0 {
 		return Good
 	}
 	v := u.Share()

@@ -117,6 +117,18 @@ func feedCapacity(d *Capacity, rounds []FleetLoad) []Transition {
 	return ts
 }
 
+// A window of 0 turns a detector off.
+func TestCapacityOff(t *testing.T) {
+	cfg := DefaultCapacity()
+	cfg.UnderusedFor = 0
+	d := NewFleetUnderused(cfg, DefaultHysteresis())
+	for i := range 50 {
+		if tr := d.Observe(at(i), use(3, 0)); tr != nil {
+			t.Fatalf("an idle fleet opened %s with the detector off", tr.Kind)
+		}
+	}
+}
+
 // A detector's clock is the rounds' own: no round, no time passes.
 func TestCapacityWindowIsTheRoundsTime(t *testing.T) {
 	d := NewFleetSaturated(CapacityConfig{SaturatedEnter: 0.8, SaturatedLeave: 0.7, SaturatedFor: time.Minute}, DefaultHysteresis())

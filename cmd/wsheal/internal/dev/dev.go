@@ -269,7 +269,9 @@ func (s *Supervisor) controlSpec(svc string, r int, common func(string) []string
 	switch svc {
 	case events.ServiceMonitor:
 		listen := s.cfg.Host + ":" + strconv.Itoa(s.cfg.MonitorPort+r-1)
-		env = append(env, prefix+"_LISTEN="+listen)
+		// The supervisor runs a fixed set of gateways: no node can be
+		// removed, so an idle dev fleet is no anomaly.
+		env = append(env, prefix+"_LISTEN="+listen, prefix+"_FLEET_UNDERUSED_FOR=0")
 		url = "http://" + listen + "/"
 	case events.ServiceHealer:
 		env = append(env, prefix+"_RESTART=dev", prefix+"_LISTEN="+s.opsListen(healerPortOffset, r))
