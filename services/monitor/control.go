@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -40,6 +41,34 @@ func (s *Service) FleetStatus(state string) events.FleetStatus {
 		}
 	}
 	return st
+}
+
+// ScrapeTarget is one group of Prometheus's HTTP service discovery
+// (http_sd_configs): where to scrape and the labels to add.
+type ScrapeTarget struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// ScrapeTargets are the gateways of the fleet view with a probe URL, one
+// group per node labelled with its id, so that Prometheus scrapes a scaled
+// fleet (whose node ids are known only once they start) and names each
+// series' node as the events do. A stopped node drops out; a dead one
+// stays until it leaves the registry, so that its `up` reads 0.
+func (s *Service) ScrapeTargets() []ScrapeTarget {
+	out := []ScrapeTarget{}
+	for _, n := range s.view.Nodes() {
+		u, err := url.Parse(n.ProbeURL)
+		if n.Stopped || err != nil || u.Host == "" {
+			continue
+		}
+		labels := map[string]string{"node": n.ID}
+		if u.Scheme == "https" {
+			labels["__scheme__"] = "https"
+		}
+		out = append(out, ScrapeTarget{Targets: []string{u.Host}, Labels: labels})
+	}
+	return out
 }
 
 func nodeStatus(n fleet.Node, open int) events.NodeStatus {

@@ -140,6 +140,8 @@ func TestHTTP(t *testing.T) {
 		{"/metrics", 200, `wsheal_monitor_node_connections{node="w1"} 100`},
 		{"/metrics", 200, `wsheal_monitor_events_total{type="io.wsheal.gateway.v1.heartbeat"}`},
 		{"/api/fleet", 200, `"node":"w2"`},
+		{"/sd/gateways", 200, `"labels":{"node":"w1"}`},
+		{"/sd/gateways", 200, `"labels":{"node":"w2"}`},
 		{"/api/fleet?state=bogus", 400, `bad_request`},
 		{"/api/nodes/w1?history=1", 200, `"state":"healthy"`},
 		{"/api/nodes/zz", 404, `not_found`},

@@ -54,7 +54,7 @@ func (s *Service) fromNode(subject string, build func(string) string, node strin
 // and, when WSHEAL_MONITOR_FLEET_HOSTS is set, an allowed host. A forged
 // URL is logged and not believed, so the monitor never probes it.
 func (s *Service) urlsAllowed(node, url, internal string) bool {
-	err := events.Registration{URL: url, InternalURL: internal}.CheckURLs(s.cfg.FleetHosts)
+	err := events.Registration{Node: node, URL: url, InternalURL: internal}.CheckURLs(s.cfg.FleetHosts)
 	if err != nil {
 		s.log.Warn().Err(err).Str("node", node).Msg("node URL ignored")
 	}

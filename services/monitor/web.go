@@ -55,10 +55,14 @@ func (s *Service) runParts(ctx context.Context) {
 //	GET /api/fleet[?state=]   events.FleetStatus
 //	GET /api/nodes/{node}     events.NodeDetail (?history=N)
 //	GET /api/anomalies        events.AnomalyList (?kind=&target=)
+//	GET /sd/gateways          the fleet as Prometheus HTTP service discovery
 func (s *Service) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.mux.HandleFunc("GET /sd/gateways", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.ScrapeTargets())
+	})
 	s.mux.HandleFunc("GET /api/fleet", func(w http.ResponseWriter, r *http.Request) {
 		q := events.FleetStatusRequest{State: r.URL.Query().Get("state")}
 		if err := q.Validate(); err != nil {
@@ -91,8 +95,8 @@ func (s *Service) routes() {
 	})
 }
 
-// guard is the server's handler: /healthz and /readyz open, /metrics behind
-// METRICS_TOKEN, everything else (the dashboard, /api) behind
+// guard is the server's handler: /healthz and /readyz open, /metrics and
+// /sd/gateways (what Prometheus reads) behind METRICS_TOKEN, everything else (the dashboard, /api) behind
 // DASHBOARD_TOKEN, each when set; a panicking handler answers 500 and is
 // counted.
 func (s *Service) guard() http.Handler {
@@ -102,7 +106,7 @@ func (s *Service) guard() http.Handler {
 		switch r.URL.Path {
 		case "/healthz", "/readyz":
 			s.mux.ServeHTTP(w, r)
-		case "/metrics":
+		case "/metrics", "/sd/gateways":
 			metrics.ServeHTTP(w, r)
 		default:
 			dashboard.ServeHTTP(w, r)

@@ -31,6 +31,8 @@ func TestHTTPGuarded(t *testing.T) {
 		{"/metrics", "", http.StatusUnauthorized},
 		{"/metrics", "dashboard-token-1", http.StatusUnauthorized},
 		{"/metrics", "metrics-token-1", http.StatusOK},
+		{"/sd/gateways", "dashboard-token-1", http.StatusUnauthorized},
+		{"/sd/gateways", "metrics-token-1", http.StatusOK},
 		{"/api/fleet", "", http.StatusUnauthorized},
 		{"/api/fleet", "dashboard-token-1", http.StatusOK},
 	}

@@ -132,7 +132,7 @@ func (v *View) heartbeat(subject string, b []byte) {
 		v.log.Debug().Str("subject", subject).Msg("heartbeat on another node's subject ignored")
 		return
 	}
-	if err := (events.Registration{URL: hb.URL, InternalURL: hb.InternalURL}).CheckURLs(v.Hosts); err != nil {
+	if err := (events.Registration{Node: hb.Node, URL: hb.URL, InternalURL: hb.InternalURL}).CheckURLs(v.Hosts); err != nil {
 		v.log.Warn().Err(err).Str("node", hb.Node).Msg("heartbeat ignored")
 		return
 	}

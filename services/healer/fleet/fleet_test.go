@@ -70,6 +70,42 @@ func TestViewFollowsTheRegistry(t *testing.T) {
 		"a clean stop leaves the fleet")
 }
 
+// TestViewTakesHeartbeatsOfScaledNodes: with the fleet hosts of the
+// compose deployment (the balancer's host and {node}), a heartbeat whose
+// internal URL names its own node is believed, and one naming another
+// host is not.
+func TestViewTakesHeartbeatsOfScaledNodes(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.JetStream()
+	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	v.Hosts = events.Hosts{"127.0.0.1", events.NodeHost}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx, nc, js) }()
+	defer func() { cancel(); <-done }()
+	beat := func(node, internal string, conns int) {
+		hb := &events.Heartbeat{Node: node, URL: "ws://127.0.0.1:8080/node/" + node + "/ws", InternalURL: internal, Connections: conns, IntervalMS: 100}
+		b, _ := events.New("/t", events.HeartbeatSubject(node), hb).Encode()
+		_ = nc.Publish(events.HeartbeatSubject(node), b)
+	}
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		beat("0d1e1e40b268", "http://0d1e1e40b268:8080", 4)
+		n, ok := v.Get("0d1e1e40b268", time.Now())
+		return ok && n.Connections == 4
+	}, "the heartbeat of a node probed at its own name")
+	for range 5 {
+		beat("9b62ee626acf", "http://0d1e1e40b268:8080", 5)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	beat("0d1e1e40b268", "http://0d1e1e40b268:8080", 6) // after the forged ones, in order
+	natstest.Eventually(t, 5*time.Second, func() bool { n, _ := v.Get("0d1e1e40b268", time.Now()); return n.Connections == 6 }, "the later heartbeat")
+	if _, ok := v.Get("9b62ee626acf", time.Now()); ok {
+		t.Fatal("a heartbeat pointing probes at another node was believed")
+	}
+}
+
 func TestRunsComparesLikeWithLike(t *testing.T) {
 	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	fromRegistry := fleet.Node{ID: "n1", StartedAt: at}.Identity()
