@@ -8,6 +8,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,31 +72,51 @@ type Container struct {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, out any) error {
+	return c.do(ctx, method, path, q, nil, out)
+}
+
+// do sends one request, with in as its JSON body when not nil, and
+// decodes the answer into out. 404 is ErrNotFound; 304 (a container
+// already in the asked state) is success.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	u := "http://docker" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%w: %s %s: %w", ErrEngine, method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %w", ErrEngine, method, path, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %w", ErrEngine, method, path, err)
 	}
-	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("%w: %s %s: %s", ErrNotFound, method, path, message(body))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w: %s %s: %s", ErrNotFound, method, path, message(b))
+	case resp.StatusCode == http.StatusNotModified:
+		return nil
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("%w: %s %s: %d %s", ErrEngine, method, path, resp.StatusCode, message(b))
 	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%w: %s %s: %d %s", ErrEngine, method, path, resp.StatusCode, message(body))
-	}
-	if out != nil && len(body) > 0 {
-		if err := json.Unmarshal(body, out); err != nil {
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
 			return fmt.Errorf("%w: %s %s: decode: %w", ErrEngine, method, path, err)
 		}
 	}

@@ -190,3 +190,84 @@ func TestFindScaledReplicaByHostname(t *testing.T) {
 		t.Fatalf("found a replica by an id whose host name was set by hand: %v", err)
 	}
 }
+
+// TestCloneReplica: a clone of a compose-style replica runs the same
+// image and configuration on the same network, answers to the service's
+// alias, gets the next number and name and a host name of its own (so a
+// gateway in it is a new node), and is listed with the original; Stop and
+// Remove take it away again.
+func TestCloneReplica(t *testing.T) {
+	c := engine(t)
+	tag := image(t)
+	suffix := strings.ToLower(nuid.Next()[:8])
+	label := "io.wsheal.node.test-" + suffix
+	network := "wsheal-healer-test-" + suffix
+	if out, err := exec.Command("docker", "network", "create", network).CombinedOutput(); err != nil {
+		t.Fatalf("docker network create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "network", "rm", network).Run() })
+	name := "wsheal-healer-test_" + suffix + "_1"
+	out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", network, "--network-alias", "gateway",
+		"--label", label+"="+docker.HostnameValue, "--label", "com.docker.compose.container-number=1",
+		"--label", "com.docker.compose.service=gateway", "-e", "WSHEAL_TEST=kept", tag).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	c = docker.New(c.Socket(), label)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before, err := c.Replicas(ctx)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("replicas %+v, %v: want the one started", before, err)
+	}
+	orig := before[0]
+	if orig.Node != orig.Hostname || orig.Number != 1 || orig.Image != tag {
+		t.Fatalf("replica %+v: want its host name as node, number 1, image %s", orig, tag)
+	}
+	clone, err := c.Clone(ctx, orig, "", before)
+	if err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", clone.ID).Run() })
+	if !clone.Running || clone.Number != 2 || clone.Name != "/wsheal-healer-test_"+suffix+"_2" || clone.ImageID != orig.ImageID {
+		t.Fatalf("clone %+v: want running, number 2, the next name, the same image", clone)
+	}
+	if clone.Node == orig.Node || !strings.HasPrefix(clone.ID, clone.Node) {
+		t.Fatalf("clone's node %q (id %s): want its own id as host name, not %q", clone.Node, clone.ID, orig.Node)
+	}
+	env := output(t, "docker", "inspect", "-f", "{{range .Config.Env}}{{.}} {{end}}", clone.ID)
+	nets := output(t, "docker", "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.Aliases}} {{end}}", clone.ID)
+	if !strings.Contains(env, "WSHEAL_TEST=kept") || !strings.Contains(nets, network+"=") || !strings.Contains(nets, "gateway") {
+		t.Fatalf("clone env %q, networks %q: want the original's", env, nets)
+	}
+	all, err := c.Replicas(ctx)
+	if err != nil || len(all) != 2 || all[1].ID != clone.ID {
+		t.Fatalf("replicas after the clone %+v, %v", all, err)
+	}
+	if err := c.Stop(ctx, clone.ID, time.Second); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := c.Stop(ctx, clone.ID, time.Second); err != nil {
+		t.Fatalf("stop of a stopped container: %v", err)
+	}
+	if err := c.Remove(ctx, clone.ID); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if _, err := c.Inspect(ctx, clone.ID); !errors.Is(err, docker.ErrNotFound) {
+		t.Fatalf("removed clone still inspects: %v", err)
+	}
+	if id, err := c.ImageID(ctx, tag); err != nil || id != orig.ImageID {
+		t.Fatalf("image id of %s: %q, %v; want %q", tag, id, err, orig.ImageID)
+	}
+}
+
+// output runs a command and returns its trimmed output.
+func output(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
