@@ -218,6 +218,7 @@ func TestHealerRestartsAGatewayPodOnKubernetes(t *testing.T) {
 		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: 1500 * time.Millisecond, NodeForget: time.Minute,
 		VerifyPoll: 50 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 200 * time.Millisecond,
 		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
+		ScaleMin: 1, ScaleMax: 10, ScaleCooldown: 2 * time.Minute, ScaleInCooldown: 5 * time.Minute,
 	})
 	// Every node up and heard before the fault.
 	natstest.Eventually(t, 30*time.Second, func() bool {

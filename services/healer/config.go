@@ -70,6 +70,10 @@ type Config struct {
 	DemoteAfter      int           `envconfig:"DEMOTE_AFTER" default:"3" desc:"a remedy that failed this many times in a row for an anomaly kind is tried after the others (0: never)"`
 	ExploreEvery     int           `envconfig:"EXPLORE_EVERY" default:"10" desc:"one case in this many (by a hash of its anomaly id) tries the least-tried other remedy of a learned ladder first (0: never)"`
 	ExploreMin       int           `envconfig:"EXPLORE_MIN" default:"3" desc:"exploration starts once the best remedy of a ladder has this many attempts in the record"`
+	ScaleMin         int           `envconfig:"SCALE_MIN" default:"1" desc:"fewest gateway nodes accepting clients that a scale-in (fleet_underused) leaves"`
+	ScaleMax         int           `envconfig:"SCALE_MAX" default:"10" desc:"most gateway nodes a scale-out (fleet_saturated) reaches, unhealthy ones counted; at it the healer escalates instead"`
+	ScaleCooldown    time.Duration `envconfig:"SCALE_COOLDOWN" default:"2m" desc:"least time after any scale of the fleet before a scale-out"`
+	ScaleInCooldown  time.Duration `envconfig:"SCALE_IN_COOLDOWN" default:"5m" desc:"least time after any scale of the fleet before a scale-in (longer: a fleet just grown is not shrunk while its load settles)"`
 }
 
 // KubeConfig is the Kubernetes executor's part of the config
@@ -151,6 +155,14 @@ func (c Config) Validate() error {
 		return bad("EXPLORE_EVERY", c.ExploreEvery, "0 or more")
 	case c.ExploreMin < 0:
 		return bad("EXPLORE_MIN", c.ExploreMin, "0 or more")
+	case c.ScaleMin < 1 || c.ScaleMin > 1000:
+		return bad("SCALE_MIN", c.ScaleMin, "1..1000: the last node is never removed")
+	case c.ScaleMax < c.ScaleMin || c.ScaleMax > 1000:
+		return bad("SCALE_MAX", c.ScaleMax, fmt.Sprintf("SCALE_MIN (%d)..1000", c.ScaleMin))
+	case c.ScaleCooldown < 0:
+		return bad("SCALE_COOLDOWN", c.ScaleCooldown, "0 or more")
+	case c.ScaleInCooldown < 0:
+		return bad("SCALE_IN_COOLDOWN", c.ScaleInCooldown, "0 or more")
 	case c.FlapHeals < 1:
 		return bad("FLAP_HEALS", c.FlapHeals, "at least 1")
 	case c.DockerLabel == "":

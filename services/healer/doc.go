@@ -29,6 +29,13 @@
 //	dry-run       shadow mode                                 skipped(dry-run) per step, done
 //	retry cap     RETRY_CAP failed verifications              escalate with what was tried
 //	targets       an empty target set                         skipped(no-target), done
+//	scale hold    a scale-in while a node is unhealthy,       skipped(scale-hold), wait
+//	              draining, quarantined or under hands-off
+//	              (a rollout holds one), or fleet_degraded
+//	scale bounds  a scale-out past SCALE_MAX known nodes, or  skipped(scale-bounds), done
+//	              a scale-in below SCALE_MIN accepting nodes  (escalate at the maximum)
+//	scale cooldown  within SCALE_COOLDOWN (a scale-in:        skipped(scale-cooldown), wait
+//	              SCALE_IN_COOLDOWN) of the fleet's last scale
 //	backoff       (target, action) backs off                  skipped(cooldown), wait
 //	blast radius  too much of the fleet out after the action  skipped(blast-radius), escalate, wait
 //	budget        the shared token bucket is empty            skipped(budget), wait

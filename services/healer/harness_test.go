@@ -84,6 +84,7 @@ func testConfigURL(t *testing.T, url string) healer.Config {
 		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: testStale, NodeForget: time.Minute,
 		VerifyPoll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
 		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
+		ScaleMin: 1, ScaleMax: 10, ScaleCooldown: 2 * time.Minute, ScaleInCooldown: 5 * time.Minute,
 	}
 }
 

@@ -131,8 +131,10 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 		Restart: &restarter{mode: s.cfg.Restart, dev: devsup.New(nc, s.cfg.CommandTimeout),
 			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace, kube: kube},
 		Webhooks: webhook.New(s.cfg.WebhookTimeout),
-		Record:   rec,
-		Observe:  s.metrics.observe,
+		Scale: &scaler{mode: s.cfg.Restart, dev: devsup.New(nc, s.cfg.CommandTimeout),
+			docker: docker.New(s.cfg.DockerSocket, s.cfg.DockerLabel), grace: s.cfg.DockerGrace},
+		Record:  rec,
+		Observe: s.metrics.observe,
 	}, s.log)
 	s.live.Store(s.engine)
 	svc, err := s.control(nc)
@@ -209,6 +211,7 @@ func (s *Service) engineConfig() remedy.Config {
 		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, CaseTTL: c.IncidentTTL,
 		WarmUp: c.NodeStale, Now: s.now,
 		Learn: gate.Learn{DemoteAfter: c.DemoteAfter, ExploreEvery: c.ExploreEvery, ExploreMin: c.ExploreMin},
+		Scale: gate.Scale{Min: c.ScaleMin, Max: c.ScaleMax, Cooldown: c.ScaleCooldown, InCooldown: c.ScaleInCooldown},
 	}
 }
 

@@ -147,7 +147,7 @@ func TestRunStopsAtTheFirstGateThatStops(t *testing.T) {
 	if v := gate.Run(gate.Actions(p), state.Case{}, s); v.Kind != gate.Continue {
 		t.Fatalf("a follow-up passes only the action gates, got %+v", v)
 	}
-	if names := gate.Actions(p); len(names) != 4 || names[0].Name != gate.FirstActionGate {
+	if names := gate.Actions(p); len(names) != 7 || names[0].Name != gate.FirstActionGate {
 		t.Fatalf("action gates %v", names)
 	}
 }

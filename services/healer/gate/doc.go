@@ -20,8 +20,15 @@
 //     stands for is the budget token, spent by the engine with a revision
 //     check, and a token another replica took in between holds the action
 //     as the budget gate would (BudgetSpent).
-//   - The last four gates (Actions: targets, backoff, blast radius,
-//     budget) hold back one action: they also run alone before each try of
-//     a policy's follow-up step (Snapshot.FollowUp). An attempt resumed
-//     after a replica died during it has passed them already, and passes.
+//   - The last gates (Actions: targets, the three scale gates, backoff,
+//     blast radius, budget) hold back one action: they also run alone
+//     before each try of a policy's follow-up step (Snapshot.FollowUp). An
+//     attempt resumed after a replica died during it has passed them
+//     already, and passes.
+//   - A scale-in only removes a node from a fleet at rest (every node
+//     healthy, none draining, quarantined or locked, no fleet_degraded
+//     open: it waits for that first); a scale never takes the fleet past
+//     Limits.Scale (Max known nodes after a scale-out, Min accepting
+//     nodes after a scale-in) and never comes within its cooldown of the
+//     fleet's last scale.
 package gate

@@ -72,6 +72,7 @@ type Limits struct {
 	Wait       time.Duration // re-evaluation while paused or held
 	Backoff    safety.Backoff
 	Budget     safety.Budget
+	Scale      Scale // the fleet's size bounds and the cooldowns of scale
 }
 
 // Gate is one check of the pipeline: a pure function of the case and the
@@ -110,14 +111,17 @@ var gates = []struct {
 	{"dry-run", dryRun},
 	{"retry cap", retryCap},
 	{"targets", targets},
+	{"scale hold", scaleHold},
+	{"scale bounds", scaleBounds},
+	{"scale cooldown", scaleCooldown},
 	{"backoff", backoff},
 	{"blast radius", blastRadius},
 	{"budget", budget},
 }
 
 // FirstActionGate is the first of the gates that hold one action back
-// (targets, backoff, blast radius, budget); a follow-up step passes only
-// these.
+// (targets, the scale gates, backoff, blast radius, budget); a follow-up
+// step passes only these.
 const FirstActionGate = "targets"
 
 // Pipeline returns every gate in order, holding cases against l.

@@ -78,6 +78,8 @@ func Next(c state.Case, s Snapshot) (step policy.Step, n int, resumed, ok bool) 
 // with why.
 func Targets(s Snapshot, step policy.Step) ([]string, string) {
 	switch step.Action {
+	case events.ActionScale:
+		return []string{events.FleetTarget}, ""
 	case events.ActionRebalance:
 		if n := len(Loads(s)); n < 2 {
 			return nil, fmt.Sprintf("%d accepting nodes: nothing to rebalance between", n)

@@ -28,21 +28,24 @@ const (
 	VerifyDrained         = "drained"          // the node holds no connections
 	VerifyAnomalyResolved = "anomaly_resolved" // the monitor resolved the anomaly
 	VerifyBalanced        = "balanced"         // max/mean connections within the bound
+	VerifyScaled          = "scaled"           // +1: a new node healthy and accepting; -1: the removed node gone, the rest healthy
 	VerifyNone            = "none"             // the action's own reply is the proof
 )
 
 // Verifications lists the known post-conditions.
-var Verifications = []string{VerifyNodeHealthy, VerifyNodeAccepting, VerifyDrained, VerifyAnomalyResolved, VerifyBalanced, VerifyNone}
+var Verifications = []string{VerifyNodeHealthy, VerifyNodeAccepting, VerifyDrained, VerifyAnomalyResolved, VerifyBalanced, VerifyScaled, VerifyNone}
 
 // Actions lists the actions a policy may name.
 var Actions = []string{events.ActionReconnect, events.ActionResize, events.ActionDrain, events.ActionUndrain,
-	events.ActionRebalance, events.ActionRestart, events.ActionWebhook, events.ActionEscalate, events.ActionQuarantine}
+	events.ActionRebalance, events.ActionRestart, events.ActionWebhook, events.ActionEscalate, events.ActionQuarantine,
+	events.ActionScale}
 
 // Kinds lists the anomaly kinds a policy may match.
 var Kinds = []string{events.KindNodeDown, events.KindNodeHung, events.KindRTTDegraded, events.KindStaleSpike,
 	events.KindSlowConsumers, events.KindErrorRate, events.KindSaturation, events.KindReconnectStorm,
 	events.KindImbalance, events.KindFlapping, events.KindFleetSilent, events.KindFleetDegraded,
-	events.KindDataPlaneErrors, events.KindStoreFull, events.KindConsumerLimit, events.KindNotRecovered}
+	events.KindDataPlaneErrors, events.KindStoreFull, events.KindConsumerLimit, events.KindNotRecovered,
+	events.KindFleetSaturated, events.KindFleetUnderused}
 
 // InformOnly are the kinds no node action may answer: a shift shared by
 // the fleet (fleet_degraded) is the host's, the network's or NATS's, so
@@ -123,8 +126,15 @@ func IsOrder(order []int, n int) bool {
 
 // Remedy names a step in the healer's record: the action, and for a
 // reconnect its selection (reconnecting the stale clients and a share of
-// all of them are different remedies).
+// all of them are different remedies), for a scale its direction
+// (scale-out, scale-in).
 func (s Step) Remedy() string {
+	switch {
+	case s.Action == events.ActionScale && s.Scale > 0:
+		return s.Action + "-out"
+	case s.Action == events.ActionScale && s.Scale < 0:
+		return s.Action + "-in"
+	}
 	if s.Select != "" {
 		return s.Action + "-" + s.Select
 	}
@@ -158,6 +168,9 @@ type Step struct {
 
 	// webhook
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+
+	// scale: +1 adds a gateway node, -1 removes one by a paced drain.
+	Scale int `yaml:"step,omitempty" json:"step,omitempty"`
 }
 
 // Match returns the first policy for kind at severity, or nil.
@@ -196,6 +209,8 @@ func DefaultVerify(action string) string {
 		return VerifyDrained
 	case events.ActionRebalance:
 		return VerifyBalanced
+	case events.ActionScale:
+		return VerifyScaled
 	case events.ActionWebhook, events.ActionEscalate:
 		return VerifyNone
 	}

@@ -24,6 +24,8 @@ func TestDefaultPoliciesAreValidAndMatch(t *testing.T) {
 		{events.KindFleetDegraded, events.SeverityWarning, "fleet-degraded"},
 		{events.KindStoreFull, events.SeverityCritical, "data-plane-limits"},
 		{events.KindDataPlaneErrors, events.SeverityError, "data-plane-errors"},
+		{events.KindFleetSaturated, events.SeverityWarning, "fleet-saturated"},
+		{events.KindFleetUnderused, events.SeverityInfo, "fleet-underused"},
 	}
 	for _, c := range cases {
 		t.Run(c.kind+"/"+c.severity, func(t *testing.T) {
@@ -36,6 +38,13 @@ func TestDefaultPoliciesAreValidAndMatch(t *testing.T) {
 				t.Fatalf("Match(%s, %s) = %q, want %q", c.kind, c.severity, got, c.want)
 			}
 		})
+	}
+	// A scale's step reads +1 and -1 as written; its verification is
+	// scaled; the record tells the directions apart.
+	out := s.Match(events.KindFleetSaturated, events.SeverityWarning).Actions[0]
+	in := s.Match(events.KindFleetUnderused, events.SeverityInfo).Actions[0]
+	if out.Scale != 1 || in.Scale != -1 || out.Verify != policy.VerifyScaled || out.Remedy() != "scale-out" || in.Remedy() != "scale-in" {
+		t.Fatalf("scale steps %+v %+v", out, in)
 	}
 	// Defaults are filled in.
 	p := s.Match(events.KindNodeDown, events.SeverityCritical)
@@ -77,6 +86,11 @@ func TestDecodeErrorsNameLineAndField(t *testing.T) {
 		{"duplicate name", "policies:\n  - name: a\n    kinds: [node_down]\n    actions: [{action: restart}]\n  - name: a\n    kinds: [node_hung]\n    actions: [{action: restart}]\n", 5, "policies[1].name"},
 		{"webhook url", "{\"policies\": [{\"name\": \"w\", \"kinds\": [\"error_rate\"],\n \"actions\": [{\"action\": \"webhook\", \"url\": \"ftp://x\"}]}]}\n", 2, "policies[0].actions[0].url"},
 		{"node action on a fleet shift", "policies:\n  - name: f\n    kinds: [fleet_degraded]\n    actions:\n      - action: escalate\n      - action: restart\n", 6, "policies[0].actions[1]"},
+		{"scale without a step", "policies:\n  - name: s\n    kinds: [fleet_saturated]\n    actions:\n      - action: scale\n", 5, "policies[0].actions[0].step"},
+		{"scale by two", "policies:\n  - name: s\n    kinds: [fleet_saturated]\n    actions:\n      - action: scale\n        step: 2\n", 6, "policies[0].actions[0].step"},
+		{"step on another action", "policies:\n  - name: s\n    kinds: [fleet_saturated]\n    actions:\n      - action: rebalance\n        step: 1\n", 6, "policies[0].actions[0].step"},
+		{"scaled on another action", "policies:\n  - name: s\n    kinds: [node_down]\n    actions:\n      - action: restart\n        verify: scaled\n", 6, "policies[0].actions[0].verify"},
+		{"scale on a fleet shift", "policies:\n  - name: f\n    kinds: [fleet_degraded]\n    actions:\n      - action: scale\n        step: 1\n", 5, "policies[0].actions[0]"},
 		{"empty", "", 1, "policies"},
 		{"no actions", "policies:\n  - name: a\n    kinds: [node_down]\n", 2, "policies[0].actions"},
 		{"not yaml", "policies: [\n", 1, "yaml"},

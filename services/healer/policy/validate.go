@@ -97,6 +97,9 @@ func (v *validator) step(at []any, s Step) {
 	if s.Verify != "" && !slices.Contains(Verifications, s.Verify) {
 		v.fail(f("verify"), "%q is not a post-condition (want one of %s)", s.Verify, strings.Join(Verifications, ", "))
 	}
+	if s.Verify == VerifyScaled && s.Action != events.ActionScale {
+		v.fail(f("verify"), "scaled is the post-condition of scale alone; %s needs another", s.Action)
+	}
 	if s.Deadline != 0 && (s.Deadline.D() < 100*time.Millisecond || s.Deadline.D() > time.Hour) {
 		v.fail(f("deadline"), "%s, want 100ms..1h", s.Deadline)
 	}
@@ -153,6 +156,14 @@ func (v *validator) params(f func(string) []any, s Step) {
 		if s.MaxWaves < 0 || s.MaxWaves > 1000 {
 			v.fail(f("max_waves"), "%d, want 1..1000", s.MaxWaves)
 		}
+	case events.ActionScale:
+		switch s.Scale {
+		case 1, -1:
+		case 0:
+			v.fail(f("step"), "missing: +1 adds a node, -1 removes one")
+		default:
+			v.fail(f("step"), "%+d, want +1 or -1: the healer adds or removes one node at a time", s.Scale)
+		}
 	case events.ActionWebhook:
 		if s.URL == "" {
 			v.fail(f("url"), "missing: the runbook webhook URL")
@@ -182,6 +193,7 @@ func (s Step) misplaced() []string {
 	add(s.WavePause != 0, "wave_pause", events.ActionRebalance)
 	add(s.MaxWaves != 0, "max_waves", events.ActionRebalance)
 	add(s.URL != "", "url", events.ActionWebhook)
+	add(s.Scale != 0, "step", events.ActionScale)
 	return out
 }
 

@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -55,6 +56,14 @@ func (e *Engine) attempt(ctx context.Context, d *decision) (outcome, error) {
 	if err := e.emit(ctx, r); err != nil {
 		return done, err
 	}
+	if d.unsupported != "" && step.Action == events.ActionScale && step.Scale < 0 {
+		// An idle fleet harms no client: say so once, page nobody.
+		d.c.Done, d.c.Outcome = true, "skipped: "+events.SkipUnsupported
+		return done, e.skip(ctx, d, step.Action, events.SkipUnsupported, d.unsupported)
+	}
+	if d.unsupported != "" {
+		return done, e.giveUp(ctx, d, events.SkipUnsupported, d.unsupported)
+	}
 	if c.Failures >= e.cfg.RetryCap {
 		return done, e.giveUp(ctx, d, events.SkipRetryCap,
 			fmt.Sprintf("%d attempts failed their post-conditions (cap %d)", c.Failures, e.cfg.RetryCap))
@@ -70,10 +79,18 @@ func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targe
 		info := d.choice.Info
 		c.Order, c.Choice = d.choice.Order, &info
 	}
+	if step.Action == events.ActionScale {
+		if err := e.beginScale(d, step); err != nil {
+			return err
+		}
+	}
 	if c.Requested < n {
 		r := e.base(d, step.Action, n)
 		r.Phase, r.Params, r.Choice = events.PhaseRequested, stepParams(step), c.Choice
 		r.Detail = fmt.Sprintf("%s %s by policy %s", step.Action, strings.Join(targets, ","), d.pol.Name)
+		if step.Action == events.ActionScale {
+			r.Detail = scaleWhy(d, step)
+		}
 		if err := e.emit(ctx, r); err != nil {
 			return err
 		}
@@ -84,7 +101,9 @@ func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targe
 	if step.Action == events.ActionResize {
 		c.Restore, c.RestoreAfter = targets, step.RestoreAfter.D()
 	}
-	c.Before = e.identities(targets, time.Now())
+	if step.Action != events.ActionScale {
+		c.Before = e.identities(targets, time.Now())
+	}
 	if err := e.Store.SaveCase(ctx, *c); err != nil {
 		return err
 	}
@@ -126,6 +145,9 @@ func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets
 	defer cancel()
 	detail, err := e.execute(actx, d, step, targets, id, since)
 	if err != nil {
+		if errors.Is(err, ErrUnsupported) {
+			d.unsupported = err.Error()
+		}
 		return false, fmt.Sprintf("%s failed: %v", step.Action, err), record.ReasonError
 	}
 	ok, why := e.verify(actx, d, step, targets, since)

@@ -104,12 +104,16 @@ func stepParams(s policy.Step) map[string]any {
 	set("bound", s.Bound, s.Bound != 0)
 	set("wave_fraction", s.WaveFraction, s.WaveFraction != 0)
 	set("url", s.URL, s.URL != "")
+	set("step", s.Scale, s.Scale != 0)
 	return p
 }
 
 func targetText(an *events.Anomaly, s policy.Step) string {
 	if s.Action == events.ActionRebalance {
 		return "the fleet"
+	}
+	if s.Action == events.ActionScale {
+		return fmt.Sprintf("the fleet by %+d node", s.Scale)
 	}
 	ns := gate.NodeTargets(an)
 	if len(ns) == 0 {

@@ -83,6 +83,8 @@ type Config struct {
 	WarmUp      time.Duration // hear the fleet this long before deciding
 	// Learn tunes how the record orders a policy's ladder (gate.Choose).
 	Learn gate.Learn
+	// Scale bounds the fleet's size and spaces its scales (gate.Scale).
+	Scale gate.Scale
 	// Now is the clock of every gate (backoff, flapping, age, budget,
 	// restore hold); default time.Now. Tests pass a fake one.
 	Now func() time.Time
@@ -98,6 +100,8 @@ type Deps struct {
 	Gateways Gateways
 	Restart  Restarter
 	Webhooks Webhooks
+	// Scale adds and removes gateway nodes; nil: a scale is unsupported.
+	Scale Scaler
 	// Record is the healer's record of what each remedy did; nil: the
 	// ladders are tried as written and nothing is recorded.
 	Record *record.Store
@@ -132,7 +136,7 @@ func New(cfg Config, d Deps, log zerolog.Logger) *Engine {
 // limits are the thresholds of the gates.
 func (c Config) limits() gate.Limits {
 	return gate.Limits{PanicShare: c.PanicShare, MaxAge: c.MaxAge, FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow,
-		RetryCap: c.RetryCap, BlastShare: c.BlastShare, Wait: c.Wait, Backoff: c.Backoff, Budget: c.Budget}
+		RetryCap: c.RetryCap, BlastShare: c.BlastShare, Wait: c.Wait, Backoff: c.Backoff, Budget: c.Budget, Scale: c.Scale}
 }
 
 // now reads the engine's clock.

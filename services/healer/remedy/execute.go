@@ -87,6 +87,8 @@ func (e *Engine) executeOn(ctx context.Context, d *decision, s policy.Step, node
 		}
 		how, err := e.Restart.Restart(ctx, id, node, since)
 		return fmt.Sprintf("%s: restarted (%s)", node, how), err
+	case events.ActionScale:
+		return e.scale(ctx, d, s, id, since)
 	case events.ActionWebhook:
 		err := e.Webhooks.Post(ctx, s.URL, webhook.Call{ID: id, Action: s.Action, Attempt: d.c.Attempts,
 			Target: node, Anomaly: d.an, SentAt: e.now().UTC()})

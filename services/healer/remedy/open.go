@@ -21,6 +21,9 @@ type decision struct {
 	choice gate.Choice
 	// moved counts the clients the attempt asked to move (its side effect).
 	moved int
+	// unsupported: the executor cannot carry out the action here; the case
+	// escalates instead of retrying.
+	unsupported string
 }
 
 // open handles one delivery of an open anomaly: read the case and the

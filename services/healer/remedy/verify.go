@@ -46,6 +46,8 @@ func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets 
 			return false, err.Error()
 		}
 		return ok, "the anomaly is still open"
+	case policy.VerifyScaled:
+		return scaled(s, e.Fleet.Snapshot(time.Now()), d.c.Before, d.c.Removing, since)
 	case policy.VerifyBalanced:
 		ratio, _ := rebalance.Ratio(e.loads(ctx)())
 		bound := s.Bound

@@ -223,6 +223,10 @@ type Case struct {
 	// later attempt of the case walks the same order.
 	Order  []int                `json:"order,omitempty"`
 	Choice *events.RemedyChoice `json:"choice,omitempty"`
+	// Removing is the node a scale-in attempt removes, chosen when it
+	// began (the least loaded), so that a replica resuming the attempt
+	// drains and removes the same node.
+	Removing string `json:"removing,omitempty"`
 }
 
 // caseKey is the bucket key of the case of an anomaly (the prefix of the

@@ -42,3 +42,19 @@ func (c *Client) Restart(ctx context.Context, id, node string) (events.Process, 
 	}
 	return r.Process, nil
 }
+
+// Supervises reports whether a dev supervisor answers: under `wsheal dev`
+// the gateways are its child processes, never containers to touch.
+func (c *Client) Supervises(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var list events.ProcessList
+	err := events.Request(ctx, c.nc, events.ControlSubject(events.ServiceDev, events.VerbList), &events.Empty{}, &list)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, events.ErrNoResponders):
+		return false, nil
+	}
+	return false, fmt.Errorf("devsup: list: %w", err)
+}
