@@ -139,6 +139,7 @@ func (c Config) Validate() error {
 			"FLEET_SATURATED", "in (0, 1], above FLEET_SATURATED_LEAVE > 0, and FLEET_SATURATED_FOR 0 or more"},
 		{c.UnderusedEnter >= c.UnderusedLeave || c.UnderusedEnter < 0 || c.UnderusedLeave > 1 || c.UnderusedFor < 0,
 			"FLEET_UNDERUSED", "in [0, 1), below FLEET_UNDERUSED_LEAVE <= 1, and FLEET_UNDERUSED_FOR 0 or more"},
+		{c.UnderusedFloor < 1, "FLEET_UNDERUSED_FLOOR", "1 or more"},
 		{c.UnderusedLeave >= c.SaturatedLeave,
 			"FLEET_UNDERUSED_LEAVE", "below FLEET_SATURATED_LEAVE (a fleet cannot be too busy and too idle at once)"},
 		{c.Changes <= c.LeaveChanges || c.Window <= 0 || c.Settle < 0 || c.Settle >= c.Window, "FLAP_*", "changes above leave changes, positive window, 0 <= settle < window"},

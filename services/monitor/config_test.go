@@ -67,6 +67,7 @@ func TestConfigRejects(t *testing.T) {
 		{"FLEET_SATURATED_FOR", "-1s", "WSHEAL_MONITOR_FLEET_SATURATED"},
 		{"FLEET_UNDERUSED", "0.5", "WSHEAL_MONITOR_FLEET_UNDERUSED"},
 		{"FLEET_UNDERUSED_LEAVE", "0.75", "WSHEAL_MONITOR_FLEET_UNDERUSED_LEAVE"},
+		{"FLEET_UNDERUSED_FLOOR", "0", "WSHEAL_MONITOR_FLEET_UNDERUSED_FLOOR"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

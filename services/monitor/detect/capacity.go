@@ -18,12 +18,13 @@ type CapacityConfig struct {
 	UnderusedEnter float64       `envconfig:"FLEET_UNDERUSED" default:"0.3" desc:"fleet utilisation at or below which fleet_underused enters, with more than one node active"`
 	UnderusedLeave float64       `envconfig:"FLEET_UNDERUSED_LEAVE" default:"0.4" desc:"above this utilisation fleet_underused is good"`
 	UnderusedFor   time.Duration `envconfig:"FLEET_UNDERUSED_FOR" default:"2m" desc:"how long the fleet stays at or below FLEET_UNDERUSED before fleet_underused opens (the healer removes a node by a paced drain); 0: never (wsheal dev, which cannot remove one)"`
+	UnderusedFloor int           `envconfig:"FLEET_UNDERUSED_FLOOR" default:"1" desc:"the fleet's smallest size: fleet_underused needs more active nodes than this (set it to the healer's WSHEAL_HEALER_SCALE_MIN, so that a fleet at its floor is never called underused)"`
 }
 
 // DefaultCapacity returns the capacity defaults.
 func DefaultCapacity() CapacityConfig {
 	return CapacityConfig{SaturatedEnter: 0.8, SaturatedLeave: 0.7, SaturatedFor: 20 * time.Second,
-		UnderusedEnter: 0.3, UnderusedLeave: 0.4, UnderusedFor: 2 * time.Minute}
+		UnderusedEnter: 0.3, UnderusedLeave: 0.4, UnderusedFor: 2 * time.Minute, UnderusedFloor: 1}
 }
 
 // FleetLoad is the fleet's load in one fleet round: the active, non-draining
@@ -80,10 +81,11 @@ func NewFleetSaturated(cfg CapacityConfig, h Hysteresis) *Capacity {
 }
 
 // NewFleetUnderused returns the fleet_underused detector: it needs more
-// than one node, since the last node is never removed.
+// active nodes than the fleet's floor (and than one: the last node is
+// never removed), since a fleet that cannot shrink is not underused.
 func NewFleetUnderused(cfg CapacityConfig, h Hysteresis) *Capacity {
 	return &Capacity{kind: events.KindFleetUnderused, enter: cfg.UnderusedEnter, leave: cfg.UnderusedLeave,
-		hold: cfg.UnderusedFor, clearAfter: max(h.ClearAfter, 1), minNodes: 2,
+		hold: cfg.UnderusedFor, clearAfter: max(h.ClearAfter, 1), minNodes: max(2, cfg.UnderusedFloor+1),
 		severity: events.SeverityInfo, size: -1}
 }
 

@@ -76,6 +76,26 @@ func TestFleetUnderused(t *testing.T) {
 	}
 }
 
+// TestFleetUnderusedFloor: a fleet at its floor (FLEET_UNDERUSED_FLOOR,
+// the healer's SCALE_MIN) is never underused; one node above it is.
+func TestFleetUnderusedFloor(t *testing.T) {
+	cfg := DefaultCapacity()
+	cfg.UnderusedFloor = 3
+	idle := make([]FleetLoad, 30)
+	for i := range idle {
+		idle[i] = use(3, 1)
+	}
+	if got := trace(feedCapacity(NewFleetUnderused(cfg, DefaultHysteresis()), idle)); got != "" {
+		t.Fatalf("three idle nodes at a floor of three: %q, want nothing", got)
+	}
+	for i := range idle {
+		idle[i] = use(4, 1)
+	}
+	if got := trace(feedCapacity(NewFleetUnderused(cfg, DefaultHysteresis()), idle)); got != "open@24" {
+		t.Fatalf("four idle nodes at a floor of three: %q, want open@24", got)
+	}
+}
+
 // The anomaly says what was seen: utilisation, window, nodes, and why it
 // ended.
 func TestCapacityTransitionsSayWhy(t *testing.T) {
