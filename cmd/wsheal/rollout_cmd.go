@@ -62,7 +62,7 @@ incidents opened meanwhile.`,
 	f.DurationVar(&cfg.DrainOver, "drain-over", 10*time.Second, "spread each old node's reconnect hints over this long")
 	f.DurationVar(&cfg.Ready, "ready-timeout", 2*time.Minute, "bound on a replacement becoming healthy, and on a drain beyond --drain-over")
 	f.DurationVar(&cfg.Settle, "settle-timeout", time.Minute, "bound on the fleet being healthy and balanced after each step")
-	f.Float64Var(&cfg.Balance, "balance", 1.5, "most clients on one node over the mean, once a step settled")
+	f.Float64Var(&cfg.Balance, "balance", 1.5, "most clients on one node over the mean, once a step settled (or 1.1x the spread before the step, if wider)")
 	f.DurationVar(&cfg.Grace, "stop-grace", 40*time.Second, "stop grace of an old container")
 	return cmd
 }

@@ -125,6 +125,16 @@ func (cfg Config) imageID(ctx context.Context, r docker.Replica) (string, error)
 // it, and wait until the fleet settles.
 func (cfg Config) replace(ctx context.Context, old docker.Replica, w *watch) (Step, error) {
 	began := time.Now()
+	// The bound a step must settle within: the configured one, or the
+	// spread the fleet already had before the step, if wider (a rollout
+	// keeps a fleet's balance; it does not wait for a better one).
+	bound := cfg.Balance
+	var fs events.FleetStatus
+	if err := cfg.request(ctx, events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs); err == nil {
+		if _, spread := settled(fs, "", 0); spread*1.1 > bound {
+			bound = spread * 1.1
+		}
+	}
 	all, err := cfg.Docker.Replicas(ctx)
 	if err != nil {
 		return Step{}, err
@@ -167,12 +177,12 @@ func (cfg Config) replace(ctx context.Context, old docker.Replica, w *watch) (St
 	fmt.Fprintf(cfg.Out, "  %s stopped and removed\n", old.Node)
 	var spread float64
 	err = cfg.until(ctx, cfg.Settle, "the fleet healthy and balanced", func(fs events.FleetStatus) bool {
-		ok, s := settled(fs, old.Node, cfg.Balance)
+		ok, s := settled(fs, old.Node, bound)
 		spread = s
 		return ok
 	})
 	if err != nil {
-		return Step{}, fmt.Errorf("%w (most loaded node at %.2fx the mean, bound %.2fx)", err, spread, cfg.Balance)
+		return Step{}, fmt.Errorf("%w (most loaded node at %.2fx the mean, bound %.2fx)", err, spread, bound)
 	}
 	return Step{Old: old.Node, New: repl.Node, Connections: dr.Connections, Took: time.Since(began)}, nil
 }
