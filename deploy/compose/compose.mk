@@ -7,6 +7,8 @@ COMPOSE_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 COMPOSE_DIR     := deploy/compose
 COMPOSE_PROJECT ?= wsheal
+# How many gateways `make up` and `make scale` run (one scaled service).
+GATEWAYS        ?= 3
 # TLS=1 adds docker-compose.tls.yml: TLS on every NATS connection and route.
 TLS             ?=
 CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
@@ -18,7 +20,17 @@ export WSHEAL_DOCKER_GID ?= $(shell stat -c %g /var/run/docker.sock 2>/dev/null 
 COMPOSE_FILES   = -f $(COMPOSE_DIR)/docker-compose.yml $(if $(TLS),-f $(COMPOSE_DIR)/docker-compose.tls.yml)
 DC              = $(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES)
 
-.PHONY: images secrets certs up demo down ps logs e2e compose-e2e-notice lb-image haproxy-tool
+.PHONY: images secrets certs up scale upgrade demo down ps logs e2e compose-e2e-notice lb-image haproxy-tool compose-tool
+
+# The current Docker Compose, built once from its Go module (this machine's
+# Debian has docker-compose 1.29 only): the compose file's tests render the
+# deployment with it too, so the file stays valid for both tools.
+COMPOSE_VERSION   ?= v5.6.0
+COMPOSE_TOOL_DIR  ?= $(HOME)/.cache/wsheal/compose/$(COMPOSE_VERSION)
+export WSHEAL_COMPOSE_V2 := $(COMPOSE_TOOL_DIR)/docker-compose
+test: compose-tool
+compose-tool: ## build the current Docker Compose once into COMPOSE_TOOL_DIR (the compose file's tests use it beside docker-compose 1.29)
+	@GO=$(GO) COMPOSE_VERSION=$(COMPOSE_VERSION) nice -n 10 $(COMPOSE_DIR)/build-compose.sh $(COMPOSE_TOOL_DIR)
 
 # `make test` says loudly when the compose end-to-end test will skip
 # (go test shows a skip message only with -v).
@@ -67,9 +79,30 @@ secrets: ## deploy/compose/secrets/*.env with random passwords, when absent
 certs: ## a local CA and NATS server certificate in deploy/compose/tls (for TLS=1)
 	cd $(COMPOSE_DIR) && $(GO) run ./setup certs -dir tls
 
-up: images secrets $(if $(TLS),certs) ## start the compose stack and wait until healthy (TLS=1: NATS over TLS)
-	$(DC) up -d --remove-orphans
+up: images secrets $(if $(TLS),certs) ## start the compose stack and wait until healthy (TLS=1: NATS over TLS; GATEWAYS=N gateways, 3 by default)
+	$(DC) up -d --remove-orphans --scale gateway=$(GATEWAYS)
 	$(COMPOSE_DIR)/wait-healthy.sh $(COMPOSE_PROJECT) 180
+
+# Replicas added join the balancer's rotation once ready; replicas removed
+# get SIGTERM and drain their clients to the others (stop_grace_period).
+scale: ## run GATEWAYS gateways on the running stack (added ones join, removed ones drain first)
+	$(DC) up -d --no-deps --no-recreate --scale gateway=$(GATEWAYS) gateway
+	$(COMPOSE_DIR)/wait-healthy.sh $(COMPOSE_PROJECT) 180
+
+# The rolling upgrade: new images, then every gateway replaced one at a
+# time by `wsheal rollout` (a replacement started and healthy first, the
+# old node drained to it at a pace, stopped cleanly and removed, the
+# healer's hands off it meanwhile), then each control-plane replica
+# recreated on the new image one at a time (its twin carries on). The
+# NATS servers and the load balancer are left as they are: restarting
+# the balancer would cut every client's socket at once.
+upgrade: images ## rolling upgrade of a running stack onto freshly built images: gateways one at a time, no loss, no incident
+	set -a; . $(COMPOSE_DIR)/secrets/operator.env; set +a; \
+	NATS_URL=nats://127.0.0.1:$${WSHEAL_NATS1_PORT:-4222},nats://127.0.0.1:$${WSHEAL_NATS2_PORT:-4223},nats://127.0.0.1:$${WSHEAL_NATS3_PORT:-4224} \
+		$(BIN)/static/wsheal rollout --label $${WSHEAL_NODE_LABEL:-io.wsheal.node} $(ROLLOUT_ARGS)
+	for s in monitor healer notifier; do for r in $$s $$s-2; do \
+		$(DC) up -d --no-deps $$r && $(COMPOSE_DIR)/wait-healthy.sh $(COMPOSE_PROJECT) 180 || exit 1; \
+	done; done
 
 demo: up ## the stack plus the `demo` profile: wsheal bench load through the gateways
 	$(DC) --profile demo up -d bench

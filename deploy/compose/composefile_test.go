@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 type composeConfig struct {
 	Services map[string]struct {
 		Image       string            `yaml:"image"`
+		Scale       int               `yaml:"scale"`
 		Command     []string          `yaml:"command"`
 		Restart     string            `yaml:"restart"`
 		Profiles    []string          `yaml:"profiles"`
@@ -31,17 +33,41 @@ type composeConfig struct {
 	} `yaml:"services"`
 }
 
-// composeTool finds a compose command; the engine itself is not needed.
-func composeTool(t *testing.T) []string {
+// composeTools finds every compose command here, for the file must stay
+// valid for each: `docker compose` (the plugin), docker-compose (1.29 on
+// Debian, or a standalone current one) and $WSHEAL_COMPOSE_V2 (the current
+// Compose that `make test` builds once from its Go module). The engine
+// itself is not needed.
+func composeTools(t *testing.T) [][]string {
 	t.Helper()
+	var tools [][]string
 	if exec.Command("docker", "compose", "version").Run() == nil {
-		return []string{"docker", "compose"}
+		tools = append(tools, []string{"docker", "compose"})
 	}
 	if _, err := exec.LookPath("docker-compose"); err == nil {
-		return []string{"docker-compose"}
+		tools = append(tools, []string{"docker-compose"})
 	}
-	t.Skip("SKIP compose file checks: neither `docker compose` nor docker-compose is installed")
-	return nil
+	if p := os.Getenv("WSHEAL_COMPOSE_V2"); p != "" {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			tools = append(tools, []string{p})
+		} else {
+			t.Logf("WSHEAL_COMPOSE_V2=%s: not built (make compose-tool)", p)
+		}
+	}
+	if len(tools) == 0 {
+		t.Skip("SKIP compose file checks: neither `docker compose` nor docker-compose is installed")
+	}
+	return tools
+}
+
+// eachTool runs check once per compose tool found, as a subtest named by
+// the tool's version.
+func eachTool(t *testing.T, check func(t *testing.T, tool []string)) {
+	for _, tool := range composeTools(t) {
+		out, _ := exec.Command(tool[0], append(slices.Clone(tool[1:]), "version", "--short")...).Output()
+		name := strings.Join(tool, " ") + " " + strings.TrimSpace(string(out))
+		t.Run(name, func(t *testing.T) { check(t, tool) })
+	}
 }
 
 // loadConfig renders the compose files as the tool understands them.
@@ -50,7 +76,7 @@ func loadConfig(t *testing.T, tool []string, files ...string) composeConfig {
 	if out, err := exec.Command("go", "run", "./setup", "secrets", "-dir", "secrets").CombinedOutput(); err != nil {
 		t.Fatalf("secrets: %v\n%s", err, out)
 	}
-	args := append(slices.Clone(tool[1:]), "-p", "wsheal-check", "--profile", "demo")
+	args := append(slices.Clone(tool[1:]), "-p", "wsheal-check", "--profile", "demo", "--profile", "observability")
 	for _, f := range files {
 		args = append(args, "-f", f)
 	}
@@ -65,15 +91,16 @@ func loadConfig(t *testing.T, tool []string, files ...string) composeConfig {
 	return c
 }
 
-func TestComposeFile(t *testing.T) {
-	tool := composeTool(t)
+func TestComposeFile(t *testing.T) { eachTool(t, checkComposeFile) }
+
+func checkComposeFile(t *testing.T, tool []string) {
 	c := loadConfig(t, tool, "docker-compose.yml")
 	var names []string
 	for n := range c.Services {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"alertmanager", "bench", "gw-1", "gw-2", "gw-3", "healer", "healer-2", "lb", "monitor", "monitor-2", "nats-1", "nats-2", "nats-3",
+	want := []string{"alertmanager", "bench", "gateway", "healer", "healer-2", "lb", "monitor", "monitor-2", "nats-1", "nats-2", "nats-3",
 		"notifier", "notifier-2", "prometheus", "receiver", "setup-streams"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
@@ -97,21 +124,46 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
-	for _, gw := range []string{"gw-1", "gw-2", "gw-3"} {
-		s := c.Services[gw]
-		if s.Labels["io.wsheal.node"] != gw || s.Environment["WSHEAL_GATEWAY_NODE"] != gw {
-			t.Errorf("%s: label %q, node %q", gw, s.Labels["io.wsheal.node"], s.Environment["WSHEAL_GATEWAY_NODE"])
+	// The gateways: one definition, three replicas by default, each named
+	// by its container (no node id, no host port of its own), reached
+	// through the load balancer's per-node route, found by the healer by
+	// the @hostname label.
+	gw := c.Services["gateway"]
+	if gw.Scale != 3 {
+		t.Errorf("gateway: scale %d, want 3 by default", gw.Scale)
+	}
+	if gw.Labels["io.wsheal.node"] != "@hostname" || gw.Environment["WSHEAL_GATEWAY_NODE"] != "" {
+		t.Errorf("gateway: label %q, node %q: want @hostname and the host name as node id", gw.Labels["io.wsheal.node"], gw.Environment["WSHEAL_GATEWAY_NODE"])
+	}
+	if len(gw.Ports) != 0 {
+		t.Errorf("gateway: ports %v: a scaled service cannot publish fixed host ports", gw.Ports)
+	}
+	if gw.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"] != "3" {
+		t.Errorf("gateway: replicas %q", gw.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"])
+	}
+	if u := gw.Environment["WSHEAL_GATEWAY_PUBLIC_URL"]; u != "ws://127.0.0.1:8080/node/{node}/ws" {
+		t.Errorf("gateway: public URL %q, want its route through the load balancer", u)
+	}
+	if u := gw.Environment["WSHEAL_GATEWAY_INTERNAL_URL"]; u != "http://{node}:8080" {
+		t.Errorf("gateway: internal URL %q, want its own name on the compose network", u)
+	}
+	if lb := c.Services["lb"].Environment; lb["WSHEAL_LB_GATEWAYS"] != "gateway:8080" || lb["WSHEAL_LB_GATEWAY_PORT"] != "8080" {
+		t.Errorf("lb: does not find the gateways by their service name (%v)", lb)
+	}
+	// Scale on demand: the healers' floor is the monitors' (a fleet at
+	// its floor is never underused), and the default scale lies within.
+	for _, n := range []string{"monitor", "monitor-2"} {
+		for _, h := range []string{"healer", "healer-2"} {
+			floor, min := c.Services[n].Environment["WSHEAL_MONITOR_FLEET_UNDERUSED_FLOOR"], c.Services[h].Environment["WSHEAL_HEALER_SCALE_MIN"]
+			if floor != "3" || min != "3" || c.Services[h].Environment["WSHEAL_HEALER_SCALE_MAX"] != "6" {
+				t.Errorf("%s floor %q, %s scale min %q max %q: want 3, 3, 6", n, floor, h, min, c.Services[h].Environment["WSHEAL_HEALER_SCALE_MAX"])
+			}
 		}
-		if s.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"] != "3" {
-			t.Errorf("%s: replicas %q", gw, s.Environment["WSHEAL_GATEWAY_NATS_REPLICAS"])
-		}
-		// Clients are sent to a node through the load balancer's route.
-		if u := s.Environment["WSHEAL_GATEWAY_PUBLIC_URL"]; u != "ws://127.0.0.1:8080/"+gw+"/ws" {
-			t.Errorf("%s: public URL %q, want its route through the load balancer", gw, u)
-		}
-		lb := c.Services["lb"].Environment
-		if lb["WSHEAL_LB_GW"+strings.TrimPrefix(gw, "gw-")] != gw+":8080" {
-			t.Errorf("lb: %s is not a server (%v)", gw, lb)
+	}
+	for _, svc := range []string{"gateway", "monitor", "monitor-2", "healer", "healer-2"} {
+		prefix := "WSHEAL_" + strings.ToUpper(strings.TrimSuffix(svc, "-2")) + "_FLEET_HOSTS"
+		if h := c.Services[svc].Environment[prefix]; h != "127.0.0.1,{node}" {
+			t.Errorf("%s: %s=%q: want the balancer's host and each node's own name", svc, prefix, h)
 		}
 	}
 	if h := c.Services["healer"]; h.Environment["WSHEAL_HEALER_RESTART"] != "docker" || !slices.ContainsFunc(h.Volumes, func(v any) bool {
@@ -138,7 +190,7 @@ func TestComposeFile(t *testing.T) {
 
 // checkLeastPrivilege: the streams are made by the one-shot setup step as
 // the operator; every service waits for it and only checks them; each
-// gateway has its own NATS user and inbox; and the deployment is secure by
+// gateway replica uses the gateways' NATS user and inbox; and the deployment is secure by
 // default (JWT on, an origin list, fleet hosts).
 func checkLeastPrivilege(t *testing.T, c composeConfig) {
 	t.Helper()
@@ -147,7 +199,7 @@ func checkLeastPrivilege(t *testing.T, c composeConfig) {
 	if !slices.Contains(setup.Command, "setup-streams") || setup.Environment["NATS_USER"] != "operator" {
 		t.Errorf("setup-streams: command %v, NATS user %q", setup.Command, setup.Environment["NATS_USER"])
 	}
-	for svc, prefix := range map[string]string{"gw-1": "WSHEAL_GATEWAY", "gw-2": "WSHEAL_GATEWAY", "gw-3": "WSHEAL_GATEWAY",
+	for svc, prefix := range map[string]string{"gateway": "WSHEAL_GATEWAY",
 		"monitor": "WSHEAL_MONITOR", "healer": "WSHEAL_HEALER", "notifier": "WSHEAL_NOTIFIER",
 		"monitor-2": "WSHEAL_MONITOR", "healer-2": "WSHEAL_HEALER", "notifier-2": "WSHEAL_NOTIFIER"} {
 		s := c.Services[svc]
@@ -158,8 +210,8 @@ func checkLeastPrivilege(t *testing.T, c composeConfig) {
 			t.Errorf("%s does not wait for setup-streams", svc)
 		}
 		if prefix == "WSHEAL_GATEWAY" {
-			if s.Environment[prefix+"_NATS_INBOX_PREFIX"] != "_INBOX_"+svc || s.Environment[prefix+"_NATS_USER"] != svc {
-				t.Errorf("%s: inbox %q, user %q: want its own user and inbox", svc, s.Environment[prefix+"_NATS_INBOX_PREFIX"], s.Environment[prefix+"_NATS_USER"])
+			if s.Environment[prefix+"_NATS_INBOX_PREFIX"] != "_INBOX_gw" || s.Environment[prefix+"_NATS_USER"] != "gateway" {
+				t.Errorf("%s: inbox %q, user %q: want the gateways' user and inbox", svc, s.Environment[prefix+"_NATS_INBOX_PREFIX"], s.Environment[prefix+"_NATS_USER"])
 			}
 			if s.Environment[prefix+"_AUTH"] != "jwt" || s.Environment[prefix+"_ALLOWED_ORIGINS"] == "" || s.Environment[prefix+"_FLEET_HOSTS"] == "" {
 				t.Errorf("%s: auth %q, origins %q, fleet hosts %q", svc, s.Environment[prefix+"_AUTH"],
@@ -238,13 +290,14 @@ func checkReplicas(t *testing.T, c composeConfig) {
 
 // TestComposeTLSOverride: with the override every service reaches NATS
 // over TLS and trusts the local CA, and the servers load the TLS config.
-func TestComposeTLSOverride(t *testing.T) {
-	tool := composeTool(t)
+func TestComposeTLSOverride(t *testing.T) { eachTool(t, checkTLSOverride) }
+
+func checkTLSOverride(t *testing.T, tool []string) {
 	c := loadConfig(t, tool, "docker-compose.yml", "docker-compose.tls.yml")
 	for _, svc := range []string{"gateway", "monitor", "healer", "notifier"} {
 		names := controlPlane[svc]
 		if svc == "gateway" {
-			names = []string{"gw-1", "gw-2", "gw-3"}
+			names = []string{"gateway"}
 		}
 		prefix := "WSHEAL_" + strings.ToUpper(svc) + "_NATS_"
 		for _, n := range names {

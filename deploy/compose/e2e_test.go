@@ -55,6 +55,12 @@ func TestComposeE2E(t *testing.T) {
 	eventually(t, 30*time.Second, "messages flowing before the faults", func() bool { return f.count() >= 20 })
 	t.Logf("subscribers per node before the faults: %v", f.perNode())
 
+	gws := s.gateways(ctx)
+	if len(gws) != 3 {
+		t.Fatalf("gateways %v, want the default three replicas", gws)
+	}
+	gw1, gw2 := gws[0], gws[1]
+	t.Logf("gateways: %v", gws)
 	// One replica of each control-plane service dies with the gateway;
 	// the other replicas detect, restart, open and resolve alone.
 	replicas := []string{"monitor", "healer", "notifier"}
@@ -63,7 +69,7 @@ func TestComposeE2E(t *testing.T) {
 		replicaIDs[r] = s.container(ctx, r)
 	}
 	t.Run("gateway killed with a replica of each control-plane service", func(t *testing.T) {
-		faultGateway(ctx, t, s, f, audit, "gw-1", "kill", replicas...)
+		faultGateway(ctx, t, s, f, audit, gw1, "kill", replicas...)
 	})
 	t.Run("killed replicas rejoin", func(t *testing.T) {
 		for _, r := range replicas {
@@ -82,7 +88,7 @@ func TestComposeE2E(t *testing.T) {
 		}
 	})
 	t.Run("gateway paused", func(t *testing.T) {
-		faultGateway(ctx, t, s, f, audit, "gw-2", "pause")
+		faultGateway(ctx, t, s, f, audit, gw2, "pause")
 	})
 	t.Run("nats node stopped", func(t *testing.T) {
 		id := s.container(ctx, "nats-3")
@@ -105,7 +111,7 @@ func TestComposeE2E(t *testing.T) {
 	var incidents []string
 	var paged map[string]bool
 	t.Run("incidents resolved with reviews", func(t *testing.T) {
-		incidents, paged = checkIncidents(ctx, t, nc, []string{"gw-1", "gw-2"})
+		incidents, paged = checkIncidents(ctx, t, nc, []string{gw1.node, gw2.node})
 	})
 	t.Run("notifications reached the receiver", func(t *testing.T) {
 		url := fmt.Sprintf("http://127.0.0.1:%d/received", s.ports["WSHEAL_RECEIVER_PORT"])
@@ -125,26 +131,26 @@ func TestComposeE2E(t *testing.T) {
 		}
 	})
 	t.Run("each exactly once", func(t *testing.T) {
-		for _, node := range []string{"gw-1", "gw-2"} {
+		for _, node := range []string{gw1.node, gw2.node} {
 			n, ok, by := audit.restarts(node)
 			if n != 1 || ok != 1 {
 				t.Errorf("%s: %d restart decisions, %d succeeded; want exactly one of each", node, n, ok)
 			}
 			t.Logf("%s restarted by %v", node, by)
-			// gw-1's fault was handled while the first replicas were dead.
-			if node == "gw-1" && !slices.Equal(by, []string{events.Source(events.ServiceHealer, "healer-2")}) {
-				t.Errorf("gw-1's restart published by %v, want healer-2 alone: healer-1 was dead", by)
+			// The first fault was handled while the first replicas were dead.
+			if node == gw1.node && !slices.Equal(by, []string{events.Source(events.ServiceHealer, "healer-2")}) {
+				t.Errorf("%s's restart published by %v, want healer-2 alone: healer-1 was dead", node, by)
 			}
 		}
-		by := changes.checkOnce(t, incidents, []string{"gw-1", "gw-2"})
-		if want := []string{events.Source(events.ServiceNotifier, "notifier-2")}; !slices.Equal(by["gw-1"], want) {
-			t.Errorf("gw-1's incident written by %v, want %v alone: notifier-1 was dead", by["gw-1"], want)
+		by := changes.checkOnce(t, incidents, []string{gw1.node, gw2.node})
+		if want := []string{events.Source(events.ServiceNotifier, "notifier-2")}; !slices.Equal(by[gw1.node], want) {
+			t.Errorf("%s's incident written by %v, want %v alone: notifier-1 was dead", gw1.node, by[gw1.node], want)
 		}
 		url := fmt.Sprintf("http://127.0.0.1:%d/received", s.ports["WSHEAL_RECEIVER_PORT"])
 		notificationsOnce(ctx, t, url, incidents)
 	})
 	t.Run("dashboard answers", func(t *testing.T) {
-		paths := []string{"/", "/dash/fleet", "/dash/nodes/gw-1", "/dash/incidents", "/dash/healer"}
+		paths := []string{"/", "/dash/fleet", "/dash/nodes/" + gw1.node, "/dash/incidents", "/dash/healer"}
 		for _, id := range incidents {
 			paths = append(paths, "/dash/incidents/"+id)
 		}
@@ -170,8 +176,8 @@ func TestComposeE2E(t *testing.T) {
 // containers of the services in also right after it; it waits until the
 // healer restarted the gateway through the Docker API and every
 // subscriber is connected again.
-func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *remediations, node, how string, also ...string) {
-	id := s.container(ctx, node)
+func faultGateway(ctx context.Context, t *testing.T, s *stack, f *fleet, audit *remediations, gw gatewayReplica, how string, also ...string) {
+	id, node := gw.id, gw.node
 	started := s.inspect(ctx, id, "{{.State.StartedAt}}")
 	t.Logf("%s %s: subscribers per node %v", how, node, f.perNode())
 	victims := f.on(node)

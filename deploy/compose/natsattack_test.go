@@ -47,7 +47,7 @@ func shortCtx(t *testing.T) context.Context {
 // service's consumer. The operator sees every stream unchanged.
 func TestStolenGatewayCredentialStreams(t *testing.T) {
 	url := authServer(t)
-	gw, op := dial(t, url, "gw-1"), dial(t, url, "operator")
+	gw, op := dial(t, url, "gateway"), dial(t, url, "operator")
 	gjs, ojs := jsOf(t, gw), jsOf(t, op)
 	for _, name := range contractStreams() {
 		t.Run("update "+name, func(t *testing.T) {
@@ -60,7 +60,7 @@ func TestStolenGatewayCredentialStreams(t *testing.T) {
 			forged := before
 			forged.MaxAge, forged.MaxMsgs = time.Second, 1
 			if _, err := gjs.UpdateStream(shortCtx(t), forged); err == nil {
-				t.Fatalf("gw-1 updated %s", name)
+				t.Fatalf("the gateway user updated %s", name)
 			}
 			if !gw.denied("publish", "$JS.API.STREAM.UPDATE."+name, waitFor(false)) {
 				t.Fatalf("no permissions violation for the update of %s", name)
@@ -76,7 +76,7 @@ func TestStolenGatewayCredentialStreams(t *testing.T) {
 				},
 			} {
 				if err := f(); err == nil {
-					t.Fatalf("gw-1 deleted or purged %s", name)
+					t.Fatalf("the gateway user deleted or purged %s", name)
 				}
 			}
 			after, err := ojs.Stream(shortCtx(t), name)
@@ -92,7 +92,7 @@ func TestStolenGatewayCredentialStreams(t *testing.T) {
 		_, err := gjs.CreateStream(shortCtx(t), jetstream.StreamConfig{Name: "FORGE", Subjects: []string{"wsheal.evt.gw.gw-1.forge"},
 			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "wsheal.evt.gw.gw-1.forge", Destination: events.ControlSubject(events.ServiceHealer, events.VerbHealerDryRun)}})
 		if err == nil || !gw.denied("publish", "$JS.API.STREAM.CREATE.FORGE", waitFor(false)) {
-			t.Fatalf("gw-1 created a stream: %v", err)
+			t.Fatalf("the gateway user created a stream: %v", err)
 		}
 	})
 	t.Run("no deleting the monitor's consumer", func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestStolenGatewayCredentialStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := gjs.DeleteConsumer(shortCtx(t), events.StreamHealth, "wsheal-monitor"); err == nil {
-			t.Fatal("gw-1 deleted the monitor's consumer")
+			t.Fatal("the gateway user deleted the monitor's consumer")
 		}
 		if _, err := ojs.Consumer(shortCtx(t), events.StreamHealth, "wsheal-monitor"); err != nil {
 			t.Fatalf("the monitor's consumer is gone: %v", err)
@@ -108,12 +108,13 @@ func TestStolenGatewayCredentialStreams(t *testing.T) {
 	})
 }
 
-// TestStolenGatewayCredentialKeys: gw-1 writes its own registry entry,
-// desired state and command replies, and none of another node's, nor the
-// healer's switches, nor its own quarantine.
+// TestStolenGatewayCredentialKeys: the gateways' credential writes gateway
+// registry entries, desired states and command replies (of any node: the
+// replicas of the scaled service share it), and never the healer's
+// switches, a quarantine, an incident or the monitor's state.
 func TestStolenGatewayCredentialKeys(t *testing.T) {
 	url := authServer(t)
-	gw := dial(t, url, "gw-1")
+	gw := dial(t, url, "gateway")
 	js := jsOf(t, gw)
 	kv := func(bucket string) jetstream.KeyValue {
 		b, err := js.KeyValue(shortCtx(t), bucket)
@@ -130,10 +131,9 @@ func TestStolenGatewayCredentialKeys(t *testing.T) {
 		{events.BucketFleet, "gw-1", true},
 		{events.BucketDesired, "gw-1", true},
 		{events.BucketCommands, "gw-1.cmd-1", true},
-		{events.BucketFleet, "gw-2", false},
-		{events.BucketDesired, "gw-2", false},
+		{events.BucketFleet, "9b62ee626acf", true},
 		{events.BucketDesired, events.QuarantineKey("gw-1"), false},
-		{events.BucketCommands, "gw-2.cmd-1", false},
+		{events.BucketDesired, events.QuarantineKey("9b62ee626acf"), false},
 		{events.BucketHealer, "switches", false},
 		{events.BucketIncidents, "inc-1", false},
 		{events.BucketMonitor, "state", false},
@@ -143,11 +143,11 @@ func TestStolenGatewayCredentialKeys(t *testing.T) {
 			t.Parallel()
 			_, err := kv(tc.bucket).Put(shortCtx(t), tc.key, reg)
 			if tc.allowed && err != nil {
-				t.Fatalf("gw-1 cannot write its own %s/%s: %v", tc.bucket, tc.key, err)
+				t.Fatalf("the gateway user cannot write its own %s/%s: %v", tc.bucket, tc.key, err)
 			}
 			subject := "$KV." + tc.bucket + "." + tc.key
 			if !tc.allowed && (err == nil || !gw.denied("publish", subject, waitFor(false))) {
-				t.Fatalf("gw-1 wrote %s: %v", subject, err)
+				t.Fatalf("the gateway user wrote %s: %v", subject, err)
 			}
 		})
 	}
@@ -159,11 +159,11 @@ func TestStolenGatewayCredentialKeys(t *testing.T) {
 // listen on _INBOX.> are refused and hear nothing.
 func TestForgedSwitchesAndForeignReplies(t *testing.T) {
 	url := authServer(t)
-	gw := dial(t, url, "gw-1")
+	gw := dial(t, url, "gateway")
 	for _, verb := range []string{events.VerbHealerPause, events.VerbHealerDryRun, events.VerbHealerHandsOff, events.VerbHealerResume} {
 		subject := events.ControlSubject(events.ServiceHealer, verb)
 		if _, err := gw.Request(subject, []byte(`{"id":"x","on":true,"node":"gw-2"}`), time.Second); err == nil || !gw.denied("publish", subject, waitFor(false)) {
-			t.Fatalf("gw-1 sent %s: %v", subject, err)
+			t.Fatalf("the gateway user sent %s: %v", subject, err)
 		}
 	}
 

@@ -17,9 +17,7 @@ import (
 // users are the NATS users of nats/auth.conf and the environment variable
 // holding each one's password.
 var users = map[string]string{
-	"gw-1":     "WSHEAL_GW_1_PASSWORD",
-	"gw-2":     "WSHEAL_GW_2_PASSWORD",
-	"gw-3":     "WSHEAL_GW_3_PASSWORD",
+	"gateway":  "WSHEAL_GATEWAY_PASSWORD",
 	"monitor":  "WSHEAL_MONITOR_PASSWORD",
 	"healer":   "WSHEAL_HEALER_PASSWORD",
 	"notifier": "WSHEAL_NOTIFIER_PASSWORD",
@@ -41,7 +39,7 @@ func dial(t *testing.T, url, user string) *conn {
 	opts := []nats.Option{nats.UserInfo(user, password(user)), nats.Name("test-" + user)}
 	if user != "operator" {
 		// As in docker-compose.yml: each user replies on its own inboxes.
-		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+user))
+		opts = append(opts, nats.CustomInboxPrefix(inboxPrefix(user)))
 	}
 	nc, err := nats.Connect(url, append(opts,
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -55,6 +53,15 @@ func dial(t *testing.T, url, user string) *conn {
 	t.Cleanup(nc.Close)
 	c.Conn = nc
 	return c
+}
+
+// inboxPrefix is a user's inbox prefix in docker-compose.yml: _INBOX_gw
+// for the gateways' user, _INBOX_<user> for the others.
+func inboxPrefix(user string) string {
+	if user == "gateway" {
+		return "_INBOX_gw"
+	}
+	return "_INBOX_" + user
 }
 
 // denied reports whether the server refused verb ("publish" or
@@ -92,15 +99,14 @@ func TestNATSPermissionsPublish(t *testing.T) {
 		user, subject string
 		allowed       bool
 	}{
-		{"gw-1", events.HeartbeatSubject("gw-1"), true},
-		{"gw-1", events.HeartbeatSubject("gw-2"), false},
-		{"gw-1", events.HealthSubject("gw-3"), false},
-		{"gw-2", events.HealthSubject("gw-2"), true},
-		{"gw-1", events.ChannelSubject("room"), true},
-		{"gw-1", events.AnomalySubject("node_down", "gw-2"), false},
-		{"gw-1", events.GatewayControlSubject("gw-2", "drain"), false},
-		{"gw-1", events.ControlSubject("healer", "pause"), false},
-		{"gw-1", events.IncidentSubject("inc-1"), false},
+		// One user for every scaled replica: it speaks for any gateway node.
+		{"gateway", events.HeartbeatSubject("0d1e1e40b268"), true},
+		{"gateway", events.HealthSubject("9b62ee626acf"), true},
+		{"gateway", events.ChannelSubject("room"), true},
+		{"gateway", events.AnomalySubject("node_down", "gw-2"), false},
+		{"gateway", events.GatewayControlSubject("gw-2", "drain"), false},
+		{"gateway", events.ControlSubject("healer", "pause"), false},
+		{"gateway", events.IncidentSubject("inc-1"), false},
 		{"monitor", events.AnomalySubject("node_down", "gw-2"), true},
 		{"monitor", events.ServiceHeartbeatSubject("monitor", "m1"), true},
 		{"monitor", events.ServiceHeartbeatSubject("healer", "h1"), false},
@@ -133,7 +139,7 @@ func TestNATSPermissionsPublish(t *testing.T) {
 		{"app", events.ControlSubject("notifier", "list"), false},
 		{"app", events.HeartbeatSubject("gw-1"), false},
 		{"app", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
-		{"gw-1", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
+		{"gateway", "$JS.API.STREAM.DELETE." + events.StreamChannels, false},
 		{"healer", "$JS.API.STREAM.PURGE." + events.StreamIncidents, false},
 		{"monitor", "$JS.API.STREAM.CREATE.SNOOP", false},
 	}
@@ -190,21 +196,22 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 		user, subject string
 		allowed       bool
 	}{
-		{"gw-1", events.GatewayControlGroup("gw-1") + ".>", true},
-		{"gw-1", "$SRV.>", true},
-		{"gw-1", events.ControlSubject("healer", "pause"), false},
-		{"gw-1", events.AnomaliesAll, false},
-		{"gw-1", "_INBOX_gw-1.>", true},
-		{"gw-1", "_INBOX_gw-2.>", false},
-		{"gw-1", "_INBOX_operator.>", false},
-		{"gw-1", events.GatewayControlGroup("gw-2") + ".>", false},
-		{"gw-1", "wslive.>", true},
+		{"gateway", events.GatewayControlGroup("gw-1") + ".>", true},
+		{"gateway", "$SRV.>", true},
+		{"gateway", events.ControlSubject("healer", "pause"), false},
+		{"gateway", events.AnomaliesAll, false},
+		{"gateway", "_INBOX_gw.>", true},
+		{"gateway", "_INBOX_gw-2.>", false},
+		{"gateway", "_INBOX_operator.>", false},
+		{"gateway", events.GatewayControlGroup("9b62ee626acf") + ".>", true},
+		{"gateway", events.ControlGroup("healer") + ".>", false},
+		{"gateway", "wslive.>", true},
 		{"app", "wslive.>", true},
 		{"app", "_INBOX_app.>", true},
 		{"app", "_INBOX.>", false},
 		{"app", "_INBOX_healer.>", false},
-		{"gw-1", "_INBOX.>", false},
-		{"gw-1", "_INBOX_healer.>", false},
+		{"gateway", "_INBOX.>", false},
+		{"gateway", "_INBOX_healer.>", false},
 		{"monitor", "_INBOX_notifier.>", false},
 		{"healer", "_INBOX_healer.>", true},
 		{"monitor", events.EventsAll, true},
@@ -241,7 +248,7 @@ func TestNATSPermissionsSubscribe(t *testing.T) {
 // bucket: only the operator ensures it (`wsheal setup-streams`).
 func TestNATSPermissionsJetStream(t *testing.T) {
 	url := authServer(t)
-	for _, user := range []string{"gw-1", "monitor", "healer", "notifier", "operator"} {
+	for _, user := range []string{"gateway", "monitor", "healer", "notifier", "operator"} {
 		t.Run(user, func(t *testing.T) {
 			c := dial(t, url, user)
 			js, err := jetstream.New(c.Conn)
@@ -279,7 +286,7 @@ func TestNATSPermissionsJetStream(t *testing.T) {
 // monitor or a data-plane app.
 func TestNATSPermissionsControl(t *testing.T) {
 	url := authServer(t)
-	gw := dial(t, url, "gw-1")
+	gw := dial(t, url, "gateway")
 	svc, err := micro.AddService(gw.Conn, micro.Config{Name: events.ServiceName(events.ServiceGateway), Version: "0.0.1"})
 	if err != nil {
 		t.Fatal(err)

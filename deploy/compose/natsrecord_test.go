@@ -53,7 +53,7 @@ func TestNATSPermissionsHealerRecord(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("listed %d records", n)
 	}
-	gw := dial(t, url, "gw-1")
+	gw := dial(t, url, "gateway")
 	if err := gw.Publish("$KV."+events.BucketRecord+".node_down.node.restart", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}

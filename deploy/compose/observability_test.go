@@ -73,6 +73,12 @@ func TestComposeObservability(t *testing.T) {
 			return true
 		})
 		t.Logf("targets: %s", last)
+		// The scaled gateways are found through the monitors' service
+		// discovery, each series named by its node as the events name it.
+		for _, gw := range s.gateways(ctx) {
+			expr := `up{job="wsheal-gateway",node="` + gw.node + `"} == 1`
+			eventually(t, time.Minute, expr, func() bool { return promSeries(ctx, prom, expr) == 1 })
+		}
 	})
 	t.Run("prometheus answers the dashboard", func(t *testing.T) {
 		for _, title := range []string{"Connections", "Nodes by state"} {
@@ -88,11 +94,12 @@ func TestComposeObservability(t *testing.T) {
 	t.Run("an incident is an alert in alertmanager", func(t *testing.T) {
 		nc := s.operator()
 		audit := watchRemediations(t, nc)
-		s.docker(ctx, "kill", s.container(ctx, "gw-1"))
+		gw := s.gateways(ctx)[0]
+		s.docker(ctx, "kill", gw.id)
 		var alert amAlert
-		eventually(t, 3*time.Minute, "a firing WshealIncident alert about gw-1", func() bool {
+		eventually(t, 3*time.Minute, "a firing WshealIncident alert about "+gw.node, func() bool {
 			for _, a := range amAlerts(ctx, am) {
-				if a.Labels["incident"] != "" && strings.Contains(a.Annotations["nodes"], "gw-1") && a.Status.State == "active" {
+				if a.Labels["incident"] != "" && strings.Contains(a.Annotations["nodes"], gw.node) && a.Status.State == "active" {
 					alert = a
 					return true
 				}
@@ -110,12 +117,12 @@ func TestComposeObservability(t *testing.T) {
 		})
 		// Gone from the list because the incident resolved: the healer
 		// restarted the gateway and the notifier closed the incident.
-		eventually(t, time.Minute, "the healer restarted gw-1", func() bool {
-			return audit.succeeded(events.ActionRestart, "gw-1")
+		eventually(t, time.Minute, "the healer restarted "+gw.node, func() bool {
+			return audit.succeeded(events.ActionRestart, gw.node)
 		})
-		ids, _ := checkIncidents(ctx, t, nc, []string{"gw-1"})
+		ids, _ := checkIncidents(ctx, t, nc, []string{gw.node})
 		if !slices.Contains(ids, alert.Labels["incident"]) {
-			t.Errorf("the alert's incident %s is not among the resolved incidents of gw-1 %v", alert.Labels["incident"], ids)
+			t.Errorf("the alert's incident %s is not among the resolved incidents of %s %v", alert.Labels["incident"], gw.node, ids)
 		}
 	})
 }
@@ -226,8 +233,9 @@ func getJSON(ctx context.Context, u string, out any) error {
 // points the notifier at the profile's Alertmanager and leaves the rest of
 // its environment as docker-compose.yml has it; the notifier accepts the
 // result (checked without Docker by `compose config`).
-func TestComposeObservabilityOverride(t *testing.T) {
-	tool := composeTool(t)
+func TestComposeObservabilityOverride(t *testing.T) { eachTool(t, checkObservabilityOverride) }
+
+func checkObservabilityOverride(t *testing.T, tool []string) {
 	base := loadConfig(t, tool, "docker-compose.yml")
 	over := loadConfig(t, tool, "docker-compose.yml", "docker-compose.observability.yml")
 	notifiers := []string{"notifier", "notifier-2"}

@@ -101,7 +101,7 @@ func start(t *testing.T, bin, name string, env map[string]string, args ...string
 func serviceEnv(url, prefix, user string) map[string]string {
 	return map[string]string{
 		prefix + "_NATS_URL": url, prefix + "_NATS_USER": user, prefix + "_NATS_PASSWORD": password(user),
-		prefix + "_NATS_INBOX_PREFIX": "_INBOX_" + user, prefix + "_NATS_ENSURE": "check",
+		prefix + "_NATS_INBOX_PREFIX": inboxPrefix(user), prefix + "_NATS_ENSURE": "check",
 		prefix + "_FLEET_HOSTS": "127.0.0.1", prefix + "_LOG_LEVEL": "info",
 	}
 }
@@ -120,7 +120,7 @@ func httpOK(url string) bool {
 // against a server loaded with nats/auth.conf, after `wsheal
 // setup-streams` ran as the operator: every service starts and works, and
 // the server logs no permission violation (auth.conf grants what the
-// services need and no more). A registration forged with the gw-3
+// services need and no more). A registration forged with the gateways'
 // credential, pointing at https://evil.example, is ignored by the running
 // gateways: /v1/connect never redirects there.
 func TestServicesRunWithComposePermissions(t *testing.T) {
@@ -136,22 +136,22 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 		t.Fatalf("setup-streams: %v\n%s", err, out)
 	}
 
-	// A forged desired state, written with gw-1's own credential before
+	// A forged desired state, written with the gateways' credential before
 	// the node starts: max_conns 0 would refuse every client.
-	djs := jsOf(t, dial(t, url, "gw-1"))
+	djs := jsOf(t, dial(t, url, "gateway"))
 	desired, err := djs.KeyValue(shortCtx(t), events.BucketDesired)
 	if err != nil {
 		t.Fatal(err)
 	}
 	zero, _ := json.Marshal(events.Settings{MaxConns: 0, AcceptRate: 1, AcceptBurst: 1, PingIntervalMS: 1000, PongDeadlineMS: 1000})
 	if _, err := desired.Put(shortCtx(t), "gw-1", zero); err != nil {
-		t.Fatalf("gw-1 cannot write its own desired state: %v", err)
+		t.Fatalf("the gateway user cannot write gw-1's desired state: %v", err)
 	}
 
 	gws := map[string]string{}
 	var procs []*proc
 	for _, node := range []string{"gw-1", "gw-2"} {
-		env := serviceEnv(url, "WSHEAL_GATEWAY", node)
+		env := serviceEnv(url, "WSHEAL_GATEWAY", "gateway")
 		gws[node] = freeAddr(t)
 		env["WSHEAL_GATEWAY_NODE"], env["WSHEAL_GATEWAY_LISTEN"] = node, gws[node]
 		env["WSHEAL_GATEWAY_HEARTBEAT_INTERVAL"] = "200ms"
@@ -223,9 +223,9 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 		})
 	}
 
-	// The gw-3 credential, stolen: it may write its own registry key only,
-	// and what it writes there is not believed.
-	thief := jsOf(t, dial(t, url, "gw-3"))
+	// The gateways' credential, stolen: it may write a registry key, and
+	// what it writes there is not believed.
+	thief := jsOf(t, dial(t, url, "gateway"))
 	tfleet, err := thief.KeyValue(shortCtx(t), events.BucketFleet)
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestServicesRunWithComposePermissions(t *testing.T) {
 	forged, _ := json.Marshal(events.Registration{Node: "gw-3", URL: "https://evil.example/login", Capacity: 1_000_000,
 		UpdatedAt: now.Add(time.Minute), StartedAt: now, HeartbeatMS: 60_000})
 	if _, err := tfleet.Put(shortCtx(t), "gw-3", forged); err != nil {
-		t.Fatalf("gw-3 cannot write its own key: %v", err)
+		t.Fatalf("the gateway user cannot write gw-3's key: %v", err)
 	}
 	eventually(t, 10*time.Second, "the gateways logged the forged registration as ignored", func() bool {
 		return strings.Contains(procs[0].log.String(), "registration ignored") && strings.Contains(procs[1].log.String(), "registration ignored")

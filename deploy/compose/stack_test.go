@@ -33,7 +33,7 @@ type stack struct {
 // portVars are the compose file's host port variables.
 var portVars = []string{
 	"WSHEAL_NATS1_PORT", "WSHEAL_NATS2_PORT", "WSHEAL_NATS3_PORT", "WSHEAL_NATS_HTTP_PORT",
-	"WSHEAL_GW1_PORT", "WSHEAL_GW2_PORT", "WSHEAL_GW3_PORT", "WSHEAL_MONITOR_PORT", "WSHEAL_RECEIVER_PORT",
+	"WSHEAL_MONITOR_PORT", "WSHEAL_RECEIVER_PORT",
 	"WSHEAL_MONITOR2_PORT",
 	"WSHEAL_LB_PORT", "WSHEAL_PROMETHEUS_PORT", "WSHEAL_ALERTMANAGER_PORT",
 }
@@ -199,6 +199,48 @@ func (s *stack) container(ctx context.Context, service string) string {
 		s.t.Fatalf("no container for %s: %v", service, err)
 	}
 	return strings.Fields(id)[0]
+}
+
+// gatewayReplica is one container of the scaled gateway service: its node
+// id is its host name.
+type gatewayReplica struct {
+	node, id string
+}
+
+func (g gatewayReplica) String() string { return g.node }
+
+// gateways lists the running replicas of the gateway service, in the
+// order compose numbered them.
+func (s *stack) gateways(ctx context.Context) []gatewayReplica {
+	out, err := s.run(ctx, "docker", "ps", "-q", "--filter", "label=com.docker.compose.project="+s.project,
+		"--filter", "label=com.docker.compose.service=gateway")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	type row struct {
+		n int
+		g gatewayReplica
+	}
+	var rows []row
+	for _, id := range strings.Fields(out) {
+		f := strings.Fields(s.inspect(ctx, id, `{{.Config.Hostname}} {{index .Config.Labels "com.docker.compose.container-number"}}`))
+		if len(f) != 2 {
+			s.t.Fatalf("gateway container %s: host name and number %v", id, f)
+		}
+		n, _ := strconv.Atoi(f[1])
+		rows = append(rows, row{n, gatewayReplica{node: f[0], id: id}})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return a.n - b.n })
+	gws := make([]gatewayReplica, len(rows))
+	for i, r := range rows {
+		gws[i] = r.g
+	}
+	return gws
+}
+
+// nodeURL is a node's route through the load balancer (path: /healthz, ...).
+func (s *stack) nodeURL(node, path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/node/%s%s", s.ports["WSHEAL_LB_PORT"], node, path)
 }
 
 // docker runs a docker command and fails the test if it fails.

@@ -26,16 +26,16 @@ func mintToken(secret string, ttl time.Duration) string {
 }
 
 // clientTokens returns the SDK's TokenFunc for the compose gateways: a
-// fresh token signed with the generated secret (secrets/gw-1.env).
+// fresh token signed with the generated secret (secrets/gateway.env).
 func clientTokens(t *testing.T) func(context.Context) (string, error) {
 	t.Helper()
-	env, err := readEnvFile(filepath.Join("secrets", "gw-1.env"))
+	env, err := readEnvFile(filepath.Join("secrets", "gateway.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret := env["WSHEAL_GATEWAY_JWT_SECRET"]
 	if secret == "" {
-		t.Fatal("secrets/gw-1.env has no WSHEAL_GATEWAY_JWT_SECRET: run make secrets")
+		t.Fatal("secrets/gateway.env has no WSHEAL_GATEWAY_JWT_SECRET: run make secrets")
 	}
 	return func(context.Context) (string, error) { return mintToken(secret, 10*time.Minute), nil }
 }

@@ -17,13 +17,11 @@ import (
 var ErrSecrets = errors.New("setup: secrets")
 
 // users are the NATS users of nats/auth.conf that services connect as,
-// with the prefix of their service's variables: one user per gateway node
-// (a stolen gateway credential writes only that node's keys), one per
+// with the prefix of their service's variables: one user for the gateways
+// (the replicas of one scaled service share its env file), one per
 // control-plane service. Each writes secrets/<name>.env.
 var users = []struct{ name, prefix string }{
-	{"gw-1", "WSHEAL_GATEWAY"},
-	{"gw-2", "WSHEAL_GATEWAY"},
-	{"gw-3", "WSHEAL_GATEWAY"},
+	{"gateway", "WSHEAL_GATEWAY"},
 	{"monitor", "WSHEAL_MONITOR"},
 	{"healer", "WSHEAL_HEALER"},
 	{"notifier", "WSHEAL_NOTIFIER"},
@@ -40,7 +38,7 @@ var tokens = []string{
 }
 
 // isGateway reports whether a user is a gateway node's.
-func isGateway(user string) bool { return strings.HasPrefix(user, "gw-") }
+func isGateway(user string) bool { return user == "gateway" }
 
 // natsNodes are the cluster's servers, also the compose service names.
 var natsNodes = []string{"nats-1", "nats-2", "nats-3"}
@@ -206,7 +204,7 @@ func (s secrets) files() map[string][]byte {
 		case isGateway(u.name):
 			e.set("WSHEAL_GATEWAY_JWT_SECRET", s.tokens["WSHEAL_GATEWAY_JWT_SECRET"])
 			e.set("WSHEAL_GATEWAY_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])
-			header += "# Node " + u.name + ": its own NATS user. Clients need a token signed with the JWT secret\n" +
+			header += "# Every gateway replica: the gateways' NATS user. Clients need a token signed with the JWT secret\n" +
 				"# (compose sets WSHEAL_GATEWAY_AUTH=jwt); /metrics wants the metrics token as a bearer token.\n"
 		case u.name == "monitor":
 			e.set("WSHEAL_MONITOR_METRICS_TOKEN", s.tokens["WSHEAL_METRICS_TOKEN"])

@@ -19,8 +19,8 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(written) != 11 {
-		t.Fatalf("wrote %d files, want 11: %v", len(written), written)
+	if len(written) != 9 {
+		t.Fatalf("wrote %d files, want 9: %v", len(written), written)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "metrics.token")); err != nil || st.Mode().Perm() != 0o644 {
 		t.Fatalf("metrics.token: %v %v: Prometheus's container user must read it", st.Mode(), err)
@@ -39,11 +39,11 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 			t.Errorf("%s.env password %q does not match nats.env %q", u.name, pw, natsEnv[passwordVar(u.name)])
 		}
 	}
-	gw1, gw3, mon, bench := mustEnv(t, filepath.Join(dir, "gw-1.env")), mustEnv(t, filepath.Join(dir, "gw-3.env")),
+	gw1, mon, bench := mustEnv(t, filepath.Join(dir, "gateway.env")),
 		mustEnv(t, filepath.Join(dir, "monitor.env")), mustEnv(t, filepath.Join(dir, "bench.env"))
 	notifier := mustEnv(t, filepath.Join(dir, "notifier.env"))
 	switch jwt := gw1["WSHEAL_GATEWAY_JWT_SECRET"]; {
-	case len(jwt) < 32 || gw3["WSHEAL_GATEWAY_JWT_SECRET"] != jwt || bench["WSHEAL_BENCH_JWT_SECRET"] != jwt:
+	case len(jwt) < 32 || bench["WSHEAL_BENCH_JWT_SECRET"] != jwt:
 		t.Errorf("the gateways and the demo clients do not share one JWT secret")
 	case len(notifier["WSHEAL_NOTIFIER_WEBHOOK_SECRET"]) < 32:
 		t.Errorf("no webhook signing secret")
@@ -52,8 +52,8 @@ func TestSecretsAgreeAndAreKept(t *testing.T) {
 	case mustEnv(t, filepath.Join(dir, "healer.env"))["WSHEAL_HEALER_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"] ||
 		notifier["WSHEAL_NOTIFIER_METRICS_TOKEN"] != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"] || string(mustRead(t, filepath.Join(dir, "metrics.token"))) != gw1["WSHEAL_GATEWAY_METRICS_TOKEN"]:
 		t.Errorf("healer, notifier or Prometheus (metrics.token) do not share the metrics token")
-	case gw1["WSHEAL_GATEWAY_NATS_PASSWORD"] == gw3["WSHEAL_GATEWAY_NATS_PASSWORD"]:
-		t.Errorf("two gateway nodes share a NATS password")
+	case gw1["WSHEAL_GATEWAY_NATS_PASSWORD"] == mon["WSHEAL_MONITOR_NATS_PASSWORD"]:
+		t.Errorf("the gateways and the monitor share a NATS password")
 	}
 	if !strings.Contains(natsEnv["NATS_ROUTE_2"], natsEnv["NATS_ROUTE_PASSWORD"]+"@nats-2:6222") {
 		t.Errorf("route URL %q lacks the route credentials", natsEnv["NATS_ROUTE_2"])
@@ -147,7 +147,7 @@ func TestServerConfigLoads(t *testing.T) {
 			t.Fatalf("route %s lacks the route password", r.Host)
 		}
 	}
-	if len(opts.Users) != 8 || !opts.JetStream { // gw-1..3, monitor, healer, notifier, operator, app
+	if len(opts.Users) != 6 || !opts.JetStream { // gateway, monitor, healer, notifier, operator, app
 		t.Fatalf("%d users, jetstream %v", len(opts.Users), opts.JetStream)
 	}
 }

@@ -19,8 +19,13 @@ import (
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 )
 
-// lbConfig is the compose stack's HAProxy configuration, run here as is.
-var lbConfig = filepath.Join("..", "..", "..", "deploy", "compose", "lb", "haproxy.cfg")
+// lbConfig is the load balancer's configuration for a fixed list of
+// nodes, run here as is; lbScaled is the compose stack's, which finds its
+// scaled gateways by DNS (the compose tests run it).
+var (
+	lbConfig = filepath.Join("..", "..", "..", "deploy", "compose", "lb", "haproxy-static.cfg")
+	lbScaled = filepath.Join("..", "..", "..", "deploy", "compose", "lb", "haproxy.cfg")
+)
 
 // fleet is three gateways behind a real HAProxy on loopback, each node
 // advertising its route through the balancer (ws://lb/gw-N/ws).
@@ -118,12 +123,17 @@ func haproxyPath(t *testing.T) string {
 	return ""
 }
 
-// TestHAProxyConfig checks the load balancer configuration with haproxy -c.
+// TestHAProxyConfig checks both load balancer configurations with haproxy -c.
 func TestHAProxyConfig(t *testing.T) {
 	haproxy := haproxyPath(t)
-	cmd := exec.Command(haproxy, "-c", "-f", lbConfig)
-	cmd.Env = append(os.Environ(), "WSHEAL_LB_BIND=127.0.0.1:1", "WSHEAL_LB_GW1=127.0.0.1:2", "WSHEAL_LB_GW2=127.0.0.1:3", "WSHEAL_LB_GW3=127.0.0.1:4")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	for file, env := range map[string][]string{
+		lbConfig: {"WSHEAL_LB_BIND=127.0.0.1:1", "WSHEAL_LB_GW1=127.0.0.1:2", "WSHEAL_LB_GW2=127.0.0.1:3", "WSHEAL_LB_GW3=127.0.0.1:4"},
+		lbScaled: {"WSHEAL_LB_BIND=127.0.0.1:1", "WSHEAL_LB_GATEWAYS=localhost:2", "WSHEAL_LB_GATEWAY_PORT=2"},
+	} {
+		cmd := exec.Command(haproxy, "-c", "-f", file)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("haproxy -c %s: %v\n%s", file, err, out)
+		}
 	}
 }
