@@ -2,9 +2,7 @@ package healer_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/healer/executor/docker"
+	"github.com/wsheal/wsheal/services/healer/executor/docker/dockertest"
 )
 
 // TestRestartFallsBackToTheDockerEngine: with no dev supervisor answering,
@@ -29,25 +28,7 @@ func TestRestartFallsBackToTheDockerEngine(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed: cannot build the test image")
 	}
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "sleeper"), "./executor/docker/testdata/sleeper")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	// A label of its own: the executor's tests build the same sleeper,
-	// and a shared cached image would go with their cleanup.
-	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
-	df := "FROM scratch\nCOPY sleeper /sleeper\nLABEL wsheal.test=" + tag + "\nENTRYPOINT [\"/sleeper\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	tag := dockertest.Image(t, "./executor/docker/testdata/sleeper")
 	node := "d" + strings.ToLower(nuid.Next()[:8])
 	name := "wsheal-healer-test-" + node
 	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", docker.DefaultLabel+"="+node, tag).CombinedOutput(); err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,31 +17,8 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/embedded"
 	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/healer/executor/docker"
+	"github.com/wsheal/wsheal/services/healer/executor/docker/dockertest"
 )
-
-// gatewayImage builds a FROM scratch image of the real gateway binary,
-// labelled as this test's alone (its cleanup removes it).
-func gatewayImage(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "gateway"), "github.com/wsheal/wsheal/services/gateway/cmd/gateway")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the gateway: %v\n%s", err, out)
-	}
-	tag := "wsheal-healer-test-gateway:" + strings.ToLower(nuid.Next())
-	df := "FROM scratch\nCOPY gateway /gateway\nLABEL wsheal.test=" + tag + "\nENTRYPOINT [\"/gateway\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
-	return tag
-}
 
 // TestScaleOnDockerAddsAndRemovesAGateway: real gateways in containers
 // beat to an embedded NATS server on the host. A fleet_saturated makes
@@ -60,7 +35,7 @@ func TestScaleOnDockerAddsAndRemovesAGateway(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed: cannot build the gateway image")
 	}
-	tag := gatewayImage(t)
+	tag := dockertest.Image(t, "github.com/wsheal/wsheal/services/gateway/cmd/gateway")
 	// The containers reach the server through the host's bridge address.
 	srv := natstest.Start(t, func(o *embedded.Options) { o.Host = "0.0.0.0" })
 	_, port, _ := net.SplitHostPort(srv.Addr().String())

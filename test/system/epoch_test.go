@@ -69,7 +69,7 @@ func TestGatewayStreamRecreatedWhilePublishing(t *testing.T) {
 	}
 	pub := dialT(t, testConfig(&recorder{}, node.URL()))
 	publishAll(t, pub, "feed", 1, 80) // a position above what each new stream reaches first
-	eventually(t, 10*time.Second, func() bool { return sub.LastSeq() == 80 }, "first 80")
+	natstest.Eventually(t, 10*time.Second, func() bool { return sub.LastSeq() == 80 }, "first 80")
 
 	_, js := ns.JetStream()
 	var n atomic.Int64
@@ -107,7 +107,7 @@ func TestGatewayStreamRecreatedWhilePublishing(t *testing.T) {
 				}
 			}()
 		}
-		eventually(t, 20*time.Second, func() bool {
+		natstest.Eventually(t, 20*time.Second, func() bool {
 			_, _, gaps := log.since()
 			mu.Lock()
 			some := len(acked) > 0
@@ -116,14 +116,14 @@ func TestGatewayStreamRecreatedWhilePublishing(t *testing.T) {
 		}, "round %d: no gap on a new epoch", round)
 		// Keep publishing a little past the resume, then stop.
 		mark := n.Load()
-		eventually(t, 10*time.Second, func() bool { return n.Load() > mark+50 }, "publishing")
+		natstest.Eventually(t, 10*time.Second, func() bool { return n.Load() > mark+50 }, "publishing")
 		stop.Store(true)
 		wg.Wait()
 		var head uint64
 		for s := range acked {
 			head = max(head, s)
 		}
-		eventually(t, 10*time.Second, func() bool { return sub.LastSeq() == head }, "round %d: up to %d, at %d", round, head, sub.LastSeq())
+		natstest.Eventually(t, 10*time.Second, func() bool { return sub.LastSeq() == head }, "round %d: up to %d, at %d", round, head, sub.LastSeq())
 		seqs, data, _ := log.since()
 		if len(seqs) == 0 {
 			t.Fatalf("round %d: nothing after the gap", round)

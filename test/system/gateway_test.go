@@ -66,15 +66,15 @@ func TestGatewayKillFailover(t *testing.T) {
 	}
 	pub := dialT(t, testConfig(&recorder{}, urls...))
 	publishAll(t, pub, "ticks", 1, 20)
-	eventually(t, 10*time.Second, func() bool { return rec.count() == 20 }, "first 20, got %d", rec.count())
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() == 20 }, "first 20, got %d", rec.count())
 
 	victim := rec.kinds(client.Connected)[0].Node
 	done := make(chan struct{})
 	go func() { defer close(done); publishAll(t, pub, "ticks", 21, 120) }()
-	eventually(t, 10*time.Second, func() bool { return rec.count() >= 40 }, "publishing")
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() >= 40 }, "publishing")
 	nodes[victim].Kill()
 	<-done
-	eventually(t, 15*time.Second, func() bool { return rec.count() >= 120 }, "all 120, got %d", rec.count())
+	natstest.Eventually(t, 15*time.Second, func() bool { return rec.count() >= 120 }, "all 120, got %d", rec.count())
 
 	_, data, gaps, _ := rec.snapshot()
 	wantInOrder(t, data, 120)
@@ -100,16 +100,16 @@ func TestGatewayDrainMoves(t *testing.T) {
 	}
 	pub := dialT(t, testConfig(&recorder{}, b.URL()))
 	publishAll(t, pub, "news", 1, 10)
-	eventually(t, 10*time.Second, func() bool { return rec.count() == 10 }, "first 10")
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() == 10 }, "first 10")
 
 	// Wait until a knows b as a fresh node to send clients to.
-	eventually(t, 10*time.Second, func() bool { return drain(t, ns, a.Node()) == nil }, "drain accepted")
-	eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 10*time.Second, func() bool { return drain(t, ns, a.Node()) == nil }, "drain accepted")
+	natstest.Eventually(t, 10*time.Second, func() bool {
 		c := rec.kinds(client.Connected)
 		return len(c) == 2 && sub.Connected()
 	}, "moved")
 	publishAll(t, pub, "news", 11, 20)
-	eventually(t, 10*time.Second, func() bool { return rec.count() >= 20 }, "all 20")
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() >= 20 }, "all 20")
 	_, data, _, _ := rec.snapshot()
 	wantInOrder(t, data, 20)
 	conn := rec.kinds(client.Connected)
@@ -214,7 +214,7 @@ func TestGatewayStreamRecreated(t *testing.T) {
 	}
 	pub := dialT(t, testConfig(&recorder{}, node.URL()))
 	publishAll(t, pub, "feed", 1, 5)
-	eventually(t, 10*time.Second, func() bool { return rec.count() == 5 }, "first 5")
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() == 5 }, "first 5")
 	before := sub.Epoch()
 	if before == "" {
 		t.Fatal("no epoch after the subscribe reply")
@@ -232,13 +232,13 @@ func TestGatewayStreamRecreated(t *testing.T) {
 	// Messages of the new stream: their sequences start again, below what
 	// the client delivered. Publish until the client is back on the new
 	// epoch, then ten more that must all arrive.
-	eventually(t, 20*time.Second, func() bool {
+	natstest.Eventually(t, 20*time.Second, func() bool {
 		publishAll(t, pub, "feed", 100, 100)
 		_, _, gaps, _ := rec.snapshot()
 		return len(gaps) == 1 && sub.Epoch() != before
 	}, "no gap reported on the new epoch (gaps %v, epoch %q)", len(rec.gaps), sub.Epoch())
 	publishAll(t, pub, "feed", 1001, 1010)
-	eventually(t, 10*time.Second, func() bool {
+	natstest.Eventually(t, 10*time.Second, func() bool {
 		_, data, _, _ := rec.snapshot()
 		return len(data) >= 15 && data[len(data)-1] == "1010"
 	}, "new messages after the gap")

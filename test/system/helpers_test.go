@@ -11,18 +11,6 @@ import (
 	"github.com/wsheal/wsheal/pkg/client"
 )
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, d time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: "+format, args...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // recorder collects deliveries, gaps and states.
 type recorder struct {
 	mu     sync.Mutex

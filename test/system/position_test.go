@@ -40,7 +40,7 @@ func TestGatewayQuietChannelResumes(t *testing.T) {
 	}
 	pub := dialT(t, testConfig(&recorder{}, node.URL()))
 	publishAll(t, pub, "quiet", 1, 2)
-	eventually(t, 10*time.Second, func() bool { return rec.count() == 2 }, "first 2")
+	natstest.Eventually(t, 10*time.Second, func() bool { return rec.count() == 2 }, "first 2")
 	first, _, _, _ := rec.snapshot()
 	pad := []byte(`"` + strings.Repeat("x", 1000) + `"`)
 	for {
@@ -57,7 +57,7 @@ func TestGatewayQuietChannelResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		half := info.State.FirstSeq + (info.State.LastSeq-info.State.FirstSeq)/2
-		eventually(t, 10*time.Second, func() bool { return sub.LastSeq() > half },
+		natstest.Eventually(t, 10*time.Second, func() bool { return sub.LastSeq() > half },
 			"position %d not moved past the stream's middle %d", sub.LastSeq(), half)
 		if info.State.FirstSeq > first[1]+64 {
 			break
@@ -71,7 +71,7 @@ func TestGatewayQuietChannelResumes(t *testing.T) {
 	if _, err := c2.Subscribe(context.Background(), "quiet", again.handle, client.WithPosition(pos, epoch)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return again.count() == 4 }, "4 messages after the resume, got %d", again.count())
+	natstest.Eventually(t, 10*time.Second, func() bool { return again.count() == 4 }, "4 messages after the resume, got %d", again.count())
 	_, data, gaps, _ := again.snapshot()
 	if len(gaps) != 0 || !slices.Equal(data, []string{"3", "4", "5", "6"}) {
 		t.Fatalf("resumed from %d: %v, gaps %+v; want 3..6 and no gap", pos, data, gaps)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/wsheal/wsheal/services/healer/executor/docker"
+	"github.com/wsheal/wsheal/services/healer/executor/docker/dockertest"
 )
 
 // engine returns a client of the local engine, or skips the test.
@@ -35,31 +36,8 @@ func engine(t *testing.T) *docker.Client {
 	return c
 }
 
-// image builds a FROM scratch image holding a static sleeper binary.
-func image(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "sleeper"), "./testdata/sleeper")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build sleeper: %v\n%s", err, out)
-	}
-	// A label of its own makes the image this test's alone: another test
-	// building the same sleeper at the same time would otherwise get the
-	// same image from the build cache, and its cleanup would remove it.
-	tag := "wsheal-healer-test:" + strings.ToLower(nuid.Next())
-	df := "FROM scratch\nCOPY sleeper /sleeper\nLABEL wsheal.test=" + tag + "\nENTRYPOINT [\"/sleeper\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
-	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
-	return tag
-}
+// image builds a FROM scratch image of the sleeper.
+func image(t *testing.T) string { return dockertest.Image(t, "./testdata/sleeper") }
 
 func TestRestartNodeAgainstTheEngine(t *testing.T) {
 	c := engine(t)
