@@ -44,10 +44,7 @@ func WatchKV(ctx context.Context, kv jetstream.KeyValue, w KVWatch, log zerolog.
 	if kv == nil || w.Apply == nil {
 		return fmt.Errorf("%w: a bucket and an Apply function are required", ErrWatch)
 	}
-	retry := w.Retry
-	if retry <= 0 {
-		retry = time.Second
-	}
+	retry := w.retry()
 	log = log.With().Str("bucket", kv.Bucket()).Logger()
 	for {
 		err := w.once(ctx, kv)
@@ -55,13 +52,52 @@ func WatchKV(ctx context.Context, kv jetstream.KeyValue, w KVWatch, log zerolog.
 			return nil
 		}
 		log.Warn().Err(err).Dur("retry", retry).Msg("kv watch interrupted")
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause(ctx, retry) {
 			return nil
-		case <-t.C:
 		}
+	}
+}
+
+// WatchBucket is WatchKV over the bucket named bucket, bound first:
+// binding is tried again after w.Retry until it succeeds or ctx ends, so
+// a bucket that is not there yet (created by a setup step that has not
+// run) is watched once it is.
+func WatchBucket(ctx context.Context, js jetstream.JetStream, bucket string, w KVWatch, log zerolog.Logger) error {
+	if js == nil || w.Apply == nil {
+		return fmt.Errorf("%w: JetStream and an Apply function are required", ErrWatch)
+	}
+	for {
+		kv, err := js.KeyValue(ctx, bucket)
+		if err == nil {
+			return WatchKV(ctx, kv, w, log)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn().Err(err).Str("bucket", bucket).Msg("kv bucket not bound yet")
+		if !pause(ctx, w.retry()) {
+			return nil
+		}
+	}
+}
+
+// retry is w.Retry or its default.
+func (w KVWatch) retry() time.Duration {
+	if w.Retry <= 0 {
+		return time.Second
+	}
+	return w.Retry
+}
+
+// pause waits d; false if ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

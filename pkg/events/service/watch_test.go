@@ -162,6 +162,31 @@ func TestWatchKVWatchesAgain(t *testing.T) {
 	}
 }
 
+// TestWatchBucketBindsOnceTheBucketExists: a bucket created after the
+// watch started is bound and followed.
+func TestWatchBucketBindsOnceTheBucketExists(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.JetStream()
+	var s seen
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- service.WatchBucket(ctx, js, "later", s.watch(), zerolog.New(zerolog.NewTestWriter(t)))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("watch: %v", err)
+		}
+	})
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, kv, "a", "1")
+	natstest.Eventually(t, 10*time.Second, func() bool { return slices.Contains(s.lines(), "put a=1") }, "the new bucket's value")
+}
+
 // TestWatchKVAcrossANATSRestart: changes made after the server restarted
 // reach the watch.
 func TestWatchKVAcrossANATSRestart(t *testing.T) {
