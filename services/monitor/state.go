@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor/detect"
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
@@ -84,58 +84,19 @@ func (s *Service) lastPhase(ctx context.Context, node string) string {
 	return ""
 }
 
-// watchLedger mirrors the other replicas' open anomalies, rewatching
-// after an error until ctx ends.
+// watchLedger mirrors the other replicas' open anomalies until ctx ends.
 func (s *Service) watchLedger(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := s.ledger.Watch(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("anomaly watch failed")
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	if err := s.ledger.Watch(ctx); err != nil {
+		s.log.Error().Err(err).Msg("anomaly watch")
 	}
 }
 
-// watchQuarantine follows the quarantine keys of BucketDesired: a node
-// with a key is quarantined, deleting the key lifts it.
+// watchQuarantine follows the quarantine keys of BucketDesired until ctx
+// ends: a node with a key is quarantined, deleting the key lifts it.
 func (s *Service) watchQuarantine(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := s.followQuarantine(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("quarantine watch failed")
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-var errWatchEnded = errors.New("watch ended")
-
-func (s *Service) followQuarantine(ctx context.Context) error {
-	kv, err := s.js.KeyValue(ctx, events.BucketDesired)
-	if err != nil {
-		return err
-	}
-	w, err := kv.Watch(ctx, events.QuarantineKeyPrefix+"*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errWatchEnded
-			}
-			if e != nil {
-				s.onQuarantine(e)
-			}
-		}
+	w := service.KVWatch{Keys: []string{events.QuarantineKeyPrefix + "*"}, Apply: s.onQuarantine}
+	if err := service.WatchBucket(ctx, s.js, events.BucketDesired, w, s.log); err != nil {
+		s.log.Error().Err(err).Msg("quarantine watch")
 	}
 }
 
