@@ -4,53 +4,41 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/fleetview"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor/detect"
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
 
-// bootstrap adds the nodes of the registry (BucketFleet) to the view, so
-// that a node that died while no monitor ran is still missed. A node
-// whose last lifecycle event says it stopped is recorded as stopped.
+// bootstrap adds the nodes of the registry (BucketFleet, read through
+// fleetview.List) to the view, so that a node that died while no monitor
+// ran is still missed. An entry that fails its checks is not believed,
+// but its node is still watched. A node whose last lifecycle event says it
+// stopped is recorded as stopped.
 func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 	kv, err := s.js.KeyValue(ctx, events.BucketFleet)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("fleet registry unavailable")
 		return
 	}
-	lister, err := kv.ListKeys(ctx)
+	entries, err := fleetview.List(ctx, kv, s.cfg.FleetHosts)
 	if err != nil {
+		s.log.Warn().Err(err).Msg("fleet registry unreadable")
 		return
 	}
-	for node := range lister.Keys() {
-		if events.ValidateToken(node) != nil {
-			continue
+	for _, e := range entries {
+		reg := e.Node
+		if e.Err != nil {
+			s.log.Warn().Err(e.Err).Str("node", reg.ID).Msg("fleet registry entry ignored")
 		}
-		var reg events.Registration
-		if e, err := kv.Get(ctx, node); err == nil {
-			if reg, err = events.DecodeRegistration(e.Value()); err == nil && reg.Node != node {
-				err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, reg.Node, node)
-			}
-			if err == nil {
-				err = reg.CheckURLs(s.cfg.FleetHosts)
-			}
-			if err != nil {
-				s.log.Warn().Err(err).Str("node", node).Msg("fleet registry entry ignored")
-				reg = events.Registration{}
-			}
-		}
-		interval := time.Second
-		if reg.HeartbeatMS > 0 {
-			interval = ms(reg.HeartbeatMS)
-		}
-		s.live.Watch(node, interval, now)
+		node := reg.ID
+		s.live.Watch(node, cmp.Or(reg.Interval, time.Second), now)
 		stopped := s.lastPhase(ctx, node) == events.LifecycleStopping
 		if stopped {
 			s.live.Stop(node)
