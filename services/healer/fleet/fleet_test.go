@@ -14,7 +14,7 @@ import (
 )
 
 func TestViewHealthAndForgetting(t *testing.T) {
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	v := fleet.New(fleet.Config{Forget: time.Minute}, zerolog.Nop())
 	t0 := time.Now()
 	v.Observe(fleet.Node{ID: "a", Connections: 10}, t0)
 	v.Observe(fleet.Node{ID: "b", Connections: 30, Draining: true}, t0)
@@ -23,7 +23,10 @@ func TestViewHealthAndForgetting(t *testing.T) {
 	if len(s) != 2 || s[0].Connections != 10 || !s[0].Accepting() || s[1].Accepting() {
 		t.Fatalf("snapshot %+v", s)
 	}
-	if c := fleet.Count(v.Snapshot(t0.Add(2 * time.Second))); c.Unhealthy != 2 || c.Nodes != 2 {
+	if c := fleet.Count(v.Snapshot(t0.Add(events.StaleAfter(0)))); c.Unhealthy != 0 || c.Nodes != 2 {
+		t.Fatalf("nodes silent for three heartbeats not healthy: %+v", c)
+	}
+	if c := fleet.Count(v.Snapshot(t0.Add(events.StaleAfter(0) + time.Millisecond))); c.Unhealthy != 2 || c.Nodes != 2 {
 		t.Fatalf("silent nodes not unhealthy: %+v", c)
 	}
 	if len(v.Snapshot(t0.Add(2*time.Minute))) != 0 {
@@ -41,7 +44,7 @@ func TestBalance(t *testing.T) {
 func TestViewFollowsTheRegistry(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, js := srv.JetStream()
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	v := fleet.New(fleet.Config{Forget: time.Minute}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx, nc, js) }()
@@ -77,8 +80,7 @@ func TestViewFollowsTheRegistry(t *testing.T) {
 func TestViewTakesHeartbeatsOfScaledNodes(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, js := srv.JetStream()
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
-	v.Hosts = events.Hosts{"127.0.0.1", events.NodeHost}
+	v := fleet.New(fleet.Config{Hosts: events.Hosts{"127.0.0.1", events.NodeHost}, Forget: time.Minute}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx, nc, js) }()
