@@ -120,3 +120,31 @@ func TestRunsComparesLikeWithLike(t *testing.T) {
 		t.Fatal("a new process taken for the old one")
 	}
 }
+
+// TestViewRunsOnTheHealersClock: heartbeats are stamped with the view's
+// clock, so a node that beats is healthy at that clock's time however far
+// it is from the wall's.
+func TestViewRunsOnTheHealersClock(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.JetStream()
+	at := time.Now().Add(2 * time.Hour)
+	v := fleet.New(fleet.Config{Forget: time.Minute, Now: func() time.Time { return at }}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx, nc, js) }()
+	defer func() { cancel(); <-done }()
+	hb := &events.Heartbeat{Node: "g1", URL: "ws://x", Connections: 2, IntervalMS: 100}
+	b, _ := events.New("/t", events.HeartbeatSubject("g1"), hb).Encode()
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		_ = nc.Publish(events.HeartbeatSubject("g1"), b)
+		_, ok := v.Get("g1", at)
+		return ok
+	}, "heartbeat seen")
+	n, _ := v.Get("g1", at)
+	if !n.Healthy || !n.LastSeen.Equal(at) {
+		t.Fatalf("a beating node on the healer's clock: %+v", n)
+	}
+	if n, _ := v.Get("g1", at.Add(events.StaleAfter(100*time.Millisecond)+time.Millisecond)); n.Healthy {
+		t.Fatalf("healthy past the staleness rule on the healer's clock: %+v", n)
+	}
+}
