@@ -215,7 +215,7 @@ func TestHealerRestartsAGatewayPodOnKubernetes(t *testing.T) {
 		Durable: "wsheal-healer", AckWait: 5 * time.Second, MaxInFlight: 16, Replay: time.Minute,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, HealthyPeriod: 10 * time.Second,
 		BudgetRate: 100, BudgetBurst: 100, BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3,
-		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: 1500 * time.Millisecond, NodeForget: time.Minute,
+		FlapHeals: 3, FlapWindow: time.Minute, NodeForget: time.Minute,
 		VerifyPoll: 50 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 200 * time.Millisecond,
 		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
 		ScaleMin: 1, ScaleMax: 10, ScaleCooldown: 2 * time.Minute, ScaleInCooldown: 5 * time.Minute,

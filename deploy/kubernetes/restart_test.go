@@ -74,7 +74,7 @@ func TestRestarterDrainsEvictsAndTheNewProcessBeats(t *testing.T) {
 	nc, js := srv.JetStream()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	view := fleet.New(2*time.Second, time.Minute, zerolog.Nop())
+	view := fleet.New(fleet.Config{Forget: time.Minute}, zerolog.Nop())
 	go func() { _ = view.Run(ctx, nc, js) }()
 
 	_, stopOld := gatewaytest.Run(t, gatewaytest.Config(srv.URL(), "gw-1"))

@@ -7,9 +7,26 @@ import (
 	"time"
 )
 
+// StaleMisses is how many heartbeats a node may miss before it is stale,
+// and StaleFloor the least interval they are counted in: the one
+// staleness rule of the fleet (StaleAfter).
+const (
+	StaleMisses = 3
+	StaleFloor  = time.Second
+)
+
+// StaleAfter is how long a node that beats every interval may stay
+// silent before it is stale: StaleMisses heartbeats, each counted as at
+// least StaleFloor (an interval of 0, not said, counts as StaleFloor).
+// The floor absorbs what a fast heartbeat cannot: a pause of the node's
+// process, of the reader's, or a clock skew between the two.
+func StaleAfter(interval time.Duration) time.Duration {
+	return StaleMisses * max(interval, StaleFloor)
+}
+
 // Registration is a gateway's entry in BucketFleet under its node id,
 // rewritten every heartbeat and deleted on a clean stop; an entry not
-// rewritten within three heartbeats is stale (Fresh).
+// rewritten within StaleAfter of its interval is stale (Fresh).
 type Registration struct {
 	Node string `json:"node"`
 	// URL is the public WebSocket URL clients use.
@@ -26,9 +43,10 @@ type Registration struct {
 	HeartbeatMS int64     `json:"heartbeat_ms"` // the node's heartbeat interval
 }
 
-// Fresh reports whether the entry was written within three heartbeats.
+// Fresh reports whether the entry was written within StaleAfter of the
+// node's heartbeat interval.
 func (r Registration) Fresh(now time.Time) bool {
-	return now.Sub(r.UpdatedAt) <= 3*max(time.Duration(r.HeartbeatMS)*time.Millisecond, time.Second)
+	return now.Sub(r.UpdatedAt) <= StaleAfter(time.Duration(r.HeartbeatMS)*time.Millisecond)
 }
 
 // ErrRegistration is wrapped by DecodeRegistration's errors.

@@ -59,7 +59,6 @@ type Config struct {
 	RetryCap         int           `envconfig:"RETRY_CAP" default:"3" desc:"failed verifications per incident before the healer stops and escalates"`
 	FlapHeals        int           `envconfig:"FLAP_HEALS" default:"3" desc:"heals within FLAP_WINDOW after which a node is quarantined and escalated"`
 	FlapWindow       time.Duration `envconfig:"FLAP_WINDOW" default:"10m" desc:"window of the flap detector"`
-	NodeStale        time.Duration `envconfig:"NODE_STALE" default:"3s" desc:"a node without a heartbeat this long is not healthy"`
 	NodeForget       time.Duration `envconfig:"NODE_FORGET" default:"10m" desc:"a node silent this long leaves the healer's fleet view"`
 	VerifyPoll       time.Duration `envconfig:"VERIFY_POLL" default:"250ms" desc:"how often a post-condition is checked"`
 	Wait             time.Duration `envconfig:"WAIT" default:"5s" desc:"re-evaluation interval while paused or blocked by a safety rule"`
@@ -117,12 +116,12 @@ func (c Config) Validate() error {
 	positive := map[string]time.Duration{
 		"DOCKER_GRACE": c.DockerGrace, "COMMAND_TIMEOUT": c.CommandTimeout, "WEBHOOK_TIMEOUT": c.WebhookTimeout,
 		"ACK_WAIT": c.AckWait, "BACKOFF_BASE": c.BackoffBase, "BACKOFF_MAX": c.BackoffMax,
-		"HEALTHY_PERIOD": c.HealthyPeriod, "FLAP_WINDOW": c.FlapWindow, "NODE_STALE": c.NodeStale,
+		"HEALTHY_PERIOD": c.HealthyPeriod, "FLAP_WINDOW": c.FlapWindow,
 		"NODE_FORGET": c.NodeForget, "VERIFY_POLL": c.VerifyPoll, "WAIT": c.Wait, "DRAIN_OVER": c.DrainOver,
 		"MAX_AGE": c.MaxAge, "HEARTBEAT": c.Heartbeat, "INCIDENT_TTL": c.IncidentTTL,
 	}
 	for _, name := range []string{"DOCKER_GRACE", "COMMAND_TIMEOUT", "WEBHOOK_TIMEOUT", "ACK_WAIT", "BACKOFF_BASE",
-		"BACKOFF_MAX", "HEALTHY_PERIOD", "FLAP_WINDOW", "NODE_STALE", "NODE_FORGET", "VERIFY_POLL", "WAIT",
+		"BACKOFF_MAX", "HEALTHY_PERIOD", "FLAP_WINDOW", "NODE_FORGET", "VERIFY_POLL", "WAIT",
 		"DRAIN_OVER", "MAX_AGE", "HEARTBEAT", "INCIDENT_TTL"} {
 		if positive[name] <= 0 {
 			return bad(name, positive[name], "a positive duration")

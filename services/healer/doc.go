@@ -83,8 +83,12 @@
 // keeps its ladder as written. The choice only reorders what the policy
 // allows; every gate still holds every step.
 //
-// Every gate reads the engine's clock (Service.SetClock; time.Now by
-// default), so tests move time instead of sleeping. The fleet view's
-// staleness and an action's deadline run on the wall clock, as the
-// heartbeats and the commands do.
+// Every decision reads the engine's clock (Service.SetClock; time.Now by
+// default), so tests move time instead of sleeping: the gates, the fleet
+// view (heartbeats are stamped with it, snapshots taken at its time, and
+// a node is healthy within events.StaleAfter of its heartbeat interval),
+// an action's deadline, the verify windows and the record's time taken.
+// Only the waits themselves (polls, pauses, a command's timeout) run on
+// timers, and the time a drain took, written in a detail, is measured
+// on the monotonic clock.
 package healer

@@ -59,8 +59,9 @@ const testPolicies = `policies:
       - action: quarantine
 `
 
-// testStale is the healers' staleness window in the scenarios.
-const testStale = 400 * time.Millisecond
+// testStale is how long a silent peer stays healthy in the healers' view
+// (the fleet's staleness rule for the peers' 50 ms heartbeat).
+var testStale = events.StaleAfter(50 * time.Millisecond)
 
 // testConfig is a healer on srv with short timings.
 func testConfig(t *testing.T, srv *natstest.Server) healer.Config {
@@ -81,7 +82,7 @@ func testConfigURL(t *testing.T, url string) healer.Config {
 		Durable: "wsheal-healer", AckWait: time.Second, MaxInFlight: 16, Replay: time.Minute,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, HealthyPeriod: 10 * time.Second,
 		BudgetRate: 100, BudgetBurst: 100, BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3,
-		FlapHeals: 3, FlapWindow: time.Minute, NodeStale: testStale, NodeForget: time.Minute,
+		FlapHeals: 3, FlapWindow: time.Minute, NodeForget: time.Minute,
 		VerifyPoll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
 		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
 		ScaleMin: 1, ScaleMax: 10, ScaleCooldown: 2 * time.Minute, ScaleInCooldown: 5 * time.Minute,

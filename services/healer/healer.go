@@ -118,8 +118,7 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	}
 	s.js, s.store, s.record = js, store, rec
 	em := events.NewEmitter(nc, js, events.Source(events.ServiceHealer, s.cfg.Instance))
-	view := fleet.New(s.cfg.NodeStale, s.cfg.NodeForget, s.log)
-	view.Hosts = s.cfg.FleetHosts
+	view := fleet.New(fleet.Config{Hosts: s.cfg.FleetHosts, Forget: s.cfg.NodeForget, Now: s.now}, s.log)
 	gws := gateway.New(nc, s.cfg.CommandTimeout)
 	kube, err := s.kubeRestarter(gws)
 	if err != nil {
@@ -209,7 +208,7 @@ func (s *Service) engineConfig() remedy.Config {
 		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
 		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
 		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, CaseTTL: c.IncidentTTL,
-		WarmUp: c.NodeStale, Now: s.now,
+		Now:   s.now,
 		Learn: gate.Learn{DemoteAfter: c.DemoteAfter, ExploreEvery: c.ExploreEvery, ExploreMin: c.ExploreMin},
 		Scale: gate.Scale{Min: c.ScaleMin, Max: c.ScaleMax, Cooldown: c.ScaleCooldown, InCooldown: c.ScaleInCooldown},
 	}

@@ -50,10 +50,6 @@ func realHealer(t *testing.T, srv *natstest.Server) healer.Config {
 		t.Fatal(err)
 	}
 	cfg.Policies = path
-	// Its fleet view calls a node stale as late as the monitor calls it
-	// down (see startRealMonitor), so that a node waiting for the CPU is
-	// not counted out by the panic and blast-radius gates.
-	cfg.NodeStale = 1500 * time.Millisecond
 	return cfg
 }
 

@@ -4,53 +4,41 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/fleetview"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor/detect"
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
 
-// bootstrap adds the nodes of the registry (BucketFleet) to the view, so
-// that a node that died while no monitor ran is still missed. A node
-// whose last lifecycle event says it stopped is recorded as stopped.
+// bootstrap adds the nodes of the registry (BucketFleet, read through
+// fleetview.List) to the view, so that a node that died while no monitor
+// ran is still missed. An entry that fails its checks is not believed,
+// but its node is still watched. A node whose last lifecycle event says it
+// stopped is recorded as stopped.
 func (s *Service) bootstrap(ctx context.Context, now time.Time) {
 	kv, err := s.js.KeyValue(ctx, events.BucketFleet)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("fleet registry unavailable")
 		return
 	}
-	lister, err := kv.ListKeys(ctx)
+	entries, err := fleetview.List(ctx, kv, s.cfg.FleetHosts)
 	if err != nil {
+		s.log.Warn().Err(err).Msg("fleet registry unreadable")
 		return
 	}
-	for node := range lister.Keys() {
-		if events.ValidateToken(node) != nil {
-			continue
+	for _, e := range entries {
+		reg := e.Node
+		if e.Err != nil {
+			s.log.Warn().Err(e.Err).Str("node", reg.ID).Msg("fleet registry entry ignored")
 		}
-		var reg events.Registration
-		if e, err := kv.Get(ctx, node); err == nil {
-			if reg, err = events.DecodeRegistration(e.Value()); err == nil && reg.Node != node {
-				err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, reg.Node, node)
-			}
-			if err == nil {
-				err = reg.CheckURLs(s.cfg.FleetHosts)
-			}
-			if err != nil {
-				s.log.Warn().Err(err).Str("node", node).Msg("fleet registry entry ignored")
-				reg = events.Registration{}
-			}
-		}
-		interval := time.Second
-		if reg.HeartbeatMS > 0 {
-			interval = ms(reg.HeartbeatMS)
-		}
-		s.live.Watch(node, interval, now)
+		node := reg.ID
+		s.live.Watch(node, cmp.Or(reg.Interval, time.Second), now)
 		stopped := s.lastPhase(ctx, node) == events.LifecycleStopping
 		if stopped {
 			s.live.Stop(node)
@@ -84,58 +72,19 @@ func (s *Service) lastPhase(ctx context.Context, node string) string {
 	return ""
 }
 
-// watchLedger mirrors the other replicas' open anomalies, rewatching
-// after an error until ctx ends.
+// watchLedger mirrors the other replicas' open anomalies until ctx ends.
 func (s *Service) watchLedger(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := s.ledger.Watch(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("anomaly watch failed")
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	if err := s.ledger.Watch(ctx); err != nil {
+		s.log.Error().Err(err).Msg("anomaly watch")
 	}
 }
 
-// watchQuarantine follows the quarantine keys of BucketDesired: a node
-// with a key is quarantined, deleting the key lifts it.
+// watchQuarantine follows the quarantine keys of BucketDesired until ctx
+// ends: a node with a key is quarantined, deleting the key lifts it.
 func (s *Service) watchQuarantine(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := s.followQuarantine(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("quarantine watch failed")
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-var errWatchEnded = errors.New("watch ended")
-
-func (s *Service) followQuarantine(ctx context.Context) error {
-	kv, err := s.js.KeyValue(ctx, events.BucketDesired)
-	if err != nil {
-		return err
-	}
-	w, err := kv.Watch(ctx, events.QuarantineKeyPrefix+"*")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errWatchEnded
-			}
-			if e != nil {
-				s.onQuarantine(e)
-			}
-		}
+	w := service.KVWatch{Keys: []string{events.QuarantineKeyPrefix + "*"}, Apply: s.onQuarantine}
+	if err := service.WatchBucket(ctx, s.js, events.BucketDesired, w, s.log); err != nil {
+		s.log.Error().Err(err).Msg("quarantine watch")
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package fleet is the gateway registry in the NATS KV bucket
 // events.BucketFleet: every node writes its Registration under its node id
-// every heartbeat, and every node watches the bucket to know where
-// clients can go (/v1/connect, drain and reconnect hints). Entries of dead
-// nodes stop being fresh after three heartbeats and age out with the
-// bucket's TTL.
+// every heartbeat, and every node follows the bucket through the shared
+// read model (fleetview) to know where clients can go (/v1/connect, drain
+// and reconnect hints). A node is a candidate while fresh by the fleet's
+// one staleness rule (events.StaleAfter: three missed heartbeats, each at
+// least one second); entries of dead nodes age out with the bucket's TTL.
 package fleet
 
 import (
@@ -19,6 +20,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/fleetview"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // ErrNoNode is returned when no fresh node can take clients.
@@ -36,12 +39,11 @@ func load(r Registration) float64 {
 
 // Registry is this node's view of the fleet.
 type Registry struct {
-	kv    jetstream.KeyValue
-	log   zerolog.Logger
-	hosts events.Hosts
+	kv   jetstream.KeyValue
+	log  zerolog.Logger
+	view *fleetview.View
 
-	mu    sync.RWMutex
-	nodes map[string]Registration
+	mu sync.Mutex
 	// sent counts the clients Pick sent to a node since its registration
 	// was last read; a newer registration (whose count includes them)
 	// resets it.
@@ -55,8 +57,12 @@ func Open(ctx context.Context, js jetstream.JetStream, hosts events.Hosts, log z
 	if err != nil {
 		return nil, fmt.Errorf("fleet: bucket %s: %w", events.BucketFleet, err)
 	}
-	return &Registry{kv: kv, log: log.With().Str("component", "fleet").Logger(), hosts: hosts,
-		nodes: map[string]Registration{}, sent: map[string]int{}}, nil
+	return newRegistry(kv, hosts, log), nil
+}
+
+func newRegistry(kv jetstream.KeyValue, hosts events.Hosts, log zerolog.Logger) *Registry {
+	log = log.With().Str("component", "fleet").Logger()
+	return &Registry{kv: kv, log: log, view: fleetview.New(fleetview.Config{Hosts: hosts}, log), sent: map[string]int{}}
 }
 
 // Put writes reg under its node id.
@@ -71,94 +77,58 @@ func (r *Registry) Put(ctx context.Context, reg Registration) error {
 
 // Delete removes a node's entry (a clean stop).
 func (r *Registry) Delete(ctx context.Context, node string) error {
-	r.mu.Lock()
-	delete(r.nodes, node)
-	delete(r.sent, node)
-	r.mu.Unlock()
+	r.view.Remove(node)
+	r.resetSent(node)
 	if err := r.kv.Delete(ctx, node); err != nil {
 		return fmt.Errorf("fleet: delete %s: %w", node, err)
 	}
 	return nil
 }
 
+// set takes a registration this node wrote.
 func (r *Registry) set(reg Registration) {
+	r.view.Observe(fleetview.FromRegistration(reg, time.Time{}))
+	r.resetSent(reg.Node)
+}
+
+func (r *Registry) resetSent(node string) {
 	r.mu.Lock()
-	r.nodes[reg.Node] = reg
-	delete(r.sent, reg.Node)
+	delete(r.sent, node)
 	r.mu.Unlock()
 }
 
-// Watch keeps the view up to date until ctx ends.
+// Watch keeps the view up to date until ctx ends (service.WatchKV:
+// watched again after it fails or ends).
 func (r *Registry) Watch(ctx context.Context) error {
-	w, err := r.kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("fleet: watch: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			if e != nil {
-				r.apply(e)
-			}
-		}
-	}
+	return service.WatchKV(ctx, r.kv, service.KVWatch{Apply: r.apply}, r.log)
 }
 
+// apply takes one change of the bucket: fleetview believes it or drops
+// the node (a forged entry must not leave the previous good one in use
+// either), and the node's count of clients sent starts again.
 func (r *Registry) apply(e jetstream.KeyValueEntry) {
-	if e.Operation() != jetstream.KeyValuePut {
-		r.mu.Lock()
-		delete(r.nodes, e.Key())
-		delete(r.sent, e.Key())
-		r.mu.Unlock()
-		return
-	}
-	reg, err := events.DecodeRegistration(e.Value())
-	if err == nil && reg.Node != e.Key() {
-		err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, reg.Node, e.Key())
-	}
-	if err == nil {
-		err = reg.CheckURLs(r.hosts)
-	}
-	if err != nil {
-		// Drop what this node believed of the key: a forged entry must not
-		// leave the previous good one in use either.
-		r.mu.Lock()
-		delete(r.nodes, e.Key())
-		r.mu.Unlock()
-		r.log.Warn().Err(err).Str("key", e.Key()).Msg("registration ignored")
-		return
-	}
-	r.set(reg)
+	r.view.Apply(e)
+	r.resetSent(e.Key())
 }
 
 // Get returns a node's entry.
 func (r *Registry) Get(node string) (Registration, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	reg, ok := r.nodes[node]
-	return reg, ok
+	n, ok := r.view.Get(node)
+	if !ok {
+		return Registration{}, false
+	}
+	return n.Registration(), true
 }
 
 // Candidates are the fresh, non-draining nodes with room, except the
 // excluded one.
 func (r *Registry) Candidates(exclude string, now time.Time) []Registration {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	var out []Registration
-	for _, reg := range r.nodes {
-		if reg.Node == exclude || reg.Draining || !reg.Fresh(now) || reg.URL == "" {
+	for _, n := range r.view.Nodes(now) {
+		if n.ID == exclude || n.Draining || !n.Fresh(now) || n.URL == "" || n.Connections >= n.Capacity {
 			continue
 		}
-		if reg.Connections >= reg.Capacity {
-			continue
-		}
-		out = append(out, reg)
+		out = append(out, n.Registration())
 	}
 	return out
 }
@@ -228,9 +198,6 @@ func (r *Registry) Pick(exclude string, now time.Time) (Registration, error) {
 	cands := r.Candidates(exclude, now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.sent == nil {
-		r.sent = map[string]int{}
-	}
 	free := make([]int, len(cands))
 	total := 0
 	for i, reg := range cands {

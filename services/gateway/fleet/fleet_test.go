@@ -33,10 +33,7 @@ func TestBest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Registry{nodes: map[string]Registration{}}
-			for _, g := range tc.regs {
-				r.set(g)
-			}
+			r := registry(tc.regs...)
 			best, err := r.Best(tc.exclude, time.Now())
 			if tc.want == "" {
 				if !errors.Is(err, ErrNoNode) {
@@ -94,7 +91,7 @@ func TestRegistryOverKV(t *testing.T) {
 }
 
 func registry(regs ...Registration) *Registry {
-	r := &Registry{nodes: map[string]Registration{}}
+	r := newRegistry(nil, nil, zerolog.Nop())
 	for _, g := range regs {
 		r.set(g)
 	}
@@ -147,9 +144,9 @@ func TestPickCountResetsOnRegistration(t *testing.T) {
 	picks(t, r, 50)
 	r.set(reg("b", 0, 100, 0, false))
 	r.set(reg("c", 0, 100, 0, false))
-	r.mu.RLock()
+	r.mu.Lock()
 	n := len(r.sent)
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("sent counts survive a new registration: %v", r.sent)
 	}

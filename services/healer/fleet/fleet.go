@@ -1,14 +1,16 @@
 // Package fleet keeps the healer's view of the gateway fleet: which nodes
 // exist, how many connections each holds, whether each is draining, and
-// when each was last heard from (heartbeats and the fleet registry).
+// when each was last heard from. It reads the fleet through the shared
+// read model (fleetview: the registry and the heartbeats, checked) and
+// judges it by the fleet's one staleness rule: a node is healthy while
+// heard within events.StaleAfter of its heartbeat interval (three missed
+// heartbeats, each at least one second), on the healer's clock.
 package fleet
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,9 +18,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/fleetview"
 )
 
-// ErrWatch is returned when the fleet registry cannot be watched.
+// ErrWatch is returned when the heartbeats cannot be followed.
 var ErrWatch = errors.New("fleet: watch")
 
 // Node is what the healer knows of one gateway node.
@@ -62,148 +65,69 @@ func (n Node) Runs(identity string) bool {
 // Accepting is a healthy node that is not draining.
 func (n Node) Accepting() bool { return n.Healthy && !n.Draining }
 
+// Config tunes a View.
+type Config struct {
+	// Hosts is the allow-list of the hosts a node's URL may name; a
+	// heartbeat or registration naming another is not believed.
+	Hosts events.Hosts
+	// Forget: a node silent this long leaves the view.
+	Forget time.Duration
+	// Now is the healer's clock: heartbeats are stamped with it and
+	// snapshots are taken at its time; time.Now when nil.
+	Now func() time.Time
+}
+
 // View is the fleet as heard over NATS. Nodes that went silent stay in the
 // view (unhealthy) until forgotten, so that a dead node still counts as
 // part of the fleet for the panic threshold and the blast-radius cap.
 type View struct {
-	stale  time.Duration
-	forget time.Duration
-	log    zerolog.Logger
-	// Hosts, when set, is the allow-list of the hosts a node's URL may
-	// name; a heartbeat or registration naming another is not believed.
-	Hosts events.Hosts
-
-	mu    sync.Mutex
-	nodes map[string]*Node
+	view *fleetview.View
 }
 
-// New returns an empty view: a node is healthy when heard from within
-// stale, and forgotten after forget of silence.
-func New(stale, forget time.Duration, log zerolog.Logger) *View {
-	return &View{stale: stale, forget: forget, log: log.With().Str("component", "fleet").Logger(), nodes: map[string]*Node{}}
+// New returns an empty view.
+func New(cfg Config, log zerolog.Logger) *View {
+	return &View{view: fleetview.New(fleetview.Config{Hosts: cfg.Hosts, Forget: cfg.Forget, Now: cfg.Now},
+		log.With().Str("component", "fleet").Logger())}
 }
 
 // Run follows heartbeats and the registry until ctx ends.
 func (v *View) Run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
-	sub, err := nc.Subscribe(events.HeartbeatsAll, func(m *nats.Msg) { v.heartbeat(m.Subject, m.Data) })
+	sub, err := v.view.FollowHeartbeats(nc)
 	if err != nil {
-		return fmt.Errorf("%w: heartbeats: %w", ErrWatch, err)
+		return fmt.Errorf("%w: %w", ErrWatch, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	kv, err := js.KeyValue(ctx, events.BucketFleet)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrWatch, events.BucketFleet, err)
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrWatch, events.BucketFleet, err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			switch {
-			case e == nil:
-			case e.Operation() == jetstream.KeyValuePut:
-				v.registration(e.Key(), e.Value(), e.Created())
-			case e.Created().After(time.Now().Add(-v.stale)):
-				// A fresh delete is a clean stop: the node left the fleet.
-				v.Forget(e.Key())
-			}
-		}
-	}
+	return v.view.Run(ctx, js)
 }
 
-// heartbeat believes a heartbeat only on its own node's subject (NATS
-// permissions let a gateway publish there alone) and with allowed URLs.
-func (v *View) heartbeat(subject string, b []byte) {
-	ev, err := events.Decode(b)
-	if err != nil {
-		v.log.Debug().Err(err).Msg("heartbeat ignored")
-		return
-	}
-	hb, ok := events.As[*events.Heartbeat](ev)
-	if !ok || events.ValidateToken(hb.Node) != nil || events.HeartbeatSubject(hb.Node) != subject {
-		v.log.Debug().Str("subject", subject).Msg("heartbeat on another node's subject ignored")
-		return
-	}
-	if err := (events.Registration{Node: hb.Node, URL: hb.URL, InternalURL: hb.InternalURL}).CheckURLs(v.Hosts); err != nil {
-		v.log.Warn().Err(err).Str("node", hb.Node).Msg("heartbeat ignored")
-		return
-	}
-	v.Observe(Node{ID: hb.Node, URL: hb.URL, Connections: hb.Connections, Capacity: hb.Capacity,
-		Draining: hb.Draining, StartedAt: hb.StartedAt, Boot: hb.Boot}, time.Now())
-}
-
-// registration believes an entry only under its own node's key and with
-// allowed URLs.
-func (v *View) registration(key string, b []byte, at time.Time) {
-	r, err := events.DecodeRegistration(b)
-	if err == nil && r.Node != key {
-		err = fmt.Errorf("%w: node %q under key %q", events.ErrRegistration, r.Node, key)
-	}
-	if err == nil {
-		err = r.CheckURLs(v.Hosts)
-	}
-	if err != nil {
-		v.log.Warn().Err(err).Str("key", key).Msg("registration ignored")
-		return
-	}
-	// A registry entry is written by the node itself, so it is a sign of
-	// life as of when it was written.
-	seen := at
-	if !r.UpdatedAt.IsZero() && r.UpdatedAt.Before(seen) {
-		seen = r.UpdatedAt
-	}
-	v.Observe(Node{ID: r.Node, URL: r.URL, Connections: r.Connections, Capacity: r.Capacity,
-		Draining: r.Draining, StartedAt: r.StartedAt}, seen)
-}
+// Synced is closed once the registry's entries are in the view: every
+// live node rewrites its entry every heartbeat, so the view then knows
+// the live fleet.
+func (v *View) Synced() <-chan struct{} { return v.view.Synced() }
 
 // Observe records a sign of life of n at seen; older news never
 // overwrites newer.
 func (v *View) Observe(n Node, seen time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	cur, ok := v.nodes[n.ID]
-	if ok && cur.LastSeen.After(seen) {
-		return
-	}
-	if ok && n.Boot == "" && n.StartedAt.Equal(cur.StartedAt) {
-		n.Boot = cur.Boot // a registry entry of the same process
-	}
-	n.LastSeen = seen
-	v.nodes[n.ID] = &n
+	v.view.Observe(fleetview.Node{ID: n.ID, URL: n.URL, Connections: n.Connections, Capacity: n.Capacity,
+		Draining: n.Draining, StartedAt: n.StartedAt, Boot: n.Boot, Heard: seen})
 }
 
 // Forget drops a node that left the fleet cleanly.
-func (v *View) Forget(id string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	delete(v.nodes, id)
-}
+func (v *View) Forget(id string) { v.view.Remove(id) }
 
 // Snapshot returns every node known, sorted by id, with Healthy set as of now.
 func (v *View) Snapshot(now time.Time) []Node {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make([]Node, 0, len(v.nodes))
-	for id, n := range v.nodes {
-		age := now.Sub(n.LastSeen)
-		if age > v.forget {
-			delete(v.nodes, id)
-			continue
-		}
-		c := *n
-		c.Healthy = age <= v.stale
-		out = append(out, c)
+	nodes := v.view.Nodes(now)
+	out := make([]Node, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, node(n, now))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+func node(n fleetview.Node, now time.Time) Node {
+	return Node{ID: n.ID, URL: n.URL, Connections: n.Connections, Capacity: n.Capacity, Draining: n.Draining,
+		StartedAt: n.StartedAt, Boot: n.Boot, LastSeen: n.Heard, Healthy: n.Fresh(now)}
 }
 
 // Get returns one node as of now.

@@ -14,7 +14,7 @@ import (
 )
 
 func TestViewHealthAndForgetting(t *testing.T) {
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	v := fleet.New(fleet.Config{Forget: time.Minute}, zerolog.Nop())
 	t0 := time.Now()
 	v.Observe(fleet.Node{ID: "a", Connections: 10}, t0)
 	v.Observe(fleet.Node{ID: "b", Connections: 30, Draining: true}, t0)
@@ -23,7 +23,10 @@ func TestViewHealthAndForgetting(t *testing.T) {
 	if len(s) != 2 || s[0].Connections != 10 || !s[0].Accepting() || s[1].Accepting() {
 		t.Fatalf("snapshot %+v", s)
 	}
-	if c := fleet.Count(v.Snapshot(t0.Add(2 * time.Second))); c.Unhealthy != 2 || c.Nodes != 2 {
+	if c := fleet.Count(v.Snapshot(t0.Add(events.StaleAfter(0)))); c.Unhealthy != 0 || c.Nodes != 2 {
+		t.Fatalf("nodes silent for three heartbeats not healthy: %+v", c)
+	}
+	if c := fleet.Count(v.Snapshot(t0.Add(events.StaleAfter(0) + time.Millisecond))); c.Unhealthy != 2 || c.Nodes != 2 {
 		t.Fatalf("silent nodes not unhealthy: %+v", c)
 	}
 	if len(v.Snapshot(t0.Add(2*time.Minute))) != 0 {
@@ -41,7 +44,7 @@ func TestBalance(t *testing.T) {
 func TestViewFollowsTheRegistry(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, js := srv.JetStream()
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
+	v := fleet.New(fleet.Config{Forget: time.Minute}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx, nc, js) }()
@@ -77,8 +80,7 @@ func TestViewFollowsTheRegistry(t *testing.T) {
 func TestViewTakesHeartbeatsOfScaledNodes(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, js := srv.JetStream()
-	v := fleet.New(time.Second, time.Minute, zerolog.Nop())
-	v.Hosts = events.Hosts{"127.0.0.1", events.NodeHost}
+	v := fleet.New(fleet.Config{Hosts: events.Hosts{"127.0.0.1", events.NodeHost}, Forget: time.Minute}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- v.Run(ctx, nc, js) }()
@@ -116,5 +118,33 @@ func TestRunsComparesLikeWithLike(t *testing.T) {
 	restarted := fleet.Node{ID: "n1", StartedAt: at.Add(time.Second), Boot: "B2"}
 	if restarted.Runs(fromRegistry) || restarted.Runs("B1") || restarted.Runs("") {
 		t.Fatal("a new process taken for the old one")
+	}
+}
+
+// TestViewRunsOnTheHealersClock: heartbeats are stamped with the view's
+// clock, so a node that beats is healthy at that clock's time however far
+// it is from the wall's.
+func TestViewRunsOnTheHealersClock(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.JetStream()
+	at := time.Now().Add(2 * time.Hour)
+	v := fleet.New(fleet.Config{Forget: time.Minute, Now: func() time.Time { return at }}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- v.Run(ctx, nc, js) }()
+	defer func() { cancel(); <-done }()
+	hb := &events.Heartbeat{Node: "g1", URL: "ws://x", Connections: 2, IntervalMS: 100}
+	b, _ := events.New("/t", events.HeartbeatSubject("g1"), hb).Encode()
+	natstest.Eventually(t, 5*time.Second, func() bool {
+		_ = nc.Publish(events.HeartbeatSubject("g1"), b)
+		_, ok := v.Get("g1", at)
+		return ok
+	}, "heartbeat seen")
+	n, _ := v.Get("g1", at)
+	if !n.Healthy || !n.LastSeen.Equal(at) {
+		t.Fatalf("a beating node on the healer's clock: %+v", n)
+	}
+	if n, _ := v.Get("g1", at.Add(events.StaleAfter(100*time.Millisecond)+time.Millisecond)); n.Healthy {
+		t.Fatalf("healthy past the staleness rule on the healer's clock: %+v", n)
 	}
 }

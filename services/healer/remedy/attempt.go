@@ -36,7 +36,7 @@ func (e *Engine) attempt(ctx context.Context, d *decision) (outcome, error) {
 			return done, err
 		}
 	}
-	began := time.Now()
+	began := e.now()
 	if resumed && !c.StartedAt.IsZero() {
 		began = c.StartedAt
 	}
@@ -102,7 +102,7 @@ func (e *Engine) begin(ctx context.Context, d *decision, step policy.Step, targe
 		c.Restore, c.RestoreAfter = targets, step.RestoreAfter.D()
 	}
 	if step.Action != events.ActionScale {
-		c.Before = e.identities(targets, time.Now())
+		c.Before = e.identities(targets, e.now())
 	}
 	if err := e.Store.SaveCase(ctx, *c); err != nil {
 		return err
@@ -132,12 +132,12 @@ func (e *Engine) identities(targets []string, now time.Time) map[string]string {
 func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets []string, id string, n int) (bool, string, string) {
 	since := d.c.StartedAt
 	if since.IsZero() {
-		since = time.Now()
+		since = e.now()
 	}
 	r := e.base(d, step.Action, n)
 	r.ID = id
 	r.Phase, r.Params = events.PhaseStarted, stepParams(step)
-	r.Deadline = time.Now().Add(step.Deadline.D()).UTC()
+	r.Deadline = e.now().Add(step.Deadline.D()).UTC()
 	if err := e.emit(ctx, r); err != nil {
 		return false, err.Error(), record.ReasonError
 	}
@@ -156,7 +156,7 @@ func (e *Engine) run(ctx context.Context, d *decision, step policy.Step, targets
 	}
 	if step.Action == events.ActionRestart {
 		for _, t := range targets {
-			if n, known := e.Fleet.Get(t, time.Now()); known {
+			if n, known := e.Fleet.Get(t, e.now()); known {
 				detail += fmt.Sprintf("; %s now runs process %s (was %s)", t, n.Identity(), d.c.Before[t])
 			}
 		}

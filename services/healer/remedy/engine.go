@@ -80,7 +80,6 @@ type Config struct {
 	DrainOver   time.Duration
 	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
 	CaseTTL     time.Duration // finished cases are forgotten after this
-	WarmUp      time.Duration // hear the fleet this long before deciding
 	// Learn tunes how the record orders a policy's ladder (gate.Choose).
 	Learn gate.Learn
 	// Scale bounds the fleet's size and spaces its scales (gate.Scale).
@@ -164,12 +163,13 @@ func (e *Engine) InFlight() []string {
 
 // Run handles anomalies until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
-	// Decide only once the fleet view has heard every live node: an empty
-	// view would read as "no target" or "fleet unknown".
+	// Decide only once the fleet view has heard every live node (the
+	// registry's entries are in): an empty view would read as "no target"
+	// or "fleet unknown".
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-time.After(e.cfg.WarmUp):
+	case <-e.Fleet.Synced():
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -20,7 +20,7 @@ import (
 func (e *Engine) loads(ctx context.Context) func() []rebalance.Load {
 	return func() []rebalance.Load {
 		var out []rebalance.Load
-		for _, n := range e.Fleet.Snapshot(time.Now()) {
+		for _, n := range e.Fleet.Snapshot(e.now()) {
 			if !n.Accepting() {
 				continue
 			}
@@ -82,7 +82,7 @@ func (e *Engine) executeOn(ctx context.Context, d *decision, s policy.Step, node
 	case events.ActionUndrain:
 		return node + ": accepting again", e.Gateways.Undrain(ctx, node, events.UndrainCommand{ID: id})
 	case events.ActionRestart:
-		if n, ok := e.Fleet.Get(node, time.Now()); ok && n.Healthy {
+		if n, ok := e.Fleet.Get(node, e.now()); ok && n.Healthy {
 			d.moved += n.Connections // a live node's restart closes them all
 		}
 		how, err := e.Restart.Restart(ctx, id, node, since)
@@ -102,7 +102,7 @@ func (e *Engine) executeOn(ctx context.Context, d *decision, s policy.Step, node
 func (e *Engine) resize(ctx context.Context, s policy.Step, node, id string) (string, error) {
 	cmd := events.ResizeCommand{ID: id}
 	if s.MaxConnsFactor > 0 {
-		n, ok := e.Fleet.Get(node, time.Now())
+		n, ok := e.Fleet.Get(node, e.now())
 		capacity := n.Capacity
 		if !ok || capacity == 0 {
 			capacity = n.Connections
@@ -173,5 +173,5 @@ func (e *Engine) quarantineNode(ctx context.Context, d *decision, r events.Remed
 }
 
 func (e *Engine) blastOf(node string) string {
-	return blastCheck(e.Fleet.Snapshot(time.Now()), node, e.cfg.BlastShare)
+	return blastCheck(e.Fleet.Snapshot(e.now()), node, e.cfg.BlastShare)
 }

@@ -18,7 +18,7 @@ func (e *Engine) learn(ctx context.Context, d *decision, step policy.Step, began
 		return
 	}
 	o := record.Outcome{Kind: d.an.Kind, Remedy: step.Remedy(), Class: record.Class(d.an.Target), Anomaly: d.an.ID,
-		OK: ok, Reason: reason, Took: time.Since(began), ClientsMoved: d.moved,
+		OK: ok, Reason: reason, Took: e.now().Sub(began), ClientsMoved: d.moved,
 		Paged: !ok && d.c.Failures >= e.cfg.RetryCap, At: e.now()}
 	d.moved = 0
 	r, err := e.Record.Add(ctx, o)

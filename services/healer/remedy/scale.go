@@ -39,7 +39,7 @@ func (e *Engine) scale(ctx context.Context, d *decision, s policy.Step, id strin
 	}
 	if s.Scale > 0 {
 		var like []string
-		for _, n := range e.Fleet.Snapshot(time.Now()) {
+		for _, n := range e.Fleet.Snapshot(e.now()) {
 			if n.Accepting() {
 				like = append(like, n.ID)
 			}
@@ -59,6 +59,8 @@ func (e *Engine) scale(ctx context.Context, d *decision, s policy.Step, id strin
 		return "", fmt.Errorf("drain %s: %w", node, err)
 	}
 	d.moved += r.Connections
+	// How long the drain took, for the detail: measured on the monotonic
+	// clock (a figure for the reader, not a decision).
 	began := time.Now()
 	if err == nil {
 		if left, err := e.drained(ctx, node, since); err != nil {
@@ -80,7 +82,7 @@ func (e *Engine) drained(ctx context.Context, node string, since time.Time) (int
 	t := time.NewTicker(e.cfg.Poll)
 	defer t.Stop()
 	for {
-		n, known := e.Fleet.Get(node, time.Now())
+		n, known := e.Fleet.Get(node, e.now())
 		if ok, _ := nodeHolds(policy.VerifyDrained, n, known, since); ok {
 			return 0, nil
 		}
@@ -121,7 +123,7 @@ func scaled(s policy.Step, nodes []fleet.Node, before map[string]string, removin
 // for a scale-in, the node it removes.
 func (e *Engine) beginScale(d *decision, step policy.Step) error {
 	d.c.Before, d.c.Removing = map[string]string{}, ""
-	for _, n := range e.Fleet.Snapshot(time.Now()) {
+	for _, n := range e.Fleet.Snapshot(e.now()) {
 		d.c.Before[n.ID] = n.Identity()
 	}
 	if step.Scale > 0 {

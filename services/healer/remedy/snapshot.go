@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -20,7 +19,7 @@ import (
 // with case c. With follow set it reads what the action gates read for
 // that follow-up step; else everything the pipeline reads.
 func (e *Engine) snapshot(ctx context.Context, an *events.Anomaly, c state.Case, follow *policy.Step) (gate.Snapshot, error) {
-	s := gate.Snapshot{Anomaly: an, Now: e.now(), Fleet: e.Fleet.Snapshot(time.Now()), FollowUp: follow,
+	s := gate.Snapshot{Anomaly: an, Now: e.now(), Fleet: e.Fleet.Snapshot(e.now()), FollowUp: follow,
 		Policy: e.Policies.Match(an.Kind, an.Severity)}
 	var err error
 	if s.HandsOff, s.Quarantined, err = e.locks(ctx, s); err != nil {

@@ -47,7 +47,7 @@ func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets 
 		}
 		return ok, "the anomaly is still open"
 	case policy.VerifyScaled:
-		return scaled(s, e.Fleet.Snapshot(time.Now()), d.c.Before, d.c.Removing, since)
+		return scaled(s, e.Fleet.Snapshot(e.now()), d.c.Before, d.c.Removing, since)
 	case policy.VerifyBalanced:
 		ratio, _ := rebalance.Ratio(e.loads(ctx)())
 		bound := s.Bound
@@ -56,7 +56,7 @@ func (e *Engine) holds(ctx context.Context, d *decision, s policy.Step, targets 
 		}
 		return ratio <= bound, fmt.Sprintf("max/mean %.2f above %.2f", ratio, bound)
 	}
-	now := time.Now()
+	now := e.now()
 	for _, id := range targets {
 		n, known := e.Fleet.Get(id, now)
 		if ok, why := nodeHolds(s.Verify, n, known, since); !ok {

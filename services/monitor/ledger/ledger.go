@@ -29,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // ErrDecode is returned for a stored record that cannot be read.
@@ -393,26 +394,9 @@ func contains(list []string, s string) bool {
 }
 
 // Watch mirrors the changes other replicas make to the open set until ctx
-// ends.
+// ends (service.WatchKV: watched again after it fails or ends).
 func (l *Ledger) Watch(ctx context.Context) error {
-	w, err := l.kv.Watch(ctx, KeyPrefix+">")
-	if err != nil {
-		return fmt.Errorf("ledger: watch: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case kve, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			if kve != nil {
-				l.mirror(kve)
-			}
-		}
-	}
+	return service.WatchKV(ctx, l.kv, service.KVWatch{Keys: []string{KeyPrefix + ">"}, Apply: l.mirror}, l.log)
 }
 
 func (l *Ledger) mirror(kve jetstream.KeyValueEntry) {
