@@ -139,11 +139,14 @@ func (r *Results) finish() {
 		f.RatioNATS = Ratio(f.Median[ProtoWsheal], f.Median[ProtoNATS])
 		f.RatioCentrifugo = Ratio(f.Median[ProtoWsheal], f.Median[ProtoCentrifugo])
 		f.RatioFloor = Ratio(f.Median[ProtoWsheal], f.Median[ProtoFloor])
-		if len(f.Goals) > 0 {
-			met := true
-			for _, g := range f.Goals {
-				met = met && g.Met(f.ratioTo(g.Ref))
+		// A goal against a reference left out of the run is not judged.
+		met, judged := true, false
+		for _, g := range f.Goals {
+			if ratio := f.ratioTo(g.Ref); !math.IsNaN(ratio) || math.IsNaN(f.Median[ProtoWsheal]) {
+				met, judged = met && g.Met(ratio), true
 			}
+		}
+		if judged {
 			f.Met = &met
 		}
 	}
