@@ -79,12 +79,25 @@ SOAK        ?= 10m
 soak: ## the randomized data-plane run at soak size (240 clients, 120 channels, gaps to 50,000) for SOAK (default 10m); WSHEAL_E2E_SEED replays a run
 	cd services/gateway && WSHEAL_SOAK=$(SOAK) $(GO) test -count=1 -timeout 2h -run '^TestRandomizedDataPlane$$' -v ./conformance/
 
-bench: build ## the side-by-side suite (wsheal vs raw gws vs NATS's WebSocket listener), saved in results/; then the Go benchmarks, briefly
-	$(BIN)/wsheal bench --suite --rounds $(BENCH_ROUNDS) --out results
+bench: build centrifugo ## the side-by-side suite (wsheal vs raw gws, NATS's WebSocket listener, Centrifugo and the floor), saved in results/; then the Go benchmarks, briefly
+	$(BIN)/wsheal bench --suite --rounds $(BENCH_ROUNDS) --out results --centrifugo $(CENTRIFUGO)
 	@for m in $(MODULES); do \
 		out=$$(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./... 2>&1) || { echo "$$out"; exit 1; }; \
 		echo "$$out" | grep -Ev '^(PASS|ok|\?)' || true; \
 	done
+
+# Centrifugo, the suite's third reference, from its Go module at a pinned
+# release, built once into a cache outside git (a few minutes cold).
+CENTRIFUGO_VERSION ?= v6.9.1
+CENTRIFUGO_DIR     ?= $(HOME)/.cache/wsheal/centrifugo/$(CENTRIFUGO_VERSION)
+CENTRIFUGO         := $(CENTRIFUGO_DIR)/centrifugo
+.PHONY: centrifugo
+centrifugo: $(CENTRIFUGO) ## build Centrifugo (a reference of make bench) once into ~/.cache/wsheal
+$(CENTRIFUGO):
+	@mkdir -p $(CENTRIFUGO_DIR)
+	cd $(CENTRIFUGO_DIR) && GOWORK=off GOBIN=$(CENTRIFUGO_DIR) $(GO) install -trimpath \
+		-ldflags '-s -w -X github.com/centrifugal/centrifugo/v6/internal/build.Version=$(CENTRIFUGO_VERSION:v%=%)' \
+		github.com/centrifugal/centrifugo/v6@$(CENTRIFUGO_VERSION)
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s each)
 	@set -e; for m in $(MODULES); do \

@@ -80,12 +80,13 @@ stack or any gateway.`,
 	f.DurationVar(&cfg.Drain, "drain", bench.DefaultDrain, "how long to wait for late deliveries at the end")
 	f.StringVar(&sources, "sources", "", "source addresses to dial from: a list (127.0.0.1,127.0.0.2) or a range (127.0.0.1-8)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.BoolVar(&sw.on, "suite", false, "run the side-by-side suite: wsheal against raw gws and NATS's WebSocket listener (what make bench runs)")
+	f.BoolVar(&sw.on, "suite", false, "run the side-by-side suite: wsheal against raw gws, NATS's WebSocket listener, Centrifugo and the fan-out floor (what make bench runs)")
 	f.BoolVar(&sw.quick, "quick", false, "with --suite: scaled-down figures")
 	f.IntVar(&sw.rounds, "rounds", 3, "with --suite: rounds per figure (medians are reported)")
 	f.StringVar(&sw.out, "out", "results", "with --suite: folder for the Markdown and JSON tables (\"\" to not save)")
 	f.StringVar(&sw.profiles, "profiles", "", "with --suite: folder for pprof profiles of the gateway under fan-out")
 	f.BoolVar(&sw.channelsOnly, "channels-only", false, "with --suite: only the channel-scale figures (distinct channels per node)")
+	f.StringVar(&sw.centrifugo, "centrifugo", "", "with --suite: the Centrifugo binary (default: make centrifugo's, left out when missing)")
 	return cmd
 }
 
@@ -94,6 +95,7 @@ type suiteFlags struct {
 	on, quick, channelsOnly bool
 	rounds                  int
 	out, profiles           string
+	centrifugo              string
 }
 
 // parseSources reads "a,b,c" or "127.0.0.1-8" (last octet range).

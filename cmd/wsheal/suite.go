@@ -44,7 +44,7 @@ func suiteWorkerCmd() *cobra.Command {
 func runSuite(cmd *cobra.Command, sw suiteFlags) error {
 	_, err := suite.Run(cmd.Context(), suite.Options{
 		Quick: sw.quick, Rounds: sw.rounds, OutDir: sw.out, ProfileDir: sw.profiles,
-		ChannelsOnly: sw.channelsOnly, Log: cmd.ErrOrStderr(),
+		ChannelsOnly: sw.channelsOnly, Centrifugo: sw.centrifugo, Log: cmd.ErrOrStderr(),
 	}, cmd.OutOrStdout())
 	return err
 }

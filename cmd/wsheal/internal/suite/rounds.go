@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // Row names of the figures.
@@ -24,7 +23,7 @@ const (
 var (
 	goalMem    = []Goal{{Ref: ProtoGws, Max: 1.3}}
 	goalFan    = []Goal{{Ref: ProtoGws, Min: 0.8}, {Ref: ProtoNATS, Min: 1.5}}
-	goalP99    = []Goal{{Ref: ProtoGws, Max: 2}}
+	goalP99    = []Goal{{Ref: ProtoGws, Max: 2}, {Ref: ProtoCentrifugo, Max: 0.5}}
 	goalAccept = []Goal{{Ref: ProtoGws, Min: 0.7}}
 )
 
@@ -66,7 +65,7 @@ func (r *runner) dial(ctx context.Context, srv *serverProc, kind string, n, base
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reps[i], errs[i] = w.call(ctx, Command{Op: "dial", N: per, URL: srv.ready.WS, Proto: kind,
+			reps[i], errs[i] = w.call(ctx, Command{Op: "dial", N: per, URL: srv.ready.WS, Proto: clientProto(kind),
 				Token: r.tokenFor(kind), Src: srcs[i], Conc: 64, Base: base + i*per,
 				Spread: spread, Prefix: prefix}, 5*time.Minute)
 		}()
@@ -163,11 +162,6 @@ func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serve
 			return err
 		}
 	}
-	nc, done, err := r.publisherFor(srv)
-	if err != nil {
-		return err
-	}
-	defer done()
 	many := make([]string, p.Channels)
 	for i := range many {
 		many[i] = "ch-" + strconv.Itoa(i)
@@ -176,53 +170,57 @@ func (r *runner) fanOuts(ctx context.Context, round int, kind string, srv *serve
 		row      string
 		channels []string
 		fan      int
+		cpuGoals []Goal
 	}{
-		{fmt.Sprintf(rowFan1, p.FanSmall), []string{"small"}, p.FanSmall},
-		{fmt.Sprintf(rowFanAll, p.Idle1), []string{"all"}, p.Idle1},
-		{fmt.Sprintf(rowFanMany, p.Idle1, p.Channels), many, p.Idle1 / p.Channels},
+		{fmt.Sprintf(rowFan1, p.FanSmall), []string{"small"}, p.FanSmall, goalFanCPU},
+		{fmt.Sprintf(rowFanAll, p.Idle1), []string{"all"}, p.Idle1, goalFanCPU},
+		{fmt.Sprintf(rowFanMany, p.Idle1, p.Channels), many, p.Idle1 / p.Channels, nil},
 	}
 	for i, c := range cases {
 		stopProfile := func() {}
 		if i == 1 && kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
 			stopProfile = r.profile(ctx, srv, "fanout", p.Warm+p.FanDur)
 		}
-		pub, err := newFanPublisher(nc, kind == ProtoWsheal)
+		pub, err := r.publisherOf(srv, kind, true)
 		if err != nil {
 			return err
 		}
-		rate, missing := r.fanOut(ctx, pub, a, c.channels, c.fan)
+		rate, perCPU, missing := r.fanOut(ctx, pub, srv.pid(), a, c.channels, c.fan)
+		pub.close()
 		stopProfile()
 		r.res.figure(c.row, "msgs/s", goalFan...).add(kind, rate)
-		r.logf("round %d: %s: %s: %.0f msgs/s (undelivered after drain: %d)", round+1, kind, c.row, rate, missing)
+		r.res.figure(strings.Replace(c.row, "fan-out", rowFanCPU, 1), "msgs/CPU-s", c.cpuGoals...).add(kind, perCPU)
+		r.logf("round %d: %s: %s: %.0f msgs/s, %.0f per server CPU-second (undelivered after drain: %d)", round+1, kind, c.row, rate, perCPU, missing)
 	}
 	return nil
 }
 
 // fanOut publishes to channels (round robin) as fast as the clients
 // receive, keeping at most Window frames in flight, and returns the
-// delivered messages per second after the warm-up and the deliveries
-// still missing after a short drain.
-func (r *runner) fanOut(ctx context.Context, pub *fanPublisher, ws workers, channels []string, fan int) (float64, int64) {
+// delivered messages per second after the warm-up, the same deliveries
+// per CPU-second of server process pid, and the deliveries still missing
+// after a short drain.
+func (r *runner) fanOut(ctx context.Context, pub publisher, pid int, ws workers, channels []string, fan int) (float64, float64, int64) {
 	p := r.p
 	window := uint64(max(1, p.Window/fan))
 	base := ws.delivered()
 	var published uint64
 	start := time.Now()
 	var mStart time.Time
-	var mBase uint64
+	var mBase, refused uint64
+	var cpu *cpuMeter
 	for ctx.Err() == nil {
 		now := time.Now()
 		if mStart.IsZero() && now.Sub(start) >= p.Warm {
-			mStart, mBase = now, ws.delivered()
+			mStart, mBase, cpu = now, ws.delivered(), startCPU(pid)
 		}
 		if !mStart.IsZero() && now.Sub(mStart) >= p.FanDur {
 			break
 		}
 		got := (ws.delivered() - base) / uint64(fan)
 		if published < got+window {
-			subj := subject(channels[published%uint64(len(channels))])
-			if err := pub.publish(subj, Payload(now)); err != nil {
-				pub.failed.Add(1)
+			if err := pub.publish(channels[published%uint64(len(channels))], Payload(now)); err != nil {
+				refused++
 			}
 			published++
 			continue
@@ -232,18 +230,24 @@ func (r *runner) fanOut(ctx context.Context, pub *fanPublisher, ws workers, chan
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	rate := float64(ws.delivered()-mBase) / time.Since(mStart).Seconds()
+	got := ws.delivered() - mBase
+	rate := float64(got) / time.Since(mStart).Seconds()
+	perCPU, err := cpu.perSecond(got)
+	if err != nil {
+		r.logf("fan-out: %v", err)
+	}
 	// Only the stored publishes are owed to the clients.
 	failed, err := pub.settle(ctx)
 	if err != nil {
 		r.logf("fan-out: %v", err)
 	}
+	failed += refused
 	if failed > 0 {
 		r.logf("fan-out: %d of %d publishes not stored (not counted as sent)", failed, published)
 	}
 	want := base + (published-min(failed, published))*uint64(fan)
 	drain(ws, want)
-	return rate, int64(want) - int64(ws.delivered())
+	return rate, perCPU, int64(want) - int64(ws.delivered())
 }
 
 // drain waits until the workers have received want messages in all, or
@@ -289,16 +293,16 @@ func (r *runner) roundLatency(ctx context.Context, kind string, rate float64) er
 		return err
 	}
 	defer ws.stop()
-	nc, done, err := r.publisherFor(srv)
+	pub, err := r.publisherOf(srv, kind, false)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer pub.close()
 	w := ws[0]
 	if _, err := w.call(ctx, Command{Op: "lat", On: true}, time.Minute); err != nil {
 		return err
 	}
-	sent := paced(ctx, nc, subject("lat0"), rate, r.p.LatDur)
+	sent := paced(ctx, pub, "lat0", rate, r.p.LatDur)
 	want := sent * uint64(r.p.FanSmall)
 	drain(ws, want)
 	rep, err := w.call(ctx, Command{Op: "hist"}, time.Minute)
@@ -322,7 +326,7 @@ func (r *runner) roundLatency(ctx context.Context, kind string, rate float64) er
 }
 
 // paced publishes at rate per second for d and returns how many it sent.
-func paced(ctx context.Context, nc *nats.Conn, subject string, rate float64, d time.Duration) uint64 {
+func paced(ctx context.Context, pub publisher, channel string, rate float64, d time.Duration) uint64 {
 	start := time.Now()
 	var sent uint64
 	for ctx.Err() == nil {
@@ -332,11 +336,11 @@ func paced(ctx context.Context, nc *nats.Conn, subject string, rate float64, d t
 		}
 		due := uint64(el.Seconds()*rate) + 1
 		for ; sent < due; sent++ {
-			_ = nc.Publish(subject, Payload(time.Now()))
+			_ = pub.publish(channel, Payload(time.Now()))
 		}
 		next := time.Duration(float64(sent) / rate * float64(time.Second))
 		time.Sleep(max(next-time.Since(start), 0))
 	}
-	_ = nc.Flush()
+	_, _ = pub.settle(ctx)
 	return sent
 }

@@ -28,16 +28,19 @@ type Ready struct {
 	WS    string `json:"ws"`              // WebSocket URL for clients
 	NATS  string `json:"nats,omitempty"`  // where publishers publish (NATS reference only)
 	Pprof string `json:"pprof,omitempty"` // http://addr of /debug/pprof/
-	PID   int    `json:"pid"`
+	// Publish is where publishers publish to a server that reads no NATS:
+	// the floor's control address, Centrifugo's HTTP API URL.
+	Publish string `json:"publish,omitempty"`
+	PID     int    `json:"pid"`
 }
 
 // ServerMain runs one server process until stdin ends or ctx is done:
-// args are the kind (wsheal, gws or nats) and its flags (--nats URL of the
+// args are the kind (wsheal, gws, nats or floor) and its flags (--nats URL of the
 // broker, --secret HS256 secret for wsheal and gws, --token for NATS).
 // The wsheal gateway reads the rest of its config from WSHEAL_GATEWAY_*.
 func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want a kind: wsheal, gws or nats", ErrServer)
+		return fmt.Errorf("%w: want a kind: wsheal, gws, nats or floor", ErrServer)
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("suite-server", flag.ContinueOnError)
@@ -74,6 +77,13 @@ func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		}
 		defer s.Shutdown()
 		ready.WS, ready.NATS = ws, s.ClientURL()
+		run = func() error { <-ctx.Done(); return nil }
+	case ProtoFloor:
+		f, err := startFloor(ctx)
+		if err != nil {
+			return err
+		}
+		ready.WS, ready.Publish = f.url(), f.control()
 		run = func() error { <-ctx.Done(); return nil }
 	case ProtoWsheal:
 		svc, done, err := startGateway(ctx)

@@ -1,8 +1,9 @@
 // Package suite is `wsheal bench --suite` (and `make bench`): each figure
 // measured for the wsheal gateway and two references in the same run,
 // alternating, over several rounds, reported as medians and ratios in
-// Markdown and JSON. The references are a minimal raw gws server (the
-// floor) and NATS's own WebSocket listener. Servers and clients run as
+// Markdown and JSON. The references are a minimal raw gws server, NATS's
+// own WebSocket listener, Centrifugo (centrifugo.go) and the fan-out floor
+// (floor.go). Servers and clients run as
 // separate processes (`wsheal suite-server`, `wsheal suite-worker`): the
 // servers so that their RSS can be read, the clients because one process
 // may hold at most 20,000 files.
@@ -47,9 +48,12 @@ type Options struct {
 	SkipChannels bool
 	// ChannelsOnly runs the channel-scale figures alone.
 	ChannelsOnly bool
-	// Servers limits the servers measured (default Servers: all three);
+	// Servers limits the servers measured (default Servers: all five);
 	// ratios to a server left out show as "–".
 	Servers []string
+	// Centrifugo is the Centrifugo binary (default DefaultCentrifugo);
+	// when the default is missing, Centrifugo is left out with a note.
+	Centrifugo string
 }
 
 // params are the sizes of one run.
@@ -98,6 +102,8 @@ type runner struct {
 	secret string
 	jwt    string
 	token  string // NATS reference
+	apiKey string // Centrifugo's HTTP API
+	cfJWT  string // Centrifugo's clients
 	nodes  int    // gateway node names used
 	// progress is signalled by every worker tick.
 	progress chan struct{}
@@ -144,14 +150,24 @@ func newRunner(opts Options) (*runner, error) {
 		}
 		opts.Exec = ex
 	}
+	var notes []string
 	if len(opts.Servers) == 0 {
 		opts.Servers = Servers
+		if opts.Centrifugo == "" {
+			if _, err := os.Stat(DefaultCentrifugo()); err != nil {
+				opts.Servers = without(Servers, ProtoCentrifugo)
+				notes = append(notes, fmt.Sprintf("Centrifugo not measured: no binary at %s (make centrifugo)", DefaultCentrifugo()))
+			}
+		}
+	}
+	if opts.Centrifugo == "" {
+		opts.Centrifugo = DefaultCentrifugo()
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
 	r := &runner{opts: opts, p: paramsFor(opts.Quick), log: opts.Log, progress: make(chan struct{}, 1)}
-	r.res = &Results{Date: time.Now().UTC(), Machine: machine(), Quick: opts.Quick, Rounds: opts.Rounds}
+	r.res = &Results{Date: time.Now().UTC(), Machine: machine(), Quick: opts.Quick, Rounds: opts.Rounds, Notes: notes}
 	r.res.Params = map[string]any{"idle": []int{r.p.Idle1, r.p.Idle2}, "fan_small": r.p.FanSmall,
 		"fan_large": r.p.Idle1, "channels": r.p.Channels, "payload_bytes": payloadSize,
 		"fan_seconds": r.p.FanDur.Seconds(), "latency_seconds": r.p.LatDur.Seconds(),
@@ -160,8 +176,11 @@ func newRunner(opts Options) (*runner, error) {
 	if r.dir, err = os.MkdirTemp("", "wsheal-suite-"); err != nil {
 		return nil, fmt.Errorf("suite: %w", err)
 	}
-	r.secret, r.token = randomHex(24), randomHex(16)
+	r.secret, r.token, r.apiKey = randomHex(24), randomHex(16), randomHex(16)
 	if r.jwt, err = signToken(r.secret); err != nil {
+		return nil, err
+	}
+	if r.cfJWT, err = centrifugoToken(r.secret); err != nil {
 		return nil, err
 	}
 	if r.broker, err = embedded.Start(embedded.Options{Port: -1, StoreDir: r.dir, Name: "suite-broker"}); err != nil {
@@ -236,6 +255,10 @@ func (r *runner) startKind(ctx context.Context, kind string) (*serverProc, error
 	case ProtoGws:
 		r.dropChannels(ctx)
 		return startServer(ctx, r.opts.Exec, nil, kind, "--nats", r.broker.ClientURL(), "--secret", r.secret)
+	case ProtoCentrifugo:
+		return startCentrifugo(ctx, r.opts.Centrifugo, r.dir, r.secret, r.apiKey)
+	case ProtoFloor:
+		return startServer(ctx, r.opts.Exec, nil, kind)
 	}
 	return startServer(ctx, r.opts.Exec, nil, kind, "--token", r.token)
 }
@@ -259,8 +282,13 @@ func (r *runner) gatewayEnv(node string) []string {
 
 // tokenFor is the credential clients of kind present.
 func (r *runner) tokenFor(kind string) string {
-	if kind == ProtoNATS {
+	switch kind {
+	case ProtoNATS:
 		return r.token
+	case ProtoCentrifugo:
+		return r.cfJWT
+	case ProtoFloor:
+		return ""
 	}
 	return r.jwt
 }

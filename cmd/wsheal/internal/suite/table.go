@@ -13,7 +13,7 @@ import (
 
 // Goal is what a figure's ratio to a reference must reach.
 type Goal struct {
-	Ref string  `json:"ref"` // gws or nats
+	Ref string  `json:"ref"` // a reference of Servers
 	Max float64 `json:"max,omitempty"`
 	Min float64 `json:"min,omitempty"`
 }
@@ -31,7 +31,7 @@ func (g Goal) Met(ratio float64) bool {
 
 // String is the goal as the table shows it.
 func (g Goal) String() string {
-	name := map[string]string{ProtoGws: "raw gws", ProtoNATS: "NATS ws"}[g.Ref]
+	name := serverNames[g.Ref]
 	if g.Max > 0 {
 		return fmt.Sprintf("≤ %.1f× %s", g.Max, name)
 	}
@@ -44,11 +44,33 @@ type Figure struct {
 	Unit   string               `json:"unit"`
 	Values map[string][]float64 `json:"values"`
 	Median map[string]float64   `json:"median"`
-	// RatioGws and RatioNATS are wsheal's median over each reference's.
-	RatioGws  float64 `json:"ratio_gws"`
-	RatioNATS float64 `json:"ratio_nats"`
-	Goals     []Goal  `json:"goals,omitempty"`
-	Met       *bool   `json:"met,omitempty"`
+	// RatioGws, RatioNATS, RatioCentrifugo and RatioFloor are wsheal's
+	// median over each reference's.
+	RatioGws        float64 `json:"ratio_gws"`
+	RatioNATS       float64 `json:"ratio_nats"`
+	RatioCentrifugo float64 `json:"ratio_centrifugo"`
+	RatioFloor      float64 `json:"ratio_floor"`
+	Goals           []Goal  `json:"goals,omitempty"`
+	Met             *bool   `json:"met,omitempty"`
+}
+
+// serverNames are the table's names of the servers.
+var serverNames = map[string]string{ProtoWsheal: "wsheal", ProtoGws: "raw gws", ProtoNATS: "NATS ws",
+	ProtoCentrifugo: "Centrifugo", ProtoFloor: "floor"}
+
+// ratioTo is wsheal's median over ref's.
+func (f *Figure) ratioTo(ref string) float64 {
+	switch ref {
+	case ProtoGws:
+		return f.RatioGws
+	case ProtoNATS:
+		return f.RatioNATS
+	case ProtoCentrifugo:
+		return f.RatioCentrifugo
+	case ProtoFloor:
+		return f.RatioFloor
+	}
+	return math.NaN()
 }
 
 // Healing is the result of the healing run.
@@ -115,15 +137,16 @@ func (r *Results) finish() {
 		}
 		f.RatioGws = Ratio(f.Median[ProtoWsheal], f.Median[ProtoGws])
 		f.RatioNATS = Ratio(f.Median[ProtoWsheal], f.Median[ProtoNATS])
-		if len(f.Goals) > 0 {
-			met := true
-			for _, g := range f.Goals {
-				ratio := f.RatioGws
-				if g.Ref == ProtoNATS {
-					ratio = f.RatioNATS
-				}
-				met = met && g.Met(ratio)
+		f.RatioCentrifugo = Ratio(f.Median[ProtoWsheal], f.Median[ProtoCentrifugo])
+		f.RatioFloor = Ratio(f.Median[ProtoWsheal], f.Median[ProtoFloor])
+		// A goal against a reference left out of the run is not judged.
+		met, judged := true, false
+		for _, g := range f.Goals {
+			if ratio := f.ratioTo(g.Ref); !math.IsNaN(ratio) || math.IsNaN(f.Median[ProtoWsheal]) {
+				met, judged = met && g.Met(ratio), true
 			}
+		}
+		if judged {
 			f.Met = &met
 		}
 	}
@@ -138,8 +161,8 @@ func (r *Results) Markdown() string {
 	}
 	fmt.Fprintf(&b, "### wsheal bench suite, %s (%s run, %d rounds, medians)\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), mode, r.Rounds)
 	fmt.Fprintf(&b, "Machine: %s, %d cores, Linux %s, %s.\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Kernel, r.Machine.Go)
-	b.WriteString("| figure | wsheal | raw gws | NATS ws | wsheal ÷ gws | wsheal ÷ NATS | goal | met |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	b.WriteString("| figure | wsheal | raw gws | NATS ws | Centrifugo | floor | wsheal ÷ gws | wsheal ÷ NATS | wsheal ÷ Centrifugo | wsheal ÷ floor | goal | met |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, f := range r.Figures {
 		var goals []string
 		for _, g := range f.Goals {
@@ -149,9 +172,11 @@ func (r *Results) Markdown() string {
 		if f.Met != nil {
 			met = map[bool]string{true: "yes", false: "**no**"}[*f.Met]
 		}
-		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s | %s | %s | %s | %s |\n", f.Name, f.Unit,
+		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Name, f.Unit,
 			num(f.Median[ProtoWsheal]), num(f.Median[ProtoGws]), num(f.Median[ProtoNATS]),
-			ratio(f.RatioGws), ratio(f.RatioNATS), strings.Join(goals, ", "), met)
+			num(f.Median[ProtoCentrifugo]), num(f.Median[ProtoFloor]),
+			ratio(f.RatioGws), ratio(f.RatioNATS), ratio(f.RatioCentrifugo), ratio(f.RatioFloor),
+			strings.Join(goals, ", "), met)
 	}
 	if h := r.Healing; h != nil {
 		b.WriteString("\n| healing | value |\n| --- | ---: |\n")
@@ -235,6 +260,7 @@ func jsonSafe(r *Results) *Results {
 			g.Median[k] = fix(v)
 		}
 		g.RatioGws, g.RatioNATS = fix(f.RatioGws), fix(f.RatioNATS)
+		g.RatioCentrifugo, g.RatioFloor = fix(f.RatioCentrifugo), fix(f.RatioFloor)
 		c.Figures = append(c.Figures, &g)
 	}
 	return &c

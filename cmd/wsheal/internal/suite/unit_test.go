@@ -156,14 +156,25 @@ func TestMarkdownAndGoals(t *testing.T) {
 	r := &Results{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Rounds: 3, Machine: Machine{CPU: "cpu", Cores: 2}}
 	mem := r.figure("idle memory", "KiB", goalMem...)
 	fan := r.figure("fan-out", "msgs/s", goalFan...)
+	cpu := r.figure("fan-out per CPU", "msgs/CPU-s", goalFanCPU...)
+	unjudged := r.figure("p99", "ms", Goal{Ref: ProtoCentrifugo, Max: 0.5})
 	for i, v := range []float64{14, 15, 16} {
 		mem.add(ProtoWsheal, v)
 		mem.add(ProtoGws, 10+float64(i))
 		fan.add(ProtoWsheal, 900)
 		fan.add(ProtoGws, 1000)
 		fan.add(ProtoNATS, 500)
+		cpu.add(ProtoWsheal, 900)
+		cpu.add(ProtoFloor, 1000)
+		unjudged.add(ProtoWsheal, 1)
 	}
 	r.finish()
+	if cpu.RatioFloor != 0.9 || !*cpu.Met {
+		t.Errorf("per CPU: ratio to the floor %v met %v (Centrifugo left out: its goal not judged)", cpu.RatioFloor, *cpu.Met)
+	}
+	if unjudged.Met != nil {
+		t.Errorf("a goal against a reference left out was judged: %v", *unjudged.Met)
+	}
 	if mem.RatioGws != 15.0/11 || *mem.Met {
 		t.Errorf("memory: ratio %v met %v", mem.RatioGws, *mem.Met)
 	}
@@ -171,8 +182,10 @@ func TestMarkdownAndGoals(t *testing.T) {
 		t.Errorf("fan-out: ratios %v %v met %v", fan.RatioGws, fan.RatioNATS, *fan.Met)
 	}
 	md := r.Markdown()
-	for _, want := range []string{"| idle memory (KiB) | 15.0 | 11.0 | – | 1.36× | – | ≤ 1.3× raw gws | **no** |",
-		"| fan-out (msgs/s) | 900.0 | 1000 | 500.0 | 0.90× | 1.80× | ≥ 0.8× raw gws, ≥ 1.5× NATS ws | yes |",
+	for _, want := range []string{"| idle memory (KiB) | 15.0 | 11.0 | – | – | – | 1.36× | – | – | – | ≤ 1.3× raw gws | **no** |",
+		"| fan-out (msgs/s) | 900.0 | 1000 | 500.0 | – | – | 0.90× | 1.80× | – | – | ≥ 0.8× raw gws, ≥ 1.5× NATS ws | yes |",
+		"| fan-out per CPU (msgs/CPU-s) | 900.0 | – | – | – | 1000 | – | – | – | 0.90× | ≥ 0.8× floor, ≥ 5.0× Centrifugo | yes |",
+		"| p99 (ms) | 1.00 | – | – | – | – | – | – | – | – | ≤ 0.5× Centrifugo |  |",
 		"2026-01-02 03:04 UTC", "cpu, 2 cores"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table lacks %q:\n%s", want, md)

@@ -46,6 +46,8 @@ func (c *wconn) subscribe(channel string) {
 	case ProtoNATS:
 		err = c.ws.WriteMessage(gws.OpcodeBinary,
 			[]byte("SUB "+subject(channel)+" "+strconv.Itoa(c.nextID)+"\r\nPING\r\n"))
+	case ProtoCentrifugo:
+		err = c.ws.WriteString(cfSubscribe(c.nextID, channel))
 	}
 	if err != nil {
 		c.ack(false)
@@ -95,6 +97,8 @@ func (c *wconn) OnMessage(ws *gws.Conn, m *gws.Message) {
 		}
 	case ProtoNATS:
 		c.onNATS(ws, b)
+	case ProtoCentrifugo:
+		c.onCentrifugo(ws, b)
 	}
 }
 

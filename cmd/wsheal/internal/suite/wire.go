@@ -8,15 +8,18 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
-// The three client protocols a worker speaks.
+// The servers of the suite; each but the floor is also the client
+// protocol a worker speaks to it (the floor speaks the gws reference's).
 const (
-	ProtoWsheal = "wsheal" // wsheal protocol v1 (docs/protocol.md)
-	ProtoGws    = "gws"    // the raw gws reference: "sub <channel>" / "ok <channel>", data frames as is
-	ProtoNATS   = "nats"   // the NATS text protocol over NATS's own WebSocket listener
+	ProtoWsheal     = "wsheal"     // wsheal protocol v1 (docs/protocol.md)
+	ProtoGws        = "gws"        // the raw gws reference: "sub <channel>" / "ok <channel>", data frames as is
+	ProtoNATS       = "nats"       // the NATS text protocol over NATS's own WebSocket listener
+	ProtoCentrifugo = "centrifugo" // Centrifugo's JSON protocol (v2) over WebSocket
+	ProtoFloor      = "floor"      // the floor server (floor.go), with the gws reference's client protocol
 )
 
-// Servers in table order: wsheal first, then the two references.
-var Servers = []string{ProtoWsheal, ProtoGws, ProtoNATS}
+// Servers in table order: wsheal first, then the references.
+var Servers = []string{ProtoWsheal, ProtoGws, ProtoNATS, ProtoCentrifugo, ProtoFloor}
 
 // subject is where a channel's traffic rides in NATS for every server:
 // wsheal's channel subject, which the references use too.

@@ -277,12 +277,13 @@ func (w *worker) closeAll() {
 }
 
 // open dials one connection and waits until the server has accepted it:
-// the hello (wsheal), the upgrade (gws) or the PONG after CONNECT (NATS).
+// the hello (wsheal), the upgrade (gws), the PONG after CONNECT (NATS) or
+// the connect reply (Centrifugo).
 func (w *worker) open(c Command) (*wconn, error) {
 	wc := &wconn{w: w, proto: c.Proto, token: c.Token,
 		ready: make(chan struct{}), acks: make(chan bool, 4)}
 	url := c.URL
-	if c.Token != "" && c.Proto != ProtoNATS {
+	if c.Token != "" && (c.Proto == ProtoWsheal || c.Proto == ProtoGws) {
 		url += "?token=" + c.Token
 	}
 	opt := &gws.ClientOption{Addr: url, HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4 << 10,
@@ -299,8 +300,14 @@ func (w *worker) open(c Command) (*wconn, error) {
 	}
 	wc.ws = ws
 	go ws.ReadLoop()
-	if c.Proto == ProtoGws {
+	switch c.Proto {
+	case ProtoGws:
 		close(wc.ready)
+	case ProtoCentrifugo:
+		if err := wc.cfConnect(); err != nil {
+			_ = ws.NetConn().Close()
+			return nil, fmt.Errorf("%w: connect: %v", ErrWorker, err)
+		}
 	}
 	select {
 	case <-wc.ready:
