@@ -29,19 +29,15 @@ func (s *Service) startControl() error {
 		Metadata:    map[string]string{"node": s.cfg.Node, "url": s.URL()},
 		Log:         s.log,
 		OnPanic:     func(string) { s.metrics.refuse(refusedInternal) },
-	})
-	if err != nil {
-		return fmt.Errorf("gateway: control service: %w", err)
-	}
-	err = ctl.Setup(
-		service.Handle(ctl, events.CtlGatewayStatus, s.ctlStatus),
-		service.Handle(ctl, events.CtlGatewayReconnect, s.ctlReconnect),
-		service.Handle(ctl, events.CtlGatewayResize, s.ctlResize),
-		service.Handle(ctl, events.CtlGatewayDrain, s.ctlDrain),
-		service.Handle(ctl, events.CtlGatewayUndrain, s.ctlUndrain),
+	},
+		service.Handle(events.CtlGatewayStatus, s.ctlStatus),
+		service.Handle(events.CtlGatewayReconnect, s.ctlReconnect),
+		service.Handle(events.CtlGatewayResize, s.ctlResize),
+		service.Handle(events.CtlGatewayDrain, s.ctlDrain),
+		service.Handle(events.CtlGatewayUndrain, s.ctlUndrain),
 	)
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return fmt.Errorf("gateway: control service: %w", err)
 	}
 	s.control = ctl
 	return nil

@@ -14,28 +14,20 @@ import (
 
 // control registers the wsheal-notifier micro service and its verbs.
 func (s *Service) control(nc *nats.Conn) (*service.Controls, error) {
-	ctl, err := service.AddControl(nc, service.Control{
+	return service.AddControl(nc, service.Control{
 		Service:     events.ServiceNotifier,
 		Description: "wsheal incidents, escalation, sinks and post-incident reviews",
 		Log:         s.log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = ctl.Setup(
-		service.Handle(ctl, events.CtlNotifierStatus, wired(s.status)),
-		service.Handle(ctl, events.CtlIncidentList, wired(s.list)),
-		service.Handle(ctl, events.CtlIncidentGet, wired(s.get)),
-		service.Handle(ctl, events.CtlIncidentAck, wired(s.ack)),
-		service.Handle(ctl, events.CtlIncidentResolve, wired(s.resolve)),
-		service.Handle(ctl, events.CtlIncidentNote, wired(s.note)),
-		service.Handle(ctl, events.CtlSilence, wired(s.silence)),
-		service.Handle(ctl, events.CtlIncidentReview, wired(s.review)),
+	},
+		service.Handle(events.CtlNotifierStatus, wired(s.status)),
+		service.Handle(events.CtlIncidentList, wired(s.list)),
+		service.Handle(events.CtlIncidentGet, wired(s.get)),
+		service.Handle(events.CtlIncidentAck, wired(s.ack)),
+		service.Handle(events.CtlIncidentResolve, wired(s.resolve)),
+		service.Handle(events.CtlIncidentNote, wired(s.note)),
+		service.Handle(events.CtlSilence, wired(s.silence)),
+		service.Handle(events.CtlIncidentReview, wired(s.review)),
 	)
-	if err != nil {
-		return nil, err
-	}
-	return ctl, nil
 }
 
 // wired maps a handler's domain errors to control errors (wireError).

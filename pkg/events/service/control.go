@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -39,28 +38,39 @@ type Control struct {
 	OnPanic func(verb string)
 }
 
-// Controls is a registered micro service. Every endpoint added with
-// Handle runs the same way: the request is decoded strictly
+// Controls is a registered micro service. Every endpoint (a Handle row)
+// runs the same way: the request is decoded strictly
 // (events.DecodeCommand: a bad one answers bad_request and never reaches
 // the handler), the handler runs under a server span (events.TraceHandler)
 // with a context that ends after Control.Timeout, its reply or error is
 // sent with events.Respond or events.RespondError, and a panic answers
 // internal, is logged and the service keeps serving.
 type Controls struct {
-	cfg   Control
-	svc   micro.Service
-	group micro.Group
+	cfg Control
+	svc micro.Service
 }
 
-// AddControl registers the micro service (version events.Version) and
-// its endpoint group. Stop it when the process ends.
-func AddControl(nc *nats.Conn, c Control) (*Controls, error) {
+// Row is one endpoint of a service and its handler, made by Handle.
+type Row struct {
+	service, verb string
+	serve         func(c *Controls) micro.HandlerFunc
+}
+
+// AddControl registers the micro service (version events.Version), its
+// endpoint group and one endpoint per row, or nothing if a row does not
+// belong to the service. Stop it when the process ends.
+func AddControl(nc *nats.Conn, c Control, rows ...Row) (*Controls, error) {
 	group := events.ControlGroup(c.Service)
 	if c.Service == events.ServiceGateway {
 		if err := events.ValidateToken(c.Node); err != nil {
 			return nil, fmt.Errorf("service: control of gateway node %q: %w", c.Node, err)
 		}
 		group = events.GatewayControlGroup(c.Node)
+	}
+	for _, r := range rows {
+		if r.service != c.Service {
+			return nil, fmt.Errorf("service: endpoint %s %s registered on %s", r.service, r.verb, c.Service)
+		}
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultControlTimeout
@@ -74,7 +84,15 @@ func AddControl(nc *nats.Conn, c Control) (*Controls, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %s control: %w", c.Service, err)
 	}
-	return &Controls{cfg: c, svc: svc, group: svc.AddGroup(group)}, nil
+	ctl := &Controls{cfg: c, svc: svc}
+	g := svc.AddGroup(group)
+	for _, r := range rows {
+		if err := g.AddEndpoint(r.verb, events.TraceHandler(c.Service+" "+r.verb, r.serve(ctl))); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("service: endpoint %s %s: %w", r.service, r.verb, err)
+		}
+	}
+	return ctl, nil
 }
 
 // Micro is the registered micro service (for its Info and Stats).
@@ -83,37 +101,30 @@ func (c *Controls) Micro() micro.Service { return c.svc }
 // Stop unregisters the service; requests in flight are answered first.
 func (c *Controls) Stop() error { return c.svc.Stop() }
 
-// Handle adds ep's endpoint, answered by h. The endpoint must belong to
-// the service c registers.
+// Handle is the row of ep answered by h.
 func Handle[Req, Rep any, P interface {
 	*Req
 	events.Command
-}](c *Controls, ep events.Endpoint[Req, Rep], h func(context.Context, *Req) (Rep, error)) error {
-	if ep.Service != c.cfg.Service {
-		return fmt.Errorf("service: endpoint %s registered on %s", ep, c.cfg.Service)
-	}
-	serve := func(req micro.Request) {
-		defer c.rescue(ep.Verb, req)
-		cmd := new(Req)
-		if err := events.DecodeCommand(req.Data(), P(cmd)); err != nil {
-			events.RespondError(req, err)
-			return
+}](ep events.Endpoint[Req, Rep], h func(context.Context, *Req) (Rep, error)) Row {
+	return Row{service: ep.Service, verb: ep.Verb, serve: func(c *Controls) micro.HandlerFunc {
+		return func(req micro.Request) {
+			defer c.rescue(ep.Verb, req)
+			cmd := new(Req)
+			if err := events.DecodeCommand(req.Data(), P(cmd)); err != nil {
+				events.RespondError(req, err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+			defer cancel()
+			ctx = context.WithValue(ctx, requestKey{}, Request{Subject: req.Subject(), Headers: req.Headers()})
+			rep, err := h(ctx, cmd)
+			if err != nil {
+				events.RespondError(req, err)
+				return
+			}
+			events.Respond(req, rep)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
-		defer cancel()
-		ctx = context.WithValue(ctx, requestKey{}, Request{Subject: req.Subject(), Headers: req.Headers()})
-		rep, err := h(ctx, cmd)
-		if err != nil {
-			events.RespondError(req, err)
-			return
-		}
-		events.Respond(req, rep)
-	}
-	name := c.cfg.Service + " " + ep.Verb
-	if err := c.group.AddEndpoint(ep.Verb, events.TraceHandler(name, serve)); err != nil {
-		return fmt.Errorf("service: endpoint %s: %w", ep, err)
-	}
-	return nil
+	}}
 }
 
 // rescue turns a handler's panic into an internal error reply.
@@ -142,18 +153,4 @@ type requestKey struct{}
 func RequestOf(ctx context.Context) Request {
 	r, _ := ctx.Value(requestKey{}).(Request)
 	return r
-}
-
-// Setup registers every row with Handle and stops the service if one
-// fails, so that a process serves all its endpoints or none:
-//
-//	err := ctl.Setup(
-//		service.Handle(ctl, events.CtlHealerStatus, s.status),
-//		...)
-func (c *Controls) Setup(rows ...error) error {
-	if err := errors.Join(rows...); err != nil {
-		_ = c.svc.Stop()
-		return err
-	}
-	return nil
 }

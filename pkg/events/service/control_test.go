@@ -22,14 +22,11 @@ func startHealerRecord(t *testing.T, c service.Control, h func(context.Context, 
 	t.Helper()
 	s := natstest.Start(t)
 	c.Service = events.ServiceHealer
-	ctl, err := service.AddControl(s.Conn(), c)
+	ctl, err := service.AddControl(s.Conn(), c, service.Handle(events.CtlHealerRecord, h))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ctl.Stop() })
-	if err := ctl.Setup(service.Handle(ctl, events.CtlHealerRecord, h)); err != nil {
-		t.Fatal(err)
-	}
 	return s.Conn()
 }
 
@@ -157,44 +154,37 @@ func TestHandleTimeout(t *testing.T) {
 }
 
 // TestAddControlChecksRows: a row of another service, or a gateway
-// control without a node, is refused.
+// control without a node, is refused and nothing is served.
 func TestAddControlChecksRows(t *testing.T) {
 	s := natstest.Start(t)
-	if _, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway}); err == nil {
+	status := service.Handle(events.CtlGatewayStatus, func(context.Context, *events.GatewayStatusRequest) (events.GatewayStatus, error) {
+		return events.GatewayStatus{Node: "gw-1"}, nil
+	})
+	record := service.Handle(events.CtlHealerRecord, func(context.Context, *events.HealerRecordRequest) (events.HealerRecord, error) {
+		return events.HealerRecord{}, nil
+	})
+	if _, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway}, status); err == nil {
 		t.Error("gateway control without a node accepted")
 	}
-	ctl, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway, Node: "gw-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	status := func(context.Context, *events.GatewayStatusRequest) (events.GatewayStatus, error) {
-		return events.GatewayStatus{Node: "gw-1"}, nil
-	}
-	record := func(context.Context, *events.HealerRecordRequest) (events.HealerRecord, error) {
-		return events.HealerRecord{}, nil
-	}
-	if err := ctl.Setup(service.Handle(ctl, events.CtlGatewayStatus, status), service.Handle(ctl, events.CtlHealerRecord, record)); err == nil {
+	if _, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway, Node: "gw-1"}, status, record); err == nil {
 		t.Fatal("a healer row on a gateway accepted")
 	}
 	if _, err := events.CtlGatewayStatus.CallNode(context.Background(), s.Conn(), "gw-1", events.GatewayStatusRequest{}); !errors.Is(err, events.ErrNoResponders) {
-		t.Errorf("a failed setup left the service serving: %v", err)
+		t.Errorf("a refused control is serving: %v", err)
 	}
 }
 
 // TestGatewayRowPerNode: a gateway row answers on its node's subject.
 func TestGatewayRowPerNode(t *testing.T) {
 	s := natstest.Start(t)
-	ctl, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway, Node: "gw-2"})
+	ctl, err := service.AddControl(s.Conn(), service.Control{Service: events.ServiceGateway, Node: "gw-2"},
+		service.Handle(events.CtlGatewayStatus, func(context.Context, *events.GatewayStatusRequest) (events.GatewayStatus, error) {
+			return events.GatewayStatus{Node: "gw-2"}, nil
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ctl.Stop() })
-	err = ctl.Setup(service.Handle(ctl, events.CtlGatewayStatus, func(context.Context, *events.GatewayStatusRequest) (events.GatewayStatus, error) {
-		return events.GatewayStatus{Node: "gw-2"}, nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := events.CtlGatewayStatus.CallNode(context.Background(), s.Conn(), "gw-2", events.GatewayStatusRequest{})
 	if err != nil || st.Node != "gw-2" {
 		t.Fatalf("status %+v, %v", st, err)
