@@ -71,8 +71,8 @@ func devPsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "ps", Short: "The processes of a running wsheal dev: name, pid, state, how each last ended", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var l events.ProcessList
-			if err := ask(cmd.Context(), events.ServiceDev, events.VerbList, nil, &l); err != nil {
+			l, err := ask(cmd.Context(), events.CtlDevList, events.Empty{})
+			if err != nil {
 				return err
 			}
 			tw := table(cmd.OutOrStdout())
@@ -90,9 +90,9 @@ func devRestartCmd() *cobra.Command {
 		Use: "restart <process>", Short: "Restart a process of a running wsheal dev (kills it first if it still runs)",
 		Example: "  wsheal dev restart gw-2\n  wsheal dev restart healer-1", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rep events.RestartReply
 			c := events.RestartCommand{ID: commandID(""), Node: args[0]}
-			if err := ask(cmd.Context(), events.ServiceDev, events.VerbRestart, c, &rep); err != nil {
+			rep, err := ask(cmd.Context(), events.CtlDevRestart, c)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s restarted, pid %d\n", rep.Process.Name, rep.Process.PID)
@@ -113,8 +113,8 @@ func devNATSCmd() *cobra.Command {
 			if err := c.Validate(); err != nil {
 				return err
 			}
-			var rep events.NATSReply
-			if err := ask(cmd.Context(), events.ServiceDev, events.VerbNATS, c, &rep); err != nil {
+			rep, err := ask(cmd.Context(), events.CtlDevNATS, c)
+			if err != nil {
 				return err
 			}
 			for _, n := range []string{"n1", "n2", "n3"} {

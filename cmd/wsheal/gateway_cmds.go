@@ -13,16 +13,17 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
-// gatewayRequest sends a command to one node and turns "nobody answered"
-// into advice.
-func gatewayRequest(ctx context.Context, nc *nats.Conn, node, verb string, cmd, out any) error {
+// gatewayRequest calls an endpoint of one node and turns "nobody
+// answered" into advice.
+func gatewayRequest[Req, Rep any](ctx context.Context, nc *nats.Conn, node string, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
 	if err := events.ValidateToken(node); err != nil {
-		return fmt.Errorf("node %q: %w", node, err)
+		var zero Rep
+		return zero, fmt.Errorf("node %q: %w", node, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
 	defer cancel()
-	err := events.Request(ctx, nc, events.GatewayControlSubject(node, verb), cmd, out)
-	return explain(err, "gateway "+node, events.GatewayControlSubject(node, verb))
+	rep, err := ep.CallNode(ctx, nc, node, req)
+	return rep, explain(err, "gateway "+node, ep.Subject(node))
 }
 
 // explain rewrites "no responders" into what to do about it.
@@ -88,9 +89,9 @@ The command id makes it idempotent: the same --id twice drains once.`,
 				return err
 			}
 			defer func() { _ = sub.Unsubscribe() }()
-			var rep events.DrainReply
 			c := events.DrainCommand{ID: commandID(id), OverMS: over.Milliseconds(), Target: target, Reason: "operator"}
-			if err := gatewayRequest(cmd.Context(), nc, node, events.VerbDrain, c, &rep); err != nil {
+			rep, err := gatewayRequest(cmd.Context(), nc, node, events.CtlGatewayDrain, c)
+			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -143,7 +144,7 @@ func undrainCmd() *cobra.Command {
 			}
 			defer nc.Close()
 			c := events.UndrainCommand{ID: commandID(id)}
-			if err := gatewayRequest(cmd.Context(), nc, args[0], events.VerbUndrain, c, nil); err != nil {
+			if _, err := gatewayRequest(cmd.Context(), nc, args[0], events.CtlGatewayUndrain, c); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s accepts clients again\n", args[0])
@@ -172,8 +173,8 @@ func reconnectCmd() *cobra.Command {
 			}
 			defer nc.Close()
 			c.ID, c.OverMS = commandID(c.ID), over.Milliseconds()
-			var rep events.ReconnectReply
-			if err := gatewayRequest(cmd.Context(), nc, args[0], events.VerbReconnect, c, &rep); err != nil {
+			rep, err := gatewayRequest(cmd.Context(), nc, args[0], events.CtlGatewayReconnect, c)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d clients selected, hinted over %s\n", args[0], rep.Selected, time.Duration(rep.OverMS)*time.Millisecond)
@@ -240,8 +241,12 @@ func resizeCmd() *cobra.Command {
 				return err
 			}
 			defer nc.Close()
-			var rep json.RawMessage
-			if err := gatewayRequest(cmd.Context(), nc, args[0], events.VerbResize, c, &rep); err != nil {
+			set, err := gatewayRequest(cmd.Context(), nc, args[0], events.CtlGatewayResize, c)
+			if err != nil {
+				return err
+			}
+			rep, err := json.Marshal(set)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s resized: %s\n", args[0], rep)

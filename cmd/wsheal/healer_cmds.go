@@ -42,8 +42,8 @@ JetStream, so they survive restarts.
 }
 
 func healerStatus(cmd *cobra.Command, _ []string) error {
-	var s events.HealerStatus
-	if err := ask(cmd.Context(), events.ServiceHealer, events.VerbStatus, nil, &s); err != nil {
+	s, err := ask(cmd.Context(), events.CtlHealerStatus, events.Empty{})
+	if err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
@@ -77,8 +77,8 @@ func healerPauseCmd() *cobra.Command {
 		Use: "pause", Short: "Stop every healer action until resume", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c.ID, c.By = commandID(c.ID), operator()
-			var s events.HealerSwitches
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPause, c, &s); err != nil {
+			s, err := ask(cmd.Context(), events.CtlHealerPause, c)
+			if err != nil {
 				return err
 			}
 			printSwitches(cmd, s)
@@ -93,9 +93,9 @@ func healerResumeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "resume", Short: "Let the healer act again", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var s events.HealerSwitches
 			c := events.HealerResumeCommand{ID: commandID(""), By: operator()}
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerResume, c, &s); err != nil {
+			s, err := ask(cmd.Context(), events.CtlHealerResume, c)
+			if err != nil {
 				return err
 			}
 			printSwitches(cmd, s)
@@ -113,8 +113,8 @@ func healerDryRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var s events.HealerSwitches
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerDryRun, events.HealerDryRunCommand{ID: commandID(""), On: &on, By: operator()}, &s); err != nil {
+			s, err := ask(cmd.Context(), events.CtlHealerDryRun, events.HealerDryRunCommand{ID: commandID(""), On: &on, By: operator()})
+			if err != nil {
 				return err
 			}
 			printSwitches(cmd, s)
@@ -143,9 +143,9 @@ func healerHandsOffCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			on := !clear
-			var s events.HealerSwitches
 			c := events.HandsOffCommand{ID: commandID(""), Node: args[0], On: &on, Reason: reason, By: operator()}
-			if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerHandsOff, c, &s); err != nil {
+			s, err := ask(cmd.Context(), events.CtlHealerHandsOff, c)
+			if err != nil {
 				return err
 			}
 			printSwitches(cmd, s)
@@ -165,8 +165,7 @@ the policies a healer would load here: the file named by
 WSHEAL_HEALER_POLICIES, or the built-in defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p events.HealerPolicies
-			err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerPolicies, nil, &p)
+			p, err := ask(cmd.Context(), events.CtlHealerPolicies, events.Empty{})
 			if err != nil {
 				local, lerr := localPolicies()
 				if lerr != nil {
@@ -188,8 +187,8 @@ func healerActionsCmd() *cobra.Command {
 	cmd.Flags().IntVar(&req.Limit, "limit", 30, "at most this many")
 	cmd.Flags().StringVar(&req.Target, "target", "", "only this node")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var a events.HealerActions
-		if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerActions, req, &a); err != nil {
+		a, err := ask(cmd.Context(), events.CtlHealerActions, req)
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -242,8 +241,8 @@ a success, the time failed attempts took, clients moved and pages.`,
 	asJSON := jsonFlag(cmd)
 	cmd.Flags().StringVar(&req.Kind, "kind", "", "only this anomaly kind")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var rec events.HealerRecord
-		if err := ask(cmd.Context(), events.ServiceHealer, events.VerbHealerRecord, req, &rec); err != nil {
+		rec, err := ask(cmd.Context(), events.CtlHealerRecord, req)
+		if err != nil {
 			return err
 		}
 		if *asJSON {

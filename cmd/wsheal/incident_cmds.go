@@ -36,8 +36,8 @@ func incidentsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&req.State, "state", "", "open, triggered, acknowledged, mitigated or resolved")
 	cmd.Flags().IntVar(&req.Limit, "limit", 50, "at most this many")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var l events.IncidentList
-		if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbIncidentList, req, &l); err != nil {
+		l, err := ask(cmd.Context(), events.CtlIncidentList, req)
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -54,8 +54,8 @@ func incidentsCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	}
-	cmd.AddCommand(incidentShowCmd(), incidentActionCmd(events.VerbAck, "Acknowledge an incident: stops its escalation"),
-		incidentActionCmd(events.VerbResolve, "Resolve an incident by hand"), incidentNoteCmd(), silenceCmd())
+	cmd.AddCommand(incidentShowCmd(), incidentActionCmd(events.CtlIncidentAck, "Acknowledge an incident: stops its escalation"),
+		incidentActionCmd(events.CtlIncidentResolve, "Resolve an incident by hand"), incidentNoteCmd(), silenceCmd())
 	return cmd
 }
 
@@ -68,8 +68,8 @@ func incidentShowCmd() *cobra.Command {
 	}
 	asJSON := jsonFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var i events.Incident
-		if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbIncidentGet, events.IncidentRequest{Incident: args[0]}, &i); err != nil {
+		i, err := ask(cmd.Context(), events.CtlIncidentGet, events.IncidentRequest{Incident: args[0]})
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -109,8 +109,9 @@ func stamp(t time.Time) string {
 	return t.Local().Format("15:04:05")
 }
 
-func incidentActionCmd(verb, short string) *cobra.Command {
+func incidentActionCmd(ep events.Endpoint[events.IncidentCommand, events.Incident], short string) *cobra.Command {
 	var c events.IncidentCommand
+	verb := ep.Verb
 	cmd := &cobra.Command{
 		Use:     verb + " <incident>",
 		Short:   short,
@@ -121,8 +122,8 @@ func incidentActionCmd(verb, short string) *cobra.Command {
 			if c.By == "" {
 				c.By = operator()
 			}
-			var i events.Incident
-			if err := ask(cmd.Context(), events.ServiceNotifier, verb, c, &i); err != nil {
+			i, err := ask(cmd.Context(), ep, c)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is %s\n", i.ID, i.State)
@@ -155,7 +156,8 @@ after the incident resolves). Nothing changes by itself.`,
 				text = review.FalsePositiveMark + " " + text
 			}
 			c = events.NoteCommand{ID: commandID(""), Incident: args[0], Text: text, Author: operator()}
-			if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbNote, c, nil); err != nil {
+			_, err := ask(cmd.Context(), events.CtlIncidentNote, c)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "noted")
@@ -189,8 +191,8 @@ func silenceCmd() *cobra.Command {
 			default:
 				c.Op, c.ID, c.DurationMS, c.By = events.SilenceAdd, commandID(c.ID), dur.Milliseconds(), operator()
 			}
-			var rep events.SilenceReply
-			if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbSilence, c, &rep); err != nil {
+			rep, err := ask(cmd.Context(), events.CtlSilence, c)
+			if err != nil {
 				return err
 			}
 			tw := table(cmd.OutOrStdout())
@@ -223,8 +225,8 @@ func reviewCmd() *cobra.Command {
 	}
 	asJSON := jsonFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var r events.Review
-		if err := ask(cmd.Context(), events.ServiceNotifier, events.VerbReview, events.IncidentRequest{Incident: args[0]}, &r); err != nil {
+		r, err := ask(cmd.Context(), events.CtlIncidentReview, events.IncidentRequest{Incident: args[0]})
+		if err != nil {
 			return err
 		}
 		if *asJSON {

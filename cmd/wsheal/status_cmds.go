@@ -15,21 +15,22 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 )
 
-// ask sends a request to a singleton service and explains silence.
-func ask(ctx context.Context, service, verb string, req, out any) error {
+// ask calls a singleton service's endpoint and explains silence.
+func ask[Req, Rep any](ctx context.Context, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
 	nc, err := connect()
 	if err != nil {
-		return err
+		var zero Rep
+		return zero, err
 	}
 	defer nc.Close()
-	return askOn(ctx, nc, service, verb, req, out)
+	return askOn(ctx, nc, ep, req)
 }
 
-func askOn(ctx context.Context, nc *nats.Conn, service, verb string, req, out any) error {
+func askOn[Req, Rep any](ctx context.Context, nc *nats.Conn, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
 	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
 	defer cancel()
-	subject := events.ControlSubject(service, verb)
-	return explain(events.Request(ctx, nc, subject, req, out), service, subject)
+	rep, err := ep.Call(ctx, nc, req)
+	return rep, explain(err, ep.Service, ep.Subject(""))
 }
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
@@ -69,8 +70,8 @@ func statusCmd() *cobra.Command {
 	asJSON := jsonFlag(cmd)
 	cmd.Flags().StringVar(&state, "state", "", "only nodes in this state (healthy, degraded, suspect, down, draining, quarantined, stopped)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var fs events.FleetStatus
-		if err := ask(cmd.Context(), events.ServiceMonitor, events.VerbStatus, events.FleetStatusRequest{State: state}, &fs); err != nil {
+		fs, err := ask(cmd.Context(), events.CtlMonitorStatus, events.FleetStatusRequest{State: state})
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -107,8 +108,8 @@ func nodeCmd() *cobra.Command {
 	}
 	asJSON := jsonFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		var d events.NodeDetail
-		if err := ask(cmd.Context(), events.ServiceMonitor, events.VerbMonitorNode, events.NodeRequest{Node: args[0]}, &d); err != nil {
+		d, err := ask(cmd.Context(), events.CtlMonitorNode, events.NodeRequest{Node: args[0]})
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -153,8 +154,8 @@ func anomaliesCmd() *cobra.Command {
 	cmd.Flags().StringVar(&req.Kind, "kind", "", "only this kind")
 	cmd.Flags().StringVar(&req.Target, "target", "", "only this node (or fleet)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		var l events.AnomalyList
-		if err := ask(cmd.Context(), events.ServiceMonitor, events.VerbMonitorAnomalies, req, &l); err != nil {
+		l, err := ask(cmd.Context(), events.CtlMonitorAnomalies, req)
+		if err != nil {
 			return err
 		}
 		if *asJSON {

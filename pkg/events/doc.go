@@ -16,6 +16,12 @@
 // calls Check (EnsureMode with EnsureCheck), which only reads stream info.
 // Every event published by Emitter passes through package redact first.
 //
+// Control: every request-reply verb of a service is one Endpoint value
+// (endpoints.go) that pairs the verb with its request and reply types; the
+// service registers a handler for it (service.Handle) and callers ask with
+// Endpoint.Call or, on a gateway node, Endpoint.CallNode, so both sides
+// agree on the payloads by construction.
+//
 // Compatibility: within a version, fields are only ever added. A decoder
 // ignores fields it does not know and rejects a known type of an unknown
 // version with ErrWrongVersion.

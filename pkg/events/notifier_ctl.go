@@ -179,3 +179,13 @@ func needIncident(id string) error {
 	}
 	return nil
 }
+
+// NotifierStatus is the notifier's reply to status.
+type NotifierStatus struct {
+	Service   string    `json:"service"`
+	Instance  string    `json:"instance"`
+	Version   string    `json:"version"`
+	StartedAt time.Time `json:"started_at"`
+	Sinks     []string  `json:"sinks"`
+	Open      int       `json:"open_incidents"`
+}

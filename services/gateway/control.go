@@ -7,71 +7,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
 // kvTimeout bounds one KV operation of a command.
 const kvTimeout = 3 * time.Second
 
 // startControl registers the node's micro service: one instance per node,
-// endpoints under events.GatewayControlGroup(node).
+// endpoints under events.GatewayControlGroup(node). A handler's panic is
+// counted as a refusal of kind panic.
 func (s *Service) startControl() error {
-	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        events.ServiceName(events.ServiceGateway),
-		Version:     events.Version,
+	ctl, err := service.AddControl(s.nc, service.Control{
+		Service:     events.ServiceGateway,
+		Node:        s.cfg.Node,
 		Description: "wsheal gateway node " + s.cfg.Node,
 		Metadata:    map[string]string{"node": s.cfg.Node, "url": s.URL()},
-	})
+		Log:         s.log,
+		OnPanic:     func(string) { s.metrics.refuse(refusedInternal) },
+	},
+		service.Handle(events.CtlGatewayStatus, s.ctlStatus),
+		service.Handle(events.CtlGatewayReconnect, s.ctlReconnect),
+		service.Handle(events.CtlGatewayResize, s.ctlResize),
+		service.Handle(events.CtlGatewayDrain, s.ctlDrain),
+		service.Handle(events.CtlGatewayUndrain, s.ctlUndrain),
+	)
 	if err != nil {
 		return fmt.Errorf("gateway: control service: %w", err)
 	}
-	g := svc.AddGroup(events.GatewayControlGroup(s.cfg.Node))
-	endpoints := map[string]micro.HandlerFunc{
-		events.VerbStatus:    s.ctlStatus,
-		events.VerbReconnect: s.ctlReconnect,
-		events.VerbResize:    s.ctlResize,
-		events.VerbDrain:     s.ctlDrain,
-		events.VerbUndrain:   s.ctlUndrain,
-	}
-	for verb, h := range endpoints {
-		if err := g.AddEndpoint(verb, s.recoverControl(verb, h)); err != nil {
-			_ = svc.Stop()
-			return fmt.Errorf("gateway: control endpoint %s: %w", verb, err)
-		}
-	}
-	s.micro = svc
+	s.control = ctl
 	return nil
-}
-
-// recoverControl turns a panic of a control handler into an internal
-// error reply, logged with its stack and counted; the node keeps serving.
-func (s *Service) recoverControl(verb string, h micro.HandlerFunc) micro.HandlerFunc {
-	return func(req micro.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				s.metrics.refuse(refusedInternal)
-				s.log.Error().Interface("panic", v).Str("verb", verb).Bytes("stack", debug.Stack()).Msg("control handler panicked")
-				events.RespondError(req, events.Errorf(events.CodeInternal, "internal error handling %s", verb))
-			}
-		}()
-		events.TraceHandler("gateway "+verb, h)(req)
-	}
 }
 
 // ctlStatus answers the summary and, if asked, a filtered list of
 // connections.
-func (s *Service) ctlStatus(req micro.Request) {
-	var cmd events.GatewayStatusRequest
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		events.RespondError(req, err)
-		return
-	}
+func (s *Service) ctlStatus(_ context.Context, cmd *events.GatewayStatusRequest) (events.GatewayStatus, error) {
 	st := s.status()
 	if cmd.Conns {
 		limit := cmd.Limit
@@ -86,7 +60,7 @@ func (s *Service) ctlStatus(req micro.Request) {
 			st.Conns = append(st.Conns, c.Info(now, s.pool.IsStale(c, now)))
 		}
 	}
-	events.Respond(req, st)
+	return st, nil
 }
 
 func (s *Service) status() events.GatewayStatus {
@@ -99,24 +73,19 @@ func (s *Service) status() events.GatewayStatus {
 
 // ctlResize changes limits and keeps them as desired state so that a
 // restarted node keeps them.
-func (s *Service) ctlResize(req micro.Request) {
-	var cmd events.ResizeCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	s.once(req, cmd.ID, func(ctx context.Context) (any, error) {
+func (s *Service) ctlResize(ctx context.Context, cmd *events.ResizeCommand) (events.Settings, error) {
+	return once(ctx, s, cmd.ID, func(ctx context.Context) (events.Settings, error) {
 		set := s.pool.Settings()
 		if cmd.Reset {
 			set = s.cfg.settings()
 		}
-		mergeSettings(&set, &cmd)
+		mergeSettings(&set, cmd)
 		if err := set.Validate(); err != nil {
-			return nil, events.Errorf(events.CodeBadRequest, "%v", err)
+			return events.Settings{}, events.Errorf(events.CodeBadRequest, "%v", err)
 		}
 		b, _ := json.Marshal(set)
 		if _, err := s.desired.Put(ctx, s.cfg.Node, b); err != nil {
-			return nil, events.Errorf(events.CodeUnavailable, "desired state not saved: %v", err)
+			return events.Settings{}, events.Errorf(events.CodeUnavailable, "desired state not saved: %v", err)
 		}
 		s.pool.Apply(set)
 		s.log.Info().Interface("settings", set).Str("command_id", cmd.ID).Msg("resized")
@@ -179,55 +148,52 @@ func (s *Service) loadDesired(ctx context.Context) {
 }
 
 // once runs a mutating command at most once per id: the reply is kept in
-// events.BucketCommands under "<node>.<id>" and given again for a repeat,
-// across restarts. Replies that say "unavailable" or "internal" are not
-// kept, so that a retry can succeed.
-func (s *Service) once(req micro.Request, id string, do func(ctx context.Context) (any, error)) {
-	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+// events.BucketCommands under "<node>.<id>" before it is sent, and given
+// again for a repeat, across restarts. Replies that say "unavailable" or
+// "internal" are not kept, so that a retry can succeed.
+func once[Rep any](ctx context.Context, s *Service, id string, do func(ctx context.Context) (Rep, error)) (Rep, error) {
+	var zero Rep
+	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	key := commandKey(s.cfg.Node, id)
 	e, err := s.commands.Get(ctx, key)
 	switch {
 	case err == nil:
-		replay(req, e.Value())
-		return
+		return replay[Rep](e.Value())
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		events.RespondError(req, events.Errorf(events.CodeUnavailable, "command store: %v", err))
-		return
+		return zero, events.Errorf(events.CodeUnavailable, "command store: %v", err)
 	}
-	data, err := do(ctx)
+	rep, err := do(ctx)
 	var body []byte
 	if err != nil {
 		var ce *events.Error
 		if !errors.As(err, &ce) {
 			ce = events.Errorf(events.CodeInternal, "%v", err)
 		}
-		events.RespondError(req, ce)
 		if ce.Code == events.CodeUnavailable || ce.Code == events.CodeInternal {
-			return
+			return zero, ce
 		}
+		rep, err = zero, ce
 		body, _ = json.Marshal(events.Reply{OK: false, Error: ce})
 	} else {
-		raw, _ := json.Marshal(data)
+		raw, _ := json.Marshal(rep)
 		body, _ = json.Marshal(events.Reply{OK: true, Data: raw})
-		_ = req.Respond(body)
 	}
-	if _, err := s.commands.Create(ctx, key, body); err != nil {
-		s.log.Warn().Err(err).Str("command_id", id).Msg("command reply not kept")
+	if _, kerr := s.commands.Create(ctx, key, body); kerr != nil {
+		s.log.Warn().Err(kerr).Str("command_id", id).Msg("command reply not kept")
 	}
+	return rep, err
 }
 
-func replay(req micro.Request, body []byte) {
-	var r events.Reply
-	if err := json.Unmarshal(body, &r); err != nil {
-		events.RespondError(req, events.Errorf(events.CodeInternal, "stored reply unreadable: %v", err))
-		return
+// replay is the kept reply of a repeated command.
+func replay[Rep any](body []byte) (Rep, error) {
+	var rep Rep
+	err := events.DecodeReply(body, &rep)
+	var de *events.DecodeError
+	if errors.As(err, &de) {
+		return rep, events.Errorf(events.CodeInternal, "stored reply unreadable: %v", err)
 	}
-	if !r.OK && r.Error != nil {
-		events.RespondError(req, r.Error)
-		return
-	}
-	_ = req.Respond(body)
+	return rep, err
 }
 
 // commandKey is the KV key of a command id; ids with characters a key

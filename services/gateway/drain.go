@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/services/gateway/fleet"
@@ -27,13 +25,8 @@ type drainRun struct {
 const hintJitter = 50 * time.Millisecond
 
 // ctlDrain stops admission and moves every client to other nodes.
-func (s *Service) ctlDrain(req micro.Request) {
-	var cmd events.DrainCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	s.once(req, cmd.ID, func(ctx context.Context) (any, error) {
+func (s *Service) ctlDrain(ctx context.Context, cmd *events.DrainCommand) (events.DrainReply, error) {
+	return once(ctx, s, cmd.ID, func(ctx context.Context) (events.DrainReply, error) {
 		over := s.cfg.DrainOver
 		if cmd.OverMS > 0 {
 			over = time.Duration(cmd.OverMS) * time.Millisecond
@@ -44,20 +37,15 @@ func (s *Service) ctlDrain(req micro.Request) {
 		}
 		run, err := s.startDrain(s.runCtx(), cmd.Target, over, reason)
 		if err != nil {
-			return nil, err
+			return events.DrainReply{}, err
 		}
 		return events.DrainReply{Connections: run.total, OverMS: run.over.Milliseconds()}, nil
 	})
 }
 
 // ctlUndrain makes the node accept again, stopping a drain in progress.
-func (s *Service) ctlUndrain(req micro.Request) {
-	var cmd events.UndrainCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	s.once(req, cmd.ID, func(ctx context.Context) (any, error) {
+func (s *Service) ctlUndrain(ctx context.Context, cmd *events.UndrainCommand) (events.GatewayStatus, error) {
+	return once(ctx, s, cmd.ID, func(ctx context.Context) (events.GatewayStatus, error) {
 		s.drainMu.Lock()
 		run := s.drain
 		s.drain = nil
@@ -147,16 +135,11 @@ func (s *Service) picker(target string) (*fleet.Picker, error) {
 }
 
 // ctlReconnect sends a selection of clients elsewhere, paced.
-func (s *Service) ctlReconnect(req micro.Request) {
-	var cmd events.ReconnectCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	s.once(req, cmd.ID, func(ctx context.Context) (any, error) {
+func (s *Service) ctlReconnect(ctx context.Context, cmd *events.ReconnectCommand) (events.ReconnectReply, error) {
+	return once(ctx, s, cmd.ID, func(ctx context.Context) (events.ReconnectReply, error) {
 		picker, err := s.picker(cmd.Target)
 		if err != nil {
-			return nil, err
+			return events.ReconnectReply{}, err
 		}
 		now := time.Now()
 		conns := s.pool.Conns(s.selector(cmd.Select, cmd.IDs, now))

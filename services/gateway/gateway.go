@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
@@ -49,7 +48,7 @@ type Service struct {
 	registry *fleet.Registry
 	desired  jetstream.KeyValue
 	commands jetstream.KeyValue
-	micro    micro.Service
+	control  *service.Controls
 	metrics  *metrics
 	notes    *notables
 
@@ -287,8 +286,8 @@ func (s *Service) stop(ctx context.Context) {
 		c.Close(1001, events.CauseDrained, "node stopping")
 	}
 	s.lifecycle(ctx, events.LifecycleStopping, "shutdown", s.pool.Len(), 0)
-	if s.micro != nil {
-		_ = s.micro.Stop()
+	if s.control != nil {
+		_ = s.control.Stop()
 	}
 	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
 	defer scancel()
@@ -312,8 +311,8 @@ func (s *Service) Kill() {
 	}
 	_ = s.ln.Close()
 	s.pool.Kill()
-	if s.micro != nil {
-		_ = s.micro.Stop()
+	if s.control != nil {
+		_ = s.control.Stop()
 	}
 	s.hub.Close()
 	s.nc.Close()

@@ -5,76 +5,48 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
 // control registers the wsheal-healer micro service and its verbs.
-func (s *Service) control(nc *nats.Conn) (micro.Service, error) {
-	svc, err := micro.AddService(nc, micro.Config{
-		Name:        events.ServiceName(events.ServiceHealer),
-		Version:     events.Version,
+func (s *Service) control(nc *nats.Conn) (*service.Controls, error) {
+	return service.AddControl(nc, service.Control{
+		Service:     events.ServiceHealer,
 		Description: "wsheal healer: remediation policies, executors and safety limits",
 		Metadata:    map[string]string{"instance": s.cfg.Instance},
-	})
-	if err != nil {
-		return nil, err
-	}
-	g := svc.AddGroup(events.ControlGroup(events.ServiceHealer))
-	verbs := map[string]func(context.Context, micro.Request) (any, error){
-		events.VerbStatus:         s.status,
-		events.VerbHealerPolicies: s.policiesVerb,
-		events.VerbHealerPause:    s.pause,
-		events.VerbHealerResume:   s.resume,
-		events.VerbHealerDryRun:   s.dryRun,
-		events.VerbHealerHandsOff: s.handsOff,
-		events.VerbHealerActions:  s.actions,
-		events.VerbHealerRecord:   s.recordVerb,
-	}
-	for verb, f := range verbs {
-		if err := g.AddEndpoint(verb, handler(f)); err != nil {
-			_ = svc.Stop()
-			return nil, err
-		}
-	}
-	return svc, nil
+		Log:         s.log,
+	},
+		service.Handle(events.CtlHealerStatus, s.status),
+		service.Handle(events.CtlHealerPolicies, s.policiesVerb),
+		service.Handle(events.CtlHealerPause, s.pause),
+		service.Handle(events.CtlHealerResume, s.resume),
+		service.Handle(events.CtlHealerDryRun, s.dryRun),
+		service.Handle(events.CtlHealerHandsOff, s.handsOff),
+		service.Handle(events.CtlHealerActions, s.actions),
+		service.Handle(events.CtlHealerRecord, s.recordVerb),
+	)
 }
 
-func handler(f func(context.Context, micro.Request) (any, error)) micro.Handler {
-	return micro.HandlerFunc(func(req micro.Request) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := f(ctx, req)
-		if err != nil {
-			events.RespondError(req, err)
-			return
-		}
-		events.Respond(req, out)
-	})
-}
-
-func (s *Service) status(ctx context.Context, req micro.Request) (any, error) {
-	if err := events.DecodeCommand(req.Data(), &events.Empty{}); err != nil {
-		return nil, err
-	}
+func (s *Service) status(ctx context.Context, _ *events.Empty) (events.HealerStatus, error) {
 	sw, err := s.engine.Switches(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerStatus{}, unavailable(err)
 	}
 	hands, err := s.store.HandsOff(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerStatus{}, unavailable(err)
 	}
 	q, err := s.store.Quarantined(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerStatus{}, unavailable(err)
 	}
 	tokens, err := s.store.Tokens(ctx, safety.Budget{Rate: s.cfg.BudgetRate, Burst: s.cfg.BudgetBurst}, time.Now())
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerStatus{}, unavailable(err)
 	}
 	st := events.HealerStatus{Instance: s.cfg.Instance, Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands,
 		Quarantined: q, InFlight: s.engine.InFlight(), Policies: len(s.policies.Policies),
@@ -88,21 +60,18 @@ func (s *Service) status(ctx context.Context, req micro.Request) (any, error) {
 	return st, nil
 }
 
-func (s *Service) policiesVerb(_ context.Context, req micro.Request) (any, error) {
-	if err := events.DecodeCommand(req.Data(), &events.Empty{}); err != nil {
-		return nil, err
-	}
+func (s *Service) policiesVerb(context.Context, *events.Empty) (events.HealerPolicies, error) {
 	return events.HealerPolicies{Source: s.policies.Source, YAML: string(s.policies.Encode())}, nil
 }
 
-func (s *Service) switches(ctx context.Context, f func(*state.Switches)) (any, error) {
+func (s *Service) switches(ctx context.Context, f func(*state.Switches)) (events.HealerSwitches, error) {
 	sw, err := s.store.SetSwitches(ctx, s.engine.DefaultSwitches(), f)
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerSwitches{}, unavailable(err)
 	}
 	hands, err := s.store.HandsOff(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerSwitches{}, unavailable(err)
 	}
 	return events.HealerSwitches{Paused: sw.Paused, DryRun: sw.DryRun, HandsOff: hands}, nil
 }
@@ -111,12 +80,8 @@ func (s *Service) switches(ctx context.Context, f func(*state.Switches)) (any, e
 // request id (a repeat of the last id changes nothing) and is recorded
 // with the requester's NATS identity (requester), the request's own "by"
 // kept as a claim.
-func (s *Service) pause(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HealerPauseCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
-	by := s.requester(req)
+func (s *Service) pause(ctx context.Context, cmd *events.HealerPauseCommand) (events.HealerSwitches, error) {
+	by := s.requester(ctx)
 	s.log.Warn().Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Str("reason", cmd.Reason).Msg("paused")
 	return s.switches(ctx, func(sw *state.Switches) {
 		if sw.RequestID != cmd.ID {
@@ -126,12 +91,8 @@ func (s *Service) pause(ctx context.Context, req micro.Request) (any, error) {
 	})
 }
 
-func (s *Service) resume(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HealerResumeCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
-	by := s.requester(req)
+func (s *Service) resume(ctx context.Context, cmd *events.HealerResumeCommand) (events.HealerSwitches, error) {
+	by := s.requester(ctx)
 	s.log.Info().Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Msg("resumed")
 	return s.switches(ctx, func(sw *state.Switches) {
 		if sw.RequestID != cmd.ID {
@@ -141,12 +102,8 @@ func (s *Service) resume(ctx context.Context, req micro.Request) (any, error) {
 	})
 }
 
-func (s *Service) dryRun(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HealerDryRunCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
-	by := s.requester(req)
+func (s *Service) dryRun(ctx context.Context, cmd *events.HealerDryRunCommand) (events.HealerSwitches, error) {
+	by := s.requester(ctx)
 	s.log.Info().Bool("on", *cmd.On).Str("by", by).Str("claimed", cmd.By).Str("request_id", cmd.ID).Msg("dry-run switched")
 	return s.switches(ctx, func(sw *state.Switches) {
 		if sw.RequestID != cmd.ID {
@@ -156,12 +113,8 @@ func (s *Service) dryRun(ctx context.Context, req micro.Request) (any, error) {
 	})
 }
 
-func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HandsOffCommand
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
-	by := s.requester(req)
+func (s *Service) handsOff(ctx context.Context, cmd *events.HandsOffCommand) (events.HealerSwitches, error) {
+	by := s.requester(ctx)
 	var err error
 	if *cmd.On {
 		err = s.store.SetHandsOff(ctx, events.HandsOff{Node: cmd.Node, Reason: cmd.Reason, By: by,
@@ -170,7 +123,7 @@ func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) 
 		err = s.store.ClearHandsOff(ctx, cmd.Node)
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerSwitches{}, unavailable(err)
 	}
 	s.log.Info().Str("node", cmd.Node).Bool("on", *cmd.On).Str("by", by).Str("claimed", cmd.By).
 		Str("request_id", cmd.ID).Msg("hands-off switched")
@@ -178,11 +131,7 @@ func (s *Service) handsOff(ctx context.Context, req micro.Request) (any, error) 
 }
 
 // actions reads the audit stream backwards, newest first.
-func (s *Service) actions(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HealerActionsRequest
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
+func (s *Service) actions(ctx context.Context, cmd *events.HealerActionsRequest) (events.HealerActions, error) {
 	limit := cmd.Limit
 	if limit == 0 {
 		limit = 50
@@ -197,7 +146,7 @@ func (s *Service) actions(ctx context.Context, req micro.Request) (any, error) {
 		return len(out.Actions) < limit
 	})
 	if err != nil {
-		return nil, unavailable(err)
+		return events.HealerActions{}, unavailable(err)
 	}
 	return out, nil
 }
@@ -207,17 +156,13 @@ func unavailable(err error) error {
 }
 
 // recordVerb answers with the healer's record, all of it or one kind's.
-func (s *Service) recordVerb(ctx context.Context, req micro.Request) (any, error) {
-	var cmd events.HealerRecordRequest
-	if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-		return nil, err
-	}
+func (s *Service) recordVerb(ctx context.Context, cmd *events.HealerRecordRequest) (events.HealerRecord, error) {
 	if s.record == nil {
-		return nil, events.Errorf(events.CodeUnavailable, "healer record: not open yet")
+		return events.HealerRecord{}, events.Errorf(events.CodeUnavailable, "healer record: not open yet")
 	}
 	rs, err := s.record.All(ctx, cmd.Kind)
 	if err != nil {
-		return nil, events.Errorf(events.CodeUnavailable, "healer record: %v", err)
+		return events.HealerRecord{}, events.Errorf(events.CodeUnavailable, "healer record: %v", err)
 	}
 	return events.HealerRecord{Records: rs}, nil
 }

@@ -2,10 +2,11 @@ package healer
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"strings"
 
-	"github.com/nats-io/nats.go/micro"
+	"github.com/wsheal/wsheal/pkg/events/service"
 
 	"github.com/wsheal/wsheal/services/healer/state"
 )
@@ -34,8 +35,8 @@ type requestInfo struct {
 //     identity is the one the NATS permissions admit on the switch subjects
 //     (only the operator user may publish wsheal.ctl.healer.pause and the
 //     like in deploy/compose/nats/auth.conf).
-func (s *Service) requester(req micro.Request) string {
-	return identity(req.Headers().Get(requestInfoHeader), s.cfg.TrustRequestInfo, s.cfg.SwitchIdentity)
+func (s *Service) requester(ctx context.Context) string {
+	return identity(service.RequestOf(ctx).Headers.Get(requestInfoHeader), s.cfg.TrustRequestInfo, s.cfg.SwitchIdentity)
 }
 
 // identity is requester's decision, from the header's value (possibly

@@ -1,12 +1,12 @@
 package monitor
 
 import (
+	"context"
 	"net/url"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/monitor/fleet"
 )
 
@@ -131,34 +131,28 @@ func (s *Service) openAnomalies(kind, target string) []events.Anomaly {
 	return s.ledger.List(kind, target)
 }
 
-func (s *Service) handleStatus(req micro.Request) {
-	var r events.FleetStatusRequest
-	if err := events.DecodeCommand(req.Data(), &r); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	events.Respond(req, s.FleetStatus(r.State))
+// control registers the wsheal-monitor micro service and its verbs.
+func (s *Service) control() (*service.Controls, error) {
+	return service.AddControl(s.nc, service.Control{
+		Service:     events.ServiceMonitor,
+		Description: "wsheal fleet view and anomaly detection",
+		Metadata:    map[string]string{"instance": s.instance},
+		Log:         s.log,
+	},
+		service.Handle(events.CtlMonitorStatus, s.handleStatus),
+		service.Handle(events.CtlMonitorNode, s.handleNode),
+		service.Handle(events.CtlMonitorAnomalies, s.handleAnomalies),
+	)
 }
 
-func (s *Service) handleNode(req micro.Request) {
-	var r events.NodeRequest
-	if err := events.DecodeCommand(req.Data(), &r); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	d, err := s.NodeDetail(r.Node, r.History)
-	if err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	events.Respond(req, d)
+func (s *Service) handleStatus(_ context.Context, r *events.FleetStatusRequest) (events.FleetStatus, error) {
+	return s.FleetStatus(r.State), nil
 }
 
-func (s *Service) handleAnomalies(req micro.Request) {
-	var r events.AnomaliesRequest
-	if err := events.DecodeCommand(req.Data(), &r); err != nil {
-		events.RespondError(req, err)
-		return
-	}
-	events.Respond(req, s.Anomalies(r.Kind, r.Target))
+func (s *Service) handleNode(_ context.Context, r *events.NodeRequest) (events.NodeDetail, error) {
+	return s.NodeDetail(r.Node, r.History)
+}
+
+func (s *Service) handleAnomalies(_ context.Context, r *events.AnomaliesRequest) (events.AnomalyList, error) {
+	return s.Anomalies(r.Kind, r.Target), nil
 }

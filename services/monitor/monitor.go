@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -194,7 +193,7 @@ func (s *Service) serve(ctx context.Context, em *events.Emitter) error {
 			_ = sub.Unsubscribe()
 		}
 	}()
-	svc, err := s.addMicro()
+	svc, err := s.control()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)
 	}
@@ -302,30 +301,4 @@ func (s *Service) listen() (*http.Server, error) {
 	})
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
 	return srv, nil
-}
-
-// addMicro registers the wsheal-monitor micro service.
-func (s *Service) addMicro() (micro.Service, error) {
-	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        events.ServiceName(events.ServiceMonitor),
-		Version:     events.Version,
-		Description: "wsheal fleet view and anomaly detection",
-		Metadata:    map[string]string{"instance": s.instance},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("micro service: %w", err)
-	}
-	g := svc.AddGroup(events.ControlGroup(events.ServiceMonitor))
-	endpoints := map[string]micro.HandlerFunc{
-		events.VerbStatus:           s.handleStatus,
-		events.VerbMonitorNode:      s.handleNode,
-		events.VerbMonitorAnomalies: s.handleAnomalies,
-	}
-	for verb, h := range endpoints {
-		if err := g.AddEndpoint(verb, h); err != nil {
-			_ = svc.Stop()
-			return nil, fmt.Errorf("endpoint %s: %w", verb, err)
-		}
-	}
-	return svc, nil
 }

@@ -5,53 +5,37 @@ import (
 	"errors"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/notifier/incident"
 )
 
-// Status is the reply to status.
-type Status struct {
-	Service   string    `json:"service"`
-	Instance  string    `json:"instance"`
-	Version   string    `json:"version"`
-	StartedAt time.Time `json:"started_at"`
-	Sinks     []string  `json:"sinks"`
-	Open      int       `json:"open_incidents"`
+// control registers the wsheal-notifier micro service and its verbs.
+func (s *Service) control(nc *nats.Conn) (*service.Controls, error) {
+	return service.AddControl(nc, service.Control{
+		Service:     events.ServiceNotifier,
+		Description: "wsheal incidents, escalation, sinks and post-incident reviews",
+		Log:         s.log,
+	},
+		service.Handle(events.CtlNotifierStatus, wired(s.status)),
+		service.Handle(events.CtlIncidentList, wired(s.list)),
+		service.Handle(events.CtlIncidentGet, wired(s.get)),
+		service.Handle(events.CtlIncidentAck, wired(s.ack)),
+		service.Handle(events.CtlIncidentResolve, wired(s.resolve)),
+		service.Handle(events.CtlIncidentNote, wired(s.note)),
+		service.Handle(events.CtlSilence, wired(s.silence)),
+		service.Handle(events.CtlIncidentReview, wired(s.review)),
+	)
 }
 
-// controlTimeout bounds the work of one control request.
-const controlTimeout = 10 * time.Second
-
-// addEndpoints registers the control verbs.
-func (s *Service) addEndpoints(svc micro.Service) error {
-	g := svc.AddGroup(events.ControlGroup(events.ServiceNotifier))
-	verbs := map[string]func(context.Context, []byte) (any, error){
-		events.VerbStatus:       s.status,
-		events.VerbIncidentList: s.list,
-		events.VerbIncidentGet:  s.get,
-		events.VerbAck:          s.ack,
-		events.VerbResolve:      s.resolve,
-		events.VerbNote:         s.note,
-		events.VerbSilence:      s.silence,
-		events.VerbReview:       s.review,
+// wired maps a handler's domain errors to control errors (wireError).
+func wired[Req, Rep any](h func(context.Context, *Req) (Rep, error)) func(context.Context, *Req) (Rep, error) {
+	return func(ctx context.Context, req *Req) (Rep, error) {
+		rep, err := h(ctx, req)
+		return rep, wireError(err)
 	}
-	for verb, fn := range verbs {
-		if err := g.AddEndpoint(verb, micro.HandlerFunc(func(req micro.Request) {
-			ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
-			defer cancel()
-			out, err := fn(ctx, req.Data())
-			if err != nil {
-				events.RespondError(req, wireError(err))
-				return
-			}
-			events.Respond(req, out)
-		})); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // wireError maps domain errors to control error codes.
@@ -67,23 +51,16 @@ func wireError(err error) error {
 	return err
 }
 
-func (s *Service) status(ctx context.Context, b []byte) (any, error) {
-	if err := events.DecodeCommand(b, &events.Empty{}); err != nil {
-		return nil, err
-	}
+func (s *Service) status(ctx context.Context, _ *events.Empty) (events.NotifierStatus, error) {
 	open, err := s.eng.List(ctx, "open", 0)
 	if err != nil {
-		return nil, err
+		return events.NotifierStatus{}, err
 	}
-	return Status{Service: events.ServiceNotifier, Instance: s.instance, Version: events.Version,
+	return events.NotifierStatus{Service: events.ServiceNotifier, Instance: s.instance, Version: events.Version,
 		StartedAt: s.started, Sinks: s.cfg.Sinks(), Open: len(open)}, nil
 }
 
-func (s *Service) list(ctx context.Context, b []byte) (any, error) {
-	var req events.IncidentListRequest
-	if err := events.DecodeCommand(b, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) list(ctx context.Context, req *events.IncidentListRequest) (events.IncidentList, error) {
 	if req.Limit == 0 {
 		req.Limit = 50
 	}
@@ -91,92 +68,72 @@ func (s *Service) list(ctx context.Context, b []byte) (any, error) {
 	return events.IncidentList{Incidents: incs}, err
 }
 
-func (s *Service) get(ctx context.Context, b []byte) (any, error) {
-	var req events.IncidentRequest
-	if err := events.DecodeCommand(b, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) get(ctx context.Context, req *events.IncidentRequest) (events.Incident, error) {
 	r, err := s.eng.Get(ctx, req.Incident)
 	if err != nil {
-		return nil, err
+		return events.Incident{}, err
 	}
 	return r.Incident, nil
 }
 
-func (s *Service) ack(ctx context.Context, b []byte) (any, error) {
-	var c events.IncidentCommand
-	if err := events.DecodeCommand(b, &c); err != nil {
-		return nil, err
-	}
-	r, err := s.eng.Ack(ctx, &c)
+func (s *Service) ack(ctx context.Context, c *events.IncidentCommand) (events.Incident, error) {
+	r, err := s.eng.Ack(ctx, c)
 	if err != nil {
-		return nil, err
+		return events.Incident{}, err
 	}
 	return r.Incident, nil
 }
 
-func (s *Service) resolve(ctx context.Context, b []byte) (any, error) {
-	var c events.IncidentCommand
-	if err := events.DecodeCommand(b, &c); err != nil {
-		return nil, err
-	}
-	r, err := s.eng.Resolve(ctx, &c)
+func (s *Service) resolve(ctx context.Context, c *events.IncidentCommand) (events.Incident, error) {
+	r, err := s.eng.Resolve(ctx, c)
 	if err != nil {
-		return nil, err
+		return events.Incident{}, err
 	}
 	return r.Incident, nil
 }
 
-func (s *Service) note(ctx context.Context, b []byte) (any, error) {
-	var c events.NoteCommand
-	if err := events.DecodeCommand(b, &c); err != nil {
-		return nil, err
-	}
-	r, err := s.eng.Note(ctx, &c)
+func (s *Service) note(ctx context.Context, c *events.NoteCommand) (events.Incident, error) {
+	r, err := s.eng.Note(ctx, c)
 	if err != nil {
-		return nil, err
+		return events.Incident{}, err
 	}
 	return r.Incident, nil
 }
 
-func (s *Service) review(ctx context.Context, b []byte) (any, error) {
-	var req events.IncidentRequest
-	if err := events.DecodeCommand(b, &req); err != nil {
-		return nil, err
+func (s *Service) review(ctx context.Context, req *events.IncidentRequest) (events.Review, error) {
+	rv, err := LoadReview(ctx, s.js, req.Incident)
+	if err != nil {
+		return events.Review{}, err
 	}
-	return LoadReview(ctx, s.js, req.Incident)
+	return *rv, nil
 }
 
 // silence adds, expires or lists silences.
-func (s *Service) silence(ctx context.Context, b []byte) (any, error) {
-	var c events.SilenceCommand
-	if err := events.DecodeCommand(b, &c); err != nil {
-		return nil, err
-	}
+func (s *Service) silence(ctx context.Context, c *events.SilenceCommand) (events.SilenceReply, error) {
 	store := s.eng.Store()
 	now := time.Now().UTC()
 	switch c.Op {
 	case events.SilenceAdd:
-		sl := newSilence(&c, now)
+		sl := newSilence(c, now)
 		if !sl.EndsAt.After(now) {
-			return nil, events.Errorf(events.CodeBadRequest, "silence %s would end at %s, in the past", sl.ID, sl.EndsAt.Format(time.RFC3339))
+			return events.SilenceReply{}, events.Errorf(events.CodeBadRequest, "silence %s would end at %s, in the past", sl.ID, sl.EndsAt.Format(time.RFC3339))
 		}
 		if err := store.PutSilence(ctx, sl); err != nil {
-			return nil, err
+			return events.SilenceReply{}, err
 		}
 		s.log.Info().Str("silence", sl.ID).Str("node", sl.Node).Str("kind", sl.Kind).Time("ends_at", sl.EndsAt).Msg("silence added")
 	case events.SilenceExpire:
 		found, err := store.DeleteSilence(ctx, c.ID)
 		if err != nil {
-			return nil, err
+			return events.SilenceReply{}, err
 		}
 		if !found {
-			return nil, events.Errorf(events.CodeNotFound, "no silence %s", c.ID)
+			return events.SilenceReply{}, events.Errorf(events.CodeNotFound, "no silence %s", c.ID)
 		}
 	}
 	list, err := store.Silences(ctx, now)
 	if err != nil {
-		return nil, err
+		return events.SilenceReply{}, err
 	}
 	s.eng.SetSilences(list)
 	if list == nil {

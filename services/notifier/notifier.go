@@ -11,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -96,15 +95,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.build(ctx); err != nil {
 		return err
 	}
-	svc, err := micro.AddService(nc, micro.Config{Name: events.ServiceName(events.ServiceNotifier),
-		Version: events.Version, Description: "wsheal incidents, escalation, sinks and post-incident reviews"})
+	ctl, err := s.control(nc)
 	if err != nil {
-		return fmt.Errorf("notifier: micro service: %w", err)
+		return fmt.Errorf("notifier: control: %w", err)
 	}
-	defer func() { _ = svc.Stop() }()
-	if err := s.addEndpoints(svc); err != nil {
-		return fmt.Errorf("notifier: endpoints: %w", err)
-	}
+	defer func() { _ = ctl.Stop() }()
 	s.live.Store(&running{nc: nc, js: s.js, eng: s.eng})
 	s.log.Info().Strs("sinks", s.cfg.Sinks()).Msg("notifier running")
 	err = s.serve(ctx)

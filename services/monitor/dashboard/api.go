@@ -29,8 +29,8 @@ func (d *Dashboard) routes() {
 		writeJSON(w, http.StatusOK, d.store.snapshot(time.Now()))
 	})
 	d.mux.HandleFunc("GET /dash/fleet", func(w http.ResponseWriter, r *http.Request) {
-		var fs events.FleetStatus
-		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs), &fs)
+		fs, err := ask(r.Context(), d, events.CtlMonitorStatus, events.FleetStatusRequest{})
+		d.reply(w, err, &fs)
 	})
 	d.mux.HandleFunc("GET /dash/nodes/{node}", func(w http.ResponseWriter, r *http.Request) {
 		req := events.NodeRequest{Node: r.PathValue("node"), History: 20}
@@ -38,17 +38,17 @@ func (d *Dashboard) routes() {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
-		var nd events.NodeDetail
-		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceMonitor, events.VerbMonitorNode), req, &nd), &nd)
+		nd, err := ask(r.Context(), d, events.CtlMonitorNode, req)
+		d.reply(w, err, &nd)
 	})
 	d.mux.HandleFunc("GET /dash/incidents", func(w http.ResponseWriter, r *http.Request) {
-		var l events.IncidentList
 		req := events.IncidentListRequest{State: r.URL.Query().Get("state"), Limit: 40}
 		if err := req.Validate(); err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
-		d.reply(w, d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbIncidentList), req, &l), &l)
+		l, err := ask(r.Context(), d, events.CtlIncidentList, req)
+		d.reply(w, err, &l)
 	})
 	d.mux.HandleFunc("GET /dash/incidents/{id}", d.incident)
 	d.mux.HandleFunc("GET /dash/analytics", d.analytics)
@@ -73,13 +73,13 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var det IncidentDetail
-	if err := d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbIncidentGet), req, &det.Incident); err != nil {
+	var err error
+	if det.Incident, err = ask(r.Context(), d, events.CtlIncidentGet, req); err != nil {
 		d.reply(w, err, nil)
 		return
 	}
 	if det.Incident.State == events.IncidentResolved {
-		var rv events.Review
-		switch err := d.ask(r.Context(), events.ControlSubject(events.ServiceNotifier, events.VerbReview), req, &rv); {
+		switch rv, err := ask(r.Context(), d, events.CtlIncidentReview, req); {
 		case err == nil:
 			det.Review = &rv
 		case isNotFound(err):
@@ -102,14 +102,13 @@ type HealerView struct {
 
 func (d *Dashboard) healer(ctx context.Context) HealerView {
 	var v HealerView
-	var st events.HealerStatus
-	if err := d.ask(ctx, events.ControlSubject(events.ServiceHealer, events.VerbStatus), events.Empty{}, &st); err != nil {
+	if st, err := ask(ctx, d, events.CtlHealerStatus, events.Empty{}); err != nil {
 		v.StatusError = err.Error()
 	} else {
 		v.Status = &st
 	}
-	var acts events.HealerActions
-	if err := d.ask(ctx, events.ControlSubject(events.ServiceHealer, events.VerbHealerActions), events.HealerActionsRequest{Limit: 30}, &acts); err != nil {
+	acts, err := ask(ctx, d, events.CtlHealerActions, events.HealerActionsRequest{Limit: 30})
+	if err != nil {
 		v.ActionsError = err.Error()
 	}
 	v.Actions = acts.Actions

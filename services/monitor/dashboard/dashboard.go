@@ -134,15 +134,16 @@ func (d *Dashboard) conn() (*nats.Conn, error) {
 	return nc, nil
 }
 
-// ask sends a control request with the dashboard's timeout.
-func (d *Dashboard) ask(ctx context.Context, subject string, req, out any) error {
+// ask calls a control endpoint with the dashboard's timeout.
+func ask[Req, Rep any](ctx context.Context, d *Dashboard, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
 	nc, err := d.conn()
 	if err != nil {
-		return err
+		var zero Rep
+		return zero, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	return events.Request(ctx, nc, subject, req, out)
+	return ep.Call(ctx, nc, req)
 }
 
 // tickMsg is the "tick" stream event.
@@ -164,8 +165,7 @@ func (d *Dashboard) tick(ctx context.Context, now time.Time, n int) {
 	msg := tickMsg{At: now.UTC(), Sample: p}
 	_, err := d.conn()
 	msg.NATS = err == nil
-	var fs events.FleetStatus
-	if err := d.askFor(ctx, d.cfg.Sample, events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs); err != nil {
+	if fs, err := askFor(ctx, d, d.cfg.Sample, events.CtlMonitorStatus, events.FleetStatusRequest{}); err != nil {
 		msg.FleetError = err.Error()
 	} else {
 		msg.Fleet = &fs
@@ -180,10 +180,10 @@ func (d *Dashboard) tick(ctx context.Context, now time.Time, n int) {
 
 // askFor is ask with a shorter timeout, so that a silent service never
 // stalls the tick.
-func (d *Dashboard) askFor(ctx context.Context, timeout time.Duration, subject string, req, out any) error {
+func askFor[Req, Rep any](ctx context.Context, d *Dashboard, timeout time.Duration, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return d.ask(ctx, subject, req, out)
+	return ask(ctx, d, ep, req)
 }
 
 // staticFS is the embedded assets directory.

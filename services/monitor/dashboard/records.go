@@ -38,9 +38,9 @@ type RecordsView struct {
 // the rows; a failed request is the view's error, not an HTTP error, so
 // the page says why the table is empty.
 func (d *Dashboard) records(w http.ResponseWriter, r *http.Request) {
-	var rec events.HealerRecord
 	v := RecordsView{Records: []RecordRow{}}
-	if err := d.ask(r.Context(), events.ControlSubject(events.ServiceHealer, events.VerbHealerRecord), events.HealerRecordRequest{}, &rec); err != nil {
+	rec, err := ask(r.Context(), d, events.CtlHealerRecord, events.HealerRecordRequest{})
+	if err != nil {
 		v.Error = err.Error()
 	}
 	for _, x := range rec.Records {

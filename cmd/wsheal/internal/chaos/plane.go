@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
 )
@@ -59,10 +57,9 @@ func (e *Env) floodWith(ctx context.Context, wsURL, channel string, conns int) *
 // natsNode stops one server of the dev stack's three-node NATS cluster
 // and starts it again: services reconnect to the others, nothing is lost.
 func natsNode(ctx context.Context, e *Env) error {
-	var rep events.NATSReply
-	err := e.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbNATS), events.NATSCommand{Op: events.NATSList}, &rep)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return skipf("no dev supervisor answers %s", events.ControlSubject(events.ServiceDev, events.VerbNATS))
+	rep, err := call(ctx, e.Stack, events.CtlDevNATS, "", events.NATSCommand{Op: events.NATSList})
+	if errors.Is(err, events.ErrNoResponders) {
+		return skipf("no dev supervisor answers %s", events.CtlDevNATS.Subject(""))
 	}
 	if err != nil || len(rep.Running) < 3 {
 		return skipf("needs a three-node NATS cluster (wsheal dev --nats-cluster 3): %v %v", rep.Running, err)
@@ -71,11 +68,11 @@ func natsNode(ctx context.Context, e *Env) error {
 	if strings.Contains(rep.URLs, e.NC.ConnectedUrl()) && strings.HasSuffix(e.NC.ConnectedServerName(), "n2") {
 		node = "n3"
 	}
-	if err := e.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbNATS), events.NATSCommand{Op: events.NATSStop, Node: node}, &rep); err != nil {
+	if _, err := call(ctx, e.Stack, events.CtlDevNATS, "", events.NATSCommand{Op: events.NATSStop, Node: node}); err != nil {
 		return err
 	}
 	e.onCleanup(func(ctx context.Context) {
-		_ = e.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbNATS), events.NATSCommand{Op: events.NATSStart, Node: node}, nil)
+		_, _ = call(ctx, e.Stack, events.CtlDevNATS, "", events.NATSCommand{Op: events.NATSStart, Node: node})
 	})
 	e.fault("nats-"+node, "NATS server "+node+" stopped")
 	time.Sleep(2 * time.Second)
@@ -90,7 +87,7 @@ func natsNode(ctx context.Context, e *Env) error {
 	})
 	e.Res.check("services carried on", healthy, "every gateway and service beating without %s", node)
 	waitFor(ctx, 8*time.Second, func() bool { return false }) // keep the load running without the node
-	if err := e.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbNATS), events.NATSCommand{Op: events.NATSStart, Node: node}, &rep); err != nil {
+	if _, err := call(ctx, e.Stack, events.CtlDevNATS, "", events.NATSCommand{Op: events.NATSStart, Node: node}); err != nil {
 		e.Res.check("NATS node restarted", false, "%v", err)
 	}
 	e.Res.mark("restore", "NATS "+node+" started")

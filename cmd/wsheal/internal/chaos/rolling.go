@@ -20,8 +20,8 @@ func rolling(ctx context.Context, e *Env) error {
 	for _, n := range names {
 		g, _ := e.Obs.Gateway(n)
 		e.logf("drain %s (%d connections)", n, g.Connections)
-		if err := e.Stack.request(ctx, events.GatewayControlSubject(n, events.VerbDrain),
-			events.DrainCommand{ID: e.id("drain"), OverMS: 3000, Target: prev, Reason: "rolling restart"}, nil); err != nil {
+		drain := events.DrainCommand{ID: e.id("drain"), OverMS: 3000, Target: prev, Reason: "rolling restart"}
+		if _, err := call(ctx, e.Stack, events.CtlGatewayDrain, n, drain); err != nil {
 			return err
 		}
 		drained := waitFor(ctx, 30*time.Second, func() bool { g, ok := e.Obs.Gateway(n); return ok && g.Connections == 0 })

@@ -42,19 +42,26 @@ func (s *Stack) id(verb string) string {
 	return "chaos-" + s.run + "-" + verb + "-" + strconv.FormatUint(s.seq.Add(1), 10)
 }
 
-func (s *Stack) request(ctx context.Context, subject string, cmd, out any) error {
+// call asks ep, on node when it is a gateway endpoint, under s.Timeout.
+func call[Req, Rep any](ctx context.Context, s *Stack, ep events.Endpoint[Req, Rep], node string, req Req) (Rep, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	if err := events.Request(ctx, s.NC, subject, cmd, out); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrStack, subject, err)
+	var rep Rep
+	var err error
+	if ep.PerNode() {
+		rep, err = ep.CallNode(ctx, s.NC, node, req)
+	} else {
+		rep, err = ep.Call(ctx, s.NC, req)
 	}
-	return nil
+	if err != nil {
+		return rep, fmt.Errorf("%w: %s: %w", ErrStack, ep.Subject(node), err)
+	}
+	return rep, nil
 }
 
 // Processes lists the dev supervisor's processes.
 func (s *Stack) Processes(ctx context.Context) ([]events.Process, error) {
-	var l events.ProcessList
-	err := s.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbList), nil, &l)
+	l, err := call(ctx, s, events.CtlDevList, "", events.Empty{})
 	return l.Processes, err
 }
 
@@ -74,9 +81,7 @@ func (s *Stack) Process(ctx context.Context, name string) (events.Process, error
 
 // Restart asks the dev supervisor to restart a process.
 func (s *Stack) Restart(ctx context.Context, name string) (events.Process, error) {
-	var rep events.RestartReply
-	err := s.request(ctx, events.ControlSubject(events.ServiceDev, events.VerbRestart),
-		events.RestartCommand{ID: s.id("restart"), Node: name}, &rep)
+	rep, err := call(ctx, s, events.CtlDevRestart, "", events.RestartCommand{ID: s.id("restart"), Node: name})
 	return rep.Process, err
 }
 
@@ -100,33 +105,32 @@ func (s *Stack) Signal(ctx context.Context, name string, sig syscall.Signal) (ev
 // Reconnect sends a reconnect command to a node.
 func (s *Stack) Reconnect(ctx context.Context, node string, cmd events.ReconnectCommand) (events.ReconnectReply, error) {
 	cmd.ID = s.id("reconnect")
-	var rep events.ReconnectReply
-	err := s.request(ctx, events.GatewayControlSubject(node, events.VerbReconnect), cmd, &rep)
-	return rep, err
+	return call(ctx, s, events.CtlGatewayReconnect, node, cmd)
 }
 
 // Resize changes a node's settings (ID is filled in).
 func (s *Stack) Resize(ctx context.Context, node string, cmd events.ResizeCommand) error {
 	cmd.ID = s.id("resize")
-	return s.request(ctx, events.GatewayControlSubject(node, events.VerbResize), cmd, nil)
+	_, err := call(ctx, s, events.CtlGatewayResize, node, cmd)
+	return err
 }
 
 // Drain starts a paced drain of a node.
 func (s *Stack) Drain(ctx context.Context, node string, over time.Duration, reason string) error {
 	cmd := events.DrainCommand{ID: s.id("drain"), OverMS: over.Milliseconds(), Reason: reason}
-	return s.request(ctx, events.GatewayControlSubject(node, events.VerbDrain), cmd, nil)
+	_, err := call(ctx, s, events.CtlGatewayDrain, node, cmd)
+	return err
 }
 
 // Undrain lets a node accept clients again.
 func (s *Stack) Undrain(ctx context.Context, node string) error {
-	return s.request(ctx, events.GatewayControlSubject(node, events.VerbUndrain), events.UndrainCommand{ID: s.id("undrain")}, nil)
+	_, err := call(ctx, s, events.CtlGatewayUndrain, node, events.UndrainCommand{ID: s.id("undrain")})
+	return err
 }
 
 // GatewayStatus asks a node for its status.
 func (s *Stack) GatewayStatus(ctx context.Context, node string) (events.GatewayStatus, error) {
-	var st events.GatewayStatus
-	err := s.request(ctx, events.GatewayControlSubject(node, events.VerbStatus), events.GatewayStatusRequest{}, &st)
-	return st, err
+	return call(ctx, s, events.CtlGatewayStatus, node, events.GatewayStatusRequest{})
 }
 
 // Control-plane services.
@@ -135,41 +139,33 @@ func (s *Stack) GatewayStatus(ctx context.Context, node string) (events.GatewayS
 // quarantine too).
 func (s *Stack) HandsOff(ctx context.Context, node string, on bool, reason string) error {
 	cmd := events.HandsOffCommand{ID: "chaos-" + nuid.Next(), Node: node, On: &on, Reason: reason, By: "wsheal-chaos"}
-	return s.request(ctx, events.ControlSubject(events.ServiceHealer, events.VerbHealerHandsOff), cmd, nil)
+	_, err := call(ctx, s, events.CtlHealerHandsOff, "", cmd)
+	return err
 }
 
 // HealerStatus reads the healer's switches.
 func (s *Stack) HealerStatus(ctx context.Context) (events.HealerStatus, error) {
-	var st events.HealerStatus
-	err := s.request(ctx, events.ControlSubject(events.ServiceHealer, events.VerbStatus), nil, &st)
-	return st, err
+	return call(ctx, s, events.CtlHealerStatus, "", events.Empty{})
 }
 
 // Fleet reads the monitor's fleet view.
 func (s *Stack) Fleet(ctx context.Context) (events.FleetStatus, error) {
-	var st events.FleetStatus
-	err := s.request(ctx, events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &st)
-	return st, err
+	return call(ctx, s, events.CtlMonitorStatus, "", events.FleetStatusRequest{})
 }
 
 // Incident reads one incident from the notifier.
 func (s *Stack) Incident(ctx context.Context, id string) (events.Incident, error) {
-	var inc events.Incident
-	err := s.request(ctx, events.ControlSubject(events.ServiceNotifier, events.VerbIncidentGet), events.IncidentRequest{Incident: id}, &inc)
-	return inc, err
+	return call(ctx, s, events.CtlIncidentGet, "", events.IncidentRequest{Incident: id})
 }
 
 // Review reads an incident's review from the notifier.
 func (s *Stack) Review(ctx context.Context, id string) (events.Review, error) {
-	var rv events.Review
-	err := s.request(ctx, events.ControlSubject(events.ServiceNotifier, events.VerbReview), events.IncidentRequest{Incident: id}, &rv)
-	return rv, err
+	return call(ctx, s, events.CtlIncidentReview, "", events.IncidentRequest{Incident: id})
 }
 
 // Incidents lists incidents ("open" or a state; "" all).
 func (s *Stack) Incidents(ctx context.Context, state string) ([]events.Incident, error) {
-	var l events.IncidentList
-	err := s.request(ctx, events.ControlSubject(events.ServiceNotifier, events.VerbIncidentList), events.IncidentListRequest{State: state}, &l)
+	l, err := call(ctx, s, events.CtlIncidentList, "", events.IncidentListRequest{State: state})
 	return l.Incidents, err
 }
 

@@ -5,91 +5,79 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 )
 
+// controlTimeout bounds one control request: starting a NATS server of
+// the embedded cluster again takes longer than the services' default.
+const controlTimeout = 15 * time.Second
+
 // serveControl registers the wsheal-dev micro service: restart (for the
-// healer's restart executor), list and status.
-func (s *Supervisor) serveControl() (micro.Service, error) {
-	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        events.ServiceName(events.ServiceDev),
-		Version:     events.Version,
+// healer's restart executor), list, status and nats.
+func (s *Supervisor) serveControl() (*service.Controls, error) {
+	r := &restarts{s: s, done: map[string]events.RestartReply{}}
+	return service.AddControl(s.nc, service.Control{
+		Service:     events.ServiceDev,
 		Description: "wsheal dev supervisor: lists and restarts the processes of a dev stack",
-	})
-	if err != nil {
-		return nil, err
-	}
-	g := svc.AddGroup(events.ControlGroup(events.ServiceDev))
-	var (
-		mu   sync.Mutex
-		done = map[string]events.RestartReply{}
+		Timeout:     controlTimeout,
+		Log:         s.log,
+	},
+		service.Handle(events.CtlDevRestart, r.restart),
+		service.Handle(events.CtlDevList, s.list),
+		service.Handle(events.CtlDevStatus, s.list),
+		service.Handle(events.CtlDevNATS, s.natsOp),
 	)
-	restart := func(req micro.Request) {
-		var cmd events.RestartCommand
-		if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-			events.RespondError(req, err)
-			return
-		}
-		p, err := s.proc(cmd.Node)
-		if err != nil {
-			events.RespondError(req, events.Errorf(events.CodeNotFound, "no process %q in this dev stack (wsheal dev ps lists them)", cmd.Node))
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock() // one restart at a time; the same id twice is done once
-		if rep, ok := done[cmd.ID]; ok {
-			events.Respond(req, rep)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.restart(ctx, s.cfg.Bin); err != nil {
-			events.RespondError(req, events.Errorf(events.CodeInternal, "restart %s: %v", cmd.Node, err))
-			return
-		}
-		rep := events.RestartReply{Process: p.info()}
-		done[cmd.ID] = rep
-		s.log.Info().Str("node", cmd.Node).Int("pid", rep.Process.PID).Str("command_id", cmd.ID).Msg("restarted on request")
-		events.Respond(req, rep)
+}
+
+// restarts restarts one process at a time; the same id twice is done once.
+type restarts struct {
+	s    *Supervisor
+	mu   sync.Mutex
+	done map[string]events.RestartReply
+}
+
+func (r *restarts) restart(ctx context.Context, cmd *events.RestartCommand) (events.RestartReply, error) {
+	p, err := r.s.proc(cmd.Node)
+	if err != nil {
+		return events.RestartReply{}, events.Errorf(events.CodeNotFound, "no process %q in this dev stack (wsheal dev ps lists them)", cmd.Node)
 	}
-	list := func(req micro.Request) {
-		var out events.ProcessList
-		for _, p := range s.procs {
-			out.Processes = append(out.Processes, p.info())
-		}
-		events.Respond(req, out)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep, ok := r.done[cmd.ID]; ok {
+		return rep, nil
 	}
-	natsOp := func(req micro.Request) {
-		var cmd events.NATSCommand
-		if err := events.DecodeCommand(req.Data(), &cmd); err != nil {
-			events.RespondError(req, err)
-			return
-		}
-		var err error
-		switch cmd.Op {
-		case events.NATSStop:
-			err = s.nats.stopNode(cmd.Node)
-		case events.NATSStart:
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			err = s.nats.restartNode(ctx, cmd.Node)
-			cancel()
-		}
-		if err != nil {
-			events.RespondError(req, events.Errorf(events.CodeConflict, "%v", err))
-			return
-		}
-		if cmd.Op != events.NATSList {
-			s.log.Warn().Str("nats", cmd.Node).Str("op", cmd.Op).Msg("NATS node changed on request")
-		}
-		events.Respond(req, events.NATSReply{Running: s.nats.running(), URLs: s.nats.urls()})
+	if err := p.restart(ctx, r.s.cfg.Bin); err != nil {
+		return events.RestartReply{}, events.Errorf(events.CodeInternal, "restart %s: %v", cmd.Node, err)
 	}
-	for verb, h := range map[string]micro.HandlerFunc{events.VerbRestart: restart, events.VerbList: list, events.VerbStatus: list, events.VerbNATS: natsOp} {
-		if err := g.AddEndpoint(verb, events.TraceHandler("dev "+verb, h)); err != nil {
-			_ = svc.Stop()
-			return nil, err
-		}
+	rep := events.RestartReply{Process: p.info()}
+	r.done[cmd.ID] = rep
+	r.s.log.Info().Str("node", cmd.Node).Int("pid", rep.Process.PID).Str("command_id", cmd.ID).Msg("restarted on request")
+	return rep, nil
+}
+
+func (s *Supervisor) list(context.Context, *events.Empty) (events.ProcessList, error) {
+	var out events.ProcessList
+	for _, p := range s.procs {
+		out.Processes = append(out.Processes, p.info())
 	}
-	return svc, nil
+	return out, nil
+}
+
+// natsOp stops, starts or lists the servers of the embedded cluster.
+func (s *Supervisor) natsOp(ctx context.Context, cmd *events.NATSCommand) (events.NATSReply, error) {
+	var err error
+	switch cmd.Op {
+	case events.NATSStop:
+		err = s.nats.stopNode(cmd.Node)
+	case events.NATSStart:
+		err = s.nats.restartNode(ctx, cmd.Node)
+	}
+	if err != nil {
+		return events.NATSReply{}, events.Errorf(events.CodeConflict, "%v", err)
+	}
+	if cmd.Op != events.NATSList {
+		s.log.Warn().Str("nats", cmd.Node).Str("op", cmd.Op).Msg("NATS node changed on request")
+	}
+	return events.NATSReply{Running: s.nats.running(), URLs: s.nats.urls()}, nil
 }

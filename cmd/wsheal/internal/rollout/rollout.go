@@ -129,8 +129,7 @@ func (cfg Config) replace(ctx context.Context, old docker.Replica, w *watch) (St
 	// spread the fleet already had before the step, if wider (a rollout
 	// keeps a fleet's balance; it does not wait for a better one).
 	bound := cfg.Balance
-	var fs events.FleetStatus
-	if err := cfg.request(ctx, events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs); err == nil {
+	if fs, err := call(ctx, cfg, events.CtlMonitorStatus, "", events.FleetStatusRequest{}); err == nil {
 		if _, spread := settled(fs, "", 0); spread*1.1 > bound {
 			bound = spread * 1.1
 		}
@@ -157,9 +156,9 @@ func (cfg Config) replace(ctx context.Context, old docker.Replica, w *watch) (St
 		return Step{}, err
 	}
 	defer func() { _ = cfg.handsOff(context.WithoutCancel(ctx), old.Node, false, "") }()
-	var dr events.DrainReply
 	drain := events.DrainCommand{ID: "rollout-" + nuid.Next(), OverMS: cfg.DrainOver.Milliseconds(), Target: repl.Node, Reason: "rollout"}
-	if err := cfg.request(ctx, events.GatewayControlSubject(old.Node, events.VerbDrain), drain, &dr); err != nil {
+	dr, err := call(ctx, cfg, events.CtlGatewayDrain, old.Node, drain)
+	if err != nil {
 		return Step{}, fmt.Errorf("drain: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "  draining %s: %d clients to %s over %s\n", old.Node, dr.Connections, repl.Node, cfg.DrainOver)
@@ -239,8 +238,7 @@ func nodeConnections(fs events.FleetStatus, node string) int {
 func (cfg Config) until(ctx context.Context, bound time.Duration, what string, ok func(events.FleetStatus) bool) error {
 	deadline := time.Now().Add(bound)
 	for {
-		var fs events.FleetStatus
-		err := cfg.request(ctx, events.ControlSubject(events.ServiceMonitor, events.VerbStatus), events.FleetStatusRequest{}, &fs)
+		fs, err := call(ctx, cfg, events.CtlMonitorStatus, "", events.FleetStatusRequest{})
 		if err == nil && ok(fs) {
 			return nil
 		}
@@ -260,16 +258,20 @@ func (cfg Config) until(ctx context.Context, bound time.Duration, what string, o
 
 func (cfg Config) handsOff(ctx context.Context, node string, on bool, reason string) error {
 	c := events.HandsOffCommand{ID: "rollout-" + nuid.Next(), Node: node, On: &on, Reason: reason, By: cfg.By}
-	if err := cfg.request(ctx, events.ControlSubject(events.ServiceHealer, events.VerbHealerHandsOff), c, nil); err != nil {
+	if _, err := call(ctx, cfg, events.CtlHealerHandsOff, "", c); err != nil {
 		return fmt.Errorf("healer hands-off %s: %w", node, err)
 	}
 	return nil
 }
 
-func (cfg Config) request(ctx context.Context, subject string, req, out any) error {
+// call asks ep, on node when it is a gateway endpoint, under cfg.Request.
+func call[Req, Rep any](ctx context.Context, cfg Config, ep events.Endpoint[Req, Rep], node string, req Req) (Rep, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Request)
 	defer cancel()
-	return events.Request(ctx, cfg.NC, subject, req, out)
+	if ep.PerNode() {
+		return ep.CallNode(ctx, cfg.NC, node, req)
+	}
+	return ep.Call(ctx, cfg.NC, req)
 }
 
 // watch follows the gateways' health snapshots (their accept rates) and

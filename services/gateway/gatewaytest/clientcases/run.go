@@ -184,9 +184,9 @@ func (r *runner) stop(s Step) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var rep events.DrainReply
 	cmd := events.DrainCommand{ID: fmt.Sprintf("cc-%d", time.Now().UnixNano()), OverMS: 300}
-	return events.Request(ctx, r.ns.Conn(), events.GatewayControlSubject(r.from, events.VerbDrain), cmd, &rep)
+	_, err := events.CtlGatewayDrain.CallNode(ctx, r.ns.Conn(), r.from, cmd)
+	return err
 }
 
 // current is the node of the last connected state.

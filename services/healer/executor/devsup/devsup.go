@@ -1,5 +1,5 @@
 // Package devsup restarts a gateway through the `wsheal dev` supervisor's
-// restart request (events.ControlSubject("dev", "restart")).
+// restart request (events.CtlDevRestart).
 package devsup
 
 import (
@@ -36,8 +36,8 @@ func (c *Client) Restart(ctx context.Context, id, node string) (events.Process, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var r events.RestartReply
-	if err := events.Request(ctx, c.nc, events.ControlSubject(events.ServiceDev, events.VerbRestart), &cmd, &r); err != nil {
+	r, err := events.CtlDevRestart.Call(ctx, c.nc, cmd)
+	if err != nil {
 		return events.Process{}, fmt.Errorf("%w: %s: %w", ErrRestart, node, err)
 	}
 	return r.Process, nil
@@ -48,8 +48,7 @@ func (c *Client) Restart(ctx context.Context, id, node string) (events.Process, 
 func (c *Client) Supervises(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var list events.ProcessList
-	err := events.Request(ctx, c.nc, events.ControlSubject(events.ServiceDev, events.VerbList), &events.Empty{}, &list)
+	_, err := events.CtlDevList.Call(ctx, c.nc, events.Empty{})
 	switch {
 	case err == nil:
 		return true, nil

@@ -29,52 +29,52 @@ func New(nc *nats.Conn, timeout time.Duration) *Client {
 	return &Client{nc: nc, timeout: timeout}
 }
 
-func (c *Client) do(ctx context.Context, node, verb string, cmd events.Command, out any) error {
+// call validates cmd before it leaves, then sends it to node under the
+// client's timeout.
+func call[Req, Rep any, P interface {
+	*Req
+	events.Command
+}](ctx context.Context, c *Client, ep events.Endpoint[Req, Rep], node string, cmd Req) (Rep, error) {
+	var zero Rep
 	if err := events.ValidateToken(node); err != nil {
-		return fmt.Errorf("%w: %s on %q: %w", ErrCommand, verb, node, err)
+		return zero, fmt.Errorf("%w: %s on %q: %w", ErrCommand, ep.Verb, node, err)
 	}
-	if err := cmd.Validate(); err != nil {
-		return fmt.Errorf("%w: %s on %s: %w", ErrCommand, verb, node, err)
+	if err := P(&cmd).Validate(); err != nil {
+		return zero, fmt.Errorf("%w: %s on %s: %w", ErrCommand, ep.Verb, node, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if err := events.Request(ctx, c.nc, events.GatewayControlSubject(node, verb), cmd, out); err != nil {
-		return fmt.Errorf("%w: %s on %s: %w", ErrCommand, verb, node, err)
+	rep, err := ep.CallNode(ctx, c.nc, node, cmd)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %s on %s: %w", ErrCommand, ep.Verb, node, err)
 	}
-	return nil
+	return rep, nil
 }
 
 // Status asks a node for its summary.
 func (c *Client) Status(ctx context.Context, node string) (events.GatewayStatus, error) {
-	var st events.GatewayStatus
-	err := c.do(ctx, node, events.VerbStatus, &events.GatewayStatusRequest{}, &st)
-	return st, err
+	return call(ctx, c, events.CtlGatewayStatus, node, events.GatewayStatusRequest{})
 }
 
 // Reconnect asks a node to send some clients elsewhere.
 func (c *Client) Reconnect(ctx context.Context, node string, cmd events.ReconnectCommand) (events.ReconnectReply, error) {
-	var r events.ReconnectReply
-	err := c.do(ctx, node, events.VerbReconnect, &cmd, &r)
-	return r, err
+	return call(ctx, c, events.CtlGatewayReconnect, node, cmd)
 }
 
 // Resize changes a node's limits.
 func (c *Client) Resize(ctx context.Context, node string, cmd events.ResizeCommand) (events.Settings, error) {
-	var s events.Settings
-	err := c.do(ctx, node, events.VerbResize, &cmd, &s)
-	return s, err
+	return call(ctx, c, events.CtlGatewayResize, node, cmd)
 }
 
 // Drain stops a node accepting and moves its clients away.
 func (c *Client) Drain(ctx context.Context, node string, cmd events.DrainCommand) (events.DrainReply, error) {
-	var r events.DrainReply
-	err := c.do(ctx, node, events.VerbDrain, &cmd, &r)
-	return r, err
+	return call(ctx, c, events.CtlGatewayDrain, node, cmd)
 }
 
 // Undrain makes a node accept again.
 func (c *Client) Undrain(ctx context.Context, node string, cmd events.UndrainCommand) error {
-	return c.do(ctx, node, events.VerbUndrain, &cmd, nil)
+	_, err := call(ctx, c, events.CtlGatewayUndrain, node, cmd)
+	return err
 }
 
 // Move asks from to send count clients to node to, paced over over: one
