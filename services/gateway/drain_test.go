@@ -193,10 +193,15 @@ func TestDrainDoesNotWaitForDeadPeers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Full: a backlog that has stopped moving for 200 ms.
+	var last int
+	var since time.Time
 	natstest.Eventually(t, 10*time.Second, func() bool {
-		before := s.pool.Totals().Backlog
-		time.Sleep(200 * time.Millisecond)
-		return before > 0 && s.pool.Totals().Backlog == before
+		if b := s.pool.Totals().Backlog; b != last || since.IsZero() {
+			last, since = b, time.Now()
+			return false
+		}
+		return last > 0 && time.Since(since) >= 200*time.Millisecond
 	}, "the socket never filled")
 	if err := request(t, ns, "gw-dd", events.VerbDrain, events.DrainCommand{ID: "dd", OverMS: 100}, nil); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ package natstest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -119,14 +120,18 @@ func (s *Server) WebSocketURL() string {
 // fails the test with msg. Tests poll; they never assert after a bare sleep.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
+	Until(t, timeout, cond, func() string { return fmt.Sprintf(msg, args...) })
+}
+
+// Until is Eventually with a failure message computed when it fails, so
+// that it can say what the state was at the deadline.
+func Until(t testing.TB, timeout time.Duration, cond func() bool, failure func() string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("natstest: condition not met within %v: "+msg, append([]any{timeout}, args...)...)
+			t.Fatalf("natstest: condition not met within %v: %s", timeout, failure())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the polling interval: the one sleep of a poll
 	}
 }

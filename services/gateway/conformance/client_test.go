@@ -179,8 +179,7 @@ func (r *reader) caughtUp(led *ledger) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for ch, p := range r.pos {
-		all := led.sorted(ch)
-		if !p.started || len(all) > 0 && p.last < all[len(all)-1].seq {
+		if !p.started || p.last < led.last(ch) {
 			return false
 		}
 	}

@@ -21,6 +21,7 @@ type rec struct{ seq, id uint64 }
 type ledger struct {
 	mu     sync.Mutex
 	bySeq  map[string]map[uint64]uint64 // channel -> seq -> id
+	top    map[string]uint64            // channel -> highest acknowledged seq
 	counts map[string]*atomic.Int64
 	total  atomic.Int64
 	dups   atomic.Int64 // retries answered duplicate:true
@@ -28,7 +29,7 @@ type ledger struct {
 }
 
 func newLedger(chans []string) *ledger {
-	l := &ledger{bySeq: map[string]map[uint64]uint64{}, counts: map[string]*atomic.Int64{}}
+	l := &ledger{bySeq: map[string]map[uint64]uint64{}, top: map[string]uint64{}, counts: map[string]*atomic.Int64{}}
 	for _, c := range chans {
 		l.bySeq[c] = map[uint64]uint64{}
 		l.counts[c] = &atomic.Int64{}
@@ -51,6 +52,7 @@ func (l *ledger) ack(ch string, seq, id uint64, dup bool) {
 		return
 	}
 	l.bySeq[ch][seq] = id
+	l.top[ch] = max(l.top[ch], seq)
 	l.counts[ch].Add(1)
 	l.total.Add(1)
 }
@@ -94,6 +96,13 @@ func publishAll(ctx context.Context, ps []*publisher, total int) error {
 
 // count is how many messages of ch were acknowledged.
 func (l *ledger) count(ch string) int64 { return l.counts[ch].Load() }
+
+// last is the highest acknowledged sequence of ch (0: none).
+func (l *ledger) last(ch string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.top[ch]
+}
 
 // sorted returns the acknowledged messages of ch in sequence order.
 func (l *ledger) sorted(ch string) []rec {

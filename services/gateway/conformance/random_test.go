@@ -143,33 +143,38 @@ func caughtUp(t *testing.T, actors []*actor, led *ledger, within time.Duration) 
 	for i := range moved {
 		moved[i] = start
 	}
-	for {
-		var behind, stuck []string
+	var behind, stuck []int // indexes of actors; lines are written only on failure
+	lines := func(idx []int) string {
+		var b strings.Builder
+		for _, i := range idx {
+			a := actors[i]
+			fmt.Fprintf(&b, "client %d (connected %v, last frame %v ago): %s\n", i, a.connected.Load(),
+				time.Since(moved[i]).Round(time.Second), a.rd.lag(led))
+		}
+		return b.String()
+	}
+	natstest.Until(t, within, func() bool {
+		behind, stuck = behind[:0], stuck[:0]
 		for i, a := range actors {
 			if n := a.rd.progress(); n != seen[i] {
 				seen[i], moved[i] = n, time.Now()
 			}
 			if !a.connected.Load() || !a.rd.caughtUp(led) {
-				line := fmt.Sprintf("client %d (connected %v, last frame %v ago): %s", i, a.connected.Load(),
-					time.Since(moved[i]).Round(time.Second), a.rd.lag(led))
-				behind = append(behind, line)
+				behind = append(behind, i)
 				if time.Since(moved[i]) > stuckAfter {
-					stuck = append(stuck, line)
+					stuck = append(stuck, i)
 				}
 			}
 		}
-		switch {
-		case len(behind) == 0:
-			t.Logf("every client caught up %v after publishing ended", time.Since(start).Round(time.Millisecond))
-			return
-		case len(stuck) > 0:
+		if len(stuck) > 0 {
 			t.Fatalf("%d clients received nothing for %v without catching up (%d behind in all):\n%s",
-				len(stuck), stuckAfter, len(behind), strings.Join(stuck, "\n"))
-		case time.Since(start) > within:
-			t.Fatalf("after %v, %d clients never caught up with every acknowledged message:\n%s", within, len(behind), strings.Join(behind, "\n"))
+				len(stuck), stuckAfter, len(behind), lines(stuck))
 		}
-		time.Sleep(50 * time.Millisecond) // polling interval
-	}
+		return len(behind) == 0
+	}, func() string {
+		return fmt.Sprintf("%d clients never caught up with every acknowledged message:\n%s", len(behind), lines(behind))
+	})
+	t.Logf("every client caught up %v after publishing ended", time.Since(start).Round(time.Millisecond))
 }
 
 // killMidRun crashes the third node once 40% of the run is published.

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -37,19 +38,14 @@ func (fl *follower) connect(i int) {
 	if err := fl.rd.subscribe(w, tok); err != nil {
 		fl.t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	pending := func() map[uint64]subReq {
 		fl.rd.mu.Lock()
-		pending := maps.Clone(fl.rd.subs)
-		fl.rd.mu.Unlock()
-		if len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			fl.t.Fatalf("subscribes unanswered after 60s (msgs replayed so far, close code %d): %+v", w.code.Load(), pending)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+		defer fl.rd.mu.Unlock()
+		return maps.Clone(fl.rd.subs)
 	}
+	natstest.Until(fl.t, 60*time.Second, func() bool { return len(pending()) == 0 }, func() string {
+		return fmt.Sprintf("subscribes unanswered (msgs replayed so far, close code %d): %+v", w.code.Load(), pending())
+	})
 	fl.fail()
 }
 
@@ -135,17 +131,14 @@ func TestSlowReaderCutOffResumes(t *testing.T) {
 	// second; 5 s here): the client sees its connection end, close frame
 	// or not.
 	const bound = 5 * time.Second
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		n, err := f.slowCloses(0)
-		if err == nil && n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a reader at 3 ms a message under 3,000 messages of 4 KB was never cut off: %d slow closes (%v)", n, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
-	}
+	var n int
+	var err error
+	natstest.Until(t, 30*time.Second, func() bool {
+		n, err = f.slowCloses(0)
+		return err == nil && n == 1
+	}, func() string {
+		return fmt.Sprintf("a reader at 3 ms a message under 3,000 messages of 4 KB was never cut off: %d slow closes (%v)", n, err)
+	})
 	select {
 	case <-w.closed:
 	case <-time.After(bound):

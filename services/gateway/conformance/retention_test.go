@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -144,19 +145,14 @@ func (fl *follower) position(ch string) uint64 {
 // recovered:false resume from the future.
 func natstestLive(t *testing.T, fl *follower, led *ledger, ch string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	got := func() int {
 		fl.rd.mu.Lock()
-		got := len(fl.rd.pos[ch].log)
-		fl.rd.mu.Unlock()
-		if got >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a resume from the future: %d of %d live messages delivered", got, n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+		defer fl.rd.mu.Unlock()
+		return len(fl.rd.pos[ch].log)
 	}
+	natstest.Until(t, 10*time.Second, func() bool { return got() >= n }, func() string {
+		return fmt.Sprintf("after a resume from the future: %d of %d live messages delivered", got(), n)
+	})
 	for _, e := range fl.rd.check(led) {
 		t.Error(e)
 	}

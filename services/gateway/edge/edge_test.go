@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/wsheal/wsheal/pkg/events/natstest"
 )
 
 func TestPeersOf(t *testing.T) {
@@ -182,17 +184,12 @@ func TestListenerCaps(t *testing.T) {
 	dial("127.0.0.2")
 	<-accepted
 	<-accepted
-	deadline := time.Now().Add(5 * time.Second)
-	for l.Refused() != 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return l.Refused() >= 1 }, "the socket over the cap per address was not refused")
 	if l.Refused() != 1 || l.Open() != 3 {
 		t.Fatalf("refused %d open %d, want 1 and 3", l.Refused(), l.Open())
 	}
 	dial("127.0.0.3") // over the total cap
-	for l.Refused() != 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	natstest.Eventually(t, 5*time.Second, func() bool { return l.Refused() >= 2 }, "the socket over the total cap was not refused")
 	if l.Refused() != 2 {
 		t.Fatalf("refused %d past the total cap", l.Refused())
 	}

@@ -121,9 +121,7 @@ func TestUnsolicitedPongsDoNotKeepAlive(t *testing.T) {
 	}()
 	waitClose(t, pr, frame.CloseStale)
 	// The peer may read the close frame before the scanner counts it.
-	for deadline := time.Now().Add(5 * time.Second); p.Totals().Stale == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	eventually(t, func() bool { return p.Totals().Stale > 0 }, "counted as stale")
 	if p.Totals().Stale != 1 || c.RTT() != 0 {
 		t.Fatalf("stale = %d, rtt = %v: a pong that echoes no ping answered it", p.Totals().Stale, c.RTT())
 	}

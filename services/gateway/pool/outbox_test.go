@@ -2,6 +2,7 @@ package pool
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/lxzan/gws"
 	"github.com/rs/zerolog"
+
+	"github.com/wsheal/wsheal/pkg/events/natstest"
 )
 
 // openHandler hands every opened connection to the test.
@@ -96,10 +99,8 @@ func TestBatchedFramesArriveWhole(t *testing.T) {
 	}
 	wg.Wait()
 	want := senders * each
-	deadline := time.Now().Add(10 * time.Second)
-	for rec.count() < want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	natstest.Until(t, 10*time.Second, func() bool { return rec.count() >= want },
+		func() string { return fmt.Sprintf("got %d frames, want %d", rec.count(), want) })
 	if got := rec.count(); got != want {
 		t.Fatalf("got %d frames, want %d", got, want)
 	}
@@ -141,11 +142,5 @@ func TestQueueBoundCloses(t *testing.T) {
 
 func eventually(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s within 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	natstest.Until(t, 10*time.Second, cond, func() string { return "not " + what })
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/services/monitor/dashboard"
 )
 
@@ -191,18 +192,19 @@ func gatewayPID(t *testing.T, nc *nats.Conn, node string) int {
 func dashboardURL(t *testing.T, s *stack, nc *nats.Conn) string {
 	t.Helper()
 	mon := fmt.Sprintf("http://127.0.0.1:%d/", s.monitorPort)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var served bool
+	natstest.Eventually(t, 15*time.Second, func() bool {
 		resp, err := http.Get(mon)
-		if err == nil {
-			resp.Body.Close()
-			if resp.Header.Get(dashboard.Marker) != "" {
-				t.Logf("dashboard served by the monitor at %s", mon)
-				return mon
-			}
-			break // the monitor answers, without the dashboard
+		if err != nil {
+			return false
 		}
-		time.Sleep(200 * time.Millisecond)
+		resp.Body.Close()
+		served = resp.Header.Get(dashboard.Marker) != ""
+		return true
+	}, "the monitor of wsheal dev never answered at %s", mon)
+	if served {
+		t.Logf("dashboard served by the monitor at %s", mon)
+		return mon
 	}
 	d := dashboard.New(dashboard.Config{}, testLogger(t))
 	hs := httptest.NewServer(d.Handler())
