@@ -121,7 +121,7 @@ js-size: ## wsheal.js bytes: as served, minified, minified+gzip
 
 static: ## static linux binaries for the images: wsheal and nats-server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/wsheal ./cmd/wsheal
-	cd pkg/events && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o ../../$(BIN)/static/nats-server github.com/nats-io/nats-server/v2
+	cd pkg/natskit && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o ../../$(BIN)/static/nats-server github.com/nats-io/nats-server/v2
 
 clean: ## remove build output
 	rm -rf $(BIN)

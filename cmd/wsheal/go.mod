@@ -69,6 +69,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
@@ -114,3 +115,5 @@ replace github.com/wsheal/wsheal/services/monitor => ../../services/monitor
 replace github.com/wsheal/wsheal/services/healer => ../../services/healer
 
 replace github.com/wsheal/wsheal/services/notifier => ../../services/notifier
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

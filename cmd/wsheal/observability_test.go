@@ -18,7 +18,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // observability is deploy/observability, from this package's directory.

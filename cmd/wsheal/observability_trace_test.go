@@ -27,8 +27,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service/tracing"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // span is one span an OTLP exporter sent, flattened.

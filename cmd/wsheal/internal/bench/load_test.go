@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestLoadSnapshotFollowsANodeKill: a running Load shows its clients per

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // BenchmarkRun2000 is the bar in process: 2,000 clients over two

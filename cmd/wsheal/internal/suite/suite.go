@@ -21,7 +21,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/wsheal/wsheal/pkg/events/embedded"
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 )
 
 // Options of a suite run.

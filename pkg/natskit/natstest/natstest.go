@@ -1,6 +1,3 @@
-// Package natstest starts a real, embedded nats-server with JetStream for
-// tests: storage in t.TempDir(), a random loopback port, every stream and
-// bucket of the contract ensured, shut down by t.Cleanup.
 package natstest
 
 import (
@@ -14,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/embedded"
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 )
 
 // Server is a running test server.

@@ -1,5 +1,3 @@
-// Package embedded starts an in-process nats-server with JetStream, for
-// `wsheal dev` and for tests (through natstest).
 package embedded
 
 import (
