@@ -19,7 +19,7 @@ func gatewayRequest(ctx context.Context, nc *nats.Conn, node, verb string, cmd, 
 	if err := events.ValidateToken(node); err != nil {
 		return fmt.Errorf("node %q: %w", node, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, natsOpts.Timeout)
 	defer cancel()
 	err := events.Request(ctx, nc, events.GatewayControlSubject(node, verb), cmd, out)
 	return explain(err, "gateway "+node, events.GatewayControlSubject(node, verb))

@@ -26,7 +26,7 @@ func ask(ctx context.Context, service, verb string, req, out any) error {
 }
 
 func askOn(ctx context.Context, nc *nats.Conn, service, verb string, req, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, natsOpts.Timeout)
 	defer cancel()
 	subject := events.ControlSubject(service, verb)
 	return explain(events.Request(ctx, nc, subject, req, out), service, subject)

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
+	"github.com/wsheal/wsheal/tools/internal/chaos"
 )
 
 // TestChaosCrashAndHangAgainstDev runs `wsheal chaos crash hang` against
@@ -21,7 +22,7 @@ func TestChaosCrashAndHangAgainstDev(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	ds := startDev(t, "--demo-clients", "0", "--quiet")
+	ds := devtest.Start(t, "--demo-clients", "0", "--quiet")
 	rep, out, stdout := runChaos(t, ds, 3*time.Minute, "crash", "hang", "--clients", "100", "--rate", "20")
 	if len(rep.Results) != 2 {
 		t.Fatalf("scenarios %d", len(rep.Results))
@@ -57,16 +58,16 @@ func TestChaosCrashAndHangAgainstDev(t *testing.T) {
 // ds within timeout and returns its report, the report's folder and what
 // it printed. A run whose scenarios failed still returns its report: the
 // caller's checks say which expectation failed.
-func runChaos(t *testing.T, ds *devStack, timeout time.Duration, args ...string) (rep chaos.Report, dir, stdout string) {
+func runChaos(t *testing.T, ds *devtest.Stack, timeout time.Duration, args ...string) (rep chaos.Report, dir, stdout string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "report")
 	saved := natsOpts
 	t.Cleanup(func() { natsOpts = saved })
-	natsOpts.server = ds.natsURL
-	natsOpts.timeout = 5 * time.Second
+	natsOpts.Server = ds.NATSURL
+	natsOpts.Timeout = 5 * time.Second
 
 	cmd := chaosCmd()
-	var out, progress syncBuffer
+	var out, progress devtest.Log
 	cmd.SetOut(&out)
 	cmd.SetErr(&progress)
 	cmd.SetArgs(append(args, "--out", dir))

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 // sample snapshots the load every 200 ms until the returned func is called.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 // healNodes is how many gateways the healing figure runs.

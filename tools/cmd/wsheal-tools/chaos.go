@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
+	"github.com/wsheal/wsheal/tools/internal/chaos"
 )
 
 func chaosCmd() *cobra.Command {
@@ -20,9 +20,8 @@ func chaosCmd() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:     "chaos [scenario ...]",
-		GroupID: "test",
-		Short:   "Inject named faults into a running stack under load and report how it healed",
+		Use:   "chaos [scenario ...]",
+		Short: "Inject named faults into a running stack under load and report how it healed",
 		Long: `Run named fault scenarios against a running stack (wsheal dev) while a client
 load (wsheal bench's engine) publishes and checks every delivery. For each
 scenario: time to detect, to remediate and until every client is back and
@@ -69,8 +68,8 @@ The exit status is non-zero if any scenario failed its expectations.`,
 			}
 			defer obs.Close()
 			st := chaos.NewStack(nc, obs)
-			if natsOpts.timeout > 0 {
-				st.Timeout = natsOpts.timeout
+			if natsOpts.Timeout > 0 {
+				st.Timeout = natsOpts.Timeout
 			}
 			cfg.Server = nc.ConnectedUrlRedacted()
 			cfg.Progress = cmd.ErrOrStderr()

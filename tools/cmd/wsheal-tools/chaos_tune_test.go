@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
 	"github.com/wsheal/wsheal/services/healer/policy"
+	"github.com/wsheal/wsheal/tools/internal/chaos"
 )
 
 // TestChaosHopelessReviewSaysWhatToTune runs `wsheal chaos hopeless`
@@ -36,7 +37,7 @@ func TestChaosHopelessReviewSaysWhatToTune(t *testing.T) {
 	t.Setenv("WSHEAL_HEALER_POLICIES", pol)
 	t.Setenv("WSHEAL_HEALER_BACKOFF_BASE", "1s")
 	t.Setenv("WSHEAL_NOTIFIER_REVIEW_DELAY", "3s")
-	ds := startDev(t, "--demo-clients", "0", "--quiet")
+	ds := devtest.Start(t, "--demo-clients", "0", "--quiet")
 	rep, out, _ := runChaos(t, ds, 5*time.Minute, "hopeless", "--clients", "30", "--rate", "10")
 	if len(rep.Results) != 1 {
 		t.Fatalf("scenarios %d", len(rep.Results))

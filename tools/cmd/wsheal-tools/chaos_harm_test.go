@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/chaos"
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
+	"github.com/wsheal/wsheal/tools/internal/chaos"
 )
 
 // TestChaosDoNoHarmAgainstDev runs bounded versions of the do-no-harm
@@ -20,7 +21,7 @@ func TestChaosDoNoHarmAgainstDev(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	t.Setenv("WSHEAL_CHANNELS_MAX_BYTES", "8388608") // an 8 MiB channel store, filled in about 10 s
-	ds := startDev(t, "--demo-clients", "0", "--quiet")
+	ds := devtest.Start(t, "--demo-clients", "0", "--quiet")
 	// The fast ones first: the slow ones need the monitor's baselines,
 	// learned meanwhile. The slowdown runs last, after the scenarios that
 	// restart gw-1: the shared stalls must not count toward any node's

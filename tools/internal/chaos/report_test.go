@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)

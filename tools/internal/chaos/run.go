@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 // Defaults of Config.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/bench"
 	"github.com/wsheal/wsheal/services/gateway/auth"
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 func benchCmd() *cobra.Command {
@@ -26,9 +26,8 @@ func benchCmd() *cobra.Command {
 		jwtSecret string
 	)
 	cmd := &cobra.Command{
-		Use:     "bench",
-		GroupID: "test",
-		Short:   "Open N WebSocket clients, publish at a rate, report delivery, latency, loss and reconnects",
+		Use:   "bench",
+		Short: "Open N WebSocket clients, publish at a rate, report delivery, latency, loss and reconnects",
 		Long: `Open --clients subscriber connections spread over --channels, publish at
 --rate for --duration through the gateways, and report connections held,
 deliveries per second, publish-to-deliver latency (p50, p99, p99.9), messages

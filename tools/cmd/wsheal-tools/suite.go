@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wsheal/wsheal/cmd/wsheal/internal/suite"
+	"github.com/wsheal/wsheal/tools/internal/suite"
 )
 
 // suiteServerCmd is the hidden `wsheal suite-server wsheal|gws|nats`: one
