@@ -20,7 +20,7 @@ TEST_FLAGS  ?= -race -count=1 -timeout 20m
 # docker compose v2 where installed, else the standalone docker-compose.
 COMPOSE     ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: all build run test soak bench lint fmt fuzz static clean help readme js-size
+.PHONY: all build tools-bin run test soak bench lint fmt fuzz static clean help readme js-size
 
 # images, up, down and the compose end-to-end test live beside the compose file.
 -include deploy/compose/compose.mk
@@ -35,15 +35,21 @@ help: ## this list
 build: ## build bin/wsheal (every service, the CLI and `wsheal dev` in one binary)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wsheal ./cmd/wsheal
 
-run: build ## the whole system on an embedded NATS server, with demo clients (Ctrl-C stops it)
+# The load and chaos tools are a binary of their own (module tools/), so
+# that the production binary and image hold no bench code: `wsheal bench`
+# and `wsheal chaos` run bin/wsheal-tools, found beside bin/wsheal.
+tools-bin: ## build bin/wsheal-tools (bench, the side-by-side suite, chaos), which `wsheal bench` and `wsheal chaos` run
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/wsheal-tools ./tools/cmd/wsheal-tools
+
+run: build tools-bin ## the whole system on an embedded NATS server, with demo clients (Ctrl-C stops it)
 	$(BIN)/wsheal dev $(RUN_ARGS)
 
 # Modules whose packages run one at a time: their tests start whole stacks
-# and judge healing by latency (cmd/wsheal's chaos runs) or run hundreds of
+# and judge healing by latency (wsheal-tools' chaos runs) or run hundreds of
 # clients against three nodes (the gateway's randomized data-plane run), so
 # another package's load test beside them would be a noisy neighbour the
 # test did not ask for.
-SERIAL_MODULES ?= cmd/wsheal services/gateway
+SERIAL_MODULES ?= cmd/wsheal services/gateway tools
 
 test: ## every module's tests with -race (compose end-to-end too when Docker runs)
 	@failed=""; for m in $(MODULES); do \
@@ -79,7 +85,7 @@ SOAK        ?= 10m
 soak: ## the randomized data-plane run at soak size (240 clients, 120 channels, gaps to 50,000) for SOAK (default 10m); WSHEAL_E2E_SEED replays a run
 	cd services/gateway && WSHEAL_SOAK=$(SOAK) $(GO) test -count=1 -timeout 2h -run '^TestRandomizedDataPlane$$' -v ./conformance/
 
-bench: build centrifugo ## the side-by-side suite (wsheal vs raw gws, NATS's WebSocket listener, Centrifugo and the floor), saved in results/; then the Go benchmarks, briefly
+bench: build tools-bin centrifugo ## the side-by-side suite (wsheal vs raw gws, NATS's WebSocket listener, Centrifugo and the floor), saved in results/; then the Go benchmarks, briefly
 	$(BIN)/wsheal bench --suite --rounds $(BENCH_ROUNDS) --out results --centrifugo $(CENTRIFUGO)
 	@for m in $(MODULES); do \
 		out=$$(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./... 2>&1) || { echo "$$out"; exit 1; }; \
@@ -132,9 +138,10 @@ js-size: ## wsheal.js bytes: as served, minified, minified+gzip
 	echo "wsheal.js: $$(wc -c < $$src) bytes, $$(gzip -9c $$src | wc -c) gzipped; minified $$(wc -c < $$min), $$(gzip -9c $$min | wc -c) gzipped"; \
 	rm -f $$min
 
-static: ## static linux binaries for the images: wsheal and nats-server
+static: ## static linux binaries for the images: wsheal, wsheal-tools and nats-server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/wsheal ./cmd/wsheal
-	cd pkg/events && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o ../../$(BIN)/static/nats-server github.com/nats-io/nats-server/v2
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/static/wsheal-tools ./tools/cmd/wsheal-tools
+	cd pkg/natskit && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o ../../$(BIN)/static/nats-server github.com/nats-io/nats-server/v2
 
 clean: ## remove build output
 	rm -rf $(BIN)

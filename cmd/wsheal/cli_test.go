@@ -11,20 +11,21 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wsheal/wsheal/cmd/wsheal/natsflag"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // run executes the CLI in-process with args against the stack's NATS and
 // returns what it printed.
 func (ds *devStack) run(t *testing.T, timeout time.Duration, args ...string) (string, error) {
 	t.Helper()
-	natsOpts = natsFlags{} // flags are package state: start clean every time
+	natsOpts = natsflag.Flags{} // flags are package state: start clean every time
 	root := newRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--server", ds.natsURL))
+	root.SetArgs(append(args, "--server", ds.NATSURL))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := root.ExecuteContext(ctx)
@@ -114,7 +115,7 @@ func TestCLIAgainstALiveStack(t *testing.T) {
 	t.Run("incident lifecycle", func(t *testing.T) {
 		var list events.ProcessList
 		var ctx = context.Background()
-		nc := connectTo(t, ds.natsURL)
+		nc := connectTo(t, ds.NATSURL)
 		if err := events.Request(ctx, nc, events.ControlSubject("dev", events.VerbList), nil, &list); err != nil {
 			t.Fatal(err)
 		}
@@ -170,10 +171,6 @@ func TestCLIAgainstALiveStack(t *testing.T) {
 		wantAll(t, ds.mustRun(t, "incidents", "silence", "--list"), "gw-*")
 		wantAll(t, ds.mustRun(t, "anomalies"), "fleet rule: ", "fleet_degraded", "rtt_degraded")
 	})
-	t.Run("bench", func(t *testing.T) {
-		out := ds.mustRun(t, "bench", "--url", gatewayURLs(t, ds), "--clients", "20", "--rate", "20", "--duration", "2s", "--drain", "3s")
-		wantAll(t, out, "connections held", "lost                       0")
-	})
 	t.Run("config", func(t *testing.T) {
 		wantAll(t, ds.mustRun(t, "config", "gateway"), "WSHEAL_GATEWAY_NATS_URL", "WSHEAL_GATEWAY_PING_INTERVAL")
 	})
@@ -187,20 +184,4 @@ func connectTo(t *testing.T, url string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-// gatewayURLs lists the stack's gateway WebSocket URLs, comma-separated.
-func gatewayURLs(t *testing.T, ds *devStack) string {
-	t.Helper()
-	var list events.ProcessList
-	if err := events.Request(context.Background(), connectTo(t, ds.natsURL), events.ControlSubject("dev", events.VerbList), nil, &list); err != nil {
-		t.Fatal(err)
-	}
-	var urls []string
-	for _, p := range list.Processes {
-		if p.Service == events.ServiceGateway {
-			urls = append(urls, p.URL)
-		}
-	}
-	return strings.Join(urls, ",")
 }

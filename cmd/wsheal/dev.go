@@ -42,6 +42,12 @@ While it runs, from another terminal:
 				return err
 			}
 			cfg.Services = controlPlane()
+			// The demo clients are `wsheal bench`, which runs wsheal-tools:
+			// without it the stack runs, without its load.
+			if _, err := findTool(); err != nil && cfg.DemoClients > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no demo clients: %v\n", err)
+				cfg.DemoClients = 0
+			}
 			sup, err := dev.New(cfg, cmd.OutOrStdout(), log)
 			if err != nil {
 				return err
@@ -58,7 +64,7 @@ While it runs, from another terminal:
 	f.IntVar(&cfg.Gateways, "gateways", 3, "gateway nodes")
 	f.IntVar(&cfg.GatewayPort, "gateway-port", 8081, "port of the first gateway; the others follow")
 	f.IntVar(&cfg.MonitorPort, "monitor-port", 8090, "monitor HTTP port (dashboard, /metrics)")
-	f.IntVar(&cfg.DemoClients, "demo-clients", 300, "demo WebSocket clients (0: none)")
+	f.IntVar(&cfg.DemoClients, "demo-clients", 300, "demo WebSocket clients: wsheal bench, run by wsheal-tools (0: none)")
 	f.Float64Var(&cfg.DemoRate, "demo-rate", 20, "demo publishes per second")
 	f.DurationVar(&cfg.Faults, "faults", 0, "kill -9 a random gateway this often (0: never)")
 	f.BoolVar(&cfg.Quiet, "quiet", false, "print the endpoints only, no live event lines")

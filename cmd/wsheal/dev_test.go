@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,129 +14,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/webclient"
 )
 
-// buildWsheal compiles this command once per test binary run.
-var buildWsheal = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wsheal-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wsheal")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// freePorts finds n consecutive free loopback ports.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	for try := 0; try < 50; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				continue
-			}
-			c.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free port range")
-	return 0
-}
-
-// devStack is a `wsheal dev` process started by a test.
-type devStack struct {
-	cmd     *exec.Cmd
-	natsURL string
-	gwPort  int // the first gateway's; the others follow
-	monPort int // the first monitor's; healers' at +5, notifiers' at +8
-	out     *syncBuffer
-	done    chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var natsLine = regexp.MustCompile(`NATS\s+(nats://\S+)`)
+// devStack is a `wsheal dev` process started by a test; run and mustRun
+// (cli_test.go) drive the CLI against it in process.
+type devStack struct{ *devtest.Stack }
 
 func startDev(t *testing.T, args ...string) *devStack {
 	t.Helper()
-	bin, err := buildWsheal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := freePorts(t, 3)
-	mon := freePorts(t, 11) // monitors; healers' and notifiers' /metrics at +5 and +8
-	args = append([]string{"dev", "--nats-port", "-1", "--gateway-port", fmt.Sprint(gw), "--monitor-port", fmt.Sprint(mon)}, args...)
-	cmd := exec.Command(bin, args...)
-	pr, pw, _ := os.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	ds := &devStack{cmd: cmd, gwPort: gw, monPort: mon, out: &syncBuffer{}, done: make(chan error, 1)}
-	urlCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(ds.out, line)
-			if m := natsLine.FindStringSubmatch(line); m != nil {
-				select {
-				case urlCh <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { ds.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-ds.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	})
-	select {
-	case ds.natsURL = <-urlCh:
-	case err := <-ds.done:
-		t.Fatalf("wsheal dev exited: %v\n%s", err, ds.out)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("wsheal dev printed no NATS URL\n%s", ds.out)
-	}
-	return ds
+	return &devStack{devtest.Start(t, args...)}
 }
 
 // discover does what `nats micro ls` does: ping every micro service.
@@ -176,7 +59,7 @@ func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
-	nc, err := nats.Connect(ds.natsURL)
+	nc, err := nats.Connect(ds.NATSURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +83,7 @@ func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
 
 	// The example page is served and loads wsheal.js from a gateway, which
 	// serves it to other origins.
-	checkExamplePage(t, ds.out.String())
+	checkExamplePage(t, ds.Out.String())
 
 	// Heartbeats flow on wsheal.evt.> from every gateway and service.
 	sub, err := nc.SubscribeSync(events.EventsAll)
@@ -275,16 +158,16 @@ func TestDevStartsTheStackAndStopsCleanly(t *testing.T) {
 
 	// Ctrl-C stops every process within a few seconds.
 	start := time.Now()
-	if err := ds.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := ds.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-ds.done:
+	case err := <-ds.Done:
 		if err != nil {
-			t.Fatalf("wsheal dev exit: %v\n%s", err, ds.out)
+			t.Fatalf("wsheal dev exit: %v\n%s", err, ds.Out)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("wsheal dev still running 20s after SIGINT\n%s", ds.out)
+		t.Fatalf("wsheal dev still running 20s after SIGINT\n%s", ds.Out)
 	}
 	t.Logf("stopped in %s", time.Since(start).Round(time.Millisecond))
 	for _, p := range list.Processes {

@@ -20,7 +20,7 @@ func gatewayRequest[Req, Rep any](ctx context.Context, nc *nats.Conn, node strin
 		var zero Rep
 		return zero, fmt.Errorf("node %q: %w", node, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, natsOpts.Timeout)
 	defer cancel()
 	rep, err := ep.CallNode(ctx, nc, node, req)
 	return rep, explain(err, "gateway "+node, ep.Subject(node))

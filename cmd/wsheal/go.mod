@@ -11,7 +11,6 @@ require (
 	github.com/nats-io/nuid v1.0.1
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2
-	github.com/wsheal/wsheal/pkg/client v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/healer v0.0.0-00010101000000-000000000000
@@ -68,7 +67,8 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/spf13/pflag v1.0.10
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
@@ -114,3 +114,5 @@ replace github.com/wsheal/wsheal/services/monitor => ../../services/monitor
 replace github.com/wsheal/wsheal/services/healer => ../../services/healer
 
 replace github.com/wsheal/wsheal/services/notifier => ../../services/notifier
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

@@ -18,7 +18,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 )
 
@@ -29,19 +30,19 @@ const hostileSecret = "hostile-suite-secret-0123456789"
 type gwProc struct {
 	addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *devtest.Log
 }
 
 // startGateway runs a gateway process with AUTH=jwt against ns and extra
 // WSHEAL_GATEWAY_* settings, and waits until /healthz answers.
 func startGateway(t *testing.T, ns *natstest.Server, env ...string) *gwProc {
 	t.Helper()
-	bin, err := buildWsheal()
+	bin, err := devtest.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePorts(t, 1)
-	g := &gwProc{addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}}
+	port := devtest.FreePorts(t, 1)
+	g := &gwProc{addr: fmt.Sprintf("127.0.0.1:%d", port), out: &devtest.Log{}}
 	g.cmd = exec.Command(bin, "serve", "gateway")
 	g.cmd.Env = append(os.Environ(),
 		"WSHEAL_GATEWAY_NATS_URL="+ns.URL(), "WSHEAL_GATEWAY_NODE=gw-hostile",

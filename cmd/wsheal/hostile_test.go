@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // The hostile suite: a real gateway process (`wsheal serve gateway`, JWT

@@ -1,6 +1,8 @@
-// Command wsheal is the one binary of wsheal: the services (gateway,
-// monitor, healer, notifier), the all-in-one `wsheal dev`, and the
-// operator's CLI (status, events, incidents, drain, bench, chaos ...).
+// Command wsheal is the one production binary of wsheal: the services
+// (gateway, monitor, healer, notifier), the all-in-one `wsheal dev`, and
+// the operator's CLI (status, events, incidents, drain, rollout ...).
+// `wsheal bench` and `wsheal chaos` run wsheal-tools (module tools/),
+// which holds the load and chaos code this binary does not.
 package main
 
 import (
@@ -56,7 +58,7 @@ Start everything on this machine with 'wsheal dev'; watch it with
 	for _, c := range opsCmds() {
 		root.AddCommand(c)
 	}
-	for _, c := range testCmds() {
+	for _, c := range toolCmds() {
 		root.AddCommand(c)
 	}
 	return root

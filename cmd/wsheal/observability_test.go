@@ -17,8 +17,9 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/wsheal/wsheal/cmd/wsheal/devtest"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // observability is deploy/observability, from this package's directory.
@@ -69,12 +70,12 @@ func TestObservabilityAgainstDevStack(t *testing.T) {
 	prometheus := needTool(t, "prometheus")
 	ds := startDev(t, "--demo-clients", "30", "--quiet")
 	targets := map[string][]string{ // job -> host:port
-		"wsheal-monitor":  {fmt.Sprintf("127.0.0.1:%d", ds.monPort)},
-		"wsheal-healer":   {fmt.Sprintf("127.0.0.1:%d", ds.monPort+5)},
-		"wsheal-notifier": {fmt.Sprintf("127.0.0.1:%d", ds.monPort+8)},
+		"wsheal-monitor":  {fmt.Sprintf("127.0.0.1:%d", ds.MonitorPort)},
+		"wsheal-healer":   {fmt.Sprintf("127.0.0.1:%d", ds.MonitorPort+5)},
+		"wsheal-notifier": {fmt.Sprintf("127.0.0.1:%d", ds.MonitorPort+8)},
 	}
 	for i := range 3 {
-		targets["wsheal-gateway"] = append(targets["wsheal-gateway"], fmt.Sprintf("127.0.0.1:%d", ds.gwPort+i))
+		targets["wsheal-gateway"] = append(targets["wsheal-gateway"], fmt.Sprintf("127.0.0.1:%d", ds.GatewayPort+i))
 	}
 	for job, addrs := range targets {
 		for _, addr := range addrs {
@@ -87,7 +88,7 @@ func TestObservabilityAgainstDevStack(t *testing.T) {
 				defer resp.Body.Close()
 				body, _ = io.ReadAll(resp.Body)
 				return resp.StatusCode == http.StatusOK
-			}, job+" serving /metrics")
+			}, "%s serving /metrics", job)
 			cmd := exec.Command(promtool, "check", "metrics")
 			cmd.Stdin = bytes.NewReader(body)
 			if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
@@ -149,7 +150,7 @@ func TestObservabilityAgainstDevStack(t *testing.T) {
 func checkAnalytics(t *testing.T, ds *devStack) {
 	t.Helper()
 	for range 5 {
-		ws, _, err := gws.NewClient(&gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: fmt.Sprintf("ws://127.0.0.1:%d/ws", ds.gwPort)})
+		ws, _, err := gws.NewClient(&gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: fmt.Sprintf("ws://127.0.0.1:%d/ws", ds.GatewayPort)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +222,7 @@ func startPrometheus(t *testing.T, bin string, targets map[string][]string) stri
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1))
+	addr := fmt.Sprintf("127.0.0.1:%d", devtest.FreePorts(t, 1))
 	log, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {
 		t.Fatal(err)

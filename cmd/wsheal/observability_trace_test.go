@@ -27,8 +27,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service/tracing"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // span is one span an OTLP exporter sent, flattened.
@@ -217,7 +217,7 @@ func TestTraceFollowsAHealedCrash(t *testing.T) {
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
 	t.Setenv("OTEL_SERVICE_NAME", "") // each process names itself wsheal-<service>
 	ds := startDev(t, "--demo-clients", "0", "--quiet")
-	nc, err := nats.Connect(ds.natsURL)
+	nc, err := nats.Connect(ds.NATSURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestTraceFollowsAHealedCrash(t *testing.T) {
 		missing += fmt.Sprintf(" (%d exports, refused: %q)", recv.requests, recv.bad)
 		recv.mu.Unlock()
 		return false
-	}, "the healing of gw-2 did not make one trace: %s\n%s", lazy(func() string { return missing }), ds.out)
+	}, "the healing of gw-2 did not make one trace: %s\n%s", lazy(func() string { return missing }), ds.Out)
 	spans, bad := recv.snapshot()
 	if len(bad) > 0 {
 		t.Errorf("exporters sent what an OTLP/HTTP receiver refuses: %v", bad)

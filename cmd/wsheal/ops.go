@@ -7,8 +7,3 @@ func opsCmds() []*cobra.Command {
 	return []*cobra.Command{statusCmd(), nodeCmd(), anomaliesCmd(), eventsCmd(), incidentsCmd(), reviewCmd(),
 		healerCmd(), drainCmd(), undrainCmd(), reconnectCmd(), resizeCmd(), analyticsCmd(), rolloutCmd()}
 }
-
-// testCmds are the load and chaos commands.
-func testCmds() []*cobra.Command {
-	return []*cobra.Command{benchCmd(), chaosCmd(), suiteServerCmd(), suiteWorkerCmd()}
-}

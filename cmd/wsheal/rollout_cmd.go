@@ -42,7 +42,7 @@ incidents opened meanwhile.`,
 				return err
 			}
 			defer nc.Close()
-			cfg.Docker, cfg.NC, cfg.Out, cfg.Request, cfg.By = docker.New(socket, label), nc, cmd.OutOrStdout(), natsOpts.timeout, operator()
+			cfg.Docker, cfg.NC, cfg.Out, cfg.Request, cfg.By = docker.New(socket, label), nc, cmd.OutOrStdout(), natsOpts.Timeout, operator()
 			rep, err := rollout.Run(cmd.Context(), cfg)
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "rollout: %d replaced, %d already current, in %s; peak accept rate %.1f/s (%s); incidents opened: %d\n",

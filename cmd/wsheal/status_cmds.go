@@ -27,7 +27,7 @@ func ask[Req, Rep any](ctx context.Context, ep events.Endpoint[Req, Rep], req Re
 }
 
 func askOn[Req, Rep any](ctx context.Context, nc *nats.Conn, ep events.Endpoint[Req, Rep], req Req) (Rep, error) {
-	ctx, cancel := context.WithTimeout(ctx, natsOpts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, natsOpts.Timeout)
 	defer cancel()
 	rep, err := ep.Call(ctx, nc, req)
 	return rep, explain(err, ep.Service, ep.Subject(""))

@@ -23,7 +23,7 @@ func healthcheckCmd() *cobra.Command {
 		Example: `  wsheal healthcheck http://127.0.0.1:8080/readyz --timeout 2s`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), natsOpts.timeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), natsOpts.Timeout)
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
 			if err != nil {

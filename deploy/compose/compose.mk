@@ -38,10 +38,10 @@ test: compose-e2e-notice
 compose-e2e-notice:
 	@docker version >/dev/null 2>&1 || echo "SKIP compose e2e: no Docker engine answers: deploy/compose TestComposeE2E will skip (make e2e where Docker runs)"
 
-images: static ## FROM-scratch images wsheal:local, wsheal-nats:local and wsheal-lb:local (HAProxy; no registry needed)
+images: static ## FROM-scratch images wsheal:local, wsheal-tools:local (bench, chaos), wsheal-nats:local and wsheal-lb:local (HAProxy; no registry needed)
 	@test -s $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): set CA_BUNDLE"; exit 1; }
-	rm -rf $(WSHEAL_IMAGE_CTX)/wsheal $(WSHEAL_IMAGE_CTX)/nats $(WSHEAL_IMAGE_CTX)/probe
-	mkdir -p $(WSHEAL_IMAGE_CTX)/wsheal/data $(WSHEAL_IMAGE_CTX)/nats/data
+	rm -rf $(WSHEAL_IMAGE_CTX)/wsheal $(WSHEAL_IMAGE_CTX)/wsheal-tools $(WSHEAL_IMAGE_CTX)/nats $(WSHEAL_IMAGE_CTX)/probe
+	mkdir -p $(WSHEAL_IMAGE_CTX)/wsheal/data $(WSHEAL_IMAGE_CTX)/wsheal-tools/data $(WSHEAL_IMAGE_CTX)/nats/data
 	cd $(COMPOSE_DIR) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(abspath $(WSHEAL_IMAGE_CTX))/probe ./probe
 	for d in wsheal nats; do \
 		cp $(COMPOSE_DIR)/image/passwd $(COMPOSE_DIR)/image/group $(WSHEAL_IMAGE_CTX)/$$d/ && \
@@ -51,7 +51,11 @@ images: static ## FROM-scratch images wsheal:local, wsheal-nats:local and wsheal
 	done
 	cp $(BIN)/static/wsheal $(WSHEAL_IMAGE_CTX)/wsheal/
 	cp $(BIN)/static/nats-server $(WSHEAL_IMAGE_CTX)/nats/
+	cp $(COMPOSE_DIR)/image/passwd $(COMPOSE_DIR)/image/group $(BIN)/static/wsheal-tools $(WSHEAL_IMAGE_CTX)/wsheal-tools/
+	cp $(CA_BUNDLE) $(WSHEAL_IMAGE_CTX)/wsheal-tools/ca-certificates.crt
+	cp $(COMPOSE_DIR)/image/wsheal-tools.Dockerfile $(WSHEAL_IMAGE_CTX)/wsheal-tools/Dockerfile
 	docker build -q -t wsheal:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/wsheal
+	docker build -q -t wsheal-tools:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/wsheal-tools
 	docker build -q -t wsheal-nats:$(WSHEAL_TAG) $(WSHEAL_IMAGE_CTX)/nats
 	$(MAKE) --no-print-directory lb-image
 
@@ -104,7 +108,7 @@ upgrade: images ## rolling upgrade of a running stack onto freshly built images:
 		$(DC) up -d --no-deps $$r && $(COMPOSE_DIR)/wait-healthy.sh $(COMPOSE_PROJECT) 180 || exit 1; \
 	done; done
 
-demo: up ## the stack plus the `demo` profile: wsheal bench load through the gateways
+demo: up ## the stack plus the `demo` profile: wsheal bench load (the wsheal-tools image) through the gateways
 	$(DC) --profile demo up -d bench
 
 down: ## stop the compose stack and remove its containers and volumes

@@ -114,7 +114,7 @@ func checkComposeFile(t *testing.T, tool []string) {
 		if n != "bench" && !oneShot && len(s.Healthcheck.Test) < 2 {
 			t.Errorf("%s: no healthcheck", n)
 		}
-		if !slices.ContainsFunc([]string{"wsheal:", "wsheal-nats:", "wsheal-lb:", "wsheal-prometheus:", "wsheal-alertmanager:"},
+		if !slices.ContainsFunc([]string{"wsheal:", "wsheal-tools:", "wsheal-nats:", "wsheal-lb:", "wsheal-prometheus:", "wsheal-alertmanager:"},
 			func(p string) bool { return strings.HasPrefix(s.Image, p) }) {
 			t.Errorf("%s: image %q is not one of ours", n, s.Image)
 		}
@@ -173,6 +173,13 @@ func checkComposeFile(t *testing.T, tool []string) {
 	}
 	checkLeastPrivilege(t, c)
 	checkReplicas(t, c)
+	// The demo load runs from the tools' image, the only service that
+	// does: the services' image holds no bench code.
+	for n, s := range c.Services {
+		if tools := strings.HasPrefix(s.Image, "wsheal-tools:"); tools != (n == "bench") {
+			t.Errorf("%s: image %q (only bench runs wsheal-tools)", n, s.Image)
+		}
+	}
 	if !slices.Equal(c.Services["bench"].Profiles, []string{"demo"}) {
 		t.Errorf("bench profiles %v, want [demo]", c.Services["bench"].Profiles)
 	}

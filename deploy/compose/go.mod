@@ -24,6 +24,7 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.3 // indirect
 	github.com/nats-io/nkeys v0.4.17 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
@@ -34,3 +35,5 @@ replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events
 replace github.com/wsheal/wsheal/pkg/client => ../../pkg/client
 
 replace github.com/wsheal/wsheal/services/gateway => ../../services/gateway
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

@@ -141,7 +141,7 @@ func (s *stack) build(ctx context.Context) {
 	t := s.t
 	out, err := s.run(ctx, "make", "-C", "../..", "images", "secrets")
 	t.Cleanup(func() {
-		for _, img := range []string{"wsheal", "wsheal-nats", "wsheal-lb"} {
+		for _, img := range []string{"wsheal", "wsheal-tools", "wsheal-nats", "wsheal-lb"} {
 			_, _ = s.run(context.Background(), "docker", "rmi", img+":"+s.project)
 		}
 	})

@@ -74,6 +74,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
@@ -100,3 +101,5 @@ require (
 )
 
 replace github.com/wsheal/wsheal/services/notifier => ../../services/notifier
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

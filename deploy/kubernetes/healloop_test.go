@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	gw "github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 	"github.com/wsheal/wsheal/services/healer"

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 	"github.com/wsheal/wsheal/services/healer/executor/gateway"
 	kube "github.com/wsheal/wsheal/services/healer/executor/kubernetes"

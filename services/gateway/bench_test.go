@@ -14,7 +14,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // benchConfig is a node for benchmarks: no pings during the run.

@@ -20,8 +20,8 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 func TestConfigFromEnv(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 func TestControlStatusAndReconnect(t *testing.T) {

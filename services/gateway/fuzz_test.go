@@ -11,7 +11,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // FuzzHandleFrame feeds arbitrary text frames through a real node's frame

@@ -39,6 +39,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
@@ -59,3 +60,5 @@ require (
 )
 
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

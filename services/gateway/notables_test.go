@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestNotablesRateLimited: a storm of 1000 notable events publishes at

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events/frame"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestResumeAfterNodeKill: a subscriber on node A loses A to a crash (no

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestForgedDesiredStateRejected: a max_conns 0 written into the

@@ -99,6 +99,7 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/nats-io/nkeys v0.4.17 // indirect
 	github.com/nats-io/nuid v1.0.1
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1
@@ -111,3 +112,5 @@ replace github.com/wsheal/wsheal/services/gateway => ../gateway
 replace github.com/wsheal/wsheal/services/monitor => ../monitor
 
 replace github.com/wsheal/wsheal/pkg/client => ../../pkg/client
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

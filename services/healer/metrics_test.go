@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // freeAddr is a loopback address with a port free a moment ago.

@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/embedded"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/healer/executor/docker"
 	"github.com/wsheal/wsheal/services/healer/executor/docker/dockertest"
 )

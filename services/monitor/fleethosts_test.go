@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestFleetHostsOwnNode: with the fleet hosts of the compose deployment's

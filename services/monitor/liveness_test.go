@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // A node whose events stop without a stopping announcement and whose

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestHTTPGuarded: with tokens set, /metrics and the API need theirs,

@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/notifier/sink/pagerduty"
 	"github.com/wsheal/wsheal/services/notifier/sink/webhook"
 )
@@ -250,7 +250,7 @@ func (e *env) waitIncident(timeout time.Duration, cond func(events.Incident) boo
 			}
 		}
 		return false
-	}, msg)
+	}, "%s", msg)
 	var full events.Incident
 	if err := e.control(events.VerbIncidentGet, events.IncidentRequest{Incident: got.ID}, &full); err != nil {
 		e.t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/notifier/incident"
 	"github.com/wsheal/wsheal/services/notifier/outbox"
 	"github.com/wsheal/wsheal/services/notifier/sink"

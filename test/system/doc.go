@@ -1,8 +1,8 @@
 // Package system holds cross-service tests: the Go SDK (pkg/client)
 // against real gateways (services/gateway) on an embedded NATS server with
-// JetStream (pkg/events/natstest). It has tests only and is a module of
+// JetStream (pkg/natskit/natstest). It has tests only and is a module of
 // its own so that the SDK's module requires no service: pkg/client's own
-// tests use an in-process fake gateway and pkg/events' embedded server.
+// tests use an in-process fake gateway.
 //
 // Here: the shared client conformance table
 // (services/gateway/gatewaytest/clientcases) played by the Go client,

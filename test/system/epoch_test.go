@@ -10,7 +10,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // epochLog is a subscription's deliveries with its gaps in place.

@@ -9,8 +9,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/client"
-	"github.com/wsheal/wsheal/pkg/events/embedded"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 	"github.com/wsheal/wsheal/services/gateway"
 )
 

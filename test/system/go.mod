@@ -32,6 +32,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
@@ -43,3 +44,5 @@ replace github.com/wsheal/wsheal/pkg/client => ../../pkg/client
 replace github.com/wsheal/wsheal/pkg/events => ../../pkg/events
 
 replace github.com/wsheal/wsheal/services/gateway => ../../services/gateway
+
+replace github.com/wsheal/wsheal/pkg/natskit => ../../pkg/natskit

@@ -11,7 +11,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/client"
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestGatewayQuietChannelResumes: busy channels turn a byte-limited

@@ -1,6 +1,7 @@
 # The wsheal image: every service in one static binary; the compose
 # service's `command:` picks one (gateway, monitor, healer, notifier,
-# receiver, bench). probe is the healthcheck of healer and notifier.
+# receiver); the load and chaos tools are in the wsheal-tools image.
+# probe is the healthcheck of healer and notifier.
 # Built by `make images` from a context that holds only what is copied
 # below, so nothing else from the host leaks in.
 FROM scratch

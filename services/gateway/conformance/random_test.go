@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // shape is the size of a randomized run.

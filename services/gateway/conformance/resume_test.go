@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // follower is one reader on one connection at a time, driven by the test.

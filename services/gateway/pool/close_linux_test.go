@@ -11,7 +11,7 @@ import (
 
 	"github.com/lxzan/gws"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // tcpState is the kernel's TCP state of c's socket (linux/tcp.h:

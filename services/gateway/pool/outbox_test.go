@@ -13,7 +13,7 @@ import (
 	"github.com/lxzan/gws"
 	"github.com/rs/zerolog"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // openHandler hands every opened connection to the test.

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/webclient"
 )
 

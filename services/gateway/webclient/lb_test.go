@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 )

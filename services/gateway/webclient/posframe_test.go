@@ -9,7 +9,7 @@ import (
 
 	"github.com/lxzan/gws"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // posPeer answers the first subscribe with messages 1 and 2, then a pos

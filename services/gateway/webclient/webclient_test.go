@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"
 	"github.com/wsheal/wsheal/services/gateway/webclient"
 )

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsheal/wsheal/pkg/events/natstest"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/monitor/dashboard"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 func anomaly(kind, target string, window time.Time) events.Anomaly {

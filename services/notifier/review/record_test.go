@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 func remedyRecord(kind, remedy, class string, ok, failed int, verify time.Duration) events.RemedyRecord {

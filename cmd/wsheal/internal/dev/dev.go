@@ -250,8 +250,8 @@ func (s *Supervisor) specs() []spec {
 		}
 	}
 	if s.cfg.DemoClients > 0 {
-		// The demo load is `wsheal bench` running until dev stops it; its
-		// progress line shows in the terminal every 10 s.
+		// The demo load is `wsheal bench` (which runs wsheal-tools)
+		// until dev stops it; its progress line shows every 10 s.
 		args := []string{"bench", "--clients", strconv.Itoa(s.cfg.DemoClients),
 			"--rate", strconv.FormatFloat(s.cfg.DemoRate, 'f', -1, 64), "--duration", "87600h",
 			"--channels", "10", "--dial-rate", "100", "--url", strings.Join(wsURLs, ",")}

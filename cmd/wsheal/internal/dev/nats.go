@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/wsheal/wsheal/pkg/events/embedded"
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 )
 
 // natsCluster is the embedded NATS of a dev stack: one server, or a

@@ -15,7 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/services/gateway/gatewaytest"

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/wsheal/wsheal/pkg/events"
-	"github.com/wsheal/wsheal/pkg/events/natstest"
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/notifier/sink"
 	"github.com/wsheal/wsheal/services/notifier/sink/alertmanager"
 	"github.com/wsheal/wsheal/services/notifier/sink/alertmanager/amtest"
