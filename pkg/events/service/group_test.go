@@ -88,9 +88,7 @@ func TestGroupPanicEndsTheGroupAsAnError(t *testing.T) {
 				if tc.stopping {
 					<-ctx.Done()
 				}
-				var m map[string]int
-				m["x"]++ // a nil map write
-				return nil
+				panic(errBoom)
 			})
 			if tc.stopping {
 				cancel()
