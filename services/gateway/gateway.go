@@ -133,19 +133,23 @@ func (s *Service) Run(ctx context.Context) error {
 		_ = s.ln.Close()
 		return err
 	}
-	var wg sync.WaitGroup
-	s.spawn(runCtx, &wg)
+	g, loops := service.NewGroup(runCtx, s.log)
+	s.spawn(g)
 	s.lifecycle(runCtx, events.LifecycleStarted, "", 0, 0)
 	close(s.ready)
 	s.log.Info().Str("url", s.URL()).Str("listen", s.Addr()).Msg("gateway serving")
 
 	select {
 	case <-ctx.Done():
+	case <-loops.Done(): // Kill, or a loop failed
+	}
+	if !s.killed.Load() {
 		s.stop(runCtx)
-	case <-runCtx.Done(): // Kill
 	}
 	kill()
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	return nil
 }
 
@@ -238,25 +242,25 @@ func (s *Service) setMemoryLimit() {
 	}
 }
 
-// spawn starts the node's loops.
-func (s *Service) spawn(ctx context.Context, wg *sync.WaitGroup) {
-	loops := []func(context.Context){
-		s.pool.Run,
-		s.limits.Run,
-		s.heartbeatLoop,
-		s.healthLoop,
-		s.notes.run,
-		func(ctx context.Context) {
-			if err := s.registry.Watch(ctx); err != nil {
-				s.log.Error().Err(err).Msg("fleet watch ended")
-			}
-		},
-		s.serve,
+// spawn starts the node's loops; a loop that fails (or panics) stops the
+// node, which drains its clients as on a clean stop.
+func (s *Service) spawn(g *service.Group) {
+	for name, f := range map[string]func(context.Context){
+		"pool":      s.pool.Run,
+		"limits":    s.limits.Run,
+		"heartbeat": s.heartbeatLoop,
+		"health":    s.healthLoop,
+		"notables":  s.notes.run,
+		"http":      s.serve,
+	} {
+		g.Go(name, func(ctx context.Context) error { f(ctx); return nil })
 	}
-	for _, f := range loops {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(ctx) }()
-	}
+	g.Go("fleet", func(ctx context.Context) error {
+		if err := s.registry.Watch(ctx); err != nil {
+			s.log.Error().Err(err).Msg("fleet watch ended")
+		}
+		return nil
+	})
 }
 
 func (s *Service) serve(ctx context.Context) {
