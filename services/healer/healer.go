@@ -142,7 +142,7 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	}
 	defer func() { _ = svc.Stop() }()
 
-	g, ctx := service.NewGroup(ctx, s.log)
+	g, _ := service.NewGroup(ctx, s.log)
 	g.Go("fleet", func(ctx context.Context) error { return view.Run(ctx, nc, js) })
 	g.Go("remedy", s.engine.Run)
 	g.Go("heartbeat", func(ctx context.Context) error {
