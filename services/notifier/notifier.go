@@ -133,13 +133,9 @@ func (s *Service) build(ctx context.Context) error {
 
 // serve runs the consumers, the outbox workers, the clock and the heartbeat.
 func (s *Service) serve(ctx context.Context) error {
-	g, ctx := service.NewGroup(ctx, s.log)
-	handle := func(ctx context.Context, ev *events.Event) error { return HandleEvent(ctx, s.eng, ev) }
-	for _, c := range []consumer{
-		{stream: events.StreamAnomalies, durable: DurableAnomalies, filter: events.AnomaliesAll, handle: handle},
-		{stream: events.StreamRemediations, durable: DurableRemediations, filter: events.RemediationsAll, handle: handle},
-	} {
-		g.Go(c.durable, func(ctx context.Context) error { return s.consume(ctx, c, s.log) })
+	g, _ := service.NewGroup(ctx, s.log)
+	for _, w := range s.inputs() {
+		g.Go(w.Durable, func(ctx context.Context) error { return w.Run(ctx, s.js, s.handle, s.log) })
 	}
 	client := &http.Client{Timeout: s.cfg.HTTPTimeout}
 	for _, name := range s.cfg.Sinks() {
