@@ -192,7 +192,7 @@ func (s *Service) build(ctx context.Context) error {
 	}
 	s.metrics = newMetrics(s.log)
 	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
-		timedHub{hubAdapter{s.hub}, s.metrics}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
+		timedHub{s.hub, s.metrics}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
 	s.pool = pool.New(pool.Config{
 		MaxConns: s.cfg.MaxConns, AcceptRate: s.cfg.AcceptRate, AcceptBurst: s.cfg.AcceptBurst,
 		MaxMessage: s.cfg.MaxMessage, InboundRate: s.cfg.InboundRate, InboundBurst: s.cfg.InboundBurst,
@@ -324,44 +324,4 @@ func (s *Service) Kill() {
 	if s.kill != nil {
 		s.kill()
 	}
-}
-
-// hubAdapter lets the session drive a channel.Hub.
-type hubAdapter struct{ h *channel.Hub }
-
-// Subscribe implements session.Hub.
-func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *session.Position) (session.Subscription, error) {
-	var pos *channel.Position
-	if since != nil {
-		pos = &channel.Position{Seq: since.Seq, Epoch: since.Epoch}
-	}
-	r, err := a.h.Subscribe(ctx, ch, sub, pos)
-	return session.Subscription{Seq: r.Seq, Epoch: r.Epoch, Recovered: r.Recovered, Replayed: r.Replayed}, sessionErr(err)
-}
-
-// Unsubscribe implements session.Hub.
-func (a hubAdapter) Unsubscribe(ch string, sub session.Subscriber) { a.h.Unsubscribe(ch, sub) }
-
-// Publish implements session.Hub.
-func (a hubAdapter) Publish(ctx context.Context, identity, ch string, data []byte, idem string) (uint64, bool, error) {
-	seq, dup, err := a.h.Publish(ctx, identity, ch, data, idem)
-	return seq, dup, sessionErr(err)
-}
-
-// Epoch implements session.Hub.
-func (a hubAdapter) Epoch() string { return a.h.Epoch() }
-
-// sessionErr marks a hub error with the session error it answers as.
-func sessionErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, channel.ErrUnavailable):
-		return fmt.Errorf("%w: %w", session.ErrUnavailable, err)
-	case errors.Is(err, channel.ErrSlow):
-		return fmt.Errorf("%w: %w", session.ErrSlow, err)
-	case errors.Is(err, channel.ErrTooLarge):
-		return fmt.Errorf("%w: %w", session.ErrTooLarge, err)
-	}
-	return err
 }
