@@ -185,8 +185,7 @@ func (s *Service) build(ctx context.Context) error {
 	if s.commands, err = s.js.KeyValue(ctx, events.BucketCommands); err != nil {
 		return fmt.Errorf("gateway: bucket %s: %w", events.BucketCommands, err)
 	}
-	s.hub = channel.NewHub(s.nc, s.js, channel.Config{FetchTimeout: s.cfg.FetchTimeout,
-		ReplayWindow: s.cfg.ReplayWindow, StallTimeout: s.cfg.ReplayStall}, s.log)
+	s.hub = channel.NewHub(s.nc, s.js, s.cfg.Config, s.log)
 	if _, err := s.hub.StreamStats(ctx); err != nil { // the epoch of the hello frames
 		return fmt.Errorf("gateway: channel stream: %w", err)
 	}
