@@ -164,7 +164,7 @@ func findHealTrace(spans []span, node string) (healTrace, string) {
 	if h.publish = child(h.anomaly, "wsheal-monitor", named("publish "+events.TypeAnomaly)); h.publish.id == "" {
 		return h, "no publish span under the anomaly span"
 	}
-	if h.notifyAnomaly = child(h.publish, "wsheal-notifier", named("notifier handle "+events.TypeAnomaly)); h.notifyAnomaly.id == "" {
+	if h.notifyAnomaly = child(h.publish, "wsheal-notifier", named("process notifier-anomalies")); h.notifyAnomaly.id == "" {
 		return h, "no notifier span under the anomaly's publish span"
 	}
 	// Every delivery of the anomaly to the healer is a decide span; the
@@ -186,7 +186,7 @@ func findHealTrace(spans []span, node string) (healTrace, string) {
 		case strings.HasPrefix(s.name, "publish "+events.TypeRemediation) && s.attrs["wsheal.remediation.phase"] == events.PhaseSucceeded &&
 			s.attrs["wsheal.remediation.action"] == events.ActionRestart && s.attrs["wsheal.remediation.target"] == node && decide:
 			h.verified = s
-			h.notifyVerified = child(s, "wsheal-notifier", named("notifier handle "+events.TypeRemediation))
+			h.notifyVerified = child(s, "wsheal-notifier", named("process notifier-remediations"))
 		}
 	}
 	switch {

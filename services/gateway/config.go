@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/service"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 )
 
 // EnvPrefix is the prefix of every variable the gateway reads.
@@ -56,9 +57,8 @@ type Config struct {
 	DrainTimeout      time.Duration `envconfig:"DRAIN_TIMEOUT" default:"30s" desc:"on SIGTERM: paced drain over 80% of this, then the rest are closed and the node exits"`
 	ConnEventRate     float64       `envconfig:"CONN_EVENT_RATE" default:"5" desc:"notable connection events per second published (the rest are counted as suppressed)"`
 	ConnEventBurst    int           `envconfig:"CONN_EVENT_BURST" default:"20" desc:"burst of notable connection events"`
-	FetchTimeout      time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on one JetStream read of the data plane (a page of a replay or gap fill, a stream info)"`
-	ReplayWindow      int           `envconfig:"REPLAY_WINDOW" default:"256" desc:"frames a resume's replay keeps queued on its connection (below SEND_QUEUE): the replay follows the client's reading pace"`
-	ReplayStall       time.Duration `envconfig:"REPLAY_STALL" default:"15s" desc:"a replay that makes no progress this long ends: its client read nothing (closed 4002), NATS did not answer (error unavailable), or the stream no longer holds the end of the gap (recovered:false)"`
+	// The channel hub's own config: FETCH_TIMEOUT, REPLAY_WINDOW, REPLAY_STALL.
+	channel.Config
 
 	// Channels are the channel stream's limits, read from WSHEAL_CHANNELS_*
 	// (shared with wsheal dev, not under this prefix).

@@ -132,19 +132,23 @@ func (s *Service) Run(ctx context.Context) error {
 		_ = s.ln.Close()
 		return err
 	}
-	var wg sync.WaitGroup
-	s.spawn(runCtx, &wg)
+	g, loops := service.NewGroup(runCtx, s.log)
+	s.spawn(g)
 	s.lifecycle(runCtx, events.LifecycleStarted, "", 0, 0)
 	close(s.ready)
 	s.log.Info().Str("url", s.URL()).Str("listen", s.Addr()).Msg("gateway serving")
 
 	select {
 	case <-ctx.Done():
+	case <-loops.Done(): // Kill, or a loop failed
+	}
+	if !s.killed.Load() {
 		s.stop(runCtx)
-	case <-runCtx.Done(): // Kill
 	}
 	kill()
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	return nil
 }
 
@@ -180,14 +184,13 @@ func (s *Service) build(ctx context.Context) error {
 	if s.commands, err = s.js.KeyValue(ctx, events.BucketCommands); err != nil {
 		return fmt.Errorf("gateway: bucket %s: %w", events.BucketCommands, err)
 	}
-	s.hub = channel.NewHub(s.nc, s.js, channel.Config{FetchTimeout: s.cfg.FetchTimeout,
-		ReplayWindow: s.cfg.ReplayWindow, StallTimeout: s.cfg.ReplayStall}, s.log)
+	s.hub = channel.NewHub(s.nc, s.js, s.cfg.Config, s.log)
 	if _, err := s.hub.StreamStats(ctx); err != nil { // the epoch of the hello frames
 		return fmt.Errorf("gateway: channel stream: %w", err)
 	}
 	s.metrics = newMetrics(s.log)
 	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
-		timedHub{hubAdapter{s.hub}, s.metrics}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
+		timedHub{s.hub, s.metrics}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
 	s.pool = pool.New(pool.Config{
 		MaxConns: s.cfg.MaxConns, AcceptRate: s.cfg.AcceptRate, AcceptBurst: s.cfg.AcceptBurst,
 		MaxMessage: s.cfg.MaxMessage, InboundRate: s.cfg.InboundRate, InboundBurst: s.cfg.InboundBurst,
@@ -237,25 +240,25 @@ func (s *Service) setMemoryLimit() {
 	}
 }
 
-// spawn starts the node's loops.
-func (s *Service) spawn(ctx context.Context, wg *sync.WaitGroup) {
-	loops := []func(context.Context){
-		s.pool.Run,
-		s.limits.Run,
-		s.heartbeatLoop,
-		s.healthLoop,
-		s.notes.run,
-		func(ctx context.Context) {
-			if err := s.registry.Watch(ctx); err != nil {
-				s.log.Error().Err(err).Msg("fleet watch ended")
-			}
-		},
-		s.serve,
+// spawn starts the node's loops; a loop that fails (or panics) stops the
+// node, which drains its clients as on a clean stop.
+func (s *Service) spawn(g *service.Group) {
+	for name, f := range map[string]func(context.Context){
+		"pool":      s.pool.Run,
+		"limits":    s.limits.Run,
+		"heartbeat": s.heartbeatLoop,
+		"health":    s.healthLoop,
+		"notables":  s.notes.run,
+		"http":      s.serve,
+	} {
+		g.Go(name, func(ctx context.Context) error { f(ctx); return nil })
 	}
-	for _, f := range loops {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(ctx) }()
-	}
+	g.Go("fleet", func(ctx context.Context) error {
+		if err := s.registry.Watch(ctx); err != nil {
+			s.log.Error().Err(err).Msg("fleet watch ended")
+		}
+		return nil
+	})
 }
 
 func (s *Service) serve(ctx context.Context) {
@@ -319,44 +322,4 @@ func (s *Service) Kill() {
 	if s.kill != nil {
 		s.kill()
 	}
-}
-
-// hubAdapter lets the session drive a channel.Hub.
-type hubAdapter struct{ h *channel.Hub }
-
-// Subscribe implements session.Hub.
-func (a hubAdapter) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *session.Position) (session.Subscription, error) {
-	var pos *channel.Position
-	if since != nil {
-		pos = &channel.Position{Seq: since.Seq, Epoch: since.Epoch}
-	}
-	r, err := a.h.Subscribe(ctx, ch, sub, pos)
-	return session.Subscription{Seq: r.Seq, Epoch: r.Epoch, Recovered: r.Recovered, Replayed: r.Replayed}, sessionErr(err)
-}
-
-// Unsubscribe implements session.Hub.
-func (a hubAdapter) Unsubscribe(ch string, sub session.Subscriber) { a.h.Unsubscribe(ch, sub) }
-
-// Publish implements session.Hub.
-func (a hubAdapter) Publish(ctx context.Context, identity, ch string, data []byte, idem string) (uint64, bool, error) {
-	seq, dup, err := a.h.Publish(ctx, identity, ch, data, idem)
-	return seq, dup, sessionErr(err)
-}
-
-// Epoch implements session.Hub.
-func (a hubAdapter) Epoch() string { return a.h.Epoch() }
-
-// sessionErr marks a hub error with the session error it answers as.
-func sessionErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, channel.ErrUnavailable):
-		return fmt.Errorf("%w: %w", session.ErrUnavailable, err)
-	case errors.Is(err, channel.ErrSlow):
-		return fmt.Errorf("%w: %w", session.ErrSlow, err)
-	case errors.Is(err, channel.ErrTooLarge):
-		return fmt.Errorf("%w: %w", session.ErrTooLarge, err)
-	}
-	return err
 }

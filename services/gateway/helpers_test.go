@@ -18,6 +18,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/pkg/natskit/natstest"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 )
 
 // testConfig is a node on ns with small intervals.
@@ -34,7 +35,7 @@ func testConfig(ns *natstest.Server, node string) Config {
 		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, ReplayWindow: 256, ReplayStall: 15 * time.Second,
+		ConnEventRate: 100, ConnEventBurst: 100, Config: channel.Config{ReplayWindow: 256, ReplayStall: 15 * time.Second},
 	}
 }
 

@@ -195,7 +195,7 @@ type timedHub struct {
 }
 
 // Subscribe implements session.Hub.
-func (h timedHub) Subscribe(ctx context.Context, ch string, sub session.Subscriber, since *session.Position) (session.Subscription, error) {
+func (h timedHub) Subscribe(ctx context.Context, ch string, sub channel.Subscriber, since *channel.Position) (channel.SubscribeResult, error) {
 	start := time.Now()
 	r, err := h.Hub.Subscribe(ctx, ch, sub, since)
 	result := "ok"

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,33 +141,19 @@ func (s *Service) serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	}
 	defer func() { _ = svc.Stop() }()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	run := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("healer: %s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	run("fleet", func(ctx context.Context) error { return view.Run(ctx, nc, js) })
-	run("remedy", s.engine.Run)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	g, _ := service.NewGroup(ctx, s.log)
+	g.Go("fleet", func(ctx context.Context) error { return view.Run(ctx, nc, js) })
+	g.Go("remedy", s.engine.Run)
+	g.Go("heartbeat", func(ctx context.Context) error {
 		service.Heartbeat(ctx, em, events.ServiceHeartbeat{Service: events.ServiceHealer, Instance: s.cfg.Instance},
 			s.cfg.Heartbeat, s.stateWord, s.log)
-	}()
+		return nil
+	})
 	s.log.Info().Str("policies", s.policies.Source).Int("count", len(s.policies.Policies)).Msg("healer running")
-	<-ctx.Done()
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("healer: %w", err)
+	}
+	return nil
 }
 
 // kubeRestarter is the Kubernetes executor when RESTART=kubernetes (nil
@@ -189,14 +174,6 @@ func (s *Service) kubeRestarter(gws *gateway.Client) (*kubernetes.Restarter, err
 		return nil, fmt.Errorf("%w: %s_KUBE_*: %w", ErrConfig, EnvPrefix, err)
 	}
 	return &kubernetes.Restarter{Pods: pods, Drain: gws, Over: s.cfg.DrainOver, HungGrace: k.HungGrace}, nil
-}
-
-func collect(ch <-chan error) []error {
-	var out []error
-	for err := range ch {
-		out = append(out, err)
-	}
-	return out
 }
 
 func (s *Service) engineConfig() remedy.Config {

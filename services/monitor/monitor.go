@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,7 +70,7 @@ type Service struct {
 	savingHeld atomic.Bool
 	lastTick   atomic.Int64
 	addr       atomic.Value
-	wg         sync.WaitGroup
+	group      *service.Group // the running parts, set by serve
 }
 
 // New builds a monitor from a validated config. Add dashboard handlers
@@ -182,8 +181,6 @@ func (s *Service) restore(ctx context.Context, em *events.Emitter) error {
 
 // serve runs every part until ctx ends.
 func (s *Service) serve(ctx context.Context, em *events.Emitter) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	subs, err := s.subscribe()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)
@@ -198,36 +195,47 @@ func (s *Service) serve(ctx context.Context, em *events.Emitter) error {
 		return fmt.Errorf("%w: %w", ErrRun, err)
 	}
 	defer func() { _ = svc.Stop() }()
-	srv, err := s.listen()
+	srv, ln, err := s.listen()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRun, err)
 	}
+	g, ctx := service.NewGroup(ctx, s.log)
+	s.group = g
+	if srv != nil {
+		g.Go("http", func(context.Context) error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error().Err(err).Msg("http server stopped")
+			}
+			return nil
+		})
+	}
 	s.runParts(ctx)
-	s.goRun(func() { s.ledger.Run(ctx, s.cfg.Tick) })
-	s.goRun(func() { s.watchLedger(ctx) })
-	s.goRun(func() { s.watchQuarantine(ctx) })
-	s.goRun(func() {
+	g.Go("ledger", func(ctx context.Context) error { s.ledger.Run(ctx, s.cfg.Tick); return nil })
+	g.Go("ledger watch", func(ctx context.Context) error { s.watchLedger(ctx); return nil })
+	g.Go("quarantine watch", func(ctx context.Context) error { s.watchQuarantine(ctx); return nil })
+	g.Go("heartbeat", func(ctx context.Context) error {
 		hb := events.ServiceHeartbeat{Service: events.ServiceMonitor, Instance: s.instance}
 		service.Heartbeat(ctx, em, hb, s.cfg.Beat, s.state, s.log)
+		return nil
 	})
-	s.loop(ctx)
-	cancel()
+	s.loop(ctx) // until the stop, or until a part panics
 	if srv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = srv.Shutdown(sctx)
 		scancel()
 	}
-	s.wg.Wait()
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("%w: %w", ErrRun, err)
+	}
 	s.log.Info().Msg("monitor stopped")
 	return nil
 }
 
+// goRun runs f in the group: the attached parts, and the background
+// writes and probes the loop starts. A panic in f stops the monitor with
+// an error.
 func (s *Service) goRun(f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
+	s.group.Go("background", func(context.Context) error { f(); return nil })
 }
 
 // state is the word of the service heartbeat.
@@ -283,22 +291,16 @@ func (s *Service) loop(ctx context.Context) {
 	}
 }
 
-// listen starts the HTTP server unless it is off.
-func (s *Service) listen() (*http.Server, error) {
+// listen binds the HTTP server's address unless it is off; serve serves it.
+func (s *Service) listen() (*http.Server, net.Listener, error) {
 	if s.cfg.Listen == "off" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s (%s_LISTEN): %w", s.cfg.Listen, EnvPrefix, err)
+		return nil, nil, fmt.Errorf("listen %s (%s_LISTEN): %w", s.cfg.Listen, EnvPrefix, err)
 	}
 	s.addr.Store(ln.Addr().String())
-	srv := s.cfg.HTTP.Server(s.guard(), 5*time.Second)
-	s.goRun(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("http server stopped")
-		}
-	})
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
-	return srv, nil
+	return s.cfg.HTTP.Server(s.guard(), 5*time.Second), ln, nil
 }

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/wsheal/wsheal/pkg/events"
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/notifier/incident"
 )
 
@@ -24,75 +23,46 @@ const (
 // delivered again before it is dropped.
 const maxEarly = 60
 
-// consumer reads one input stream.
-type consumer struct {
-	stream, durable, filter string
-	handle                  func(ctx context.Context, ev *events.Event) error
+// inputs are the durable consumers of the notifier's input streams. Each
+// replica handles its events one at a time, in the order they come; an
+// event waiting for its anomaly does not hold back the ones behind it.
+func (s *Service) inputs() []service.Work {
+	input := func(stream, durable, filter string) service.Work {
+		return service.Work{Stream: stream, Durable: durable, Filter: filter,
+			Description: "wsheal notifier: every " + stream + " event applied to the incidents once across replicas",
+			AckWait:     30 * time.Second, MaxInFlight: 1, MaxPending: 256, Replay: s.cfg.Replay}
+	}
+	return []service.Work{
+		input(events.StreamAnomalies, DurableAnomalies, events.AnomaliesAll),
+		input(events.StreamRemediations, DurableRemediations, events.RemediationsAll),
+	}
 }
 
-// consume runs a durable consumer until ctx ends. A new consumer starts
-// replay before now; an existing one resumes where it stopped.
-func (s *Service) consume(ctx context.Context, c consumer, log zerolog.Logger) error {
-	log = log.With().Str("component", "consumer").Str("durable", c.durable).Logger()
-	cons, err := s.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
-		Durable: c.durable, FilterSubject: c.filter, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: 30 * time.Second, MaxDeliver: -1, MaxAckPending: 256,
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: ptr(time.Now().Add(-s.cfg.Replay)),
-	})
-	if errors.Is(err, jetstream.ErrConsumerExists) {
-		cons, err = s.js.Consumer(ctx, c.stream, c.durable)
-	}
-	if err != nil {
-		return fmt.Errorf("notifier: consumer %s: %w", c.durable, err)
-	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { s.dispatch(ctx, c, msg, log) })
-	if err != nil {
-		return fmt.Errorf("notifier: consume %s: %w", c.durable, err)
-	}
-	<-ctx.Done()
-	cc.Drain()
-	<-cc.Closed()
-	return nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// dispatch decodes and handles one event, then acks, retries or drops it.
-func (s *Service) dispatch(ctx context.Context, c consumer, msg jetstream.Msg, log zerolog.Logger) {
+// handle decodes and applies one input event. An event that arrived
+// before its anomaly is retried soon, and dropped after maxEarly
+// deliveries; a failure is retried a second later.
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) service.Outcome {
 	ev, err := events.Decode(msg.Data())
 	if err != nil {
-		log.Warn().Err(err).Str("subject", msg.Subject()).Msg("dropping undecodable event")
-		_ = msg.Term()
-		return
+		return service.Drop("undecodable event: " + err.Error())
 	}
-	ctx, end := events.StartConsume(ctx, "notifier handle "+ev.Type, nats.Header(msg.Headers()),
-		events.Attr{Key: "messaging.destination.name", Value: msg.Subject()}, events.Attr{Key: "messaging.message.id", Value: ev.ID})
-	err = c.handle(ctx, ev)
-	if errors.Is(err, incident.ErrRetry) || errors.Is(err, incident.ErrNoAnomaly) {
-		end(nil) // waiting for the anomaly, or nothing to do: not a failure
-	} else {
-		end(err)
-	}
+	err = HandleEvent(ctx, s.eng, ev)
 	switch {
 	case err == nil:
-		_ = msg.Ack()
+		return service.Ack()
 	case errors.Is(err, incident.ErrRetry):
-		md, _ := msg.Metadata()
-		if md != nil && md.NumDelivered >= maxEarly {
-			log.Warn().Err(err).Str("event", ev.ID).Msg("dropping event whose anomaly never came")
-			_ = msg.Term()
-			return
+		if md, _ := msg.Metadata(); md != nil && md.NumDelivered >= maxEarly {
+			return service.Drop(fmt.Sprintf("event %s: its anomaly never came: %v", ev.ID, err))
 		}
-		_ = msg.NakWithDelay(250 * time.Millisecond)
+		return service.RetryIn(250 * time.Millisecond)
 	case errors.Is(err, incident.ErrNoAnomaly):
-		log.Debug().Str("event", ev.ID).Msg("remediation names no anomaly; ignored")
-		_ = msg.Ack()
+		s.log.Debug().Str("event", ev.ID).Msg("remediation names no anomaly; ignored")
+		return service.Ack()
 	case ctx.Err() != nil:
-		_ = msg.Nak()
-	default:
-		log.Error().Err(err).Str("event", ev.ID).Msg("event not handled; retrying")
-		_ = msg.NakWithDelay(time.Second)
+		return service.RetryIn(0) // stopping: handed back
 	}
+	s.log.Error().Err(err).Str("event", ev.ID).Str("subject", msg.Subject()).Msg("event not handled; retrying")
+	return service.RetryIn(time.Second)
 }
 
 // HandleEvent applies one decoded input event: an anomaly or a

@@ -8,7 +8,6 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rs/zerolog v1.35.1
 	github.com/wsheal/wsheal/pkg/events v0.0.0-00010101000000-000000000000
-	golang.org/x/sync v0.24.0
 )
 
 require (

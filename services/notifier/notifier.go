@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/redact"
@@ -102,11 +101,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer func() { _ = ctl.Stop() }()
 	s.live.Store(&running{nc: nc, js: s.js, eng: s.eng})
 	s.log.Info().Strs("sinks", s.cfg.Sinks()).Msg("notifier running")
-	err = s.serve(ctx)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return s.serve(ctx)
 }
 
 func (s *Service) build(ctx context.Context) error {
@@ -133,21 +128,17 @@ func (s *Service) build(ctx context.Context) error {
 
 // serve runs the consumers, the outbox workers, the clock and the heartbeat.
 func (s *Service) serve(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	handle := func(ctx context.Context, ev *events.Event) error { return HandleEvent(ctx, s.eng, ev) }
-	for _, c := range []consumer{
-		{stream: events.StreamAnomalies, durable: DurableAnomalies, filter: events.AnomaliesAll, handle: handle},
-		{stream: events.StreamRemediations, durable: DurableRemediations, filter: events.RemediationsAll, handle: handle},
-	} {
-		g.Go(func() error { return s.consume(ctx, c, s.log) })
+	g, _ := service.NewGroup(ctx, s.log)
+	for _, w := range s.inputs() {
+		g.Go(w.Durable, func(ctx context.Context) error { return w.Run(ctx, s.js, s.handle, s.log) })
 	}
 	client := &http.Client{Timeout: s.cfg.HTTPTimeout}
 	for _, name := range s.cfg.Sinks() {
 		w := outbox.NewWorker(s.js, name, s.pipeline(name, client), s.outcome, s.log)
-		g.Go(func() error { return w.Run(ctx) })
+		g.Go(outbox.Durable(name), w.Run)
 	}
-	g.Go(func() error { return s.clock(ctx) })
-	g.Go(func() error {
+	g.Go("clock", s.clock)
+	g.Go("heartbeat", func(ctx context.Context) error {
 		service.Heartbeat(ctx, s.pub.em, events.ServiceHeartbeat{Service: events.ServiceNotifier,
 			Instance: s.instance, StartedAt: s.started}, time.Second, func() string { return "active" }, s.log)
 		return nil

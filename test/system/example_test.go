@@ -12,6 +12,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 )
 
 // Example is pkg/client's example run against a real gateway: it
@@ -68,7 +69,7 @@ func startGateway() (url string, stop func()) {
 		PingInterval: 5 * time.Second, PongDeadline: 5 * time.Second, IdleTimeout: time.Minute,
 		HandshakeTimeout: 5 * time.Second, HeartbeatInterval: time.Second, HealthInterval: 5 * time.Second,
 		DrainOver: time.Second, DrainTimeout: 5 * time.Second, ConnEventRate: 5, ConnEventBurst: 20,
-		ReplayWindow: 64, ReplayStall: 15 * time.Second,
+		Config: channel.Config{ReplayWindow: 64, ReplayStall: 15 * time.Second},
 	}, zerolog.Nop())
 	if err != nil {
 		panic(err)

@@ -1,11 +1,3 @@
-// Package service is what every wsheal process does the same way: the NATS
-// connection from config, the root logger, the JetStream contract, the
-// heartbeat of a control-plane service, the watch of a KV bucket (WatchKV:
-// every current value, then every change, watched again after it ends
-// until ctx does), and its HTTP server (HTTP: every
-// server has read, write and idle timeouts; RequireToken: an endpoint
-// behind a token; Recover: a handler's panic answers 500 and the process
-// keeps serving).
 package service
 
 import (

@@ -42,31 +42,38 @@ func Drop(reason string) Outcome {
 }
 
 // WorkHandler handles one message. ctx ends when the consumer stops; a
-// message whose handler returns after that is left to the server, which
-// delivers it again after AckWait.
+// message whose handler returns after that is handed back (whatever the
+// outcome) and delivered again at once, to another replica or to this one
+// when it runs again.
 type WorkHandler func(ctx context.Context, msg jetstream.Msg) Outcome
 
 // Work is a durable work consumer shared by the replicas of a service:
 // each message goes to one replica, is handled once its outcome is
-// durable, and comes back when the replica handling it goes silent.
+// durable, and comes back when the replica handling it stops (at once)
+// or goes silent (after AckWait).
 type Work struct {
 	Stream, Durable, Filter, Description string
 	// AckWait is how long a silent replica holds a message before it is
 	// delivered to another. A message being handled is kept alive with
 	// InProgress every AckWait/3, however long its handler runs.
 	AckWait time.Duration
-	// MaxInFlight bounds the messages handled at once by this replica (and
-	// the consumer's unacknowledged messages).
+	// MaxInFlight bounds the messages handled at once by this replica (1:
+	// one after another, in the order they come).
 	MaxInFlight int
+	// MaxPending bounds the consumer's unacknowledged messages, across
+	// replicas: those being handled and those waiting for a RetryIn. Zero
+	// means MaxInFlight. Above MaxInFlight, a message waiting to be
+	// retried does not hold back the ones behind it.
+	MaxPending int
 	// Replay is how far back a consumer created now starts; an existing
 	// consumer keeps its position.
 	Replay time.Duration
 }
 
 // Run binds the consumer, creating it on first use (or retuning an
-// existing one to AckWait and MaxInFlight), and handles messages with h,
+// existing one to AckWait and MaxPending), and handles messages with h,
 // at most MaxInFlight at once, until ctx ends; then it waits for the
-// handlers in flight and returns nil.
+// handlers in flight, hands their messages back, and returns nil.
 func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, log zerolog.Logger) error {
 	log = log.With().Str("component", "work").Str("durable", w.Durable).Logger()
 	c, err := w.bind(ctx, js, log)
@@ -78,11 +85,13 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 	var wg sync.WaitGroup
 	cc, err := c.Consume(func(msg jetstream.Msg) {
 		if ctx.Err() != nil {
-			return // stopping: left for a replica, after AckWait
+			_ = msg.Nak() // stopping: handed back to the replicas
+			return
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			_ = msg.Nak()
 			return
 		}
 		wg.Add(1)
@@ -118,7 +127,10 @@ func (w Work) handle(ctx context.Context, msg jetstream.Msg, h WorkHandler, log 
 	stop()
 	switch {
 	case ctx.Err() != nil:
-		// Stopping: the message comes back to a replica after AckWait.
+		// Stopping: the outcome may be that of an interrupted handler; the
+		// message is handed back (and comes back after AckWait if the
+		// connection is already gone).
+		_ = msg.Nak()
 	case out.drop != "":
 		log.Warn().Str("subject", msg.Subject()).Str("reason", out.drop).Msg("message dropped")
 		_ = msg.Term()
@@ -169,7 +181,7 @@ func (w Work) bind(ctx context.Context, js jetstream.JetStream, log zerolog.Logg
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       w.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: max(w.MaxInFlight, 1),
+		MaxAckPending: w.maxPending(),
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
 		OptStartTime:  &start,
 	})
@@ -183,14 +195,22 @@ func (w Work) bind(ctx context.Context, js jetstream.JetStream, log zerolog.Logg
 	return c, nil
 }
 
-// retune applies this replica's AckWait and in-flight bound to an
-// existing consumer; its start position is kept.
+// maxPending is the consumer's bound on unacknowledged messages.
+func (w Work) maxPending() int {
+	if w.MaxPending > 0 {
+		return max(w.MaxPending, w.MaxInFlight)
+	}
+	return max(w.MaxInFlight, 1)
+}
+
+// retune applies this replica's AckWait and pending bound to an existing
+// consumer; its start position is kept.
 func (w Work) retune(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, log zerolog.Logger) jetstream.Consumer {
 	cfg := c.CachedInfo().Config
-	if cfg.AckWait == w.AckWait && cfg.MaxAckPending == max(w.MaxInFlight, 1) {
+	if cfg.AckWait == w.AckWait && cfg.MaxAckPending == w.maxPending() {
 		return c
 	}
-	cfg.AckWait, cfg.MaxAckPending = w.AckWait, max(w.MaxInFlight, 1)
+	cfg.AckWait, cfg.MaxAckPending = w.AckWait, w.maxPending()
 	c2, err := js.UpdateConsumer(ctx, w.Stream, cfg)
 	if err != nil {
 		log.Warn().Err(err).Msg("consumer settings not updated; the existing ones apply")

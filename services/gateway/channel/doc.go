@@ -88,7 +88,7 @@
 // subscriber's backlog is under Config.ReplayWindow (Paced): the replay
 // follows the client's reading pace and never bursts into its send queue,
 // so any gap inside retention resumes with Recovered=true for a client
-// that reads. A subscriber that reads nothing for Config.StallTimeout ends
+// that reads. A subscriber that reads nothing for Config.ReplayStall ends
 // the replay with ErrSlow (the connection is closed as a slow consumer and
 // the client resumes from what it got). There is no replay limit.
 //
@@ -96,7 +96,7 @@
 // answer within Config.FetchTimeout (a request or its answer lost or late
 // under load, a reconnect) is tried again every 250 ms: everything before
 // it was delivered, so nothing repeats and the resume does not end at a
-// page boundary. After Config.StallTimeout without an answer, or when the
+// page boundary. After Config.ReplayStall without an answer, or when the
 // caller's ctx ends, Subscribe fails with ErrUnavailable and the client
 // resumes from what it got (Stats.ReplayRetries counts the retries).
 //
@@ -118,12 +118,12 @@
 // A page that reads to the end of the stream short of the topic's position
 // is read again (the messages after it may be newer than its snapshot).
 // The topic's position is a message the live flow handed on, stored
-// before that; if pages read for Config.StallTimeout after it was seen do
+// before that; if pages read for Config.ReplayStall after it was seen do
 // not hold it, the stream no longer does (deleted by hand, the channel
 // purged) and the answer is Recovered=false after every message still
 // stored, instead of a replay that reads the same empty page forever and
 // never answers. No replay waits without progress for longer than
-// Config.StallTimeout: a client that reads nothing (ErrSlow), NATS that
+// Config.ReplayStall: a client that reads nothing (ErrSlow), NATS that
 // does not answer (ErrUnavailable), a stream that no longer holds the end
 // of the gap (Recovered=false); Stats.ReplayStalls counts all three.
 //

@@ -28,7 +28,7 @@ var (
 	// ErrSubscribed: the subscriber already holds this channel.
 	ErrSubscribed = errors.New("channel: already subscribed")
 	// ErrSlow: the subscriber refused part of its replay (queue full or
-	// closing) or read nothing for Config.StallTimeout; it was not
+	// closing) or read nothing for Config.ReplayStall; it was not
 	// subscribed.
 	ErrSlow = errors.New("channel: subscriber too slow for its replay")
 	// ErrTooLarge: a publish over the stream's message size limit.
@@ -69,21 +69,22 @@ type Restarter interface {
 type Config struct {
 	// FetchTimeout bounds one NATS request: a page read, a stream info
 	// (default 5s).
-	FetchTimeout time.Duration
+	FetchTimeout time.Duration `envconfig:"FETCH_TIMEOUT" default:"5s" desc:"bound on one JetStream read of the data plane (a page of a replay or gap fill, a stream info)"`
 	// PageSize and PageBytes bound one page of a replay or gap fill
 	// (default 512 messages, 256 KiB).
-	PageSize, PageBytes int
+	PageSize  int `ignored:"true"`
+	PageBytes int `ignored:"true"`
 	// ReplayWindow is how many frames a replay keeps queued on a Paced
 	// subscriber (default 256).
-	ReplayWindow int
-	// StallTimeout is how long a replay waits for a subscriber that reads
+	ReplayWindow int `envconfig:"REPLAY_WINDOW" default:"256" desc:"frames a resume's replay keeps queued on its connection (below SEND_QUEUE): the replay follows the client's reading pace"`
+	// ReplayStall is how long a replay waits for a subscriber that reads
 	// nothing before giving up with ErrSlow (default 15s).
-	StallTimeout time.Duration
+	ReplayStall time.Duration `envconfig:"REPLAY_STALL" default:"15s" desc:"a replay that makes no progress this long ends: its client read nothing (closed 4002), NATS did not answer (error unavailable), or the stream no longer holds the end of the gap (recovered:false)"`
 	// MarkEvery is how often the hub moves quiet channels' positions
 	// forward (pos frames; default 1s), MarkBatch how many channels it
 	// looks at per tick at most (default 512).
-	MarkEvery time.Duration
-	MarkBatch int
+	MarkEvery time.Duration `ignored:"true"`
+	MarkBatch int           `ignored:"true"`
 }
 
 func (c Config) withDefaults() Config {
@@ -99,8 +100,8 @@ func (c Config) withDefaults() Config {
 	if c.ReplayWindow <= 0 {
 		c.ReplayWindow = 256
 	}
-	if c.StallTimeout <= 0 {
-		c.StallTimeout = 15 * time.Second
+	if c.ReplayStall <= 0 {
+		c.ReplayStall = 15 * time.Second
 	}
 	if c.MarkEvery <= 0 {
 		c.MarkEvery = time.Second

@@ -100,7 +100,7 @@ func (r *replay) unrecovered() SubscribeResult {
 // position is read again: the messages after it may have been stored
 // after the page's snapshot. But a message the live flow handed on was
 // stored before it was handed on; once pages read after that have not
-// held it for Config.StallTimeout, the stream no longer holds it (deleted,
+// held it for Config.ReplayStall, the stream no longer holds it (deleted,
 // the channel purged) and no page ever will: the replay ends there with
 // recovered:false instead of reading the same empty page forever.
 func (r *replay) run(ctx context.Context) (SubscribeResult, error) {
@@ -163,7 +163,7 @@ type shortfall struct {
 
 // check is called after a page that read to the end of the stream short
 // of last, the topic's position now. It reports gone once pages read for
-// Config.StallTimeout after the topic had handed on target have not
+// Config.ReplayStall after the topic had handed on target have not
 // reached it; until then it lets the next page be read, at once the first
 // time (the messages may have been stored after the page) and fillRetry
 // apart after that, so that a replay that waits costs JetStream little.
@@ -172,7 +172,7 @@ func (s *shortfall) check(ctx context.Context, r *replay, last uint64) (gone boo
 		s.target, s.since = last, time.Now()
 		return false, nil
 	}
-	if time.Since(s.since) >= r.t.hub.cfg.StallTimeout {
+	if time.Since(s.since) >= r.t.hub.cfg.ReplayStall {
 		return true, nil
 	}
 	select {
@@ -254,7 +254,7 @@ func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 
 // pace waits until a Paced subscriber has room for the next frame: at
 // most Config.ReplayWindow queued. It gives up with ErrSlow when the
-// subscriber closes or reads nothing for Config.StallTimeout.
+// subscriber closes or reads nothing for Config.ReplayStall.
 func (r *replay) pace(ctx context.Context) error {
 	p, ok := r.sub.(Paced)
 	if !ok {
@@ -265,7 +265,7 @@ func (r *replay) pace(ctx context.Context) error {
 	if backlog < cfg.ReplayWindow {
 		return nil
 	}
-	stall := time.Now().Add(cfg.StallTimeout)
+	stall := time.Now().Add(cfg.ReplayStall)
 	for backlog >= cfg.ReplayWindow/2 {
 		switch {
 		case p.Closing():
@@ -274,11 +274,11 @@ func (r *replay) pace(ctx context.Context) error {
 			return ctx.Err()
 		case time.Now().After(stall):
 			r.t.hub.replayStalls.Add(1)
-			return fmt.Errorf("%w: %s: nothing read for %v", ErrSlow, r.t.name, cfg.StallTimeout)
+			return fmt.Errorf("%w: %s: nothing read for %v", ErrSlow, r.t.name, cfg.ReplayStall)
 		}
 		time.Sleep(paceStep)
 		if b := p.Backlog(); b < backlog {
-			stall = time.Now().Add(cfg.StallTimeout)
+			stall = time.Now().Add(cfg.ReplayStall)
 			backlog = b
 		}
 	}
@@ -292,11 +292,11 @@ func (r *replay) pace(ctx context.Context) error {
 // repeats nothing; without it the resume would end at a page boundary
 // with an error. It gives up, returning the last error (the subscribe
 // fails with ErrUnavailable and the client resumes from what it got), when
-// ctx ends or NATS has not answered for Config.StallTimeout, as long as a
+// ctx ends or NATS has not answered for Config.ReplayStall, as long as a
 // replay waits for a subscriber that reads nothing; it stops at once when
 // the topic stops or a Paced subscriber's connection is closing.
 func (r *replay) retry(ctx context.Context, read func() error) error {
-	giveUp := time.Now().Add(r.t.hub.cfg.StallTimeout)
+	giveUp := time.Now().Add(r.t.hub.cfg.ReplayStall)
 	for {
 		err := read()
 		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {

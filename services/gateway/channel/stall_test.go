@@ -15,11 +15,11 @@ import (
 // purged the channel), while the stream's front is still before the gap.
 // A resume reads the stream to its end, stops short of the topic's
 // position, and must not read the same empty page forever: it answers
-// recovered:false within StallTimeout, after every message still stored,
+// recovered:false within ReplayStall, after every message still stored,
 // and the live flow follows.
 func TestResumeBehindRemovedMessage(t *testing.T) {
 	s := natstest.Start(t)
-	h := newHub(t, s, Config{PageSize: 3, StallTimeout: 300 * time.Millisecond})
+	h := newHub(t, s, Config{PageSize: 3, ReplayStall: 300 * time.Millisecond})
 	publishN(t, h, "other", 1) // keeps the stream's first sequence before the gap
 	live := newSub(1000)
 	if _, err := h.Subscribe(ctxT(t), "chat", live, nil); err != nil {
@@ -55,10 +55,10 @@ func TestResumeBehindRemovedMessage(t *testing.T) {
 }
 
 // TestReplayStallsCounted: a replay whose client reads nothing ends with
-// ErrSlow after StallTimeout, and the hub counts it.
+// ErrSlow after ReplayStall, and the hub counts it.
 func TestReplayStallsCounted(t *testing.T) {
 	s := natstest.Start(t)
-	h := newHub(t, s, Config{PageSize: 4, ReplayWindow: 4, StallTimeout: 200 * time.Millisecond})
+	h := newHub(t, s, Config{PageSize: 4, ReplayWindow: 4, ReplayStall: 200 * time.Millisecond})
 	seqs := publishN(t, h, "chat", 20)
 	sub := &stuckSub{}
 	ctx, cancel := ctxWithTimeout(5 * time.Second)
@@ -73,12 +73,12 @@ func TestReplayStallsCounted(t *testing.T) {
 
 // TestReplayGivesUpWithoutNATS: NATS goes away after a replay's first
 // page and stays away. The resume ends with ErrUnavailable once reads
-// have failed for StallTimeout (the client is told unavailable and
+// have failed for ReplayStall (the client is told unavailable and
 // retries), never waits on, and the hub counts the stall.
 func TestReplayGivesUpWithoutNATS(t *testing.T) {
 	s := natstest.Start(t)
 	const pageSize = 8
-	h := newHub(t, s, Config{PageSize: pageSize, FetchTimeout: 200 * time.Millisecond, StallTimeout: time.Second})
+	h := newHub(t, s, Config{PageSize: pageSize, FetchTimeout: 200 * time.Millisecond, ReplayStall: time.Second})
 	seqs := publishN(t, h, "gap", 3*pageSize)
 	sub := &stopAtSub{testSub: newSub(1000), n: pageSize - 1, stop: s.Stop}
 	defer s.Restart()

@@ -67,7 +67,7 @@ type Stats struct {
 	// ReplayRetries: reads of a replay (a page, the stream's state) that
 	// NATS did not answer in time and that the replay tried again.
 	ReplayRetries uint64
-	// ReplayStalls: replays that made no progress for StallTimeout and
+	// ReplayStalls: replays that made no progress for ReplayStall and
 	// ended for it: the client read nothing (ErrSlow), NATS did not
 	// answer (ErrUnavailable), or the stream no longer held what the live
 	// flow had handed on (recovered:false).

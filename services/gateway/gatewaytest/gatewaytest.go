@@ -15,6 +15,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 )
 
 // Config is a node on 127.0.0.1:0, auth off, with limits high enough for
@@ -33,7 +34,7 @@ func Config(natsURL, node string) gateway.Config {
 		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
-		ConnEventRate: 100, ConnEventBurst: 100, ReplayWindow: 256, ReplayStall: 15 * time.Second,
+		ConnEventRate: 100, ConnEventBurst: 100, Config: channel.Config{ReplayWindow: 256, ReplayStall: 15 * time.Second},
 	}
 }
 

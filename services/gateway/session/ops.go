@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
@@ -32,10 +33,10 @@ func (h *Handler) subscribe(c *pool.Conn, f *frame.Client) {
 	}
 	// A resume's replay may be long: it is paced by the client's reading,
 	// the hub bounds each NATS request. A live subscribe is bounded here.
-	var since *Position
+	var since *channel.Position
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
 	if f.Since != nil {
-		since = &Position{Seq: *f.Since, Epoch: f.Epoch}
+		since = &channel.Position{Seq: *f.Since, Epoch: f.Epoch}
 		cancel()
 		ctx, cancel = context.WithCancel(context.Background())
 	}
@@ -97,15 +98,15 @@ func (h *Handler) hubError(c *pool.Conn, id uint64, op string, err error) {
 	h.onError()
 	code := frame.CodeInternal
 	switch {
-	case errors.Is(err, ErrSlow):
+	case errors.Is(err, channel.ErrSlow):
 		if c.Close(frame.CloseSlow, events.CauseSlow, "too slow for its replay") {
 			c.Notable(events.ConnSlowConsumer, err.Error())
 		}
 		return
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, channel.ErrTooLarge):
 		sendError(c, id, frame.CodeTooLarge, err.Error())
 		return
-	case errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, channel.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 		code = frame.CodeUnavailable
 	}
 	h.log.Warn().Err(err).Str("op", op).Str("conn_id", c.ID()).Msg("channel operation failed")

@@ -17,53 +17,24 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/frame"
 	"github.com/wsheal/wsheal/services/gateway/auth"
+	"github.com/wsheal/wsheal/services/gateway/channel"
 	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
-// Subscriber is what the hub delivers channel messages to.
-type Subscriber interface {
-	Deliver(frame []byte) bool
-}
-
-// Position is a resume position: the client's since and epoch.
-type Position struct {
-	Seq   uint64
-	Epoch string // "" : the current epoch
-}
-
-// Subscription is the hub's answer to a subscribe.
-type Subscription struct {
-	Seq       uint64 // the position the subscriber stands at (0 on an empty channel)
-	Epoch     string // the channel stream's identity Seq belongs to
-	Recovered bool   // the gap after since was replayed in full
-	Replayed  int
-}
-
-// Hub is the channel fan-out the protocol drives (channel.Hub, adapted).
-// Subscribe with since may replay a long gap: its ctx has no deadline,
-// the hub bounds each NATS request and stops a replay whose subscriber
-// reads nothing (ErrSlow).
+// Hub is the channel fan-out the protocol drives: a *channel.Hub, which
+// the gateway wraps to time it. Subscribe with since may replay a long
+// gap: its ctx has no deadline, the hub bounds each NATS request and
+// stops a replay whose subscriber reads nothing (channel.ErrSlow). The
+// session answers channel.ErrUnavailable, channel.ErrSlow and
+// channel.ErrTooLarge each in its own way.
 type Hub interface {
-	Subscribe(ctx context.Context, channel string, sub Subscriber, since *Position) (Subscription, error)
-	Unsubscribe(channel string, sub Subscriber)
+	Subscribe(ctx context.Context, ch string, sub channel.Subscriber, since *channel.Position) (channel.SubscribeResult, error)
+	Unsubscribe(ch string, sub channel.Subscriber)
 	// Publish stores data; idem is scoped to (identity, channel).
-	Publish(ctx context.Context, identity, channel string, data []byte, idem string) (seq uint64, duplicate bool, err error)
+	Publish(ctx context.Context, identity, ch string, data []byte, idem string) (seq uint64, duplicate bool, err error)
 	// Epoch is the channel stream's identity for the hello frame.
 	Epoch() string
 }
-
-// Errors a Hub wraps so that the session answers them right.
-var (
-	// ErrUnavailable: the hub cannot reach NATS; the client gets the
-	// error code frame.CodeUnavailable and may retry.
-	ErrUnavailable = errors.New("session: channel hub unavailable")
-	// ErrSlow: the client did not read its replay; the connection is
-	// closed with frame.CloseSlow and the client resumes.
-	ErrSlow = errors.New("session: subscriber too slow for its replay")
-	// ErrTooLarge: a publish over the channel stream's message size
-	// limit; the client gets frame.CodeTooLarge.
-	ErrTooLarge = errors.New("session: message too large for the channel stream")
-)
 
 // Config tunes the protocol.
 type Config struct {

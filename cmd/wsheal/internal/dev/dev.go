@@ -129,20 +129,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	s.banner()
-	var wg sync.WaitGroup
+	g, gctx := service.NewGroup(ctx, s.log)
 	if !s.cfg.Quiet {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.summarize(ctx) }()
+		g.Go("summary", func(ctx context.Context) error { s.summarize(ctx); return nil })
 	}
 	if s.cfg.Faults > 0 {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.injectFaults(ctx) }()
+		g.Go("faults", func(ctx context.Context) error { s.injectFaults(ctx); return nil })
 	}
-	<-ctx.Done()
+	<-gctx.Done() // the stop, or a part that panicked
 	fmt.Fprintln(s.out, "\nstopping: demo clients, gateways (paced drain), services, NATS ...")
 	s.stopAll()
-	wg.Wait()
-	return nil
+	return g.Wait()
 }
 
 func (s *Supervisor) prepareDir() (func(), error) {
@@ -165,7 +162,7 @@ func (s *Supervisor) startNATS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.start(); err != nil {
+	if err := c.start(s.log); err != nil {
 		c.shutdown()
 		return err
 	}

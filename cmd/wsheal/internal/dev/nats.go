@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
 
+	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 )
 
@@ -69,19 +71,14 @@ func freePort(host string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start starts every server at once (a cluster needs its peers to elect).
-func (c *natsCluster) start() error {
-	errs := make(chan error, len(c.nodes))
+// start starts every server at once (a cluster needs its peers to elect)
+// and returns the first failure once every start has returned.
+func (c *natsCluster) start(log zerolog.Logger) error {
+	g, _ := service.NewGroup(context.Background(), log)
 	for _, nd := range c.nodes {
-		go func() { errs <- c.startNode(nd) }()
+		g.Go("nats "+nd.name, func(context.Context) error { return c.startNode(nd) })
 	}
-	var first error
-	for range c.nodes {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return g.Wait()
 }
 
 func (c *natsCluster) startNode(nd *natsNode) error {

@@ -147,11 +147,13 @@ func TestWorkRetunesAnExistingConsumer(t *testing.T) {
 	}
 }
 
-func TestWorkStopLeavesTheMessageForAnotherReplica(t *testing.T) {
+func TestWorkStopHandsTheMessageBack(t *testing.T) {
 	js := workStream(t)
 	publish(t, js, 1)
 	w := work("stopped")
-	w.AckWait = 300 * time.Millisecond
+	// Longer than the wait below: the next replica gets the message only
+	// if the stopping one handed it back.
+	w.AckWait = time.Minute
 	started := make(chan struct{})
 	var once sync.Once
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,4 +174,36 @@ func TestWorkStopLeavesTheMessageForAnotherReplica(t *testing.T) {
 	runWork(t, js, w, func(context.Context, jetstream.Msg) service.Outcome { again.Add(1); return service.Ack() })
 	natstest.Eventually(t, 15*time.Second, func() bool { return again.Load() == 1 }, "the message handled by the next replica")
 	settled(t, js, w.Durable)
+}
+
+func TestWorkRetryDoesNotHoldBackTheMessagesBehind(t *testing.T) {
+	js := workStream(t)
+	publish(t, js, 3)
+	w := work("pending")
+	w.MaxInFlight, w.MaxPending = 1, 8
+	var mu sync.Mutex
+	var order []string
+	var now, most atomic.Int32
+	runWork(t, js, w, func(_ context.Context, msg jetstream.Msg) service.Outcome {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, string(msg.Data()))
+		if string(msg.Data()) == "m0" {
+			return service.RetryIn(time.Hour) // waits far longer than the test
+		}
+		return service.Ack()
+	})
+	natstest.Eventually(t, 15*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 3 }, "m1 and m2 handled behind the waiting m0")
+	mu.Lock()
+	defer mu.Unlock()
+	if order[0] != "m0" || order[1] != "m1" || order[2] != "m2" || most.Load() != 1 {
+		t.Fatalf("handled %v, at most %d at once; want m0 m1 m2 one at a time", order, most.Load())
+	}
+	if i := info(t, js, w.Durable); i.Config.MaxAckPending != 8 || i.NumAckPending != 1 {
+		t.Fatalf("max ack pending %d, %d pending; want 8 and m0 pending", i.Config.MaxAckPending, i.NumAckPending)
+	}
 }
