@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wsheal/wsheal/pkg/events"
+
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // TestComposeE2E is the deployment's proof that it heals: it builds the
@@ -559,14 +561,9 @@ func httpStatus(ctx context.Context, url, bearer string) int {
 // incidentIDs finds incident ids in a notification body.
 var incidentIDs = regexp.MustCompile(`inc-[0-9a-f]+`)
 
-// eventually polls cond every 250 ms until it holds or timeout passes.
+// eventually polls cond every 250 ms (it asks containers and HTTP APIs)
+// until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	natstest.Poll(t, timeout, 250*time.Millisecond, cond, func() string { return what })
 }

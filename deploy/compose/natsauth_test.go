@@ -31,11 +31,12 @@ type conn struct {
 	*nats.Conn
 	mu         sync.Mutex
 	violations []string
+	added      chan struct{} // a violation was recorded (capacity 1)
 }
 
 func dial(t *testing.T, url, user string) *conn {
 	t.Helper()
-	c := &conn{}
+	c := &conn{added: make(chan struct{}, 1)}
 	opts := []nats.Option{nats.UserInfo(user, password(user)), nats.Name("test-" + user)}
 	if user != "operator" {
 		// As in docker-compose.yml: each user replies on its own inboxes.
@@ -46,6 +47,10 @@ func dial(t *testing.T, url, user string) *conn {
 			c.mu.Lock()
 			c.violations = append(c.violations, err.Error())
 			c.mu.Unlock()
+			select {
+			case c.added <- struct{}{}:
+			default:
+			}
 		}))...)
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
@@ -70,19 +75,25 @@ func inboxPrefix(user string) string {
 // Flush that follows the operation, so a short wait is enough to tell.
 func (c *conn) denied(verb, subject string, wait time.Duration) bool {
 	want := strings.ToLower("violation for " + verb + ` to "` + subject + `"`)
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	seen := func() bool {
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		for _, v := range c.violations {
 			if strings.Contains(strings.ToLower(v), want) {
-				c.mu.Unlock()
 				return true
 			}
 		}
-		c.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+		return false
 	}
-	return false
+	timeout := time.After(wait)
+	for !seen() {
+		select {
+		case <-c.added:
+		case <-timeout:
+			return seen()
+		}
+	}
+	return true
 }
 
 func TestNATSPermissionsPublish(t *testing.T) {

@@ -124,11 +124,19 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 // that it can say what the state was at the deadline.
 func Until(t testing.TB, timeout time.Duration, cond func() bool, failure func() string) {
 	t.Helper()
+	Poll(t, timeout, 10*time.Millisecond, cond, failure)
+}
+
+// Poll is Until with its own interval, for conditions that are dear to
+// ask (a container, an HTTP API): cond runs every interval until it holds
+// or timeout passes.
+func Poll(t testing.TB, timeout, every time.Duration, cond func() bool, failure func() string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("natstest: condition not met within %v: %s", timeout, failure())
 		}
-		time.Sleep(10 * time.Millisecond) // the polling interval: the one sleep of a poll
+		time.Sleep(every) // the polling interval: the one sleep of a poll
 	}
 }

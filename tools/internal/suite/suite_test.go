@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 )
 
 // roleEnv makes the test binary act as a suite child process.
@@ -97,7 +99,7 @@ func TestReferencesAnswer(t *testing.T) {
 			if failed, err := pub.settle(ctx); failed > 0 || err != nil {
 				t.Fatalf("%d publishes refused: %v", failed, err)
 			}
-			eventually(t, 10*time.Second, func() bool { return ws.delivered() == 6 },
+			natstest.Until(t, 10*time.Second, func() bool { return ws.delivered() == 6 },
 				func() string { return fmt.Sprintf("delivered %d of 6", ws.delivered()) })
 			if kb, err := r.perConn(srv, 0, 6); err != nil || kb <= 0 {
 				t.Errorf("rss per connection %v, %v", kb, err)
@@ -244,15 +246,4 @@ func TestFullSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(res.ElapsedS)
-}
-
-func eventually(t *testing.T, d time.Duration, cond func() bool, msg func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
