@@ -8,7 +8,6 @@ import (
 
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/service"
-	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
@@ -44,7 +43,7 @@ func (s *Service) status(ctx context.Context, _ *events.Empty) (events.HealerSta
 	if err != nil {
 		return events.HealerStatus{}, unavailable(err)
 	}
-	tokens, err := s.store.Tokens(ctx, safety.Budget{Rate: s.cfg.BudgetRate, Burst: s.cfg.BudgetBurst}, time.Now())
+	tokens, err := s.store.Tokens(ctx, s.cfg.Budget, time.Now())
 	if err != nil {
 		return events.HealerStatus{}, unavailable(err)
 	}

@@ -1,6 +1,7 @@
 package healer_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,20 +106,28 @@ func TestPolicyFileErrorsStopTheStart(t *testing.T) {
 func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("WSHEAL_HEALER_RETRY_CAP", "5")
 	c, err := healer.ConfigFromEnv()
-	if err != nil || c.RetryCap != 5 || c.BlastShare != 0.5 || c.Restart != "auto" || c.AckWait != 30*time.Second {
+	if err != nil || c.RetryCap != 5 || c.BlastShare != 0.5 || c.Restart != "auto" || c.AckWait != 30*time.Second ||
+		c.Backoff.Base != 5*time.Second || c.Scale.Max != 10 || c.Heartbeat != time.Second {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 	cases := map[string]string{
-		"WSHEAL_HEALER_BLAST_SHARE": "1.5",
-		"WSHEAL_HEALER_RESTART":     "kubectl",
-		"WSHEAL_HEALER_ACK_WAIT":    "10ms",
-		"WSHEAL_HEALER_RETRY_CAP":   "0",
-		"WSHEAL_HEALER_POLICIES":    "/nonexistent/policies.yaml",
+		"WSHEAL_HEALER_BLAST_SHARE":    "1.5",
+		"WSHEAL_HEALER_RESTART":        "kubectl",
+		"WSHEAL_HEALER_ACK_WAIT":       "10ms",
+		"WSHEAL_HEALER_RETRY_CAP":      "0",
+		"WSHEAL_HEALER_POLICIES":       "/nonexistent/policies.yaml",
+		"WSHEAL_HEALER_HEALTHY_PERIOD": "0s",
+		"WSHEAL_HEALER_BUDGET_BURST":   "0",
+		"WSHEAL_HEALER_EXPLORE_EVERY":  "-1",
+		"WSHEAL_HEALER_SCALE_MIN":      "0",
+		"WSHEAL_HEALER_VERIFY_POLL":    "0s",
+		"WSHEAL_HEALER_HEARTBEAT":      "0s",
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, v)
-			if _, err := healer.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), name) {
+			_, err := healer.ConfigFromEnv()
+			if err == nil || !errors.Is(err, healer.ErrConfig) || !strings.Contains(err.Error(), name) {
 				t.Fatalf("%s=%s: error %v does not name it", name, v, err)
 			}
 		})

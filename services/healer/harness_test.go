@@ -18,6 +18,9 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/healer"
+	"github.com/wsheal/wsheal/services/healer/gate"
+	"github.com/wsheal/wsheal/services/healer/remedy"
+	"github.com/wsheal/wsheal/services/healer/safety"
 )
 
 // testPolicies are short-deadline policies for the scenarios.
@@ -79,13 +82,16 @@ func testConfigURL(t *testing.T, url string) healer.Config {
 		Instance: "h1", Policies: path, Restart: "dev",
 		DockerSocket: "/nonexistent.sock", DockerLabel: "io.wsheal.node", DockerGrace: time.Second,
 		CommandTimeout: 2 * time.Second, WebhookTimeout: 2 * time.Second,
-		Durable: "wsheal-healer", AckWait: time.Second, MaxInFlight: 16, Replay: time.Minute,
-		BackoffBase: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, HealthyPeriod: 10 * time.Second,
-		BudgetRate: 100, BudgetBurst: 100, BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3,
-		FlapHeals: 3, FlapWindow: time.Minute, NodeForget: time.Minute,
-		VerifyPoll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
-		MaxAge: time.Hour, Heartbeat: 100 * time.Millisecond, IncidentTTL: time.Hour,
-		ScaleMin: 1, ScaleMax: 10, ScaleCooldown: 2 * time.Minute, ScaleInCooldown: 5 * time.Minute,
+		NodeForget: time.Minute, Heartbeat: 100 * time.Millisecond,
+		Config: remedy.Config{
+			Durable: "wsheal-healer", AckWait: time.Second, MaxInFlight: 16, Replay: time.Minute,
+			Backoff:    safety.Backoff{Base: 50 * time.Millisecond, Max: 200 * time.Millisecond, Healthy: 10 * time.Second},
+			Budget:     safety.Budget{Rate: 100, Burst: 100},
+			BlastShare: 0.5, PanicShare: 0.5, RetryCap: 3, FlapHeals: 3, FlapWindow: time.Minute,
+			Poll: 20 * time.Millisecond, Wait: 100 * time.Millisecond, DrainOver: 100 * time.Millisecond,
+			MaxAge: time.Hour, CaseTTL: time.Hour,
+			Scale: gate.Scale{Min: 1, Max: 10, Cooldown: 2 * time.Minute, InCooldown: 5 * time.Minute},
+		},
 	}
 }
 

@@ -20,11 +20,9 @@ import (
 	"github.com/wsheal/wsheal/services/healer/executor/kubernetes"
 	"github.com/wsheal/wsheal/services/healer/executor/webhook"
 	"github.com/wsheal/wsheal/services/healer/fleet"
-	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
 	recordstore "github.com/wsheal/wsheal/services/healer/record"
 	"github.com/wsheal/wsheal/services/healer/remedy"
-	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
@@ -164,7 +162,7 @@ func (s *Service) kubeRestarter(gws *gateway.Client) (*kubernetes.Restarter, err
 	}
 	k := s.cfg.Kube
 	kc := kubernetes.Config{Kubeconfig: k.Kubeconfig, Namespace: k.Namespace, Selector: k.Selector, NodeLabel: k.NodeLabel,
-		EvictFor: k.EvictFor, DeleteFallback: k.DeleteFallback, Wait: k.Wait, Poll: s.cfg.VerifyPoll}
+		EvictFor: k.EvictFor, DeleteFallback: k.DeleteFallback, Wait: k.Wait, Poll: s.cfg.Poll}
 	rc, err := kubernetes.RESTConfig(kc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s_KUBE_*: %w", ErrConfig, EnvPrefix, err)
@@ -176,19 +174,11 @@ func (s *Service) kubeRestarter(gws *gateway.Client) (*kubernetes.Restarter, err
 	return &kubernetes.Restarter{Pods: pods, Drain: gws, Over: s.cfg.DrainOver, HungGrace: k.HungGrace}, nil
 }
 
+// engineConfig is the engine's part of the config with the clock.
 func (s *Service) engineConfig() remedy.Config {
-	c := s.cfg
-	return remedy.Config{
-		Instance: c.Instance, Durable: c.Durable, AckWait: c.AckWait, MaxInFlight: c.MaxInFlight, Replay: c.Replay,
-		Backoff:    safety.Backoff{Base: c.BackoffBase, Max: c.BackoffMax, Healthy: c.HealthyPeriod},
-		Budget:     safety.Budget{Rate: c.BudgetRate, Burst: c.BudgetBurst},
-		BlastShare: c.BlastShare, PanicShare: c.PanicShare, RetryCap: c.RetryCap,
-		FlapHeals: c.FlapHeals, FlapWindow: c.FlapWindow, DryRun: c.DryRun,
-		Poll: c.VerifyPoll, Wait: c.Wait, DrainOver: c.DrainOver, MaxAge: c.MaxAge, CaseTTL: c.IncidentTTL,
-		Now:   s.now,
-		Learn: gate.Learn{DemoteAfter: c.DemoteAfter, ExploreEvery: c.ExploreEvery, ExploreMin: c.ExploreMin},
-		Scale: gate.Scale{Min: c.ScaleMin, Max: c.ScaleMax, Cooldown: c.ScaleCooldown, InCooldown: c.ScaleInCooldown},
-	}
+	c := s.cfg.Config
+	c.Now = s.now
+	return c
 }
 
 // stateWord is the heartbeat's state: active, paused or dry-run.

@@ -110,8 +110,8 @@ func TestFlappingNodeIsQuarantinedAndEscalated(t *testing.T) {
 	startSupervisor(t, srv, f, func(string) bool { return true })
 	cfg := testConfig(t, srv)
 	cfg.FlapHeals = 2
-	cfg.BackoffBase = 10 * time.Millisecond
-	cfg.BackoffMax = 20 * time.Millisecond
+	cfg.Backoff.Base = 10 * time.Millisecond
+	cfg.Backoff.Max = 20 * time.Millisecond
 	startHealer(t, cfg)
 	mon := newPublisher(t, srv)
 	nc := natsConn(t, srv.URL())

@@ -27,7 +27,7 @@ func TestGlobalBudgetSkipsThenActs(t *testing.T) {
 	}
 	a := watchAudit(t, srv)
 	cfg := testConfig(t, srv)
-	cfg.BudgetRate, cfg.BudgetBurst = 2, 1 // one action now, then one each 500 ms
+	cfg.Budget.Rate, cfg.Budget.Burst = 2, 1 // one action now, then one each 500 ms
 	startHealer(t, cfg)
 	mon := newPublisher(t, srv)
 	for _, id := range []string{"n1", "n2", "n3"} {

@@ -69,7 +69,7 @@ func TestScaleOnDockerAddsAndRemovesAGateway(t *testing.T) {
 	cfg.Restart, cfg.DockerSocket, cfg.DockerLabel, cfg.DockerGrace = "docker", docker.DefaultSocket, label, 5*time.Second
 	cfg.DrainOver = time.Second
 	cfg.Policies = writePolicies(t, strings.ReplaceAll(scalePolicies, "30s", "90s"))
-	cfg.ScaleMin, cfg.ScaleMax, cfg.ScaleCooldown, cfg.ScaleInCooldown = 1, 3, 0, 0
+	cfg.Scale.Min, cfg.Scale.Max, cfg.Scale.Cooldown, cfg.Scale.InCooldown = 1, 3, 0, 0
 	startHealer(t, cfg)
 	pub := newPublisher(t, srv)
 

@@ -35,7 +35,7 @@ func TestScaleUnsupportedEscalates(t *testing.T) {
 	a := watchAudit(t, srv)
 	cfg := testConfig(t, srv) // RESTART=dev
 	cfg.Policies = writePolicies(t, scalePolicies)
-	cfg.ScaleInCooldown = 0 // the failed scale-out counts as a scale
+	cfg.Scale.InCooldown = 0 // the failed scale-out counts as a scale
 	startHealer(t, cfg)
 	newPublisher(t, srv).open(events.KindFleetSaturated, events.FleetTarget, events.SeverityWarning, "n1", "n2")
 	natstest.Eventually(t, 20*time.Second, func() bool {
@@ -77,7 +77,7 @@ func TestScaleGates(t *testing.T) {
 	a := watchAudit(t, srv)
 	cfg := testConfig(t, srv)
 	cfg.Policies = writePolicies(t, scalePolicies)
-	cfg.ScaleMin, cfg.ScaleMax, cfg.ScaleInCooldown = 3, 3, 0
+	cfg.Scale.Min, cfg.Scale.Max, cfg.Scale.InCooldown = 3, 3, 0
 	startHealer(t, cfg)
 	pub := newPublisher(t, srv)
 

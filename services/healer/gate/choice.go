@@ -17,14 +17,28 @@ import (
 type Learn struct {
 	// DemoteAfter: a remedy that failed this many times in a row goes
 	// after every other (0: never).
-	DemoteAfter int
+	DemoteAfter int `envconfig:"DEMOTE_AFTER" default:"3" desc:"a remedy that failed this many times in a row for an anomaly kind is tried after the others (0: never)"`
 	// ExploreEvery: one case in this many tries the least-tried other
 	// remedy first (0: never), chosen from the case id so that every
 	// replica agrees.
-	ExploreEvery int
+	ExploreEvery int `envconfig:"EXPLORE_EVERY" default:"10" desc:"one case in this many (by a hash of its anomaly id) tries the least-tried other remedy of a learned ladder first (0: never)"`
 	// ExploreMin: exploration starts once the best remedy has this many
 	// attempts in the record.
-	ExploreMin int
+	ExploreMin int `envconfig:"EXPLORE_MIN" default:"3" desc:"exploration starts once the best remedy of a ladder has this many attempts in the record"`
+}
+
+// Validate fails on a negative setting, naming its variable under prefix
+// (the service's, e.g. WSHEAL_HEALER).
+func (l Learn) Validate(prefix string) error {
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"DEMOTE_AFTER", l.DemoteAfter}, {"EXPLORE_EVERY", l.ExploreEvery}, {"EXPLORE_MIN", l.ExploreMin}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s_%s=%v: want 0 or more", prefix, n.name, n.v)
+		}
+	}
+	return nil
 }
 
 // Choice is the order of a ladder for one case, and why.

@@ -13,12 +13,34 @@ import (
 // Scale holds the settings of the scale gates: the fleet's size bounds and
 // the least time between two scales.
 type Scale struct {
-	Min int // nodes accepting that a scale-in must leave, at least 1
-	Max int // known nodes a scale-out may reach
+	// Min is the fewest nodes accepting clients that a scale-in leaves, at
+	// least 1; Max the most known nodes a scale-out reaches.
+	Min int `envconfig:"SCALE_MIN" default:"1" desc:"fewest gateway nodes accepting clients that a scale-in (fleet_underused) leaves"`
+	Max int `envconfig:"SCALE_MAX" default:"10" desc:"most gateway nodes a scale-out (fleet_saturated) reaches, unhealthy ones counted; at it the healer escalates instead"`
 	// Cooldown is the least time after any scale before a scale-out;
 	// InCooldown before a scale-in (longer: a fleet just grown is not
 	// shrunk while its load settles).
-	Cooldown, InCooldown time.Duration
+	Cooldown   time.Duration `envconfig:"SCALE_COOLDOWN" default:"2m" desc:"least time after any scale of the fleet before a scale-out"`
+	InCooldown time.Duration `envconfig:"SCALE_IN_COOLDOWN" default:"5m" desc:"least time after any scale of the fleet before a scale-in (longer: a fleet just grown is not shrunk while its load settles)"`
+}
+
+// Validate fails on bounds that leave no fleet or a negative cooldown,
+// naming the variable under prefix (the service's, e.g. WSHEAL_HEALER).
+func (sc Scale) Validate(prefix string) error {
+	bad := func(name string, v any, want string) error {
+		return fmt.Errorf("%s_%s=%v: want %s", prefix, name, v, want)
+	}
+	switch {
+	case sc.Min < 1 || sc.Min > 1000:
+		return bad("SCALE_MIN", sc.Min, "1..1000: the last node is never removed")
+	case sc.Max < sc.Min || sc.Max > 1000:
+		return bad("SCALE_MAX", sc.Max, fmt.Sprintf("SCALE_MIN (%d)..1000", sc.Min))
+	case sc.Cooldown < 0:
+		return bad("SCALE_COOLDOWN", sc.Cooldown, "0 or more")
+	case sc.InCooldown < 0:
+		return bad("SCALE_IN_COOLDOWN", sc.InCooldown, "0 or more")
+	}
+	return nil
 }
 
 // scaleStep returns the signed step of the scale the action gates hold

@@ -33,7 +33,6 @@ import (
 	"github.com/wsheal/wsheal/services/healer/gate"
 	"github.com/wsheal/wsheal/services/healer/policy"
 	"github.com/wsheal/wsheal/services/healer/record"
-	"github.com/wsheal/wsheal/services/healer/safety"
 	"github.com/wsheal/wsheal/services/healer/state"
 )
 
@@ -58,35 +57,6 @@ type Restarter interface {
 // Webhooks calls runbooks.
 type Webhooks interface {
 	Post(ctx context.Context, url string, c webhook.Call) error
-}
-
-// Config tunes the engine.
-type Config struct {
-	Instance    string
-	Durable     string        // name of the shared consumer
-	AckWait     time.Duration // redelivery after a silent replica
-	MaxInFlight int
-	Replay      time.Duration // how far back a new consumer starts
-	Backoff     safety.Backoff
-	Budget      safety.Budget // shared by every replica
-	BlastShare  float64
-	PanicShare  float64
-	RetryCap    int
-	FlapHeals   int
-	FlapWindow  time.Duration
-	DryRun      bool          // default until an operator sets the switch
-	Poll        time.Duration // verification polling
-	Wait        time.Duration // re-evaluation while paused or blocked
-	DrainOver   time.Duration
-	MaxAge      time.Duration // an anomaly open longer is escalated and dropped
-	CaseTTL     time.Duration // finished cases are forgotten after this
-	// Learn tunes how the record orders a policy's ladder (gate.Choose).
-	Learn gate.Learn
-	// Scale bounds the fleet's size and spaces its scales (gate.Scale).
-	Scale gate.Scale
-	// Now is the clock of every gate (backoff, flapping, age, budget,
-	// restore hold); default time.Now. Tests pass a fake one.
-	Now func() time.Time
 }
 
 // Deps are the engine's collaborators.

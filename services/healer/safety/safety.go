@@ -5,6 +5,7 @@
 package safety
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -17,9 +18,23 @@ import (
 // consecutive attempt waits Base*2^(n-1), at most Max, after the previous
 // one. The count resets only after Healthy of quiet (no attempt).
 type Backoff struct {
-	Base    time.Duration
-	Max     time.Duration
-	Healthy time.Duration
+	Base    time.Duration `envconfig:"BACKOFF_BASE" default:"5s" desc:"first delay of the per (target, action) backoff"`
+	Max     time.Duration `envconfig:"BACKOFF_MAX" default:"5m" desc:"longest per (target, action) backoff"`
+	Healthy time.Duration `envconfig:"HEALTHY_PERIOD" default:"2m" desc:"a target must stay healthy this long before its backoff resets"`
+}
+
+// Validate fails on a duration that is not positive, naming its variable
+// under prefix (the service's, e.g. WSHEAL_HEALER).
+func (b Backoff) Validate(prefix string) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"BACKOFF_BASE", b.Base}, {"BACKOFF_MAX", b.Max}, {"HEALTHY_PERIOD", b.Healthy}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s_%s=%v: want a positive duration", prefix, d.name, d.v)
+		}
+	}
+	return nil
 }
 
 // Attempts is the durable record of one (target, action).
@@ -52,8 +67,20 @@ func (b Backoff) Record(a Attempts, now time.Time) Attempts {
 // second up to Burst. Its level is shared state (Tokens) that the caller
 // keeps, so that every replica spends from the same bucket.
 type Budget struct {
-	Rate  float64
-	Burst int
+	Rate  float64 `envconfig:"BUDGET_RATE" default:"0.5" desc:"global action budget: actions per second"`
+	Burst int     `envconfig:"BUDGET_BURST" default:"10" desc:"global action budget: burst"`
+}
+
+// Validate fails on a rate or a burst that lets no action through, naming
+// its variable under prefix.
+func (b Budget) Validate(prefix string) error {
+	switch {
+	case b.Rate <= 0:
+		return fmt.Errorf("%s_BUDGET_RATE=%v: want actions per second, more than 0", prefix, b.Rate)
+	case b.Burst < 1:
+		return fmt.Errorf("%s_BUDGET_BURST=%v: want at least 1", prefix, b.Burst)
+	}
+	return nil
 }
 
 // Tokens is the bucket's level at a time; the zero value is a full bucket.
