@@ -92,6 +92,12 @@ func AddControl(nc *nats.Conn, c Control, rows ...Row) (*Controls, error) {
 			return nil, fmt.Errorf("service: endpoint %s %s: %w", r.service, r.verb, err)
 		}
 	}
+	// The server has every subscription once this returns: a request sent
+	// on another connection right after finds the verbs.
+	if err := nc.Flush(); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("service: %s control: flush: %w", c.Service, err)
+	}
 	return ctl, nil
 }
 

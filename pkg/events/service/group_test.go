@@ -82,7 +82,7 @@ func TestGroupPanicEndsTheGroupAsAnError(t *testing.T) {
 			var buf bytes.Buffer
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			g, gctx := service.NewGroup(ctx, zerolog.New(&buf))
+			g, gctx := service.NewGroup(ctx, zerolog.New(zerolog.SyncWriter(&buf))) // parts log at once
 			g.Go("loop", untilStopped)
 			g.Go("buggy", func(ctx context.Context) error {
 				if tc.stopping {
