@@ -92,12 +92,11 @@ func AddControl(nc *nats.Conn, c Control, rows ...Row) (*Controls, error) {
 			return nil, fmt.Errorf("service: endpoint %s %s: %w", r.service, r.verb, err)
 		}
 	}
-	// The server has every subscription once this returns: a request sent
-	// on another connection right after finds the verbs.
-	if err := nc.Flush(); err != nil {
-		_ = svc.Stop()
-		return nil, fmt.Errorf("service: %s control: flush: %w", c.Service, err)
-	}
+	// While connected, the server holds every verb's subscription once
+	// this returns, so a request sent on another connection right after
+	// finds them. While reconnecting there is nothing to wait for: the
+	// subscriptions are sent again on reconnect.
+	_ = nc.FlushTimeout(2 * time.Second)
 	return ctl, nil
 }
 
