@@ -14,6 +14,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events"
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
 // EnvPrefix is the prefix of every variable the gateway reads.
@@ -38,18 +39,12 @@ type Config struct {
 	TLSKey      string   `envconfig:"TLS_KEY" desc:"PEM key of TLS_CERT"`
 	CORSOrigins []string `envconfig:"CORS_ORIGINS" desc:"origins (scheme://host[:port], comma-separated, or *) whose browsers may call /v1/connect; empty: no CORS headers"`
 
-	MaxConns         int           `envconfig:"MAX_CONNS" default:"10000" desc:"most client connections; upgrades past it get 503 + Retry-After"`
-	AcceptRate       float64       `envconfig:"ACCEPT_RATE" default:"200" desc:"new connections per second (token bucket); past it 503 + Retry-After"`
-	AcceptBurst      int           `envconfig:"ACCEPT_BURST" default:"400" desc:"burst of the accept-rate bucket"`
-	MaxMessage       int           `envconfig:"MAX_MESSAGE" default:"65536" desc:"largest inbound frame in bytes"`
-	InboundRate      float64       `envconfig:"INBOUND_RATE" default:"100" desc:"frames per second a connection may send (0: unlimited); past it close 4005"`
-	InboundBurst     int           `envconfig:"INBOUND_BURST" default:"200" desc:"burst of the per-connection inbound bucket"`
-	SendQueue        int           `envconfig:"SEND_QUEUE" default:"1024" desc:"frames queued per connection; a full queue closes a slow consumer with 4002"`
-	MaxSubs          int           `envconfig:"MAX_SUBS" default:"100" desc:"channels per connection"`
-	PingInterval     time.Duration `envconfig:"PING_INTERVAL" default:"5s" desc:"server ping interval per connection (jittered by 10%)"`
-	PongDeadline     time.Duration `envconfig:"PONG_DEADLINE" default:"5s" desc:"a connection with no pong within this is stale and closed (4000)"`
-	IdleTimeout      time.Duration `envconfig:"IDLE_TIMEOUT" default:"5m" desc:"a connection with no subscription and no traffic this long is evicted (4001); 0 disables"`
-	HandshakeTimeout time.Duration `envconfig:"HANDSHAKE_TIMEOUT" default:"5s" desc:"bound on the WebSocket upgrade"`
+	// The connection pool's own config: MAX_CONNS, ACCEPT_RATE, ACCEPT_BURST,
+	// MAX_MESSAGE (the session's too), INBOUND_RATE, INBOUND_BURST,
+	// SEND_QUEUE, SEND_QUEUE_BYTES, WRITE_TIMEOUT, MEMORY_LIMIT,
+	// PING_INTERVAL, PONG_DEADLINE, IDLE_TIMEOUT, HANDSHAKE_TIMEOUT.
+	pool.Limits
+	MaxSubs int `envconfig:"MAX_SUBS" default:"100" desc:"channels per connection"`
 
 	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"1s" desc:"heartbeat period on wsheal.evt.gw.<node>.heartbeat"`
 	HealthInterval    time.Duration `envconfig:"HEALTH_INTERVAL" default:"5s" desc:"health snapshot period on wsheal.evt.gw.<node>.health"`
@@ -68,8 +63,8 @@ type Config struct {
 }
 
 // Edge is the configuration that guards the node against hostile peers:
-// browser origins, token claims, limits per client address, sockets,
-// memory and HTTP timeouts (see packages edge, auth and pool).
+// browser origins, token claims, limits per client address, sockets and
+// HTTP timeouts (see packages edge and auth).
 type Edge struct {
 	AllowedOrigins string `envconfig:"ALLOWED_ORIGINS" desc:"browser origins allowed to open a WebSocket, comma-separated (https://app.example.com); * allows any; empty allows the gateway's own origin only. A request without Origin (not a browser) is always allowed; any other gets 403"`
 	JWTAudience    string `envconfig:"JWT_AUDIENCE" desc:"AUTH=jwt: when set, a token's aud must contain it"`
@@ -83,10 +78,6 @@ type Edge struct {
 	AuthFailuresPerIP int     `envconfig:"AUTH_FAILURES_PER_IP" default:"10" desc:"failed authentications per minute per client address (0: no limit); past it 429 before the token is read. Bad tokens never spend the accept-rate buckets"`
 	MaxSockets        int     `envconfig:"MAX_SOCKETS" desc:"accepted sockets of every kind (WebSocket, HTTP keep-alive, unfinished requests); past it a new socket is closed at once (default 0: the connection cap in force, which resize may change, + 1024)"`
 	SocketsPerIP      int     `envconfig:"SOCKETS_PER_IP" desc:"accepted sockets per socket address, trusted proxies excepted; past it a new socket is closed at once (default: MAX_CONNS_PER_IP + 64, no limit when MAX_CONNS_PER_IP is 0)"`
-
-	SendQueueBytes ByteSize      `envconfig:"SEND_QUEUE_BYTES" default:"4MiB" desc:"bytes queued per connection (with SEND_QUEUE frames); past it close 4002"`
-	WriteTimeout   time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"bound on every write to a client; a client that reads nothing within it is closed 4002"`
-	MemoryLimit    ByteSize      `envconfig:"MEMORY_LIMIT" default:"0" desc:"node memory budget (e.g. 512MiB; 0: none): sets the Go runtime's soft memory limit; past 80% upgrades get 503, past 90% the connections with the most bytes queued are closed 4002"`
 
 	service.HTTP
 	MetricsToken string `envconfig:"METRICS_TOKEN" desc:"when set, /metrics requires Authorization: Bearer <token> (the health endpoints stay open)"`
@@ -188,6 +179,9 @@ func (c Config) Validate() error {
 	if err := validOrigins(c.CORSOrigins); err != nil {
 		return bad("CORS_ORIGINS", "%v", err)
 	}
+	if err := c.Limits.Validate(EnvPrefix); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if err := c.validateLimits(bad); err != nil {
 		return err
 	}
@@ -200,9 +194,7 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 		v    int
 		min  int
 	}{
-		{"MAX_CONNS", c.MaxConns, 0}, {"ACCEPT_BURST", c.AcceptBurst, 1}, {"MAX_MESSAGE", c.MaxMessage, 256},
-		{"INBOUND_BURST", c.InboundBurst, 1}, {"SEND_QUEUE", c.SendQueue, 8}, {"MAX_SUBS", c.MaxSubs, 1},
-		{"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"REPLAY_WINDOW", c.ReplayWindow, 1},
+		{"MAX_SUBS", c.MaxSubs, 1}, {"CONN_EVENT_BURST", c.ConnEventBurst, 1}, {"REPLAY_WINDOW", c.ReplayWindow, 1},
 	}
 	for _, i := range ints {
 		if i.v < i.min {
@@ -217,16 +209,15 @@ func (c Config) validateLimits(bad func(name, format string, args ...any) error)
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
-	if c.AcceptRate <= 0 || c.ConnEventRate <= 0 || c.InboundRate < 0 {
-		return bad("ACCEPT_RATE", "ACCEPT_RATE and CONN_EVENT_RATE must be positive, INBOUND_RATE not negative")
+	if c.ConnEventRate <= 0 {
+		return bad("CONN_EVENT_RATE", "%v: must be positive", c.ConnEventRate)
 	}
 	durs := []struct {
 		name string
 		v    time.Duration
 		min  time.Duration
 	}{
-		{"PING_INTERVAL", c.PingInterval, 10 * time.Millisecond}, {"PONG_DEADLINE", c.PongDeadline, 10 * time.Millisecond},
-		{"IDLE_TIMEOUT", c.IdleTimeout, 0}, {"FETCH_TIMEOUT", c.FetchTimeout, 0}, {"REPLAY_STALL", c.ReplayStall, 0}, {"HANDSHAKE_TIMEOUT", c.HandshakeTimeout, 100 * time.Millisecond},
+		{"FETCH_TIMEOUT", c.FetchTimeout, 0}, {"REPLAY_STALL", c.ReplayStall, 0},
 		{"HEARTBEAT_INTERVAL", c.HeartbeatInterval, 10 * time.Millisecond},
 		{"HEALTH_INTERVAL", c.HealthInterval, 10 * time.Millisecond},
 		{"DRAIN_OVER", c.DrainOver, 0}, {"DRAIN_TIMEOUT", c.DrainTimeout, 0},

@@ -36,9 +36,12 @@ func TestConfigFromEnv(t *testing.T) {
 		cfg.PongDeadline != 5*time.Second || cfg.HeartbeatInterval != time.Second || cfg.Auth != "none" {
 		t.Fatalf("config = %+v", cfg)
 	}
+	if l := cfg.Limits; l.MaxConns != 10000 || l.SendQueue != 1024 || l.SendQueueBytes != 4<<20 ||
+		l.WriteTimeout != 10*time.Second || l.MemoryLimit != 0 || l.IdleTimeout != 5*time.Minute {
+		t.Fatalf("pool defaults = %+v", l)
+	}
 	e := cfg.Edge
-	if e.MaxConnsPerIP != 256 || e.AcceptRatePerIP != 20 || e.AuthFailuresPerIP != 10 || e.SocketsPerIP != 320 ||
-		e.SendQueueBytes != 4<<20 || e.WriteTimeout != 10*time.Second || e.MemoryLimit != 0 || e.JWTAllowNoExp ||
+	if e.MaxConnsPerIP != 256 || e.AcceptRatePerIP != 20 || e.AuthFailuresPerIP != 10 || e.SocketsPerIP != 320 || e.JWTAllowNoExp ||
 		e.HTTP.IdleTimeout != time.Minute || e.HTTP.ReadTimeout != 10*time.Second || e.AllowedOrigins != "" {
 		t.Fatalf("edge defaults = %+v", e)
 	}
@@ -60,25 +63,6 @@ func TestConfigScaledReplica(t *testing.T) {
 	}
 }
 
-func TestByteSize(t *testing.T) {
-	cases := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"4194304", 4 << 20, true}, {"4MiB", 4 << 20, true}, {"512 KiB", 512 << 10, true},
-		{"1GiB", 1 << 30, true}, {"2MB", 2 << 20, true}, {"0", 0, true},
-		{"-1", 0, false}, {"lots", 0, false}, {"1.5GiB", 0, false},
-	}
-	for _, tc := range cases {
-		var b ByteSize
-		err := b.Decode(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && int64(b) != tc.want) {
-			t.Errorf("%q: %d, %v", tc.in, b, err)
-		}
-	}
-}
-
 func TestConfigValidate(t *testing.T) {
 	ns := natstest.Start(t)
 	cases := []struct {
@@ -94,6 +78,9 @@ func TestConfigValidate(t *testing.T) {
 		{"queue", "SEND_QUEUE", func(c *Config) { c.SendQueue = 0 }},
 		{"ping", "PING_INTERVAL", func(c *Config) { c.PingInterval = 0 }},
 		{"rate", "ACCEPT_RATE", func(c *Config) { c.AcceptRate = -1 }},
+		{"inbound rate", "INBOUND_RATE", func(c *Config) { c.InboundRate = -1 }},
+		{"event rate", "CONN_EVENT_RATE", func(c *Config) { c.ConnEventRate = 0 }},
+		{"subs", "MAX_SUBS", func(c *Config) { c.MaxSubs = 0 }},
 		{"proxies", "TRUSTED_PROXIES", func(c *Config) { c.TrustedProxies = "10.0.0.0/33" }},
 		{"per ip", "MAX_CONNS_PER_IP", func(c *Config) { c.MaxConnsPerIP = -1 }},
 		{"per ip rate", "ACCEPT_RATE_PER_IP", func(c *Config) { c.AcceptRatePerIP = -1 }},

@@ -189,15 +189,9 @@ func (s *Service) build(ctx context.Context) error {
 		return fmt.Errorf("gateway: channel stream: %w", err)
 	}
 	s.metrics = newMetrics(s.log)
-	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.MaxMessage, MaxSubs: s.cfg.MaxSubs},
+	sess := session.New(session.Config{Node: s.cfg.Node, MaxMessage: s.cfg.Limits.MaxMessage, MaxSubs: s.cfg.MaxSubs},
 		timedHub{s.hub, s.metrics}, func() time.Duration { return s.pool.PingInterval() }, s.metrics.protocolError, s.log)
-	s.pool = pool.New(pool.Config{
-		MaxConns: s.cfg.MaxConns, AcceptRate: s.cfg.AcceptRate, AcceptBurst: s.cfg.AcceptBurst,
-		MaxMessage: s.cfg.MaxMessage, InboundRate: s.cfg.InboundRate, InboundBurst: s.cfg.InboundBurst,
-		SendQueue: s.cfg.SendQueue, PingInterval: s.cfg.PingInterval, PongDeadline: s.cfg.PongDeadline,
-		IdleTimeout: s.cfg.IdleTimeout, HandshakeTimeout: s.cfg.HandshakeTimeout,
-		SendQueueBytes: int64(s.cfg.SendQueueBytes), WriteTimeout: s.cfg.WriteTimeout, MemoryLimit: int64(s.cfg.MemoryLimit),
-	}, timedConns{sess, s.metrics}, s.notes.conn, s.log)
+	s.pool = pool.New(s.cfg.Limits, timedConns{sess, s.metrics}, s.notes.conn, s.log)
 	s.setMemoryLimit()
 	s.pool.OnRTT = s.metrics.observeRTT
 	s.metrics.register(s)

@@ -19,20 +19,23 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/pkg/natskit/natstest"
 	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
 // testConfig is a node on ns with small intervals.
 func testConfig(ns *natstest.Server, node string) Config {
 	return Config{
-		NATS:     natsConfig(ns),
-		Node:     node,
-		Listen:   "127.0.0.1:0",
-		Auth:     "none",
-		MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
-		MaxMessage: frame.DefaultMaxSize, InboundRate: 0, InboundBurst: 100,
-		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: time.Second, PongDeadline: 3 * time.Second,
-		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
+		NATS:   natsConfig(ns),
+		Node:   node,
+		Listen: "127.0.0.1:0",
+		Auth:   "none",
+		Limits: pool.Limits{
+			MaxConns: 1000, AcceptRate: 1000, AcceptBurst: 1000,
+			MaxMessage: frame.DefaultMaxSize, InboundRate: 0, InboundBurst: 100, SendQueue: 1024,
+			PingInterval: time.Second, PongDeadline: 3 * time.Second,
+			IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
+		},
+		MaxSubs:           100,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
 		ConnEventRate: 100, ConnEventBurst: 100, Config: channel.Config{ReplayWindow: 256, ReplayStall: 15 * time.Second},

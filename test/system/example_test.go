@@ -13,6 +13,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/natskit/embedded"
 	"github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
 // Example is pkg/client's example run against a real gateway: it
@@ -64,10 +65,12 @@ func startGateway() (url string, stop func()) {
 	}
 	gw, err := gateway.New(gateway.Config{
 		NATS: service.NATS{URL: ns.ClientURL(), Replicas: 1}, Node: "example",
-		Listen: "127.0.0.1:0", Auth: "none", MaxConns: 100, AcceptRate: 100, AcceptBurst: 100,
-		MaxMessage: 64 << 10, InboundRate: 100, InboundBurst: 100, SendQueue: 256, MaxSubs: 10,
-		PingInterval: 5 * time.Second, PongDeadline: 5 * time.Second, IdleTimeout: time.Minute,
-		HandshakeTimeout: 5 * time.Second, HeartbeatInterval: time.Second, HealthInterval: 5 * time.Second,
+		Listen: "127.0.0.1:0", Auth: "none", MaxSubs: 10,
+		Limits: pool.Limits{MaxConns: 100, AcceptRate: 100, AcceptBurst: 100,
+			MaxMessage: 64 << 10, InboundRate: 100, InboundBurst: 100, SendQueue: 256,
+			PingInterval: 5 * time.Second, PongDeadline: 5 * time.Second, IdleTimeout: time.Minute,
+			HandshakeTimeout: 5 * time.Second},
+		HeartbeatInterval: time.Second, HealthInterval: 5 * time.Second,
 		DrainOver: time.Second, DrainTimeout: 5 * time.Second, ConnEventRate: 5, ConnEventBurst: 20,
 		Config: channel.Config{ReplayWindow: 64, ReplayStall: 15 * time.Second},
 	}, zerolog.Nop())

@@ -16,6 +16,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/service"
 	"github.com/wsheal/wsheal/services/gateway"
 	"github.com/wsheal/wsheal/services/gateway/channel"
+	"github.com/wsheal/wsheal/services/gateway/pool"
 )
 
 // Config is a node on 127.0.0.1:0, auth off, with limits high enough for
@@ -23,15 +24,17 @@ import (
 // Change any field before Start.
 func Config(natsURL, node string) gateway.Config {
 	return gateway.Config{
-		NATS:     service.NATS{URL: natsURL, Replicas: 1},
-		Node:     node,
-		Listen:   "127.0.0.1:0",
-		Auth:     "none",
-		MaxConns: 2000, AcceptRate: 2000, AcceptBurst: 2000,
-		MaxMessage: frame.DefaultMaxSize, InboundBurst: 100,
-		SendQueue: 1024, MaxSubs: 100,
-		PingInterval: time.Second, PongDeadline: 2 * time.Second,
-		IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
+		NATS:   service.NATS{URL: natsURL, Replicas: 1},
+		Node:   node,
+		Listen: "127.0.0.1:0",
+		Auth:   "none",
+		Limits: pool.Limits{
+			MaxConns: 2000, AcceptRate: 2000, AcceptBurst: 2000,
+			MaxMessage: frame.DefaultMaxSize, InboundBurst: 100, SendQueue: 1024,
+			PingInterval: time.Second, PongDeadline: 2 * time.Second,
+			IdleTimeout: time.Minute, HandshakeTimeout: 2 * time.Second,
+		},
+		MaxSubs:           100,
 		HeartbeatInterval: 100 * time.Millisecond, HealthInterval: 200 * time.Millisecond,
 		DrainOver: 500 * time.Millisecond, DrainTimeout: 2 * time.Second,
 		ConnEventRate: 100, ConnEventBurst: 100, Config: channel.Config{ReplayWindow: 256, ReplayStall: 15 * time.Second},

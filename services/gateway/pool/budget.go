@@ -11,7 +11,7 @@ import (
 	"github.com/wsheal/wsheal/pkg/events/frame"
 )
 
-// Shares of Config.MemoryLimit at which the pool sheds work: past
+// Shares of Limits.MemoryLimit at which the pool sheds work: past
 // admitShare new upgrades are refused with ErrMemory; past shedShare the
 // connections holding the most queued bytes are closed as slow consumers
 // until the queues hold less than a tenth of the budget.
@@ -73,7 +73,7 @@ func (p *Pool) runBudget(ctx context.Context) {
 // shed closes the connections with the most bytes queued, largest first,
 // until the queues left hold less than a tenth of the budget.
 func (p *Pool) shed() {
-	keep := p.cfg.MemoryLimit / 10
+	keep := int64(p.cfg.MemoryLimit) / 10
 	if p.backlogBytes.Load() <= keep {
 		return
 	}

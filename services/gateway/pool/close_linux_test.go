@@ -41,7 +41,7 @@ func tcpState(t *testing.T, c net.Conn) uint8 {
 // node resets it) within 5 s of the close, without the peer reading a
 // byte.
 func TestClosedNonReaderSocketEnds(t *testing.T) {
-	p, h, url := startHostile(t, Config{SendQueue: 1 << 20, SendQueueBytes: 4 << 20})
+	p, h, url := startHostile(t, Limits{SendQueue: 1 << 20, SendQueueBytes: 4 << 20})
 	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
 	if err != nil {
 		t.Fatal(err)

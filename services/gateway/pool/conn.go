@@ -138,7 +138,7 @@ func (c *Conn) Send(b []byte) bool {
 	}
 	n := int64(len(b))
 	frames, bytes := c.inflight.Add(1), c.queued.Add(n)
-	if frames > int32(c.pool.cfg.SendQueue) || (bytes > c.pool.cfg.SendQueueBytes && frames > 1) {
+	if frames > int32(c.pool.cfg.SendQueue) || (bytes > int64(c.pool.cfg.SendQueueBytes) && frames > 1) {
 		c.inflight.Add(-1)
 		c.queued.Add(-n)
 		c.closeSlow("send queue full")

@@ -7,12 +7,12 @@
 //     (one ticker each), never by a timer or goroutine per connection. A
 //     writer goroutine exists only while a connection has frames to write.
 //   - Every frame sent to a client goes through its bounded send queue:
-//     at most Config.SendQueue frames and Config.SendQueueBytes bytes
+//     at most Limits.SendQueue frames and Limits.SendQueueBytes bytes
 //     queued and not yet written (Conn.Backlog, Conn.Queued). A frame that
 //     would exceed either bound closes the connection with frame.CloseSlow
 //     instead of growing memory; the client resumes from its last
 //     sequence. Every write (frames, pings, pongs) has a deadline
-//     (Config.WriteTimeout); a peer that does not read within it is closed
+//     (Limits.WriteTimeout); a peer that does not read within it is closed
 //     as a slow consumer.
 //   - A slow consumer's socket ends within about a second of its close,
 //     whatever the peer does: the close frame gets closeWriteTimeout,
@@ -32,7 +32,7 @@
 //     does not keep a half-open connection from going stale. Pings and
 //     pongs count against the inbound rate like data frames; past it the
 //     connection is closed with frame.CloseRateLimited (4005).
-//   - With a memory budget (Config.MemoryLimit) the pool reads the
+//   - With a memory budget (Limits.MemoryLimit) the pool reads the
 //     runtime's memory five times a second: past 80% of the budget new
 //     upgrades are refused (ErrMemory, 503); past 90% the connections with
 //     the most bytes queued are closed as slow consumers.

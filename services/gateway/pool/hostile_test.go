@@ -51,7 +51,7 @@ func (p *peer) OnClose(_ *gws.Conn, err error) {
 	close(p.closed)
 }
 
-func startHostile(t *testing.T, cfg Config) (*Pool, openHandler, string) {
+func startHostile(t *testing.T, cfg Limits) (*Pool, openHandler, string) {
 	t.Helper()
 	h := panicHandler{openHandler{opened: make(chan *Conn, 4)}}
 	cfg.MaxConns, cfg.AcceptRate, cfg.AcceptBurst, cfg.MaxMessage = 10, 100, 10, 1<<20
@@ -102,7 +102,7 @@ func waitClose(t *testing.T, pr *peer, want int) {
 // TestUnsolicitedPongsDoNotKeepAlive: a peer that never answers the
 // gateway's ping but sends empty and forged pongs is still stale.
 func TestUnsolicitedPongsDoNotKeepAlive(t *testing.T) {
-	p, h, url := startHostile(t, Config{PingInterval: 50 * time.Millisecond, PongDeadline: 300 * time.Millisecond})
+	p, h, url := startHostile(t, Limits{PingInterval: 50 * time.Millisecond, PongDeadline: 300 * time.Millisecond})
 	pr, ws := dialPeer(t, url, false, true)
 	c := h.conn(t)
 	stop := make(chan struct{})
@@ -129,7 +129,7 @@ func TestUnsolicitedPongsDoNotKeepAlive(t *testing.T) {
 
 // TestEchoedPongMeasuresRTT: a pong echoing the ping answers it.
 func TestEchoedPongMeasuresRTT(t *testing.T) {
-	p, h, url := startHostile(t, Config{PingInterval: 20 * time.Millisecond, PongDeadline: time.Second})
+	p, h, url := startHostile(t, Limits{PingInterval: 20 * time.Millisecond, PongDeadline: time.Second})
 	dialPeer(t, url, true, true)
 	c := h.conn(t)
 	eventually(t, func() bool { return c.RTT() > 0 }, "a round trip measured")
@@ -142,7 +142,7 @@ func TestEchoedPongMeasuresRTT(t *testing.T) {
 // 100 pings leave in one write that the gateway reads at once, so that its
 // close is not turned into a reset by unread data.
 func TestControlFloodRateLimited(t *testing.T) {
-	_, _, url := startHostile(t, Config{InboundRate: 10, InboundBurst: 20})
+	_, _, url := startHostile(t, Limits{InboundRate: 10, InboundBurst: 20})
 	pr, ws := dialPeer(t, url, true, true)
 	ping := []byte{0x89, 0x81, 0, 0, 0, 0, 'x'} // masked with a zero key
 	if _, err := ws.NetConn().Write(bytes.Repeat(ping, 100)); err != nil {
@@ -155,7 +155,7 @@ func TestControlFloodRateLimited(t *testing.T) {
 // is owed one pong, not one per ping: 100 000 pings of 125 bytes leave
 // the heap where it was (one queued pong each would hold over 20 MB).
 func TestPingFloodOnePongPending(t *testing.T) {
-	_, h, url := startHostile(t, Config{})
+	_, h, url := startHostile(t, Limits{})
 	_, ws := dialPeer(t, url, false, false)
 	c := h.conn(t)
 	before := heap()
@@ -186,7 +186,7 @@ func heap() uint64 {
 // TestQueueBoundInBytes: big frames hit the byte bound long before the
 // frame bound.
 func TestQueueBoundInBytes(t *testing.T) {
-	p, h, url := startHostile(t, Config{SendQueue: 100000, SendQueueBytes: 256 << 10})
+	p, h, url := startHostile(t, Limits{SendQueue: 100000, SendQueueBytes: 256 << 10})
 	dialPeer(t, url, true, false)
 	c := h.conn(t)
 	big := bytes.Repeat([]byte("x"), 60000)
@@ -204,7 +204,7 @@ func TestQueueBoundInBytes(t *testing.T) {
 // TestWriteDeadlineClosesNonReader: a peer that reads nothing cannot hold
 // a write past the write timeout.
 func TestWriteDeadlineClosesNonReader(t *testing.T) {
-	p, h, url := startHostile(t, Config{SendQueue: 1 << 20, SendQueueBytes: 1 << 40, WriteTimeout: 200 * time.Millisecond})
+	p, h, url := startHostile(t, Limits{SendQueue: 1 << 20, SendQueueBytes: 1 << 40, WriteTimeout: 200 * time.Millisecond})
 	dialPeer(t, url, true, false)
 	c := h.conn(t)
 	big := bytes.Repeat([]byte("x"), 60000)
@@ -216,7 +216,7 @@ func TestWriteDeadlineClosesNonReader(t *testing.T) {
 // TestPanicClosesOneConnection: a panicking handler closes its connection
 // with 1011; the pool and the other connections carry on.
 func TestPanicClosesOneConnection(t *testing.T) {
-	p, h, url := startHostile(t, Config{})
+	p, h, url := startHostile(t, Limits{})
 	pr, ws := dialPeer(t, url, true, true)
 	h.conn(t)
 	other := dialRecorder(t, url)
@@ -240,7 +240,7 @@ func TestPanicClosesOneConnection(t *testing.T) {
 func TestMemoryBudgetSheds(t *testing.T) {
 	runtime.GC()
 	limit := readMemory() + 96<<20
-	p, h, url := startHostile(t, Config{SendQueue: 1 << 20, SendQueueBytes: 1 << 40, MemoryLimit: limit})
+	p, h, url := startHostile(t, Limits{SendQueue: 1 << 20, SendQueueBytes: 1 << 40, MemoryLimit: ByteSize(limit)})
 	dialPeer(t, url, true, false) // never reads: its queue grows
 	hog := h.conn(t)
 	dialPeer(t, url, true, true)

@@ -47,7 +47,7 @@ func (r *recorder) count() int {
 func startPool(t *testing.T, queue int) (*Pool, openHandler, string) {
 	t.Helper()
 	h := openHandler{opened: make(chan *Conn, 1)}
-	p := New(Config{MaxConns: 10, AcceptRate: 100, AcceptBurst: 10, MaxMessage: 1 << 20,
+	p := New(Limits{MaxConns: 10, AcceptRate: 100, AcceptBurst: 10, MaxMessage: 1 << 20,
 		SendQueue: queue, SendQueueBytes: 1 << 30, PingInterval: time.Minute, PongDeadline: time.Minute}, h, nil, zerolog.Nop())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := p.Admit(); err != nil {

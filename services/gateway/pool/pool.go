@@ -22,31 +22,6 @@ var (
 	ErrMemory   = errors.New("pool: memory budget exceeded")
 )
 
-// Config are the pool's limits. Limits that Resize changes live in the
-// pool afterwards; Config keeps the rest.
-type Config struct {
-	MaxConns       int
-	AcceptRate     float64 // upgrades per second
-	AcceptBurst    int
-	MaxMessage     int     // bytes of one inbound frame
-	InboundRate    float64 // frames per second per connection; 0 = unlimited
-	InboundBurst   int
-	SendQueue      int   // frames per connection
-	SendQueueBytes int64 // bytes of the frames queued per connection (default 4 MiB)
-	// WriteTimeout bounds every write to a peer (default 10 s); a peer
-	// that does not read within it is closed as a slow consumer.
-	WriteTimeout time.Duration
-	// MemoryLimit is the node's memory budget in bytes (0: none). Past
-	// 80% of it upgrades are refused; past 90% the connections with the
-	// most bytes queued are closed (see budget).
-	MemoryLimit      int64
-	PingInterval     time.Duration
-	PongDeadline     time.Duration
-	IdleTimeout      time.Duration // 0 disables idle eviction
-	HandshakeTimeout time.Duration
-	Shards           int // scanner shards (default 8)
-}
-
 // Handler is the protocol spoken over the connections. Its calls for one
 // connection happen one at a time, in order, driven by that connection's
 // read loop (Message on a short-lived goroutine the loop waits for).
@@ -62,7 +37,7 @@ type Notifier func(kind string, c *Conn, detail string)
 
 // Pool holds the connections of a node.
 type Pool struct {
-	cfg     Config
+	cfg     Limits
 	log     zerolog.Logger
 	handler Handler
 	notify  Notifier
@@ -89,18 +64,13 @@ type Pool struct {
 }
 
 // New builds a pool; Run starts its scanners.
-func New(cfg Config, h Handler, notify Notifier, log zerolog.Logger) *Pool {
+func New(cfg Limits, h Handler, notify Notifier, log zerolog.Logger) *Pool {
+	cfg = cfg.withDefaults()
 	if cfg.Shards <= 0 {
 		cfg.Shards = 8
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 1024
-	}
-	if cfg.SendQueueBytes <= 0 {
-		cfg.SendQueueBytes = 4 << 20
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 10 * time.Second
 	}
 	if cfg.AcceptBurst <= 0 {
 		cfg.AcceptBurst = 1

@@ -79,14 +79,14 @@ func TestJitter(t *testing.T) {
 func TestAdmit(t *testing.T) {
 	cases := []struct {
 		name    string
-		cfg     Config
+		cfg     Limits
 		drain   bool
 		admits  int
 		wantErr error
 	}{
-		{"cap", Config{MaxConns: 3, AcceptRate: 1000, AcceptBurst: 1000}, false, 3, ErrFull},
-		{"rate", Config{MaxConns: 100, AcceptRate: 0.001, AcceptBurst: 2}, false, 2, ErrRate},
-		{"draining", Config{MaxConns: 100, AcceptRate: 1000, AcceptBurst: 1000}, true, 0, ErrDraining},
+		{"cap", Limits{MaxConns: 3, AcceptRate: 1000, AcceptBurst: 1000}, false, 3, ErrFull},
+		{"rate", Limits{MaxConns: 100, AcceptRate: 0.001, AcceptBurst: 2}, false, 2, ErrRate},
+		{"draining", Limits{MaxConns: 100, AcceptRate: 1000, AcceptBurst: 1000}, true, 0, ErrDraining},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
