@@ -83,21 +83,34 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 	n := max(w.MaxInFlight, 1)
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
+	// A message is handed back only once this replica has stopped pulling
+	// (stopped is closed): handed back before, the server could give it
+	// straight back to this replica's last pull request, and then nobody
+	// would have it until AckWait.
+	stopped := make(chan struct{})
+	handBack := func(msg jetstream.Msg) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-stopped
+			_ = msg.Nak()
+		}()
+	}
 	cc, err := c.Consume(func(msg jetstream.Msg) {
 		if ctx.Err() != nil {
-			_ = msg.Nak() // stopping: handed back to the replicas
+			handBack(msg) // stopping: handed back to the replicas
 			return
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			_ = msg.Nak()
+			handBack(msg)
 			return
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.handle(ctx, msg, h, log)
+			w.handle(ctx, msg, h, stopped, log)
 		}()
 	}, jetstream.PullMaxMessages(n), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
@@ -105,6 +118,7 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 	}
 	<-ctx.Done()
 	cc.Stop()
+	close(stopped)
 	wg.Wait()
 	return nil
 }
@@ -113,7 +127,7 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 // h runs inside a consumer span ("process <durable>") whose parent is the
 // trace context the message carries (see events.StartConsume): what h
 // publishes or requests with ctx joins the trace of what it handles.
-func (w Work) handle(ctx context.Context, msg jetstream.Msg, h WorkHandler, log zerolog.Logger) {
+func (w Work) handle(ctx context.Context, msg jetstream.Msg, h WorkHandler, stopped <-chan struct{}, log zerolog.Logger) {
 	stop := w.keepAlive(ctx, msg)
 	ctx, end := events.StartConsume(ctx, "process "+w.Durable, nats.Header(msg.Headers()),
 		events.Attr{Key: "messaging.destination.name", Value: msg.Subject()},
@@ -129,7 +143,8 @@ func (w Work) handle(ctx context.Context, msg jetstream.Msg, h WorkHandler, log 
 	case ctx.Err() != nil:
 		// Stopping: the outcome may be that of an interrupted handler; the
 		// message is handed back (and comes back after AckWait if the
-		// connection is already gone).
+		// connection is already gone), once the replica stopped pulling.
+		<-stopped
 		_ = msg.Nak()
 	case out.drop != "":
 		log.Warn().Str("subject", msg.Subject()).Str("reason", out.drop).Msg("message dropped")
