@@ -84,9 +84,9 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	// A message is handed back only once this replica has stopped pulling
-	// (stopped is closed): handed back before, the server could give it
-	// straight back to this replica's last pull request, and then nobody
-	// would have it until AckWait.
+	// and the server knows it (stopped is closed): handed back before, the
+	// server could give it straight back to this replica's last pull
+	// request, and then nobody would have it until AckWait.
 	stopped := make(chan struct{})
 	handBack := func(msg jetstream.Msg) {
 		wg.Add(1)
@@ -117,11 +117,25 @@ func (w Work) Run(ctx context.Context, js jetstream.JetStream, h WorkHandler, lo
 		return fmt.Errorf("%w: %s: consume: %w", ErrWork, w.Durable, err)
 	}
 	<-ctx.Done()
-	cc.Stop()
+	// Drained, not just stopped: the server has processed the end of this
+	// replica's pull requests (a handed-back message cannot come back to
+	// them), and a message it sent before that still reaches the callback
+	// above, which hands it back, rather than being dropped and held until
+	// AckWait.
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(drainWait):
+		log.Warn().Dur("after", drainWait).Msg("consumer not drained; messages handed back may wait for AckWait")
+	}
 	close(stopped)
 	wg.Wait()
 	return nil
 }
+
+// drainWait bounds how long a stopping replica waits for its consumer to
+// drain (a round trip to the server) before handing its messages back.
+const drainWait = 5 * time.Second
 
 // handle runs h on one message, kept alive meanwhile, and settles it.
 // h runs inside a consumer span ("process <durable>") whose parent is the
