@@ -263,18 +263,16 @@ func (h *Hub) readLasts(ctx context.Context, channels []string) (multiLast, erro
 		subjects[i] = events.ChannelSubject(c)
 	}
 	req, _ := json.Marshal(multiLastRequest{MultiLast: subjects})
-	inbox := h.nc.NewInbox()
-	sub, err := h.nc.SubscribeSync(inbox)
+	// One answer per subject at most, and the end of the batch; room for
+	// more, as the check of the end allows for.
+	replies, done, err := h.directBatch(req, 2*len(channels)+16)
 	if err != nil {
 		return multiLast{}, h.natsErr("multi-last", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := h.nc.PublishRequest(events.ChannelsDirectGet, inbox, req); err != nil {
-		return multiLast{}, h.natsErr("multi-last", err)
-	}
+	defer done()
 	ml := multiLast{last: make(map[string]uint64, len(channels))}
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
+		msg, err := nextReply(ctx, replies)
 		if err != nil {
 			return multiLast{}, h.natsErr("multi-last", err)
 		}
