@@ -155,6 +155,7 @@ func (m *metrics) registerDataPlane(s *Service) {
 		counter("live_gaps_total", "Holes in the live flow detected and filled from the stream.", func(t channel.Stats) uint64 { return t.Gaps }),
 		counter("live_filled_total", "Messages read from the stream to fill live holes.", func(t channel.Stats) uint64 { return t.Filled }),
 		counter("channel_page_reads_total", "Batch direct gets of the channel stream (replays and fills).", func(t channel.Stats) uint64 { return t.PageReads }),
+		counter("channel_page_shares_total", "Replay pages taken from another replay's read of the same channel and position.", func(t channel.Stats) uint64 { return t.PageShares }),
 		counter("channel_positions_marked_total", "Pos frames sent: a quiet channel's subscriber moved to a verified stream watermark.", func(t channel.Stats) uint64 { return t.Marked }),
 		counter("replay_read_retries_total", "Replay reads (a page, the stream's state) NATS did not answer in time, tried again.", func(t channel.Stats) uint64 { return t.ReplayRetries }),
 		counter("replay_stalls_total", "Resumes whose replay made no progress for REPLAY_STALL and ended for it: closed 4002 (the client read nothing), error unavailable (NATS did not answer) or recovered:false (the stream no longer held what the live flow had handed on).", func(t channel.Stats) uint64 { return t.ReplayStalls }),

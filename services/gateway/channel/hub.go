@@ -126,6 +126,7 @@ type Hub struct {
 	state    streamState
 	call     *streamCall   // the stream info request in flight, if any
 	done     chan struct{} // closed by Close: stops markLoop
+	pages    pageCache     // first pages shared by replays
 
 	counters
 }

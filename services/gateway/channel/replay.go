@@ -209,8 +209,7 @@ func (r *replay) page(ctx context.Context) (caught, lost bool, err error) {
 	var p page
 	var read time.Time
 	err = r.retry(ctx, func() (err error) {
-		p, err = h.readPage(ctx, r.t.name, from, 0)
-		read = time.Now() // the page's snapshot was taken before this
+		p, read, err = h.sharedPage(ctx, r.t.name, from) // read: after the page's snapshot
 		return err
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ type counters struct {
 	dropped         atomic.Uint64
 	nonJSON         atomic.Uint64
 	pageReads       atomic.Uint64
+	pageShares      atomic.Uint64
 	gaps            atomic.Uint64
 	filled          atomic.Uint64
 	subscribes      atomic.Uint64
@@ -49,6 +50,9 @@ type Stats struct {
 	// in the live flow detected from Nats-Last-Sequence or after a
 	// reconnect; Filled: messages read from the stream to fill them.
 	PageReads, Gaps, Filled uint64
+	// PageShares: replays that took their page from another replay's
+	// read of the same channel and position (see sharedPage).
+	PageShares uint64
 	// Subscribes answered; Resumes among them (with since); NotRecovered:
 	// resumes answered recovered:false; Replayed and ReplayedBytes: what
 	// resumes delivered.
@@ -87,6 +91,7 @@ func (h *Hub) Stats() Stats {
 		Dropped:       h.dropped.Load(),
 		NonJSON:       h.nonJSON.Load(),
 		PageReads:     h.pageReads.Load(),
+		PageShares:    h.pageShares.Load(),
 		Gaps:          h.gaps.Load(),
 		Filled:        h.filled.Load(),
 		Subscribes:    h.subscribes.Load(),
