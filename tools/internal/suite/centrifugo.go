@@ -87,12 +87,14 @@ func centrifugoToken(secret string) (string, error) {
 	return s, nil
 }
 
-// startCentrifugo writes a configuration and starts bin with it on a free
-// port of 127.0.0.1; it returns once /health answers.
-func startCentrifugo(ctx context.Context, bin, dir, secret, apiKey string) (*serverProc, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// startCentrifugo writes a configuration and starts bin with it on port
+// of 127.0.0.1 (0: a free one); it returns once /health answers.
+func startCentrifugo(ctx context.Context, bin, dir, secret, apiKey string, port int) (*serverProc, error) {
+	var err error
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := centrifugoConfig(port, secret, apiKey)
 	if err != nil {

@@ -47,6 +47,7 @@ func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	natsURL := fs.String("nats", "", "broker URL (wsheal, gws)")
 	secret := fs.String("secret", "", "HS256 secret for client tokens (wsheal, gws)")
 	token := fs.String("token", "", "client token (nats)")
+	listen := fs.String("listen", "127.0.0.1:0", "listen address (wsheal; a fixed port lets a restarted server take its place)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", ErrServer, err)
 	}
@@ -86,7 +87,7 @@ func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		ready.WS, ready.Publish = f.url(), f.control()
 		run = func() error { <-ctx.Done(); return nil }
 	case ProtoWsheal:
-		svc, done, err := startGateway(ctx)
+		svc, done, err := startGateway(ctx, *listen)
 		if err != nil {
 			return err
 		}
@@ -117,13 +118,13 @@ func servePprof() (string, error) {
 }
 
 // startGateway runs a wsheal gateway configured from the environment,
-// listening on a random port.
-func startGateway(ctx context.Context) (*gateway.Service, chan error, error) {
+// listening on listen.
+func startGateway(ctx context.Context, listen string) (*gateway.Service, chan error, error) {
 	cfg, err := gateway.ConfigFromEnv()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrServer, err)
 	}
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen = listen
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	svc, err := gateway.New(cfg, log)
 	if err != nil {

@@ -34,6 +34,9 @@ type Options struct {
 	Log io.Writer
 	// SkipHealing leaves out figure 5.
 	SkipHealing bool
+	// SkipRestart leaves out the restart figure (wsheal and Centrifugo
+	// only).
+	SkipRestart bool
 	// SkipChannels leaves out the channel-scale figures (20,000 distinct
 	// channels on one node, 50,000 over three).
 	SkipChannels bool
@@ -64,6 +67,11 @@ type params struct {
 	HealDuration  time.Duration
 	HealDialRate  float64
 	HealKillAfter time.Duration
+	// The restart figure: clients over channels, publishes per second,
+	// and how long messages flow before the kill and after the resume.
+	RestartClients, RestartChannels int
+	RestartRate                     float64
+	RestartBefore, RestartAfter     time.Duration
 }
 
 func paramsFor(quick bool) params {
@@ -72,13 +80,15 @@ func paramsFor(quick bool) params {
 			Settle: 300 * time.Millisecond, Warm: 200 * time.Millisecond, FanDur: 500 * time.Millisecond,
 			LatDur: 500 * time.Millisecond, Window: 10000,
 			HealClients: 60, HealChannels: 6, HealRate: 30, HealDuration: 4 * time.Second,
-			HealDialRate: 300, HealKillAfter: time.Second}
+			HealDialRate: 300, HealKillAfter: time.Second,
+			RestartClients: 120, RestartChannels: 6, RestartRate: 40, RestartBefore: time.Second, RestartAfter: time.Second}
 	}
 	return params{Idle1: 10000, Idle2: 19000, FanSmall: 1000, Channels: 100, WorkersA: 2, WorkersB: 2,
 		Settle: 2 * time.Second, Warm: 500 * time.Millisecond, FanDur: 3 * time.Second,
 		LatDur: 3 * time.Second, Window: 200000,
 		HealClients: 10000, HealChannels: 100, HealRate: 200, HealDuration: 10 * time.Second,
-		HealDialRate: 2500, HealKillAfter: 2 * time.Second}
+		HealDialRate: 2500, HealKillAfter: 2 * time.Second,
+		RestartClients: 10000, RestartChannels: 100, RestartRate: 100, RestartBefore: 3 * time.Second, RestartAfter: 2 * time.Second}
 }
 
 // runner is one suite run in progress.
@@ -162,7 +172,8 @@ func newRunner(opts Options) (*runner, error) {
 	r.res.Params = map[string]any{"idle": []int{r.p.Idle1, r.p.Idle2}, "fan_small": r.p.FanSmall,
 		"fan_large": r.p.Idle1, "channels": r.p.Channels, "payload_bytes": payloadSize,
 		"fan_seconds": r.p.FanDur.Seconds(), "latency_seconds": r.p.LatDur.Seconds(),
-		"heal_clients": r.p.HealClients}
+		"heal_clients": r.p.HealClients, "restart_clients": r.p.RestartClients,
+		"restart_channels": r.p.RestartChannels, "restart_publishes_per_s": r.p.RestartRate}
 	var err error
 	if r.dir, err = os.MkdirTemp("", "wsheal-suite-"); err != nil {
 		return nil, fmt.Errorf("suite: %w", err)
@@ -228,6 +239,11 @@ func (r *runner) run(ctx context.Context) error {
 		h := r.healing(ctx)
 		r.res.Healing = &h
 	}
+	if !r.opts.SkipRestart {
+		if err := r.restarts(ctx); err != nil {
+			return err
+		}
+	}
 	return ctx.Err()
 }
 
@@ -247,7 +263,7 @@ func (r *runner) startKind(ctx context.Context, kind string) (*serverProc, error
 		r.dropChannels(ctx)
 		return startServer(ctx, r.opts.Exec, nil, kind, "--nats", r.broker.ClientURL(), "--secret", r.secret)
 	case ProtoCentrifugo:
-		return startCentrifugo(ctx, r.opts.Centrifugo, r.dir, r.secret, r.apiKey)
+		return startCentrifugo(ctx, r.opts.Centrifugo, r.dir, r.secret, r.apiKey, 0)
 	case ProtoFloor:
 		return startServer(ctx, r.opts.Exec, nil, kind)
 	}

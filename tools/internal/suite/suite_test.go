@@ -166,8 +166,8 @@ func TestQuickSuite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if len(res.Figures) != 20 {
-		t.Errorf("%d figures, want 12 side by side and 8 of channel scale", len(res.Figures))
+	if len(res.Figures) != 23 {
+		t.Errorf("%d figures, want 12 side by side, 8 of channel scale and 3 of restart", len(res.Figures))
 	}
 	measured := Servers
 	if _, err := os.Stat(DefaultCentrifugo()); err != nil {
@@ -179,6 +179,9 @@ func TestQuickSuite(t *testing.T) {
 				t.Errorf("%s: %d values", f.Name, len(f.Values[ProtoWsheal]))
 			}
 			continue
+		}
+		if strings.HasPrefix(f.Name, "restart") {
+			continue // TestRestartQuick
 		}
 		for _, s := range measured {
 			if len(f.Values[s]) != 1 {
@@ -227,6 +230,40 @@ func TestChannelScaleQuick(t *testing.T) {
 		t.Errorf("notes: %v", r.res.Notes)
 	}
 	t.Log(r.res.Markdown())
+}
+
+// TestRestartQuick restarts a wsheal gateway (and Centrifugo, when built)
+// under its clients at quick size: every client subscribes again, and
+// wsheal loses none of the messages it accepted meanwhile.
+func TestRestartQuick(t *testing.T) {
+	var log strings.Builder
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t), Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if err := r.restarts(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	r.res.finish()
+	n := r.p.RestartClients
+	for _, kind := range []string{ProtoWsheal, ProtoCentrifugo} {
+		if !slices.Contains(r.opts.Servers, kind) {
+			continue
+		}
+		back := r.res.figure(fmt.Sprintf(rowRestartTime, n), "").Median[kind]
+		acc := r.res.figure(fmt.Sprintf(rowRestartAcc, n), "").Median[kind]
+		if !(back > 0) || !(acc > 0) {
+			t.Errorf("%s: all back after %v ms, %v accepted", kind, back, acc)
+		}
+	}
+	if lost := r.res.figure(fmt.Sprintf(rowRestartLost, n), "").Median[ProtoWsheal]; lost != 0 {
+		t.Errorf("wsheal lost %v accepted messages over a restart", lost)
+	}
+	if len(r.res.Notes) > 0 {
+		t.Errorf("notes: %v", r.res.Notes)
+	}
+	t.Log(log.String())
 }
 
 // TestFullSuite is `make bench` from a test binary, when asked for.

@@ -21,7 +21,7 @@ var ErrWorker = errors.New("suite: worker")
 
 // Command is one line the suite sends to a worker's stdin.
 type Command struct {
-	Op string `json:"op"` // dial, sub, subeach, lat, hist, quit
+	Op string `json:"op"` // dial, sub, subeach, lat, hist, rsopen, rsback, rstally, quit
 
 	// dial: N connections to URL from Src, speaking Proto, each subscribed
 	// to "<Prefix><(Base+i) % Spread>".
@@ -48,6 +48,16 @@ type Command struct {
 
 	// lat: latency recording on (and reset) or off.
 	On bool `json:"on,omitempty"`
+
+	// rsopen: N restart clients (see restartClient) to URL from Src,
+	// client i on channel "<Prefix><(Base+i) % Spread>", started at Rate
+	// per second; the answer comes once all are subscribed. rsback: how
+	// many subscribed after Since (unix nanos), with every client's
+	// latest subscribe in Times when Times is asked for (On). rstally:
+	// what the clients got of the Accepted numbers of their channels.
+	Rate     float64             `json:"rate,omitempty"`
+	Since    int64               `json:"since,omitempty"`
+	Accepted map[string][]uint64 `json:"accepted,omitempty"`
 }
 
 // Report is one line a worker writes to stdout.
@@ -59,6 +69,11 @@ type Report struct {
 	Delivered uint64   `json:"delivered,omitempty"`
 	Hist      []uint64 `json:"hist,omitempty"`
 	Err       string   `json:"err,omitempty"`
+	// rsback and rstally (see Command).
+	Times       []int64 `json:"times,omitempty"`
+	Lost        uint64  `json:"lost,omitempty"`
+	Dup         uint64  `json:"dup,omitempty"`
+	Unrecovered uint64  `json:"unrecovered,omitempty"`
 }
 
 // worker holds a worker process's connections.
@@ -67,6 +82,7 @@ type worker struct {
 	outMu sync.Mutex
 
 	conns     []*wconn
+	restart   *restartFleet
 	delivered atomic.Uint64
 	latOn     atomic.Bool
 	hist      Hist
@@ -112,6 +128,8 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 		return Report{Op: "ok"}
 	case "hist":
 		return Report{Op: "hist", Hist: w.hist.Counts(), Delivered: w.delivered.Load()}
+	case "rsopen", "rsback", "rstally":
+		return w.restartOp(ctx, c)
 	}
 	return Report{Op: "error", Err: "unknown op " + c.Op}
 }
@@ -273,6 +291,9 @@ func awaitAck(wc *wconn) bool {
 func (w *worker) closeAll() {
 	for _, wc := range w.conns {
 		_ = wc.ws.NetConn().Close()
+	}
+	if w.restart != nil {
+		w.restart.stop()
 	}
 }
 

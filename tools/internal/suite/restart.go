@@ -1,0 +1,656 @@
+package suite
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The restart figure: one server holding RestartClients clients, each
+// subscribed with its position kept, is killed (SIGKILL) and started
+// again on the same port while a publisher goes on. Measured: the time
+// from the kill until every client is subscribed again, and the messages
+// the server accepted (JetStream's ack for wsheal, the server API's
+// answer for Centrifugo) that a client never got. Only the servers that
+// resume a subscription from a position take part: wsheal (since and
+// epoch) and Centrifugo (recover, offset and epoch). Both are driven by
+// the same client code, with the same backoff.
+
+const (
+	rowRestartTime = "restart of a server holding %d clients: time until all resubscribed"
+	rowRestartLost = "restart of a server holding %d clients: messages lost of those accepted"
+	rowRestartAcc  = "restart of a server holding %d clients: messages accepted"
+)
+
+var goalRestart = []Goal{{Ref: ProtoCentrifugo, Max: 0.4}}
+
+// restartKinds are the servers that resume a subscription.
+var restartKinds = []string{ProtoWsheal, ProtoCentrifugo}
+
+// ErrRestart wraps a failure of the restart figure.
+var ErrRestart = errors.New("suite: restart")
+
+// restarts runs the restart figure's rounds, alternating the servers.
+func (r *runner) restarts(ctx context.Context) error {
+	var kinds []string
+	for _, k := range restartKinds {
+		if slices.Contains(r.opts.Servers, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	for round := range r.opts.Rounds {
+		for _, kind := range rotate(kinds, round) {
+			if err := r.roundRestart(ctx, round, kind); err != nil {
+				return fmt.Errorf("restart round %d, %s: %w", round+1, kind, err)
+			}
+		}
+	}
+	return nil
+}
+
+// roundRestart measures one restart of a server of kind.
+func (r *runner) roundRestart(ctx context.Context, round int, kind string) error {
+	p := r.p
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	start := func() (*serverProc, error) {
+		if kind == ProtoCentrifugo {
+			return startCentrifugo(ctx, r.opts.Centrifugo, r.dir, r.secret, r.apiKey, port)
+		}
+		r.nodes++
+		return startServer(ctx, r.opts.Exec, r.gatewayEnv(fmt.Sprintf("suite-%d", r.nodes)), kind,
+			"--listen", "127.0.0.1:"+strconv.Itoa(port))
+	}
+	if kind == ProtoWsheal {
+		r.dropChannels(ctx)
+	}
+	srv, err := start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if srv != nil {
+			srv.kill()
+		}
+	}()
+	pub, err := r.restartPublisher(ctx, kind, srv)
+	if err != nil {
+		return err
+	}
+	channels := make([]string, p.RestartChannels)
+	for i := range channels {
+		channels[i] = "rs-" + strconv.Itoa(i)
+	}
+	fleet, err := r.openRestart(ctx, kind, srv.ready.WS, sources(40, 4))
+	if err != nil {
+		return err
+	}
+	defer fleet.ws.stop()
+	r.logf("restart round %d: %s: %d clients on %d channels subscribed", round+1, kind, p.RestartClients, len(channels))
+	pctx, stopPub := context.WithCancel(ctx)
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); pub.run(pctx, channels, p.RestartRate) }()
+	defer func() { stopPub(); <-pubDone }()
+	time.Sleep(p.RestartBefore) // messages flow to every client
+	kill := time.Now()
+	srv.kill()
+	gone := time.Since(kill)
+	if srv, err = start(); err != nil {
+		return fmt.Errorf("%w: %s: start again: %v", ErrRestart, kind, err)
+	}
+	up := time.Since(kill)
+	stopProfile := func() {}
+	if kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
+		stopProfile = r.profile(ctx, srv, "restart", 5*time.Second)
+	}
+	back, ok := fleet.allBack(ctx, kill, time.Minute)
+	stopProfile()
+	if !ok {
+		return fmt.Errorf("%w: %s: %d of %d clients subscribed again within a minute", ErrRestart, kind, back, p.RestartClients)
+	}
+	first, half, allBack, err := fleet.backTimes(ctx, kill)
+	if err != nil {
+		return err
+	}
+	time.Sleep(p.RestartAfter) // live again after the resume
+	stopPub()
+	<-pubDone
+	sum, err := fleet.settle(ctx, pub.accepted, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	lost, dup := sum.Lost, sum.Dup
+	acc := pub.total()
+	r.res.figure(fmt.Sprintf(rowRestartTime, p.RestartClients), "ms", goalRestart...).add(kind, float64(allBack.Milliseconds()))
+	r.res.figure(fmt.Sprintf(rowRestartLost, p.RestartClients), "msgs").add(kind, float64(lost))
+	r.res.figure(fmt.Sprintf(rowRestartAcc, p.RestartClients), "msgs").add(kind, float64(acc))
+	r.logf("restart round %d: %s: killed (process gone) in %d ms, up again after %d ms; first client resubscribed after %d ms, half after %d ms",
+		round+1, kind, gone.Milliseconds(), up.Milliseconds(), first.Milliseconds(), half.Milliseconds())
+	r.logf("restart round %d: %s: all %d resubscribed %d ms after the kill; accepted %d (refused %d), delivered %d, lost %d, duplicated %d, positions lost %d",
+		round+1, kind, p.RestartClients, allBack.Milliseconds(), acc, pub.refused.Load(), sum.Delivered, lost, dup, sum.Unrecovered)
+	if dup > 0 {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("restart, %s, round %d: %d messages delivered twice", kind, round+1, dup))
+	}
+	return nil
+}
+
+// restartPub publishes numbered messages ("r<n>", n counting from 1 over
+// all channels) and remembers which the server accepted.
+type restartPub struct {
+	send     func(ctx context.Context, channel string, data []byte) error
+	close    func()
+	mu       sync.Mutex
+	accepted map[string][]uint64 // channel -> accepted numbers, in order
+	refused  atomic.Uint64
+}
+
+func (r *runner) restartPublisher(ctx context.Context, kind string, srv *serverProc) (*restartPub, error) {
+	p := &restartPub{accepted: map[string][]uint64{}, close: func() {}}
+	switch kind {
+	case ProtoWsheal:
+		js, err := jetstream.New(r.pub)
+		if err != nil {
+			return nil, fmt.Errorf("%w: jetstream: %v", ErrRestart, err)
+		}
+		p.send = func(ctx context.Context, channel string, data []byte) error {
+			_, err := js.Publish(ctx, subject(channel), data)
+			return err
+		}
+	case ProtoCentrifugo:
+		client := &http.Client{Timeout: 2 * time.Second}
+		api := srv.ready.Publish
+		p.send = func(ctx context.Context, channel string, data []byte) error {
+			body, _ := json.Marshal(map[string]any{"channel": centrifugoChannel(channel), "data": json.RawMessage(data)})
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/publish", bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("X-API-Key", r.apiKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"error"`)) {
+				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+			}
+			return nil
+		}
+		p.close = client.CloseIdleConnections
+	default:
+		return nil, fmt.Errorf("%w: %s does not resume", ErrRestart, kind)
+	}
+	return p, nil
+}
+
+// run publishes at rate over channels, round robin, until ctx ends; each
+// publish waits for the server's answer (at most 2 s).
+func (p *restartPub) run(ctx context.Context, channels []string, rate float64) {
+	defer p.close()
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	var n uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n++
+		ch := channels[int(n)%len(channels)]
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := p.send(pctx, ch, []byte(`"r`+strconv.FormatUint(n, 10)+`"`))
+		cancel()
+		if err != nil {
+			p.refused.Add(1)
+			continue
+		}
+		p.mu.Lock()
+		p.accepted[ch] = append(p.accepted[ch], n)
+		p.mu.Unlock()
+	}
+}
+
+func (p *restartPub) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, a := range p.accepted {
+		n += len(a)
+	}
+	return n
+}
+
+// restartFleet is the restart clients of one worker process.
+type restartFleet struct {
+	clients []*restartClient
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+// restartOp runs the rsopen, rsback and rstally commands.
+func (w *worker) restartOp(ctx context.Context, c Command) Report {
+	switch c.Op {
+	case "rsopen":
+		if w.restart != nil {
+			w.restart.stop()
+		}
+		f := &restartFleet{}
+		fctx, cancel := context.WithCancel(context.Background())
+		f.cancel = cancel
+		for i := range c.N {
+			f.clients = append(f.clients, &restartClient{proto: c.Proto, url: c.URL, token: c.Token, src: c.Src,
+				channel: c.Prefix + strconv.Itoa((c.Base+i)%max(c.Spread, 1)), got: map[uint64]int{}})
+		}
+		w.restart = f
+		per := max(int(c.Rate/100), 1) // started every 10 ms (timers are coarse)
+		for i, rc := range f.clients {
+			f.wg.Add(1)
+			go func() { defer f.wg.Done(); rc.run(fctx) }()
+			if (i+1)%per == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		deadline := time.Now().Add(time.Minute)
+		for f.back(0) < len(f.clients) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return Report{Op: "error", Err: fmt.Sprintf("%d of %d restart clients subscribed within a minute", f.back(0), len(f.clients))}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return Report{Op: "ok", OK: len(f.clients)}
+	case "rsback":
+		if w.restart == nil {
+			return Report{Op: "error", Err: "no restart clients"}
+		}
+		r := Report{Op: "ok", OK: w.restart.back(c.Since)}
+		if c.On {
+			for _, rc := range w.restart.clients {
+				r.Times = append(r.Times, rc.subscribedAt.Load())
+			}
+		}
+		return r
+	case "rstally":
+		if w.restart == nil {
+			return Report{Op: "error", Err: "no restart clients"}
+		}
+		r := Report{Op: "ok"}
+		for _, rc := range w.restart.clients {
+			l, d, g := rc.tally(c.Accepted[rc.channel])
+			r.Lost, r.Dup, r.Delivered = r.Lost+l, r.Dup+d, r.Delivered+g
+			r.Unrecovered += rc.unrecovered.Load()
+		}
+		return r
+	}
+	return Report{Op: "error", Err: "unknown op " + c.Op}
+}
+
+// back counts the clients whose latest subscribe succeeded after since
+// (unix nanos).
+func (f *restartFleet) back(since int64) int {
+	n := 0
+	for _, c := range f.clients {
+		if c.subscribedAt.Load() > since {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *restartFleet) stop() {
+	f.cancel()
+	for _, c := range f.clients {
+		c.closeConn()
+	}
+	f.wg.Wait()
+}
+
+// restartWorkers are the worker processes holding a round's clients.
+type restartWorkers struct {
+	ws workers
+	n  int
+}
+
+// openRestart starts one worker per source address and opens the
+// round's clients over them, every client subscribed.
+func (r *runner) openRestart(ctx context.Context, kind, url string, srcs []string) (*restartWorkers, error) {
+	p := r.p
+	rw := &restartWorkers{n: p.RestartClients}
+	for range srcs {
+		w, err := startWorker(r.opts.Exec, r.progress)
+		if err != nil {
+			rw.ws.stop()
+			return nil, err
+		}
+		rw.ws = append(rw.ws, w)
+	}
+	per := p.RestartClients / len(srcs)
+	errs := make(chan error, len(srcs))
+	for i, w := range rw.ws {
+		n := per
+		if i == len(srcs)-1 {
+			n = p.RestartClients - per*(len(srcs)-1)
+		}
+		go func() {
+			_, err := w.call(ctx, Command{Op: "rsopen", N: n, URL: url, Proto: clientProto(kind), Token: r.tokenFor(kind),
+				Src: srcs[i], Prefix: "rs-", Spread: p.RestartChannels, Base: i * per,
+				Rate: p.HealDialRate / float64(len(srcs))}, 2*time.Minute)
+			errs <- err
+		}()
+	}
+	for range srcs {
+		if err := <-errs; err != nil {
+			rw.ws.stop()
+			return nil, fmt.Errorf("%w: %v", ErrRestart, err)
+		}
+	}
+	return rw, nil
+}
+
+// allBack waits until every client's latest subscribe succeeded after
+// since; it returns how many had.
+func (rw *restartWorkers) allBack(ctx context.Context, since time.Time, within time.Duration) (int, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		n := 0
+		for _, w := range rw.ws {
+			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 10*time.Second)
+			if err != nil {
+				return n, false
+			}
+			n += rep.OK
+		}
+		if n == rw.n {
+			return n, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return n, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// backTimes are the times after kill of the first client's resubscribe,
+// the median one's and the last one's.
+func (rw *restartWorkers) backTimes(ctx context.Context, kill time.Time) (first, half, last time.Duration, err error) {
+	var ds []time.Duration
+	for _, w := range rw.ws {
+		rep, err := w.call(ctx, Command{Op: "rsback", On: true}, 10*time.Second)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		for _, t := range rep.Times {
+			ds = append(ds, time.Unix(0, t).Sub(kill))
+		}
+	}
+	if len(ds) == 0 {
+		return 0, 0, 0, fmt.Errorf("%w: no clients", ErrRestart)
+	}
+	slices.Sort(ds)
+	return ds[0], ds[len(ds)/2], ds[len(ds)-1], nil
+}
+
+// settle waits (at most within) until every client got every message
+// accepted on its channel, then counts, over all clients, what is
+// missing, what came twice, what came, and the resubscribes answered
+// "not recovered".
+func (rw *restartWorkers) settle(ctx context.Context, accepted map[string][]uint64, within time.Duration) (Report, error) {
+	deadline := time.Now().Add(within)
+	for {
+		var sum Report
+		for _, w := range rw.ws {
+			rep, err := w.call(ctx, Command{Op: "rstally", Accepted: accepted}, 30*time.Second)
+			if err != nil {
+				return sum, err
+			}
+			sum.Lost, sum.Dup, sum.Delivered, sum.Unrecovered = sum.Lost+rep.Lost, sum.Dup+rep.Dup, sum.Delivered+rep.Delivered, sum.Unrecovered+rep.Unrecovered
+		}
+		if sum.Lost == 0 || time.Now().After(deadline) {
+			return sum, nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// restartClient is one subscriber that keeps its position (seq or offset,
+// and epoch) and resumes from it after every reconnect, as the servers'
+// own clients do. Its gws events run on the read goroutine of its current
+// connection; there is one connection at a time.
+type restartClient struct {
+	gws.BuiltinEventHandler
+	proto, url, token, channel, src string
+
+	mu   sync.Mutex
+	ws   *gws.Conn
+	got  map[uint64]int // message number -> times received
+	pos  uint64         // seq (wsheal) or offset (Centrifugo) reached
+	ep   string         // epoch of pos
+	have bool           // pos is a position (a subscribe succeeded once)
+
+	subscribedAt atomic.Int64 // unix nanos of the latest successful subscribe
+	unrecovered  atomic.Uint64
+}
+
+// backoff between reconnects: jittered, from 50 ms doubling to 1 s.
+func backoff(attempt int) time.Duration {
+	d := min(50*time.Millisecond<<min(attempt, 5), time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// run connects and reconnects until ctx ends.
+func (c *restartClient) run(ctx context.Context) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		url := c.url
+		if c.proto == ProtoWsheal {
+			url += "?token=" + c.token
+		}
+		ws, _, err := gws.NewClient(c, &gws.ClientOption{Addr: url, HandshakeTimeout: 5 * time.Second, ReadBufferSize: 4 << 10,
+			NewDialer: func() (gws.Dialer, error) {
+				return &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}}, nil
+			}})
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff(attempt)):
+			}
+			continue
+		}
+		attempt = -1
+		c.mu.Lock()
+		c.ws = ws
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			_ = ws.NetConn().Close()
+		}
+		if c.proto == ProtoCentrifugo {
+			_ = ws.WriteString(`{"id":1,"connect":{"token":"` + c.token + `","name":"suite"}}`)
+		}
+		ws.ReadLoop() // until the connection ends
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff(0)):
+		}
+	}
+}
+
+func (c *restartClient) closeConn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		_ = c.ws.NetConn().Close()
+	}
+}
+
+// tally counts, against the numbers accepted on the client's channel,
+// those it never got and those it got more than once.
+func (c *restartClient) tally(accepted []uint64) (lost, dup, got uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range accepted {
+		switch k := c.got[n]; {
+		case k == 0:
+			lost++
+		case k > 1:
+			dup += uint64(k - 1)
+		}
+	}
+	for _, k := range c.got {
+		got += uint64(k)
+	}
+	return lost, dup, got
+}
+
+// OnPing implements gws.Event.
+func (c *restartClient) OnPing(ws *gws.Conn, payload []byte) { _ = ws.WritePong(payload) }
+
+// OnMessage implements gws.Event.
+func (c *restartClient) OnMessage(ws *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	if c.proto == ProtoCentrifugo {
+		for _, line := range bytes.Split(m.Bytes(), []byte{'\n'}) {
+			c.onCentrifugo(ws, line)
+		}
+		return
+	}
+	c.onWsheal(ws, m.Bytes())
+}
+
+// wshealFrame is what the client reads of a wsheal frame.
+type wshealFrame struct {
+	Op        string          `json:"op"`
+	ID        int             `json:"id"`
+	Seq       uint64          `json:"seq"`
+	Epoch     string          `json:"epoch"`
+	Recovered *bool           `json:"recovered"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (c *restartClient) onWsheal(ws *gws.Conn, b []byte) {
+	var f wshealFrame
+	if json.Unmarshal(b, &f) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch f.Op {
+	case "hello":
+		sub := `{"op":"subscribe","id":1,"channel":"` + c.channel + `"`
+		if c.have {
+			sub += `,"since":` + strconv.FormatUint(c.pos, 10) + `,"epoch":"` + c.ep + `"`
+		}
+		_ = ws.WriteString(sub + "}")
+	case "msg":
+		if c.have && f.Seq <= c.pos {
+			return // already had it (the protocol's rule)
+		}
+		c.pos = f.Seq
+		c.record(f.Data)
+	case "reply":
+		if f.ID != 1 {
+			return
+		}
+		if !c.have || f.Recovered == nil || !*f.Recovered || f.Epoch != c.ep {
+			if c.have {
+				c.unrecovered.Add(1)
+			}
+			c.pos = f.Seq
+		} else {
+			c.pos = max(c.pos, f.Seq)
+		}
+		c.ep, c.have = f.Epoch, true
+		c.subscribedAt.Store(time.Now().UnixNano())
+	case "error":
+		_ = ws.NetConn().Close()
+	}
+}
+
+// cfReply is what the client reads of a Centrifugo line.
+type cfReply struct {
+	ID        int       `json:"id"`
+	Error     *struct{} `json:"error"`
+	Subscribe *struct {
+		Epoch        string          `json:"epoch"`
+		Offset       uint64          `json:"offset"`
+		Recovered    bool            `json:"recovered"`
+		Publications []cfPublication `json:"publications"`
+	} `json:"subscribe"`
+	Push *struct {
+		Pub *cfPublication `json:"pub"`
+	} `json:"push"`
+}
+
+type cfPublication struct {
+	Data   json.RawMessage `json:"data"`
+	Offset uint64          `json:"offset"`
+}
+
+func (c *restartClient) onCentrifugo(ws *gws.Conn, line []byte) {
+	if len(line) == 0 {
+		return
+	}
+	if bytes.Equal(line, cfPing) {
+		_ = ws.WriteString("{}")
+		return
+	}
+	var f cfReply
+	if json.Unmarshal(line, &f) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case f.Error != nil:
+		_ = ws.NetConn().Close()
+	case f.ID == 1: // connected
+		sub := `{"id":2,"subscribe":{"channel":"` + centrifugoChannel(c.channel) + `"`
+		if c.have {
+			sub += `,"recover":true,"offset":` + strconv.FormatUint(c.pos, 10) + `,"epoch":"` + c.ep + `"`
+		}
+		_ = ws.WriteString(sub + "}}")
+	case f.ID == 2 && f.Subscribe != nil:
+		s := f.Subscribe
+		recovered := c.have && s.Recovered && s.Epoch == c.ep
+		for _, p := range s.Publications {
+			if !recovered || p.Offset > c.pos {
+				c.record(p.Data)
+			}
+		}
+		if c.have && !recovered {
+			c.unrecovered.Add(1)
+		}
+		c.pos, c.ep, c.have = s.Offset, s.Epoch, true
+		c.subscribedAt.Store(time.Now().UnixNano())
+	case f.Push != nil && f.Push.Pub != nil:
+		if c.have && f.Push.Pub.Offset <= c.pos {
+			return
+		}
+		c.pos = f.Push.Pub.Offset
+		c.record(f.Push.Pub.Data)
+	}
+}
+
+// record counts message data "r<n>". Called with mu held.
+func (c *restartClient) record(data json.RawMessage) {
+	s := strings.Trim(string(data), `"`)
+	if n, err := strconv.ParseUint(strings.TrimPrefix(s, "r"), 10, 64); err == nil && strings.HasPrefix(s, "r") {
+		c.got[n]++
+	}
+}
