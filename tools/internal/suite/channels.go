@@ -121,7 +121,7 @@ func (r *runner) scaleDial(ctx context.Context, c scale, srvs []*serverProc) (wo
 		}
 		ws = append(ws, w)
 	}
-	srcs := sources(2, n)
+	srcs := r.freshSources(n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	base, conns := 0, c.Channels/c.PerConn

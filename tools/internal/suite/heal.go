@@ -44,7 +44,7 @@ func (r *runner) healing(ctx context.Context) Healing {
 	}
 	cfg := bench.Config{Token: r.jwt, Clients: p.HealClients, Channels: p.HealChannels, Rate: p.HealRate,
 		Duration: p.HealDuration, Size: payloadSize, DialRate: p.HealDialRate, Drain: 10 * time.Second,
-		SourceAddrs: sources(10, 8)}
+		SourceAddrs: r.freshSources(8)}
 	for _, n := range nodes {
 		cfg.URLs = append(cfg.URLs, n.ready.WS)
 	}

@@ -98,7 +98,7 @@ func (r *runner) roundRestart(ctx context.Context, round int, kind string) error
 	for i := range channels {
 		channels[i] = "rs-" + strconv.Itoa(i)
 	}
-	fleet, err := r.openRestart(ctx, kind, srv.ready.WS, sources(40, 4))
+	fleet, err := r.openRestart(ctx, kind, srv.ready.WS, r.freshSources(4))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -93,19 +94,21 @@ func paramsFor(quick bool) params {
 
 // runner is one suite run in progress.
 type runner struct {
-	opts   Options
-	p      params
-	log    io.Writer
-	res    *Results
-	broker *server.Server
-	pub    *nats.Conn // publisher on the broker
-	dir    string
-	secret string
-	jwt    string
-	token  string // NATS reference
-	apiKey string // Centrifugo's HTTP API
-	cfJWT  string // Centrifugo's clients
-	nodes  int    // gateway node names used
+	opts    Options
+	p       params
+	log     io.Writer
+	res     *Results
+	broker  *server.Server
+	pub     *nats.Conn // publisher on the broker
+	dir     string
+	secret  string
+	jwt     string
+	token   string // NATS reference
+	apiKey  string // Centrifugo's HTTP API
+	cfJWT   string // Centrifugo's clients
+	nodes   int    // gateway node names used
+	srcMu   sync.Mutex
+	nextSrc int // the next of freshSources
 	// progress is signalled by every worker tick.
 	progress chan struct{}
 }

@@ -78,7 +78,7 @@ func TestReferencesAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.kill()
-			ws, rate, err := r.dial(ctx, srv, kind, 6, 0, sources(2, 2), "t", 2)
+			ws, rate, err := r.dial(ctx, srv, kind, 6, 0, r.freshSources(2), "t", 2)
 			if err != nil {
 				t.Fatal(err)
 			}
