@@ -87,15 +87,6 @@ func (r *runner) dial(ctx context.Context, srv *serverProc, kind string, n, base
 	return ws, float64(ok) / (slowest / 1000), nil
 }
 
-// sources are 127.0.0.<first>.. for count workers.
-func sources(first, count int) []string {
-	out := make([]string, count)
-	for i := range out {
-		out[i] = "127.0.0." + strconv.Itoa(first+i)
-	}
-	return out
-}
-
 // Source addresses handed out by freshSources: 127.0.0.2 to .254.
 const (
 	firstSource = 2
