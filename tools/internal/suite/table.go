@@ -243,7 +243,8 @@ func (r *Results) Save(dir string) ([]string, error) {
 	return out, nil
 }
 
-// jsonSafe replaces NaN (which JSON cannot carry) by -1 in a copy.
+// jsonSafe replaces NaN and infinities (which JSON cannot carry) by -1
+// in a copy: a round's value, a median, a ratio.
 func jsonSafe(r *Results) *Results {
 	c := *r
 	c.Figures = nil
@@ -258,6 +259,12 @@ func jsonSafe(r *Results) *Results {
 		g.Median = map[string]float64{}
 		for k, v := range f.Median {
 			g.Median[k] = fix(v)
+		}
+		g.Values = map[string][]float64{}
+		for k, vs := range f.Values {
+			for _, v := range vs {
+				g.Values[k] = append(g.Values[k], fix(v))
+			}
 		}
 		g.RatioGws, g.RatioNATS = fix(f.RatioGws), fix(f.RatioNATS)
 		g.RatioCentrifugo, g.RatioFloor = fix(f.RatioCentrifugo), fix(f.RatioFloor)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,27 @@ func FuzzStamp(f *testing.F) {
 			t.Fatalf("negative stamp %d", st)
 		}
 	})
+}
+
+// TestSaveCarriesNoNaN: a round that measured nothing (NaN, as a server
+// that delivered nothing in no CPU time) is saved as -1, and the Markdown
+// shows it missing; saving never fails for it.
+func TestSaveCarriesNoNaN(t *testing.T) {
+	r := &Results{Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Rounds: 1}
+	f := r.figure("fan-out per CPU", "msgs/CPU-s", goalFanCPU...)
+	f.add(ProtoWsheal, 900)
+	f.add(ProtoNATS, math.NaN())
+	f.add(ProtoFloor, math.Inf(1))
+	r.finish()
+	dir := t.TempDir()
+	if _, err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "latest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"nats": [`) || !strings.Contains(string(b), "-1") {
+		t.Fatalf("latest.json:\n%s", b)
+	}
 }
