@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,15 +59,7 @@ func startHostile(t *testing.T, cfg Limits) (*Pool, openHandler, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go p.Run(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := p.Admit(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = p.Upgrade(w, r, Accept{})
-	}))
-	t.Cleanup(srv.Close)
-	return p, h.openHandler, "ws" + strings.TrimPrefix(srv.URL, "http")
+	return p, h.openHandler, upgradeServer(t, p)
 }
 
 func dialPeer(t *testing.T, url string, answer, read bool) (*peer, *gws.Conn) {

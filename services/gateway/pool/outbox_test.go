@@ -49,6 +49,13 @@ func startPool(t *testing.T, queue int) (*Pool, openHandler, string) {
 	h := openHandler{opened: make(chan *Conn, 1)}
 	p := New(Limits{MaxConns: 10, AcceptRate: 100, AcceptBurst: 10, MaxMessage: 1 << 20,
 		SendQueue: queue, SendQueueBytes: 1 << 30, PingInterval: time.Minute, PongDeadline: time.Minute}, h, nil, zerolog.Nop())
+	return p, h, upgradeServer(t, p)
+}
+
+// upgradeServer serves p's admissions and upgrades on a test server
+// until the test ends and returns its WebSocket URL.
+func upgradeServer(t *testing.T, p *Pool) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := p.Admit(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -57,7 +64,7 @@ func startPool(t *testing.T, queue int) (*Pool, openHandler, string) {
 		_, _ = p.Upgrade(w, r, Accept{})
 	}))
 	t.Cleanup(srv.Close)
-	return p, h, "ws" + strings.TrimPrefix(srv.URL, "http")
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 func dialRecorder(t *testing.T, url string) *recorder {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -69,16 +68,9 @@ func TestInboundFramesAroundTheReadBuffer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go p.Run(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := p.Admit(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = p.Upgrade(w, r, Accept{})
-	}))
-	t.Cleanup(srv.Close)
+	url := upgradeServer(t, p)
 
-	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
 	if err != nil {
 		t.Fatal(err)
 	}
