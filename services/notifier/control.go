@@ -131,11 +131,10 @@ func (s *Service) silence(ctx context.Context, c *events.SilenceCommand) (events
 			return events.SilenceReply{}, events.Errorf(events.CodeNotFound, "no silence %s", c.ID)
 		}
 	}
-	list, err := store.Silences(ctx, now)
+	list, err := s.eng.RefreshSilences(ctx)
 	if err != nil {
 		return events.SilenceReply{}, err
 	}
-	s.eng.SetSilences(list)
 	if list == nil {
 		list = []events.Silence{}
 	}

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +132,33 @@ func FuzzControlRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A silence added through one replica holds on the others at once, not
+// from their next tick: a SEV1 incident opened right after, by whichever
+// replica handles its anomaly, is not paged. (Each round has two fresh
+// replicas; the silence and the anomaly land on either.)
+func TestSilenceHoldsOnEveryReplicaAtOnce(t *testing.T) {
+	for round := range 4 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			e := newEnv(t)
+			e.cfg.Tick = time.Hour // no tick refreshes a replica's silences here
+			e.start("a")
+			e.start("b")
+			var sl events.SilenceReply
+			if err := e.control(events.VerbSilence, events.SilenceCommand{Op: events.SilenceAdd, ID: "maint", Node: "gw-8*",
+				DurationMS: time.Hour.Milliseconds(), By: "ops"}, &sl); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			e.publishAnomaly(nodeAnomaly(events.KindNodeDown, "gw-81", now.Add(-time.Second), now, 0.6))
+			inc := e.waitIncident(10*time.Second, func(i events.Incident) bool { return i.Severity == "SEV1" }, "SEV1 incident")
+			natstest.Eventually(t, 10*time.Second, func() bool {
+				return strings.Contains(e.timeline(inc.ID), "suppressed by silence maint")
+			}, "suppression in the timeline")
+			if req, _ := e.pd.count("trigger"); req != 0 {
+				t.Fatalf("silenced incident paged (%d)", req)
+			}
+		})
+	}
 }

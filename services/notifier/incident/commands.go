@@ -79,9 +79,7 @@ func (e *Engine) List(ctx context.Context, state string, limit int) ([]events.In
 // hands on work a crash left in a record. Replicas may tick together: each
 // step is a compare-and-set.
 func (e *Engine) Tick(ctx context.Context) error {
-	if sl, err := e.store.Silences(ctx, e.cfg.Now()); err == nil {
-		e.SetSilences(sl)
-	}
+	_, _ = e.RefreshSilences(ctx) // on failure the cached ones stay
 	ids, err := e.store.IDs(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,7 +57,11 @@ type Engine struct {
 
 	mu       sync.RWMutex
 	silences []events.Silence
-	settled  map[string]bool
+	// silenceReads numbers the reads of the silences; silencesSeq is the
+	// number of the read cached.
+	silenceReads atomic.Uint64
+	silencesSeq  uint64
+	settled      map[string]bool
 }
 
 // NewEngine returns an engine.
@@ -83,11 +88,25 @@ func (e *Engine) rules() Rules {
 	return r
 }
 
-// SetSilences replaces the cached silences.
-func (e *Engine) SetSilences(s []events.Silence) {
+// RefreshSilences reads the silences in force from the store, caches
+// them and returns them. A read never replaces one that began after it:
+// a tick's slow read cannot undo a silence that a control request added
+// (and read back) meanwhile.
+func (e *Engine) RefreshSilences(ctx context.Context) ([]events.Silence, error) {
+	if e.store == nil {
+		return e.rules().Silences, nil
+	}
+	seq := e.silenceReads.Add(1)
+	list, err := e.store.Silences(ctx, e.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
-	e.silences = s
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	if seq > e.silencesSeq {
+		e.silences, e.silencesSeq = list, seq
+	}
+	return list, nil
 }
 
 // change is a mutation of a record at now; it reports whether it changed it.

@@ -89,6 +89,10 @@ func (e *Engine) join(ctx context.Context, group string, ptr pointer, a *events.
 	if err := e.store.index(ctx, a.ID, ptr.ID); err != nil {
 		return "", err
 	}
+	// A new incident may page at once: it is judged against the silences
+	// as stored now, not as this replica last read them (one added through
+	// another replica a moment ago must hold).
+	_, _ = e.RefreshSilences(ctx) // on failure the cached ones apply
 	now := e.cfg.Now().UTC()
 	rec := newRecord(ptr.ID, ptr.Key, group, a, now)
 	rec.Track.Seq = 1
