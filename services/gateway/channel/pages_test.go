@@ -52,7 +52,11 @@ func TestResumeStormSharesPages(t *testing.T) {
 	// A later resume from there, after the reuse window, reads again.
 	before := h.Stats().PageReads
 	sub := newSub(1000)
-	time.Sleep(pageReuse + 50*time.Millisecond) // past the reuse window
+	natstest.Eventually(t, 5*time.Second, func() bool { // past the reuse window: forgotten
+		h.pages.mu.Lock()
+		defer h.pages.mu.Unlock()
+		return len(h.pages.calls) == 0 && h.pages.bytes == 0
+	}, "shared pages forgotten after %s", pageReuse)
 	if _, err := h.Subscribe(ctxT(t), "storm", sub, ptr(seqs[4])); err != nil {
 		t.Fatal(err)
 	}
