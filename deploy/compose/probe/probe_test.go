@@ -17,7 +17,8 @@ func TestProbe(t *testing.T) {
 	s := natstest.Start(t)
 	t.Setenv("WSHEAL_HEALER_NATS_URL", s.URL())
 	t.Setenv("WSHEAL_NOTIFIER_NATS_URL", s.URL())
-	svc, err := micro.AddService(s.Conn(), micro.Config{Name: events.ServiceName(events.ServiceHealer), Version: "0.0.1"})
+	nc := s.Conn() // each Conn call opens a connection of its own
+	svc, err := micro.AddService(nc, micro.Config{Name: events.ServiceName(events.ServiceHealer), Version: "0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +29,9 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The probe asks on a connection of its own: the endpoint's
-	// subscription must have reached the server first.
-	if err := s.Conn().Flush(); err != nil {
+	// subscription must have reached the server first, so flush the
+	// connection that holds it.
+	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
