@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsheal/wsheal/services/gateway/auth"
 	"github.com/wsheal/wsheal/tools/internal/bench"
+	"github.com/wsheal/wsheal/tools/internal/suite"
 )
 
 func benchCmd() *cobra.Command {
@@ -84,7 +85,8 @@ stack or any gateway.`,
 	f.IntVar(&sw.rounds, "rounds", 3, "with --suite: rounds per figure (medians are reported)")
 	f.StringVar(&sw.out, "out", "results", "with --suite: folder for the Markdown and JSON tables (\"\" to not save)")
 	f.StringVar(&sw.profiles, "profiles", "", "with --suite: folder for pprof profiles of the gateway under fan-out")
-	f.BoolVar(&sw.channelsOnly, "channels-only", false, "with --suite: only the channel-scale figures (distinct channels per node)")
+	f.StringSliceVar(&sw.only, "only", nil, "with --suite: run only these parts: "+strings.Join(suite.Parts, ", "))
+	f.BoolVar(&sw.channelsOnly, "channels-only", false, "with --suite: only the channel-scale figures (the same as --only channels)")
 	f.StringVar(&sw.centrifugo, "centrifugo", "", "with --suite: the Centrifugo binary (default: make centrifugo's, left out when missing)")
 	return cmd
 }
@@ -95,6 +97,7 @@ type suiteFlags struct {
 	rounds                  int
 	out, profiles           string
 	centrifugo              string
+	only                    []string
 }
 
 // parseSources reads "a,b,c" or "127.0.0.1-8" (last octet range).

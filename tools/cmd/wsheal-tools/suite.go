@@ -42,9 +42,12 @@ func suiteWorkerCmd() *cobra.Command {
 // progress on stderr. quick scales it down; profileDir ("" for none)
 // receives pprof profiles of the gateway under fan-out.
 func runSuite(cmd *cobra.Command, sw suiteFlags) error {
+	if sw.channelsOnly {
+		sw.only = append(sw.only, "channels")
+	}
 	_, err := suite.Run(cmd.Context(), suite.Options{
 		Quick: sw.quick, Rounds: sw.rounds, OutDir: sw.out, ProfileDir: sw.profiles,
-		ChannelsOnly: sw.channelsOnly, Centrifugo: sw.centrifugo, Log: cmd.ErrOrStderr(),
+		Only: sw.only, Centrifugo: sw.centrifugo, Log: cmd.ErrOrStderr(),
 	}, cmd.OutOrStdout())
 	return err
 }

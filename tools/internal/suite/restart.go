@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The restart figure: one server holding RestartClients clients, each
@@ -165,14 +164,7 @@ func (r *runner) restartPublisher(ctx context.Context, kind string, srv *serverP
 	p := &restartPub{accepted: map[string][]uint64{}, close: func() {}}
 	switch kind {
 	case ProtoWsheal:
-		js, err := jetstream.New(r.pub)
-		if err != nil {
-			return nil, fmt.Errorf("%w: jetstream: %v", ErrRestart, err)
-		}
-		p.send = func(ctx context.Context, channel string, data []byte) error {
-			_, err := js.Publish(ctx, subject(channel), data)
-			return err
-		}
+		return jetStreamPub(r.pub)
 	case ProtoCentrifugo:
 		client := &http.Client{Timeout: 2 * time.Second}
 		api := srv.ready.Publish
@@ -244,6 +236,61 @@ type restartFleet struct {
 	clients []*restartClient
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
+
+	mu     sync.Mutex
+	paused chan struct{} // closed by resume; nil when not paused
+}
+
+// pause closes every client's connection and keeps the clients from
+// connecting again until resume (they keep their positions: clients that
+// went offline together). It returns once no client is connected.
+func (f *restartFleet) pause(ctx context.Context, within time.Duration) error {
+	f.mu.Lock()
+	if f.paused == nil {
+		f.paused = make(chan struct{})
+	}
+	f.mu.Unlock()
+	deadline := time.Now().Add(within)
+	for {
+		live := 0
+		for _, c := range f.clients {
+			if c.connected.Load() {
+				c.closeConn()
+				live++
+			}
+		}
+		if live == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%d clients still connected after the pause", live)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// resume lets every paused client connect again, all at once.
+func (f *restartFleet) resume() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paused != nil {
+		close(f.paused)
+		f.paused = nil
+	}
+}
+
+// wait returns when the fleet is not paused or ctx ends.
+func (f *restartFleet) wait(ctx context.Context) {
+	f.mu.Lock()
+	ch := f.paused
+	f.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
 }
 
 // restartOp runs the rsopen, rsback and rstally commands.
@@ -256,9 +303,17 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 		f := &restartFleet{}
 		fctx, cancel := context.WithCancel(context.Background())
 		f.cancel = cancel
+		urls := c.URLs
+		if len(urls) == 0 {
+			urls = []string{c.URL}
+		}
 		for i := range c.N {
-			f.clients = append(f.clients, &restartClient{proto: c.Proto, url: c.URL, token: c.Token, src: c.Src,
-				channel: c.Prefix + strconv.Itoa((c.Base+i)%max(c.Spread, 1)), got: map[uint64]int{}})
+			rc := &restartClient{proto: c.Proto, urls: urls, token: c.Token, src: c.Src, fleet: f,
+				channel: c.Prefix + strconv.Itoa((c.Base+i)%max(c.Spread, 1)), got: map[uint64]int{}}
+			if i < len(c.Home) {
+				rc.cur = c.Home[i] % len(urls)
+			}
+			f.clients = append(f.clients, rc)
 		}
 		w.restart = f
 		per := max(int(c.Rate/100), 1) // started every 10 ms (timers are coarse)
@@ -269,10 +324,10 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		deadline := time.Now().Add(time.Minute)
+		deadline := time.Now().Add(150 * time.Second)
 		for f.back(0) < len(f.clients) {
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return Report{Op: "error", Err: fmt.Sprintf("%d of %d restart clients subscribed within a minute", f.back(0), len(f.clients))}
+				return Report{Op: "error", Err: fmt.Sprintf("%d of %d restart clients subscribed within 150 s", f.back(0), len(f.clients))}
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -282,12 +337,33 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 			return Report{Op: "error", Err: "no restart clients"}
 		}
 		r := Report{Op: "ok", OK: w.restart.back(c.Since)}
-		if c.On {
-			for _, rc := range w.restart.clients {
+		for _, rc := range w.restart.clients {
+			if c.On {
 				r.Times = append(r.Times, rc.subscribedAt.Load())
+			}
+			if rc.live.Load() {
+				r.Live++
+			}
+			if c.Targets != nil && rc.has(c.Targets[rc.channel]) {
+				r.Caught++
+				r.LastAt = max(r.LastAt, rc.lastAt.Load())
 			}
 		}
 		return r
+	case "rspause":
+		if w.restart == nil {
+			return Report{Op: "error", Err: "no restart clients"}
+		}
+		if err := w.restart.pause(ctx, time.Minute); err != nil {
+			return Report{Op: "error", Err: err.Error()}
+		}
+		return Report{Op: "ok", OK: len(w.restart.clients)}
+	case "rsresume":
+		if w.restart == nil {
+			return Report{Op: "error", Err: "no restart clients"}
+		}
+		w.restart.resume()
+		return Report{Op: "ok", OK: len(w.restart.clients)}
 	case "rstally":
 		if w.restart == nil {
 			return Report{Op: "error", Err: "no restart clients"}
@@ -333,8 +409,28 @@ type restartWorkers struct {
 // round's clients over them, every client subscribed.
 func (r *runner) openRestart(ctx context.Context, kind, url string, srcs []string) (*restartWorkers, error) {
 	p := r.p
-	rw := &restartWorkers{n: p.RestartClients}
-	for range srcs {
+	return r.openResuming(ctx, resumingFleet{kind: kind, urls: []string{url}, srcs: srcs, n: p.RestartClients,
+		prefix: "rs-", channels: p.RestartChannels, dialRate: p.HealDialRate})
+}
+
+// resumingFleet describes restart clients to open: n clients of kind
+// over the workers of srcs (one each), client g on channel
+// prefix+(g % channels), starting on urls[home(g)] (urls[0] when home is
+// nil), dialled at dialRate in all.
+type resumingFleet struct {
+	kind        string
+	urls, srcs  []string
+	home        func(g int) int
+	n, channels int
+	prefix      string
+	dialRate    float64
+}
+
+// openResuming starts the fleet's workers and opens its clients; it
+// returns once every client is subscribed.
+func (r *runner) openResuming(ctx context.Context, fl resumingFleet) (*restartWorkers, error) {
+	rw := &restartWorkers{n: fl.n}
+	for range fl.srcs {
 		w, err := startWorker(r.opts.Exec, r.progress)
 		if err != nil {
 			rw.ws.stop()
@@ -342,25 +438,36 @@ func (r *runner) openRestart(ctx context.Context, kind, url string, srcs []strin
 		}
 		rw.ws = append(rw.ws, w)
 	}
-	per := p.RestartClients / len(srcs)
-	errs := make(chan error, len(srcs))
+	per := fl.n / len(fl.srcs)
+	errs := make(chan error, len(fl.srcs))
 	for i, w := range rw.ws {
-		n := per
-		if i == len(srcs)-1 {
-			n = p.RestartClients - per*(len(srcs)-1)
+		base, n := i*per, per
+		if i == len(fl.srcs)-1 {
+			n = fl.n - base
+		}
+		var home []int
+		if fl.home != nil {
+			home = make([]int, n)
+			for j := range home {
+				home[j] = fl.home(base + j)
+			}
 		}
 		go func() {
-			_, err := w.call(ctx, Command{Op: "rsopen", N: n, URL: url, Proto: clientProto(kind), Token: r.tokenFor(kind),
-				Src: srcs[i], Prefix: "rs-", Spread: p.RestartChannels, Base: i * per,
-				Rate: p.HealDialRate / float64(len(srcs))}, 2*time.Minute)
+			_, err := w.call(ctx, Command{Op: "rsopen", N: n, URLs: fl.urls, Home: home, Proto: clientProto(fl.kind),
+				Token: r.tokenFor(fl.kind), Src: fl.srcs[i], Prefix: fl.prefix, Spread: fl.channels, Base: base,
+				Rate: fl.dialRate / float64(len(fl.srcs))}, 3*time.Minute)
 			errs <- err
 		}()
 	}
-	for range srcs {
-		if err := <-errs; err != nil {
-			rw.ws.stop()
-			return nil, fmt.Errorf("%w: %v", ErrRestart, err)
+	var first error
+	for range fl.srcs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
+	}
+	if first != nil {
+		rw.ws.stop()
+		return nil, fmt.Errorf("%w: %v", ErrRestart, first)
 	}
 	return rw, nil
 }
@@ -436,7 +543,12 @@ func (rw *restartWorkers) settle(ctx context.Context, accepted map[string][]uint
 // connection; there is one connection at a time.
 type restartClient struct {
 	gws.BuiltinEventHandler
-	proto, url, token, channel, src string
+	proto, token, channel, src string
+	// urls are the servers; the client starts on urls[cur] and, when a
+	// connection ends or a dial fails, moves to another at random.
+	urls  []string
+	cur   int // used by run alone
+	fleet *restartFleet
 
 	mu   sync.Mutex
 	ws   *gws.Conn
@@ -446,6 +558,9 @@ type restartClient struct {
 	have bool           // pos is a position (a subscribe succeeded once)
 
 	subscribedAt atomic.Int64 // unix nanos of the latest successful subscribe
+	lastAt       atomic.Int64 // unix nanos of the latest message recorded
+	connected    atomic.Bool  // a connection is open
+	live         atomic.Bool  // subscribed on the open connection
 	unrecovered  atomic.Uint64
 }
 
@@ -458,7 +573,8 @@ func backoff(attempt int) time.Duration {
 // run connects and reconnects until ctx ends.
 func (c *restartClient) run(ctx context.Context) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		url := c.url
+		c.fleet.wait(ctx)
+		url := c.urls[c.cur]
 		if c.proto == ProtoWsheal {
 			url += "?token=" + c.token
 		}
@@ -467,6 +583,7 @@ func (c *restartClient) run(ctx context.Context) {
 				return &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}}, nil
 			}})
 		if err != nil {
+			c.move()
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff(attempt)):
@@ -476,6 +593,7 @@ func (c *restartClient) run(ctx context.Context) {
 		attempt = -1
 		c.mu.Lock()
 		c.ws = ws
+		c.connected.Store(true)
 		c.mu.Unlock()
 		if ctx.Err() != nil {
 			_ = ws.NetConn().Close()
@@ -484,11 +602,30 @@ func (c *restartClient) run(ctx context.Context) {
 			_ = ws.WriteString(`{"id":1,"connect":{"token":"` + c.token + `","name":"suite"}}`)
 		}
 		ws.ReadLoop() // until the connection ends
+		c.mu.Lock()
+		c.connected.Store(false)
+		c.live.Store(false)
+		c.mu.Unlock()
+		c.move()
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff(0)):
 		}
 	}
+}
+
+// move picks another server for the next connection, when there is one.
+func (c *restartClient) move() {
+	if n := len(c.urls); n > 1 {
+		c.cur = (c.cur + 1 + rand.IntN(n-1)) % n
+	}
+}
+
+// has reports whether the client got message number n.
+func (c *restartClient) has(n uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[n] > 0
 }
 
 func (c *restartClient) closeConn() {
@@ -577,6 +714,7 @@ func (c *restartClient) onWsheal(ws *gws.Conn, b []byte) {
 		}
 		c.ep, c.have = f.Epoch, true
 		c.subscribedAt.Store(time.Now().UnixNano())
+		c.live.Store(true)
 	case "error":
 		_ = ws.NetConn().Close()
 	}
@@ -638,6 +776,7 @@ func (c *restartClient) onCentrifugo(ws *gws.Conn, line []byte) {
 		}
 		c.pos, c.ep, c.have = s.Offset, s.Epoch, true
 		c.subscribedAt.Store(time.Now().UnixNano())
+		c.live.Store(true)
 	case f.Push != nil && f.Push.Pub != nil:
 		if c.have && f.Push.Pub.Offset <= c.pos {
 			return
@@ -652,5 +791,6 @@ func (c *restartClient) record(data json.RawMessage) {
 	s := strings.Trim(string(data), `"`)
 	if n, err := strconv.ParseUint(strings.TrimPrefix(s, "r"), 10, 64); err == nil && strings.HasPrefix(s, "r") {
 		c.got[n]++
+		c.lastAt.Store(time.Now().UnixNano())
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
+	"github.com/wsheal/wsheal/pkg/natskit/embedded"
+
 	"github.com/wsheal/wsheal/services/gateway"
 )
 
@@ -35,7 +37,8 @@ type Ready struct {
 }
 
 // ServerMain runs one server process until stdin ends or ctx is done:
-// args are the kind (wsheal, gws, nats or floor) and its flags (--nats URL of the
+// args are the kind (wsheal, gws, nats, floor, or broker: a JetStream
+// nats-server of its own for the gateways of the fleet figure) and its flags (--nats URL of the
 // broker, --secret HS256 secret for wsheal and gws, --token for NATS).
 // The wsheal gateway reads the rest of its config from WSHEAL_GATEWAY_*.
 func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -85,6 +88,19 @@ func ServerMain(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 			return err
 		}
 		ready.WS, ready.Publish = f.url(), f.control()
+		run = func() error { <-ctx.Done(); return nil }
+	case kindBroker:
+		dir, err := os.MkdirTemp("", "wsheal-suite-broker-")
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrServer, err)
+		}
+		defer os.RemoveAll(dir)
+		s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: dir, Name: "suite-fleet-broker"})
+		if err != nil {
+			return fmt.Errorf("%w: broker: %v", ErrServer, err)
+		}
+		defer func() { s.Shutdown(); s.WaitForShutdown() }()
+		ready.NATS = s.ClientURL()
 		run = func() error { <-ctx.Done(); return nil }
 	case ProtoWsheal:
 		svc, done, err := startGateway(ctx, *listen)

@@ -20,19 +20,28 @@ var ErrNoRSS = errors.New("suite: no VmRSS")
 
 // RSS reads the resident set size of process pid from
 // /proc/<pid>/status, in bytes.
-func RSS(pid int) (int64, error) {
+func RSS(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// PeakRSS is the peak resident set (VmHWM) of process pid, in bytes.
+func PeakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM:") }
+
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("suite: rss of %d: %w", pid, err)
+		return 0, fmt.Errorf("suite: %s of %d: %w", field, pid, err)
 	}
-	return parseRSS(b)
+	return parseStatusKB(b, field)
 }
 
 // parseRSS reads the VmRSS line ("VmRSS:\t  12345 kB") of a status file.
-func parseRSS(status []byte) (int64, error) {
+func parseRSS(status []byte) (int64, error) { return parseStatusKB(status, "VmRSS:") }
+
+// parseStatusKB reads a "<field>\t  12345 kB" line of a status file, in
+// bytes.
+func parseStatusKB(status []byte, field string) (int64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field))
 		if !ok {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,8 +43,10 @@ type Options struct {
 	// SkipChannels leaves out the channel-scale figures (20,000 distinct
 	// channels on one node, 50,000 over three).
 	SkipChannels bool
-	// ChannelsOnly runs the channel-scale figures alone.
-	ChannelsOnly bool
+	// Only, if set, runs these parts alone: "servers" (idle memory,
+	// accept rate, fan-out, latency), "channels", "healing", "restart",
+	// "fleet", "storm".
+	Only []string
 	// Servers limits the servers measured (default Servers: all five);
 	// ratios to a server left out show as "–".
 	Servers []string
@@ -73,6 +77,17 @@ type params struct {
 	RestartClients, RestartChannels int
 	RestartRate                     float64
 	RestartBefore, RestartAfter     time.Duration
+	// The fleet figure: clients over nodes (FleetVictim of them on the
+	// node killed), channels, publishes per second, each node's
+	// connection cap, the client workers, the ramp's dial rate, and how
+	// long messages flow before the kill and after the resume.
+	FleetNodes, FleetClients, FleetVictim int
+	FleetChannels, FleetCap, FleetWorkers int
+	FleetRate, FleetDialRate              float64
+	FleetKillAfter, FleetAfter            time.Duration
+	// The resume storm: clients over channels and workers, and the
+	// messages each client misses while offline.
+	StormClients, StormChannels, StormWorkers, StormGap int
 }
 
 func paramsFor(quick bool) params {
@@ -82,14 +97,23 @@ func paramsFor(quick bool) params {
 			LatDur: 500 * time.Millisecond, Window: 10000,
 			HealClients: 60, HealChannels: 6, HealRate: 30, HealDuration: 4 * time.Second,
 			HealDialRate: 300, HealKillAfter: time.Second,
-			RestartClients: 120, RestartChannels: 6, RestartRate: 40, RestartBefore: time.Second, RestartAfter: time.Second}
+			RestartClients: 120, RestartChannels: 6, RestartRate: 40, RestartBefore: time.Second, RestartAfter: time.Second,
+			FleetNodes: 3, FleetClients: 300, FleetVictim: 120, FleetChannels: 12, FleetCap: 250, FleetWorkers: 2,
+			FleetRate: 40, FleetDialRate: 600, FleetKillAfter: time.Second, FleetAfter: time.Second,
+			StormClients: 120, StormChannels: 6, StormWorkers: 2, StormGap: 50}
 	}
 	return params{Idle1: 10000, Idle2: 19000, FanSmall: 1000, Channels: 100, WorkersA: 2, WorkersB: 2,
 		Settle: 2 * time.Second, Warm: 500 * time.Millisecond, FanDur: 3 * time.Second,
 		LatDur: 3 * time.Second, Window: 200000,
 		HealClients: 10000, HealChannels: 100, HealRate: 200, HealDuration: 10 * time.Second,
 		HealDialRate: 2500, HealKillAfter: 2 * time.Second,
-		RestartClients: 10000, RestartChannels: 100, RestartRate: 100, RestartBefore: 3 * time.Second, RestartAfter: 2 * time.Second}
+		RestartClients: 10000, RestartChannels: 100, RestartRate: 100, RestartBefore: 3 * time.Second, RestartAfter: 2 * time.Second,
+		// Seven gateways: 100,000 over six would leave each survivor of
+		// the kill at 20,000 connections, the open-files limit of a
+		// process here.
+		FleetNodes: 7, FleetClients: 100000, FleetVictim: 17000, FleetChannels: 1000, FleetCap: 18000, FleetWorkers: 7,
+		FleetRate: 200, FleetDialRate: 8000, FleetKillAfter: 2 * time.Second, FleetAfter: 2 * time.Second,
+		StormClients: 10000, StormChannels: 100, StormWorkers: 4, StormGap: 1000}
 }
 
 // runner is one suite run in progress.
@@ -170,6 +194,11 @@ func newRunner(opts Options) (*runner, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	for _, part := range opts.Only {
+		if !slices.Contains(Parts, part) {
+			return nil, fmt.Errorf("suite: unknown part %q (want %s)", part, strings.Join(Parts, ", "))
+		}
+	}
 	r := &runner{opts: opts, p: paramsFor(opts.Quick), log: opts.Log, progress: make(chan struct{}, 1)}
 	r.res = &Results{Date: time.Now().UTC(), Machine: machine(), Quick: opts.Quick, Rounds: opts.Rounds, Notes: notes}
 	r.res.Params = map[string]any{"idle": []int{r.p.Idle1, r.p.Idle2}, "fan_small": r.p.FanSmall,
@@ -213,10 +242,56 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.log, "%s suite: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func (r *runner) run(ctx context.Context) error {
-	if r.opts.ChannelsOnly {
-		return r.channelScale(ctx)
+// Parts is what Options.Only may name, in the order they run.
+var Parts = []string{"servers", "channels", "healing", "restart", "fleet", "storm"}
+
+// wants reports whether the run includes part.
+func (r *runner) wants(part string) bool {
+	if len(r.opts.Only) > 0 {
+		return slices.Contains(r.opts.Only, part)
 	}
+	switch part {
+	case "channels":
+		return !r.opts.SkipChannels
+	case "healing":
+		return !r.opts.SkipHealing
+	case "restart":
+		return !r.opts.SkipRestart
+	}
+	return true
+}
+
+func (r *runner) run(ctx context.Context) error {
+	if r.wants("servers") {
+		if err := r.servers(ctx); err != nil {
+			return err
+		}
+	}
+	if r.wants("channels") {
+		if err := r.channelScale(ctx); err != nil {
+			return err
+		}
+	}
+	if r.wants("healing") {
+		h := r.healing(ctx)
+		r.res.Healing = &h
+	}
+	if r.wants("restart") {
+		if err := r.restarts(ctx); err != nil {
+			return err
+		}
+	}
+	if r.wants("fleet") {
+		r.res.Fleet = r.fleet(ctx)
+	}
+	if r.wants("storm") {
+		r.res.Storm = r.storm(ctx)
+	}
+	return ctx.Err()
+}
+
+// servers measures the side-by-side figures of every server.
+func (r *runner) servers(ctx context.Context) error {
 	for round := range r.opts.Rounds {
 		for _, kind := range rotate(r.opts.Servers, round) {
 			if err := r.roundA(ctx, round, kind); err != nil {
@@ -233,21 +308,7 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 	}
-	if !r.opts.SkipChannels {
-		if err := r.channelScale(ctx); err != nil {
-			return err
-		}
-	}
-	if !r.opts.SkipHealing {
-		h := r.healing(ctx)
-		r.res.Healing = &h
-	}
-	if !r.opts.SkipRestart {
-		if err := r.restarts(ctx); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+	return nil
 }
 
 // rotate starts the order at round%len: each server goes first in turn.
@@ -276,8 +337,13 @@ func (r *runner) startKind(ctx context.Context, kind string) (*serverProc, error
 // gatewayEnv configures a benchmark gateway: auth on, limits out of the
 // way of the measurement (admission would otherwise cap the accept rate).
 func (r *runner) gatewayEnv(node string) []string {
+	return r.gatewayEnvAt(node, r.broker.ClientURL())
+}
+
+// gatewayEnvAt is gatewayEnv for a gateway of the broker at natsURL.
+func (r *runner) gatewayEnvAt(node, natsURL string) []string {
 	return []string{
-		"WSHEAL_GATEWAY_NATS_URL=" + r.broker.ClientURL(),
+		"WSHEAL_GATEWAY_NATS_URL=" + natsURL,
 		"WSHEAL_GATEWAY_NODE=" + node,
 		"WSHEAL_GATEWAY_AUTH=jwt",
 		"WSHEAL_GATEWAY_JWT_SECRET=" + r.secret,

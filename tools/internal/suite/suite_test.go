@@ -284,3 +284,69 @@ func TestFullSuite(t *testing.T) {
 	}
 	t.Log(res.ElapsedS)
 }
+
+// TestFleetQuick runs the fleet figure at quick size: clients over three
+// gateways, the node holding the most killed; every one of its clients
+// resumes on a survivor with nothing lost and no survivor over its cap.
+func TestFleetQuick(t *testing.T) {
+	var log strings.Builder
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t), Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	f := r.fleet(context.Background())
+	if f.Error != "" {
+		t.Fatalf("%s\n%s", f.Error, log.String())
+	}
+	if f.KilledConns != r.p.FleetVictim {
+		t.Errorf("killed node held %d clients, want %d", f.KilledConns, r.p.FleetVictim)
+	}
+	if !(f.ResumedAllMS > 0) || f.Accepted == 0 || f.Delivered == 0 {
+		t.Errorf("resumed after %v ms, accepted %d, delivered %d", f.ResumedAllMS, f.Accepted, f.Delivered)
+	}
+	if f.Lost != 0 || f.Duplicated != 0 || f.Unrecovered != 0 {
+		t.Errorf("lost %d, duplicated %d, not recovered %d", f.Lost, f.Duplicated, f.Unrecovered)
+	}
+	if f.MaxSurvivorConns > f.Cap || f.MaxSurvivorConns < r.p.FleetClients/r.p.FleetNodes {
+		t.Errorf("largest survivor pool %d (cap %d)", f.MaxSurvivorConns, f.Cap)
+	}
+	if !(f.GatewayKiBPerCon > 0) {
+		t.Errorf("gateway memory per connection %v", f.GatewayKiBPerCon)
+	}
+	r.res.Fleet = f
+	t.Log(r.res.Markdown())
+	t.Log(log.String())
+}
+
+// TestStormQuick runs the resume storm at quick size: every client,
+// offline while the gap is published, resumes and gets all of it.
+func TestStormQuick(t *testing.T) {
+	var log strings.Builder
+	r, err := newRunner(Options{Quick: true, Exec: testExec(t), Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	s := r.storm(context.Background())
+	if s.Error != "" {
+		t.Fatalf("%s\n%s", s.Error, log.String())
+	}
+	want := r.p.StormGap * r.p.StormChannels
+	if s.Accepted != want {
+		t.Errorf("accepted %d, want %d", s.Accepted, want)
+	}
+	if s.Lost != 0 || s.Duplicated != 0 || s.Unrecovered != 0 {
+		t.Errorf("lost %d, duplicated %d, not recovered %d", s.Lost, s.Duplicated, s.Unrecovered)
+	}
+	// Every client got its channel's whole gap.
+	if got := s.Delivered; got != uint64(r.p.StormClients*r.p.StormGap) {
+		t.Errorf("delivered %d, want %d", got, r.p.StormClients*r.p.StormGap)
+	}
+	if !(s.LiveMS > 0) || !(s.RSSPeakMiB >= s.RSSBeforeMiB) {
+		t.Errorf("live after %v ms, memory %v MiB before, %v at the peak", s.LiveMS, s.RSSBeforeMiB, s.RSSPeakMiB)
+	}
+	r.res.Storm = s
+	t.Log(r.res.Markdown())
+	t.Log(log.String())
+}

@@ -108,6 +108,8 @@ type Results struct {
 	Params   map[string]any `json:"params"`
 	Figures  []*Figure      `json:"figures"`
 	Healing  *Healing       `json:"healing,omitempty"`
+	Fleet    *Fleet         `json:"fleet,omitempty"`
+	Storm    *Storm         `json:"storm,omitempty"`
 	Profiles []string       `json:"profiles,omitempty"`
 	Notes    []string       `json:"notes,omitempty"`
 	ElapsedS float64        `json:"elapsed_s"`
@@ -188,6 +190,31 @@ func (r *Results) Markdown() string {
 		fmt.Fprintf(&b, "| goal: all back within 3 s, 0 lost, 0 duplicated | %s |\n", map[bool]string{true: "met", false: "**not met**"}[h.Met])
 		if h.Error != "" {
 			fmt.Fprintf(&b, "| error | %s |\n", h.Error)
+		}
+	}
+	if f := r.Fleet; f != nil {
+		b.WriteString("\n| fleet | value |\n| --- | ---: |\n")
+		fmt.Fprintf(&b, "| clients on %d wsheal nodes (%d channels, cap %d per node) | %d |\n", f.Nodes, f.Channels, f.Cap, f.Clients)
+		fmt.Fprintf(&b, "| ramp: first dial to every client subscribed | %s s |\n", num(f.RampS))
+		fmt.Fprintf(&b, "| accept rate during the ramp, mean / peak | %s / %s conns/s |\n", num(f.AcceptMeanPerS), num(f.AcceptPeakPerS))
+		fmt.Fprintf(&b, "| memory per connection: gateways / broker (NATS) | %s / %s KiB |\n", num(f.GatewayKiBPerCon), num(f.BrokerKiBPerConn))
+		fmt.Fprintf(&b, "| node killed (SIGKILL) holding | %d clients |\n", f.KilledConns)
+		fmt.Fprintf(&b, "| kill to its clients subscribed again: first / half / all | %s / %s / %s ms |\n", num(f.ResumedFirstMS), num(f.ResumedHalfMS), num(f.ResumedAllMS))
+		fmt.Fprintf(&b, "| survivors: peak accept rate / largest pool (cap %d) | %s conns/s / %d |\n", f.Cap, num(f.PeakAcceptPerS), f.MaxSurvivorConns)
+		fmt.Fprintf(&b, "| messages accepted / delivered / lost / duplicated | %d / %d / %d / %d |\n", f.Accepted, f.Delivered, f.Lost, f.Duplicated)
+		fmt.Fprintf(&b, "| goal: all resumed within 3 s, 0 lost, no survivor over its cap | %s |\n", map[bool]string{true: "met", false: "**not met**"}[f.Met])
+		if f.Error != "" {
+			fmt.Fprintf(&b, "| error | %s |\n", f.Error)
+		}
+	}
+	if s := r.Storm; s != nil {
+		b.WriteString("\n| resume storm | value |\n| --- | ---: |\n")
+		fmt.Fprintf(&b, "| clients on 1 wsheal node (%d channels), each resuming a gap of | %d / %d messages |\n", s.Channels, s.Clients, s.Gap)
+		fmt.Fprintf(&b, "| resume to every client subscribed again / holding the whole gap | %s / %s ms |\n", num(s.SubscribedMS), num(s.LiveMS))
+		fmt.Fprintf(&b, "| gateway memory before / at the peak (%s) | %s / %s MiB |\n", s.PeakFrom, num(s.RSSBeforeMiB), num(s.RSSPeakMiB))
+		fmt.Fprintf(&b, "| messages accepted / delivered / lost / duplicated | %d / %d / %d / %d |\n", s.Accepted, s.Delivered, s.Lost, s.Duplicated)
+		if s.Error != "" {
+			fmt.Fprintf(&b, "| error | %s |\n", s.Error)
 		}
 	}
 	for _, n := range r.Notes {

@@ -21,7 +21,7 @@ var ErrWorker = errors.New("suite: worker")
 
 // Command is one line the suite sends to a worker's stdin.
 type Command struct {
-	Op string `json:"op"` // dial, sub, subeach, lat, hist, rsopen, rsback, rstally, quit
+	Op string `json:"op"` // dial, sub, subeach, lat, hist, rsopen, rsback, rstally, rspause, rsresume, quit
 
 	// dial: N connections to URL from Src, speaking Proto, each subscribed
 	// to "<Prefix><(Base+i) % Spread>".
@@ -58,6 +58,15 @@ type Command struct {
 	Rate     float64             `json:"rate,omitempty"`
 	Since    int64               `json:"since,omitempty"`
 	Accepted map[string][]uint64 `json:"accepted,omitempty"`
+	// rsopen over several servers: client i starts on URLs[Home[i]] and
+	// moves to another of URLs when its connection ends.
+	URLs []string `json:"urls,omitempty"`
+	Home []int    `json:"home,omitempty"`
+	// rsback: also count the clients that got message Targets[channel]
+	// of their channel (Caught), and the latest time one of them got a
+	// message (LastAt). rspause closes every client's connection and
+	// keeps them offline, positions kept, until rsresume.
+	Targets map[string]uint64 `json:"targets,omitempty"`
 }
 
 // Report is one line a worker writes to stdout.
@@ -74,6 +83,12 @@ type Report struct {
 	Lost        uint64  `json:"lost,omitempty"`
 	Dup         uint64  `json:"dup,omitempty"`
 	Unrecovered uint64  `json:"unrecovered,omitempty"`
+	// rsback: clients connected and subscribed now, clients that got
+	// their target, and the latest time (unix nanos) one of those got a
+	// message.
+	Live   int   `json:"live,omitempty"`
+	Caught int   `json:"caught,omitempty"`
+	LastAt int64 `json:"last_at,omitempty"`
 }
 
 // worker holds a worker process's connections.
@@ -128,7 +143,7 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 		return Report{Op: "ok"}
 	case "hist":
 		return Report{Op: "hist", Hist: w.hist.Counts(), Delivered: w.delivered.Load()}
-	case "rsopen", "rsback", "rstally":
+	case "rsopen", "rsback", "rstally", "rspause", "rsresume":
 		return w.restartOp(ctx, c)
 	}
 	return Report{Op: "error", Err: "unknown op " + c.Op}

@@ -1,0 +1,349 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The fleet figure: FleetClients resuming clients (the restart figure's
+// client) on FleetNodes gateways of a broker of their own, then the node
+// holding FleetVictim of them killed with SIGKILL while messages flow.
+// Measured: the ramp (accept rate, time until all are subscribed), memory
+// per connection of the gateways and of the broker, and after the kill
+// the time until every client of the killed node is subscribed again on
+// a survivor, the survivors' peak accept rate and largest pool against
+// their cap, and the messages lost of those accepted.
+//
+// One process here may hold at most 20,000 open files: the gateways, the
+// client workers and the broker each stay below that, before and after
+// the kill.
+
+// kindBroker is the suite-server kind of the fleet's own broker (a
+// JetStream nats-server in its own process, so that its memory is
+// measured apart from the suite's).
+const kindBroker = "broker"
+
+// ErrFleet wraps a failure of the fleet figure.
+var ErrFleet = errors.New("suite: fleet")
+
+// Fleet is the result of the fleet figure.
+type Fleet struct {
+	Nodes    int `json:"nodes"`
+	Clients  int `json:"clients"`
+	Channels int `json:"channels"`
+	Cap      int `json:"cap_per_node"` // WSHEAL_GATEWAY_MAX_CONNS of each node
+
+	RampS            float64 `json:"ramp_s"` // first dial to every client subscribed
+	AcceptMeanPerS   float64 `json:"accept_mean_per_s"`
+	AcceptPeakPerS   float64 `json:"accept_peak_per_s"`
+	GatewayKiBPerCon float64 `json:"gateway_kib_per_conn"` // summed over the gateways
+	BrokerKiBPerConn float64 `json:"broker_kib_per_conn"`
+
+	KilledConns      int     `json:"killed_node_connections"`
+	ResumedFirstMS   float64 `json:"resumed_first_ms"` // kill to a killed node's client subscribed again
+	ResumedHalfMS    float64 `json:"resumed_half_ms"`
+	ResumedAllMS     float64 `json:"resumed_all_ms"`
+	PeakAcceptPerS   float64 `json:"survivors_peak_accept_per_s"`
+	MaxSurvivorConns int     `json:"max_survivor_connections"`
+
+	Accepted    int    `json:"accepted"`
+	Delivered   uint64 `json:"delivered"`
+	Lost        uint64 `json:"lost"`
+	Duplicated  uint64 `json:"duplicated"`
+	Unrecovered uint64 `json:"unrecovered"` // resumes answered "not recovered"
+
+	Met   bool   `json:"met"`
+	Error string `json:"error,omitempty"`
+}
+
+// fleet runs the fleet figure once.
+func (r *runner) fleet(ctx context.Context) *Fleet {
+	p := r.p
+	f := &Fleet{Nodes: p.FleetNodes, Clients: p.FleetClients, Channels: p.FleetChannels, Cap: p.FleetCap}
+	if err := r.runFleet(ctx, f); err != nil {
+		f.Error = err.Error()
+		r.logf("fleet: %v", err)
+	}
+	f.Met = f.Error == "" && f.ResumedAllMS > 0 && f.ResumedAllMS <= 3000 && f.Lost == 0 &&
+		f.Duplicated == 0 && f.MaxSurvivorConns <= f.Cap
+	return f
+}
+
+func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
+	p := r.p
+	broker, err := startServer(ctx, r.opts.Exec, nil, kindBroker)
+	if err != nil {
+		return err
+	}
+	defer broker.kill()
+	var nodes []*serverProc
+	defer func() {
+		for _, n := range nodes {
+			n.kill()
+		}
+	}()
+	for range p.FleetNodes {
+		r.nodes++
+		env := append(r.gatewayEnvAt(fmt.Sprintf("suite-%d", r.nodes), broker.ready.NATS),
+			"WSHEAL_GATEWAY_MAX_CONNS="+strconv.Itoa(p.FleetCap))
+		n, err := startServer(ctx, r.opts.Exec, env, ProtoWsheal)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
+	}
+	nc, err := nats.Connect(broker.ready.NATS, nats.Name("suite-fleet-publisher"))
+	if err != nil {
+		return fmt.Errorf("%w: broker: %v", ErrFleet, err)
+	}
+	defer nc.Close()
+	pub, err := jetStreamPub(nc)
+	if err != nil {
+		return err
+	}
+	time.Sleep(p.Settle)
+	gw0, err := rssOf(nodes)
+	if err != nil {
+		return err
+	}
+	br0, err := RSS(broker.pid())
+	if err != nil {
+		return err
+	}
+
+	// The ramp: every client dialled at FleetDialRate, node 0 receiving
+	// FleetVictim of them and the others an equal share of the rest.
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.ready.WS
+	}
+	r.logf("fleet: %d clients on %d channels over %d gateways (%d on the node to be killed)",
+		p.FleetClients, p.FleetChannels, p.FleetNodes, p.FleetVictim)
+	ramp := newAcceptSampler(nodes)
+	ramp.logf = r.logf
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{})
+	go func() { defer close(samplerDone); ramp.run(sctx, 250*time.Millisecond, nil) }()
+	t0 := time.Now()
+	fleet, err := r.openFleet(ctx, urls)
+	stopSampler()
+	<-samplerDone
+	if err != nil {
+		return err
+	}
+	defer fleet.ws.stop()
+	f.RampS = time.Since(t0).Seconds()
+	f.AcceptMeanPerS = float64(p.FleetClients) / f.RampS
+	f.AcceptPeakPerS = ramp.peak
+	time.Sleep(p.Settle)
+	gw1, err := rssOf(nodes)
+	if err != nil {
+		return err
+	}
+	br1, err := RSS(broker.pid())
+	if err != nil {
+		return err
+	}
+	f.GatewayKiBPerCon = float64(gw1-gw0) / 1024 / float64(p.FleetClients)
+	f.BrokerKiBPerConn = float64(br1-br0) / 1024 / float64(p.FleetClients)
+	r.logf("fleet: all %d subscribed %.1f s after the first dial (mean %.0f/s, peak %.0f/s); gateways %.2f KiB/conn, broker %.3f KiB/conn",
+		p.FleetClients, f.RampS, f.AcceptMeanPerS, f.AcceptPeakPerS, f.GatewayKiBPerCon, f.BrokerKiBPerConn)
+
+	channels := make([]string, p.FleetChannels)
+	for i := range channels {
+		channels[i] = "fl-" + strconv.Itoa(i)
+	}
+	pctx, stopPub := context.WithCancel(ctx)
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); pub.run(pctx, channels, p.FleetRate) }()
+	defer func() { stopPub(); <-pubDone }()
+	time.Sleep(p.FleetKillAfter) // messages flow to every client
+
+	victim, survivors := nodes[0], nodes[1:]
+	killed, err := sumMetric([]*serverProc{victim}, "wsheal_gateway_connections")
+	if err != nil {
+		return err
+	}
+	f.KilledConns = int(killed)
+	after := newAcceptSampler(survivors)
+	if err := after.sample(); err != nil {
+		return err
+	}
+	kill := time.Now()
+	victim.kill()
+	nodes = survivors // killed already
+	r.logf("fleet: killed the node holding %d clients", f.KilledConns)
+	sctx, stopSampler = context.WithCancel(ctx)
+	samplerDone = make(chan struct{})
+	go func() { defer close(samplerDone); after.run(sctx, 100*time.Millisecond, &f.MaxSurvivorConns) }()
+	ok := fleet.resumed(ctx, kill, f.KilledConns, time.Minute)
+	stopSampler()
+	<-samplerDone
+	f.PeakAcceptPerS = after.peak
+	if !ok {
+		return fmt.Errorf("%w: the killed node's %d clients not all subscribed again within a minute", ErrFleet, f.KilledConns)
+	}
+	times, err := fleet.subscribeTimes(ctx)
+	if err != nil {
+		return err
+	}
+	var back []time.Duration
+	for _, t := range times {
+		if d := t.Sub(kill); d > 0 {
+			back = append(back, d)
+		}
+	}
+	slices.Sort(back)
+	if len(back) == 0 {
+		return fmt.Errorf("%w: no client subscribed again after the kill", ErrFleet)
+	}
+	f.ResumedFirstMS = float64(back[0].Milliseconds())
+	f.ResumedHalfMS = float64(back[len(back)/2].Milliseconds())
+	f.ResumedAllMS = float64(back[len(back)-1].Milliseconds())
+	time.Sleep(p.FleetAfter)
+	stopPub()
+	<-pubDone
+	sum, err := fleet.settle(ctx, pub.accepted, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	f.Accepted = pub.total()
+	f.Delivered, f.Lost, f.Duplicated, f.Unrecovered = sum.Delivered, sum.Lost, sum.Dup, sum.Unrecovered
+	r.logf("fleet: %d clients subscribed again (first %.0f ms, half %.0f ms, all %.0f ms after the kill); survivors' peak accept %.0f/s, largest pool %d (cap %d); accepted %d, delivered %d, lost %d, duplicated %d, not recovered %d",
+		len(back), f.ResumedFirstMS, f.ResumedHalfMS, f.ResumedAllMS, f.PeakAcceptPerS, f.MaxSurvivorConns, f.Cap,
+		f.Accepted, f.Delivered, f.Lost, f.Duplicated, f.Unrecovered)
+	return nil
+}
+
+// jetStreamPub is a restartPub publishing to wsheal channels through
+// JetStream on nc (an accepted message is one JetStream acknowledged).
+func jetStreamPub(nc *nats.Conn) (*restartPub, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("suite: jetstream: %v", err)
+	}
+	return &restartPub{accepted: map[string][]uint64{}, close: func() {},
+		send: func(ctx context.Context, channel string, data []byte) error {
+			_, err := js.Publish(ctx, subject(channel), data)
+			return err
+		}}, nil
+}
+
+// openFleet opens the figure's clients over FleetWorkers workers, each
+// from a fresh address; client g starts on node 0 when g < FleetVictim
+// and on one of the others, in turn, after.
+func (r *runner) openFleet(ctx context.Context, urls []string) (*restartWorkers, error) {
+	p := r.p
+	return r.openResuming(ctx, resumingFleet{kind: ProtoWsheal, urls: urls, srcs: r.freshSources(p.FleetWorkers),
+		n: p.FleetClients, prefix: "fl-", channels: p.FleetChannels, dialRate: p.FleetDialRate,
+		home: func(g int) int {
+			if g < p.FleetVictim {
+				return 0
+			}
+			return 1 + (g-p.FleetVictim)%(len(urls)-1)
+		}})
+}
+
+// resumed waits until at least want clients subscribed again after since
+// and every client is connected and subscribed.
+func (rw *restartWorkers) resumed(ctx context.Context, since time.Time, want int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		again, live := 0, 0
+		for _, w := range rw.ws {
+			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 10*time.Second)
+			if err != nil {
+				return false
+			}
+			again, live = again+rep.OK, live+rep.Live
+		}
+		if again >= want && live == rw.n {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// subscribeTimes are the times of every client's latest subscribe.
+func (rw *restartWorkers) subscribeTimes(ctx context.Context) ([]time.Time, error) {
+	var out []time.Time
+	for _, w := range rw.ws {
+		rep, err := w.call(ctx, Command{Op: "rsback", On: true}, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range rep.Times {
+			out = append(out, time.Unix(0, t))
+		}
+	}
+	return out, nil
+}
+
+// acceptSampler follows the nodes' accepted-connections counter: its
+// peak rate between samples, and the largest pool a node held.
+type acceptSampler struct {
+	nodes  []*serverProc
+	lastT  time.Time
+	last   float64
+	peak   float64
+	primed bool
+	// logf, if set, receives the count every 5 s.
+	logf    func(format string, args ...any)
+	started time.Time
+	logged  time.Duration
+}
+
+func newAcceptSampler(nodes []*serverProc) *acceptSampler { return &acceptSampler{nodes: nodes} }
+
+// sample reads the counter once, updating the peak rate.
+func (s *acceptSampler) sample() error {
+	opened, err := sumMetric(s.nodes, "wsheal_gateway_connections_opened_total")
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if s.primed && now.After(s.lastT) {
+		s.peak = max(s.peak, (opened-s.last)/now.Sub(s.lastT).Seconds())
+	} else {
+		s.started = now
+	}
+	s.lastT, s.last, s.primed = now, opened, true
+	if since := now.Sub(s.started); s.logf != nil && since >= s.logged+5*time.Second {
+		s.logged = since.Truncate(5 * time.Second)
+		s.logf("fleet: %.0f connections accepted after %.0f s", opened, since.Seconds())
+	}
+	return nil
+}
+
+// run samples every interval until ctx ends; with maxPool set, it also
+// keeps the largest connection count of a single node.
+func (s *acceptSampler) run(ctx context.Context, every time.Duration, maxPool *int) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_ = s.sample()
+		if maxPool == nil {
+			continue
+		}
+		for _, n := range s.nodes {
+			if c, err := sumMetric([]*serverProc{n}, "wsheal_gateway_connections"); err == nil {
+				*maxPool = max(*maxPool, int(c))
+			}
+		}
+	}
+}
