@@ -92,11 +92,12 @@ func BenchmarkDeliver(b *testing.B) {
 			for range n {
 				t.addLocked(&countSub{}, 0)
 			}
-			f := frame.AppendMessage(nil, "bench", 1, []byte(`{"x":1}`))
+			seqs, frames := []uint64{0}, [][]byte{frame.AppendMessage(nil, "bench", 1, []byte(`{"x":1}`))}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				t.deliver(t.members, uint64(i+1), f)
+				seqs[0] = uint64(i + 1)
+				t.deliver(t.members, seqs, frames)
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})

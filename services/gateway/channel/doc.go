@@ -22,7 +22,10 @@
 // to every subscriber; the subscriber list is copy-on-write, so the hot
 // path takes one short lock and allocates nothing per subscriber. A
 // Subscriber whose Deliver returns false is dropped from the channel and
-// counted in Stats.Dropped.
+// counted in Stats.Dropped. Messages that arrive together (more waiting
+// on the subscription while one is handled, as under load) go out as one
+// run: a Batcher (pool.Conn) takes the run in one call and its connection
+// writes it in one system call (see run in fan.go).
 //
 // The topic keeps its position: the last sequence handed to subscribers.
 // A republished message at or below it is a duplicate and is dropped; one

@@ -90,8 +90,14 @@ func TestResumeDuringPublish(t *testing.T) {
 		joins.Go(func() {
 			time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 			since := log.pick()
-			sub := newSub(100000)
-			res, err := nodes[r%2].Subscribe(ctxT(t), "hot", sub, ptr(since))
+			// Half take runs (Batcher), as connections do.
+			sub, as := newSub(100000), Subscriber(nil)
+			if r%4 < 2 {
+				as = sub
+			} else {
+				as = &runSub{testSub: sub}
+			}
+			res, err := nodes[r%2].Subscribe(ctxT(t), "hot", as, ptr(since))
 			if err != nil {
 				t.Errorf("subscribe since %d: %v", since, err)
 				return

@@ -49,6 +49,18 @@ type Subscriber interface {
 	Deliver(frame []byte) bool
 }
 
+// Batcher is implemented by subscribers that take several frames of a
+// channel at once (pool.Conn): DeliverRun is Deliver of each frame in
+// order, all or none; false (the send queue cannot take them all) drops
+// the subscriber as Deliver's false does. The same rules apply: it must
+// not block, and frames and the slice are shared and read-only (the
+// slice is reused once DeliverRun returns: copy what is kept). The hub
+// hands live messages that arrived together to a Batcher in one call.
+type Batcher interface {
+	Subscriber
+	DeliverRun(frames [][]byte) bool
+}
+
 // Paced is implemented by subscribers whose replay is flow-controlled
 // (pool.Conn): a replay keeps at most Config.ReplayWindow frames queued
 // on it, waiting for Backlog to fall, and stops when Closing.

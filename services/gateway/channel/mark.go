@@ -201,6 +201,7 @@ func (t *topic) advance(epoch string, m mark) {
 	if !t.flowMu.TryLock() {
 		return
 	}
+	t.fanRun() // the messages before the pos frame go first
 	t.fanMu.Lock()
 	t.mu.Lock()
 	if t.stopped || t.epoch != epoch {

@@ -9,7 +9,8 @@ import (
 // never reads past its own length, so appending needs no fanMu.
 func (t *topic) addLocked(sub Subscriber, after uint64) {
 	t.joined[sub] = len(t.members)
-	t.members = append(t.members, member{sub: sub, after: after})
+	b, _ := sub.(Batcher)
+	t.members = append(t.members, member{sub: sub, batch: b, after: after})
 	t.hub.subscribers.Add(1)
 }
 
@@ -73,6 +74,7 @@ func (t *topic) sameEpoch() bool {
 // client resumes and learns recovered:false), others follow from 0. It
 // returns the new position, 0. The caller holds flowMu.
 func (t *topic) newEpoch() uint64 {
+	t.fanRun()
 	ctx, cancel := context.WithTimeout(context.Background(), t.hub.cfg.FetchTimeout)
 	st, err := t.hub.cachedStream(ctx, time.Second)
 	cancel()

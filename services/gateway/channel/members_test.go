@@ -43,7 +43,7 @@ func TestMembers(t *testing.T) {
 				}
 			}
 			f := frame.AppendMessage(nil, "m", 1, []byte(`1`))
-			tp.deliver(tp.members, 1, f)
+			tp.deliver(tp.members, []uint64{1}, [][]byte{f})
 			for i, s := range subs {
 				want := 1
 				if gone[i] {

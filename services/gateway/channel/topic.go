@@ -26,7 +26,8 @@ const fillGiveUp = time.Minute
 
 // member is one local subscriber of a topic.
 type member struct {
-	sub Subscriber
+	sub   Subscriber
+	batch Batcher // sub, if it takes runs of frames; else nil
 	// after: only messages with a larger stream sequence go to sub (it
 	// has the rest from its replay, or asked to start past them).
 	after uint64
@@ -54,6 +55,8 @@ type topic struct {
 	// lastLive is the highest sequence received on the live subject;
 	// under flowMu.
 	lastLive uint64
+	// run is the messages received but not yet fanned out; under flowMu.
+	run run
 
 	// fanMu is held while a message is handed to a snapshot of members,
 	// and by every removal of a member: once Unsubscribe returns, no
@@ -137,9 +140,23 @@ func (t *topic) isStopped() bool {
 }
 
 // onLive is the live subject's handler: one message at a time, in the
-// order the stream republished them.
+// order the stream republished them. While more messages wait on the
+// subscription, a message joins the run and the run goes out with the
+// last of them (see run).
 func (t *topic) onLive(msg *nats.Msg) {
 	<-t.primed
+	t.flowMu.Lock()
+	defer t.flowMu.Unlock()
+	t.take(msg)
+	if !t.run.full() && morePending(msg.Sub) {
+		return
+	}
+	t.fanRun()
+}
+
+// take adds a live message to the run, filling the gap before it first
+// if there is one. The caller holds flowMu.
+func (t *topic) take(msg *nats.Msg) {
 	seq, prev, err := parseLive(msg.Header)
 	if err != nil {
 		// Not from the stream (someone published on the live subject):
@@ -148,11 +165,7 @@ func (t *topic) onLive(msg *nats.Msg) {
 		return
 	}
 	t.hub.msgsIn.Add(1)
-	t.flowMu.Lock()
-	defer t.flowMu.Unlock()
-	t.mu.Lock()
-	last := t.last
-	t.mu.Unlock()
+	last := t.flowLast()
 	// The stream republishes in order: a live message at or below the
 	// last one received live is not a fill's duplicate but a recreated
 	// stream, whose sequences start again.
@@ -169,7 +182,7 @@ func (t *topic) onLive(msg *nats.Msg) {
 			return
 		}
 	}
-	t.fan(seq, t.hub.encode(t.name, seq, msg.Data))
+	t.run.add(seq, t.hub.encode(t.name, seq, msg.Data))
 }
 
 // catchUp reads the channel's last sequence and fills everything after
@@ -181,6 +194,7 @@ func (t *topic) catchUp() {
 	if t.isStopped() {
 		return
 	}
+	t.fanRun()
 	ctx, cancel := context.WithTimeout(context.Background(), t.hub.cfg.FetchTimeout)
 	head, err := t.hub.lastSeq(ctx, t.name)
 	cancel()
@@ -199,6 +213,7 @@ func (t *topic) catchUp() {
 // holds flowMu. False: the topic stopped, or NATS stayed away past
 // fillGiveUp and the subscribers were asked to start over.
 func (t *topic) fill(from, to uint64) bool {
+	t.fanRun()
 	giveUp := time.Now().Add(fillGiveUp)
 	for from <= to {
 		if t.isStopped() {
@@ -215,8 +230,9 @@ func (t *topic) fill(from, to uint64) bool {
 			continue
 		}
 		for _, e := range p.entries {
-			t.fan(e.seq, e.frame)
+			t.run.add(e.seq, e.frame)
 		}
+		t.fanRun()
 		t.hub.filled.Add(uint64(len(p.entries)))
 		if len(p.entries) == 0 || !p.more {
 			break
@@ -224,51 +240,4 @@ func (t *topic) fill(from, to uint64) bool {
 		from = p.entries[len(p.entries)-1].seq + 1
 	}
 	return true
-}
-
-// fan hands the frame of message seq to every member that wants it.
-func (t *topic) fan(seq uint64, f []byte) {
-	t.fanMu.Lock()
-	t.mu.Lock()
-	if seq <= t.last || t.stopped {
-		t.mu.Unlock()
-		t.fanMu.Unlock()
-		return
-	}
-	t.last = seq
-	members := t.members
-	t.mu.Unlock()
-	slow := t.deliver(members, seq, f)
-	dropped := 0
-	for _, s := range slow {
-		if t.remove(s) {
-			dropped++
-		}
-	}
-	t.fanMu.Unlock()
-	for range dropped {
-		t.hub.dropped.Add(1)
-		t.hub.log.Debug().Str("channel", t.name).Msg("slow subscriber dropped")
-		t.hub.release(t)
-	}
-}
-
-// deliver hands f to every member that wants seq and returns those whose
-// queue was full. It allocates only when a member is slow.
-func (t *topic) deliver(members []member, seq uint64, f []byte) []Subscriber {
-	var slow []Subscriber
-	n := 0
-	for i := range members {
-		m := &members[i]
-		if seq <= m.after {
-			continue
-		}
-		if m.sub.Deliver(f) {
-			n++
-		} else {
-			slow = append(slow, m.sub)
-		}
-	}
-	t.hub.msgsOut.Add(uint64(n))
-	return slow
 }

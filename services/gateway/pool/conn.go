@@ -123,6 +123,20 @@ func (c *Conn) Deliver(b []byte) bool {
 	return true
 }
 
+// DeliverRun implements the channel hub's batch delivery: Deliver of each
+// frame in order, all or none, in one enqueue (one wake-up of the
+// writer, whose write carries them together). False means the send queue
+// cannot take them all; the connection is then closed as a slow consumer.
+func (c *Conn) DeliverRun(frames [][]byte) bool {
+	if !c.sendRun(frames) {
+		return false
+	}
+	n := uint64(len(frames))
+	c.pool.stats.msgsOut.Add(n)
+	c.msgsOut.Add(n)
+	return true
+}
+
 // Msgs are the frames received from the client and the channel messages
 // queued to it so far.
 func (c *Conn) Msgs() (in, out uint64) { return c.msgsIn.Load(), c.msgsOut.Load() }
@@ -133,20 +147,41 @@ func (c *Conn) Msgs() (in, out uint64) { return c.msgsIn.Load(), c.msgsOut.Load(
 // full (SendQueue frames or SendQueueBytes bytes); in the latter case the
 // connection is closed with frame.CloseSlow.
 func (c *Conn) Send(b []byte) bool {
+	if !c.reserve(1, int64(len(b))) {
+		return false
+	}
+	c.enqueue(b)
+	return true
+}
+
+// sendRun is Send of each of frames, all or none.
+func (c *Conn) sendRun(frames [][]byte) bool {
+	var size int64
+	for _, f := range frames {
+		size += int64(len(f))
+	}
+	if !c.reserve(int32(len(frames)), size) {
+		return false
+	}
+	c.enqueueRun(frames)
+	return true
+}
+
+// reserve counts n frames of size bytes in the send queue, or closes the
+// connection as a slow consumer if the queue cannot take them (see Send).
+func (c *Conn) reserve(n int32, size int64) bool {
 	if c.closing.Load() != 0 {
 		return false
 	}
-	n := int64(len(b))
-	frames, bytes := c.inflight.Add(1), c.queued.Add(n)
+	frames, bytes := c.inflight.Add(n), c.queued.Add(size)
 	if frames > int32(c.pool.cfg.SendQueue) || (bytes > int64(c.pool.cfg.SendQueueBytes) && frames > 1) {
-		c.inflight.Add(-1)
-		c.queued.Add(-n)
+		c.inflight.Add(-n)
+		c.queued.Add(-size)
 		c.closeSlow("send queue full")
 		return false
 	}
-	c.pool.backlog.Add(1)
-	c.pool.backlogBytes.Add(n)
-	c.enqueue(b)
+	c.pool.backlog.Add(int64(n))
+	c.pool.backlogBytes.Add(size)
 	return true
 }
 

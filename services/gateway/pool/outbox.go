@@ -50,6 +50,24 @@ func (c *Conn) enqueue(b []byte) {
 		o.frames = *framesPool.Get().(*[][]byte)
 	}
 	o.frames = append(o.frames, b)
+	c.scheduleLocked()
+}
+
+// enqueueRun is enqueue of each of frames, in order.
+func (c *Conn) enqueueRun(frames [][]byte) {
+	o := &c.out
+	o.mu.Lock()
+	if o.frames == nil {
+		o.frames = *framesPool.Get().(*[][]byte)
+	}
+	o.frames = append(o.frames, frames...)
+	c.scheduleLocked()
+}
+
+// scheduleLocked makes sure a flush task is queued and unlocks the
+// outbox; the caller holds it.
+func (c *Conn) scheduleLocked() {
+	o := &c.out
 	schedule := !o.scheduled
 	o.scheduled = true
 	o.mu.Unlock()

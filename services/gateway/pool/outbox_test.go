@@ -80,8 +80,9 @@ func dialRecorder(t *testing.T, url string) *recorder {
 }
 
 // TestBatchedFramesArriveWhole sends frames of every header size, from
-// several goroutines, and checks that the client reads each one whole and
-// every sender's frames in order.
+// several goroutines, one by one (Send) and in runs (DeliverRun), and
+// checks that the client reads each one whole and every sender's frames
+// in order.
 func TestBatchedFramesArriveWhole(t *testing.T) {
 	p, h, url := startPool(t, 4096)
 	rec := dialRecorder(t, url)
@@ -93,13 +94,27 @@ func TestBatchedFramesArriveWhole(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var run [][]byte
 			for i := range each {
 				n := sizes[i%len(sizes)]
 				b := bytes.Repeat([]byte{'a' + byte(s)}, n+3)
 				copy(b, []byte{'0' + byte(s), byte(i >> 8), byte(i)})
-				if !c.Send(b) {
-					t.Errorf("send %d of %d refused", i, s)
-					return
+				if s%2 == 0 {
+					if !c.Send(b) {
+						t.Errorf("send %d of %d refused", i, s)
+						return
+					}
+					continue
+				}
+				// Runs of 1 to 5 frames; the slice is reused.
+				run = append(run, b)
+				if len(run) == 1+i%5 || i == each-1 {
+					if !c.DeliverRun(run) {
+						t.Errorf("run to %d of %d refused", i, s)
+						return
+					}
+					clear(run)
+					run = run[:0]
 				}
 			}
 		}()
@@ -143,6 +158,30 @@ func TestQueueBoundCloses(t *testing.T) {
 	}
 	if !refused {
 		t.Fatal("the send queue never filled")
+	}
+	eventually(t, func() bool { return p.Totals().Slow == 1 }, "closed as a slow consumer")
+}
+
+// TestRunOverBoundRefusedWhole checks that a run the send queue cannot
+// take is refused whole, none of it queued, and closes the connection as
+// a slow consumer.
+func TestRunOverBoundRefusedWhole(t *testing.T) {
+	p, h, url := startPool(t, 8)
+	dialRecorder(t, url)
+	c := h.conn(t)
+	if !c.DeliverRun([][]byte{[]byte("a"), []byte("b")}) {
+		t.Fatal("a run within the bound was refused")
+	}
+	eventually(t, func() bool { return c.Backlog() == 0 }, "first run written")
+	run := make([][]byte, 9)
+	for i := range run {
+		run[i] = []byte("x")
+	}
+	if c.DeliverRun(run) {
+		t.Fatal("a run of 9 frames was taken by a queue of 8")
+	}
+	if c.Backlog() != 0 || c.Queued() != 0 {
+		t.Fatalf("backlog %d frames, %d bytes after a refused run", c.Backlog(), c.Queued())
 	}
 	eventually(t, func() bool { return p.Totals().Slow == 1 }, "closed as a slow consumer")
 }
