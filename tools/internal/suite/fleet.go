@@ -1,11 +1,15 @@
 package suite
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -91,8 +95,12 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	}()
 	for range p.FleetNodes {
 		r.nodes++
+		// Pings every 25 s with a 10 s deadline (Centrifugo's defaults):
+		// at the default 5 s and 100,000 clients on two cores, the pings
+		// alone are 20,000 frames a second each way.
 		env := append(r.gatewayEnvAt(fmt.Sprintf("suite-%d", r.nodes), broker.ready.NATS),
-			"WSHEAL_GATEWAY_MAX_CONNS="+strconv.Itoa(p.FleetCap))
+			"WSHEAL_GATEWAY_MAX_CONNS="+strconv.Itoa(p.FleetCap),
+			"WSHEAL_GATEWAY_PING_INTERVAL=25s", "WSHEAL_GATEWAY_PONG_DEADLINE=10s")
 		n, err := startServer(ctx, r.opts.Exec, env, ProtoWsheal)
 		if err != nil {
 			return err
@@ -136,7 +144,7 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	stopSampler()
 	<-samplerDone
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (connections closed by cause: %s)", err, closeCauses(nodes))
 	}
 	defer fleet.ws.stop()
 	f.RampS = time.Since(t0).Seconds()
@@ -153,8 +161,8 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	}
 	f.GatewayKiBPerCon = float64(gw1-gw0) / 1024 / float64(p.FleetClients)
 	f.BrokerKiBPerConn = float64(br1-br0) / 1024 / float64(p.FleetClients)
-	r.logf("fleet: all %d subscribed %.1f s after the first dial (mean %.0f/s, peak %.0f/s); gateways %.2f KiB/conn, broker %.3f KiB/conn",
-		p.FleetClients, f.RampS, f.AcceptMeanPerS, f.AcceptPeakPerS, f.GatewayKiBPerCon, f.BrokerKiBPerConn)
+	r.logf("fleet: all %d subscribed %.1f s after the first dial (mean %.0f/s, peak %.0f/s; connections closed by cause: %s); gateways %.2f KiB/conn, broker %.3f KiB/conn",
+		p.FleetClients, f.RampS, f.AcceptMeanPerS, f.AcceptPeakPerS, closeCauses(nodes), f.GatewayKiBPerCon, f.BrokerKiBPerConn)
 
 	channels := make([]string, p.FleetChannels)
 	for i := range channels {
@@ -346,4 +354,38 @@ func (s *acceptSampler) run(ctx context.Context, every time.Duration, maxPool *i
 			}
 		}
 	}
+}
+
+// closeCauses sums, over the nodes, the connections closed by cause (the
+// count of wsheal_gateway_connection_lifetime_seconds), as "cause n, ...".
+func closeCauses(nodes []*serverProc) string {
+	const prefix = `wsheal_gateway_connection_lifetime_seconds_count{cause="`
+	sums := map[string]float64{}
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, n := range nodes {
+		resp, err := client.Get(metricsURL(n))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			rest, ok := strings.CutPrefix(sc.Text(), prefix)
+			if !ok {
+				continue
+			}
+			cause, v, ok := strings.Cut(rest, `"} `)
+			if f, err := strconv.ParseFloat(v, 64); ok && err == nil {
+				sums[cause] += f
+			}
+		}
+		resp.Body.Close()
+	}
+	if len(sums) == 0 {
+		return "none"
+	}
+	var out []string
+	for _, c := range slices.Sorted(maps.Keys(sums)) {
+		out = append(out, fmt.Sprintf("%s %.0f", c, sums[c]))
+	}
+	return strings.Join(out, ", ")
 }

@@ -126,8 +126,7 @@ func sumMetric(nodes []*serverProc, name string) (float64, error) {
 	var sum float64
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, n := range nodes {
-		url := strings.Replace(strings.TrimSuffix(n.ready.WS, "/ws"), "ws://", "http://", 1) + "/metrics"
-		resp, err := client.Get(url)
+		resp, err := client.Get(metricsURL(n))
 		if err != nil {
 			return 0, fmt.Errorf("suite: metrics: %w", err)
 		}
@@ -139,6 +138,11 @@ func sumMetric(nodes []*serverProc, name string) (float64, error) {
 		sum += v
 	}
 	return sum, nil
+}
+
+// metricsURL is the /metrics address of a wsheal gateway.
+func metricsURL(n *serverProc) string {
+	return strings.Replace(strings.TrimSuffix(n.ready.WS, "/ws"), "ws://", "http://", 1) + "/metrics"
 }
 
 // metricValue finds an unlabelled sample in the text exposition format.

@@ -316,6 +316,7 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 			f.clients = append(f.clients, rc)
 		}
 		w.restart = f
+		deadline := time.Now().Add(150 * time.Second)
 		per := max(int(c.Rate/100), 1) // started every 10 ms (timers are coarse)
 		for i, rc := range f.clients {
 			f.wg.Add(1)
@@ -324,10 +325,9 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		deadline := time.Now().Add(150 * time.Second)
 		for f.back(0) < len(f.clients) {
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return Report{Op: "error", Err: fmt.Sprintf("%d of %d restart clients subscribed within 150 s", f.back(0), len(f.clients))}
+				return Report{Op: "error", Err: fmt.Sprintf("%d of %d restart clients subscribed within 150 s; %s", f.back(0), len(f.clients), f.errors())}
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -377,6 +377,20 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 		return r
 	}
 	return Report{Op: "error", Err: "unknown op " + c.Op}
+}
+
+// errors sums what went wrong for the fleet's clients: failed dials,
+// error frames (the latest one's text), connections that ended.
+func (f *restartFleet) errors() string {
+	var dials, frames, ends uint64
+	last := ""
+	for _, c := range f.clients {
+		dials, frames, ends = dials+c.dialErrs.Load(), frames+c.errFrames.Load(), ends+c.ends.Load()
+		if e := c.lastErr.Load(); e != nil {
+			last = *e
+		}
+	}
+	return fmt.Sprintf("%d failed dials, %d error frames, %d connections ended; latest error: %q", dials, frames, ends, last)
 }
 
 // back counts the clients whose latest subscribe succeeded after since
@@ -562,6 +576,10 @@ type restartClient struct {
 	connected    atomic.Bool  // a connection is open
 	live         atomic.Bool  // subscribed on the open connection
 	unrecovered  atomic.Uint64
+	// What went wrong: failed dials, error frames, connections that
+	// ended, and the latest error.
+	dialErrs, errFrames, ends atomic.Uint64
+	lastErr                   atomic.Pointer[string]
 }
 
 // backoff between reconnects: jittered, from 50 ms doubling to 1 s.
@@ -583,6 +601,9 @@ func (c *restartClient) run(ctx context.Context) {
 				return &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}}, nil
 			}})
 		if err != nil {
+			c.dialErrs.Add(1)
+			e := err.Error()
+			c.lastErr.Store(&e)
 			c.move()
 			select {
 			case <-ctx.Done():
@@ -602,6 +623,7 @@ func (c *restartClient) run(ctx context.Context) {
 			_ = ws.WriteString(`{"id":1,"connect":{"token":"` + c.token + `","name":"suite"}}`)
 		}
 		ws.ReadLoop() // until the connection ends
+		c.ends.Add(1)
 		c.mu.Lock()
 		c.connected.Store(false)
 		c.live.Store(false)
@@ -653,6 +675,14 @@ func (c *restartClient) tally(accepted []uint64) (lost, dup, got uint64) {
 		got += uint64(k)
 	}
 	return lost, dup, got
+}
+
+// OnClose implements gws.Event: the reason the connection ended.
+func (c *restartClient) OnClose(_ *gws.Conn, err error) {
+	if err != nil {
+		e := "closed: " + err.Error()
+		c.lastErr.Store(&e)
+	}
 }
 
 // OnPing implements gws.Event.
@@ -716,6 +746,9 @@ func (c *restartClient) onWsheal(ws *gws.Conn, b []byte) {
 		c.subscribedAt.Store(time.Now().UnixNano())
 		c.live.Store(true)
 	case "error":
+		c.errFrames.Add(1)
+		e := string(b)
+		c.lastErr.Store(&e)
 		_ = ws.NetConn().Close()
 	}
 }

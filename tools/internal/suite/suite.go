@@ -112,7 +112,7 @@ func paramsFor(quick bool) params {
 		// the kill at 20,000 connections, the open-files limit of a
 		// process here.
 		FleetNodes: 7, FleetClients: 100000, FleetVictim: 17000, FleetChannels: 1000, FleetCap: 18000, FleetWorkers: 7,
-		FleetRate: 200, FleetDialRate: 8000, FleetKillAfter: 2 * time.Second, FleetAfter: 2 * time.Second,
+		FleetRate: 200, FleetDialRate: 5000, FleetKillAfter: 2 * time.Second, FleetAfter: 2 * time.Second,
 		StormClients: 10000, StormChannels: 100, StormWorkers: 4, StormGap: 1000}
 }
 

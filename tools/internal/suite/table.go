@@ -211,6 +211,7 @@ func (r *Results) Markdown() string {
 		b.WriteString("\n| resume storm | value |\n| --- | ---: |\n")
 		fmt.Fprintf(&b, "| clients on 1 wsheal node (%d channels), each resuming a gap of | %d / %d messages |\n", s.Channels, s.Clients, s.Gap)
 		fmt.Fprintf(&b, "| resume to every client subscribed again / holding the whole gap | %s / %s ms |\n", num(s.SubscribedMS), num(s.LiveMS))
+		fmt.Fprintf(&b, "| gateway CPU time over that (the clients, on the same cores, take the rest) | %s s |\n", num(s.GatewayCPUS))
 		fmt.Fprintf(&b, "| gateway memory before / at the peak (%s) | %s / %s MiB |\n", s.PeakFrom, num(s.RSSBeforeMiB), num(s.RSSPeakMiB))
 		fmt.Fprintf(&b, "| messages accepted / delivered / lost / duplicated | %d / %d / %d / %d |\n", s.Accepted, s.Delivered, s.Lost, s.Duplicated)
 		if s.Error != "" {

@@ -114,6 +114,7 @@ func Worker(ctx context.Context, in io.Reader, out io.Writer) error {
 	go w.ticks(ctx)
 	defer w.closeAll()
 	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 64<<20) // a tally carries every accepted number
 	for sc.Scan() {
 		var c Command
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
