@@ -74,8 +74,11 @@ type Conn struct {
 	closeSent atomic.Bool // a close frame is being written: frames after it are dropped
 	out       outbox      // text frames queued, written in batches
 	flushTask func()      // c.flush, built once
-	pong      *pongSlot   // the one pong owed, allocated at the first ping
-	release   func()      // from Accept.OnClose, run once after the handler's Close
+	// armedUntil is the write deadline armWrite set last, unix nanos;
+	// written and read on the write queue only.
+	armedUntil int64
+	pong       *pongSlot // the one pong owed, allocated at the first ping
+	release    func()    // from Accept.OnClose, run once after the handler's Close
 
 	// Data is the handler's per-connection state, set before the read
 	// loop starts.

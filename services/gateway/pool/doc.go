@@ -12,8 +12,8 @@
 //     would exceed either bound closes the connection with frame.CloseSlow
 //     instead of growing memory; the client resumes from its last
 //     sequence. Every write (frames, pings, pongs) has a deadline
-//     (Limits.WriteTimeout); a peer that does not read within it is closed
-//     as a slow consumer.
+//     (Limits.WriteTimeout, at most an eighth more: see armWrite); a peer
+//     that does not read within it is closed as a slow consumer.
 //   - A slow consumer's socket ends within about a second of its close,
 //     whatever the peer does: the close frame gets closeWriteTimeout,
 //     then the descriptor is closed with SO_LINGER 0, which resets the
