@@ -16,6 +16,7 @@ require (
 	github.com/wsheal/wsheal/pkg/natskit v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/gateway v0.0.0-00010101000000-000000000000
 	github.com/wsheal/wsheal/services/healer v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -39,7 +40,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect

@@ -182,8 +182,7 @@ func (r *run) clientConfig(i int) client.Config {
 		DeliveryBuffer: 16,
 	}
 	if n := len(r.cfg.SourceAddrs); n > 0 {
-		ip := net.ParseIP(r.cfg.SourceAddrs[i%n])
-		cc.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+		cc.Dialer = SourceDialer(r.cfg.SourceAddrs[i%n], 0)
 	}
 	return cc
 }

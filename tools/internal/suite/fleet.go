@@ -172,7 +172,11 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.run(pctx, channels, p.FleetRate) }()
 	defer func() { stopPub(); <-pubDone }()
-	time.Sleep(p.FleetKillAfter) // messages flow to every client
+	if r.opts.ProfileDir != "" { // a node holding its clients, messages flowing
+		r.profile(ctx, nodes[1], "fleet-steady", p.FleetKillAfter)()
+	} else {
+		time.Sleep(p.FleetKillAfter) // messages flow to every client
+	}
 
 	victim, survivors := nodes[0], nodes[1:]
 	killed, err := sumMetric([]*serverProc{victim}, "wsheal_gateway_connections")
@@ -184,6 +188,12 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	if err := after.sample(); err != nil {
 		return err
 	}
+	stopProfile := func() {}
+	if r.opts.ProfileDir != "" { // a survivor's resumes, and the broker under them
+		a := r.profile(ctx, survivors[0], "fleet-survivor", 10*time.Second)
+		b := r.profile(ctx, broker, "fleet-broker", 10*time.Second)
+		stopProfile = func() { a(); b() }
+	}
 	kill := time.Now()
 	victim.kill()
 	nodes = survivors // killed already
@@ -191,12 +201,14 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	sctx, stopSampler = context.WithCancel(ctx)
 	samplerDone = make(chan struct{})
 	go func() { defer close(samplerDone); after.run(sctx, 100*time.Millisecond, &f.MaxSurvivorConns) }()
-	ok := fleet.resumed(ctx, kill, f.KilledConns, time.Minute)
+	ok := fleet.resumed(ctx, kill, f.KilledConns, time.Minute, r.logf)
 	stopSampler()
 	<-samplerDone
+	after.pools(&f.MaxSurvivorConns) // a quick resume falls between two samples
+	stopProfile()
 	f.PeakAcceptPerS = after.peak
 	if !ok {
-		return fmt.Errorf("%w: the killed node's %d clients not all subscribed again within a minute", ErrFleet, f.KilledConns)
+		return fmt.Errorf("%w: the killed node's %d clients not all subscribed again within a minute (%s)", ErrFleet, f.KilledConns, fleet.errors(ctx))
 	}
 	times, err := fleet.subscribeTimes(ctx)
 	if err != nil {
@@ -224,6 +236,7 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	}
 	f.Accepted = pub.total()
 	f.Delivered, f.Lost, f.Duplicated, f.Unrecovered = sum.Delivered, sum.Lost, sum.Dup, sum.Unrecovered
+	r.logf("fleet: clients: %s", fleet.errors(ctx))
 	r.logf("fleet: %d clients subscribed again (first %.0f ms, half %.0f ms, all %.0f ms after the kill); survivors' peak accept %.0f/s, largest pool %d (cap %d); accepted %d, delivered %d, lost %d, duplicated %d, not recovered %d",
 		len(back), f.ResumedFirstMS, f.ResumedHalfMS, f.ResumedAllMS, f.PeakAcceptPerS, f.MaxSurvivorConns, f.Cap,
 		f.Accepted, f.Delivered, f.Lost, f.Duplicated, f.Unrecovered)
@@ -245,38 +258,53 @@ func jetStreamPub(nc *nats.Conn) (*restartPub, error) {
 }
 
 // openFleet opens the figure's clients over FleetWorkers workers, each
-// from a fresh address; client g starts on node 0 when g < FleetVictim
-// and on one of the others, in turn, after.
+// from a fresh address; FleetVictim clients, spread evenly over the
+// workers (as the clients of a node are spread over the internet), start
+// on node 0 and the others on the other nodes in turn.
 func (r *runner) openFleet(ctx context.Context, urls []string) (*restartWorkers, error) {
 	p := r.p
 	return r.openResuming(ctx, resumingFleet{kind: ProtoWsheal, urls: urls, srcs: r.freshSources(p.FleetWorkers),
 		n: p.FleetClients, prefix: "fl-", channels: p.FleetChannels, dialRate: p.FleetDialRate,
-		home: func(g int) int {
-			if g < p.FleetVictim {
-				return 0
-			}
-			return 1 + (g-p.FleetVictim)%(len(urls)-1)
-		}})
+		dialMS: 10000, // pkg/client's dial timeout
+		home:   func(g int) int { return fleetHome(g, p.FleetClients, p.FleetVictim, len(urls)) }})
+}
+
+// fleetHome is the first node of client g of n: exactly victims of them,
+// evenly spread, on node 0, the others on nodes 1 to nodes-1 in turn.
+func fleetHome(g, n, victims, nodes int) int {
+	before := g * victims / n // victims among clients 0 to g-1
+	if (g+1)*victims/n > before {
+		return 0
+	}
+	return 1 + (g-before)%(nodes-1)
 }
 
 // resumed waits until at least want clients subscribed again after since
 // and every client is connected and subscribed.
-func (rw *restartWorkers) resumed(ctx context.Context, since time.Time, want int, within time.Duration) bool {
+// It logs the counts every 2 s through logf.
+func (rw *restartWorkers) resumed(ctx context.Context, since time.Time, want int, within time.Duration, logf func(string, ...any)) bool {
 	deadline := time.Now().Add(within)
+	logged := time.Now()
 	for {
-		again, live := 0, 0
+		again, live, answered := 0, 0, true
 		for _, w := range rw.ws {
-			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 10*time.Second)
+			// A worker busy with its clients may answer late: ask again.
+			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 30*time.Second)
 			if err != nil {
-				return false
+				answered = false
+				break
 			}
 			again, live = again+rep.OK, live+rep.Live
 		}
-		if again >= want && live == rw.n {
+		if answered && again >= want && live == rw.n {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false
+		}
+		if answered && time.Since(logged) >= 2*time.Second {
+			logged = time.Now()
+			logf("fleet: %.0f s after the kill: %d subscribed again, %d of %d connected and subscribed", time.Since(since).Seconds(), again, live, rw.n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -345,13 +373,17 @@ func (s *acceptSampler) run(ctx context.Context, every time.Duration, maxPool *i
 		case <-t.C:
 		}
 		_ = s.sample()
-		if maxPool == nil {
-			continue
+		if maxPool != nil {
+			s.pools(maxPool)
 		}
-		for _, n := range s.nodes {
-			if c, err := sumMetric([]*serverProc{n}, "wsheal_gateway_connections"); err == nil {
-				*maxPool = max(*maxPool, int(c))
-			}
+	}
+}
+
+// pools raises maxPool to the largest connection count of a node now.
+func (s *acceptSampler) pools(maxPool *int) {
+	for _, n := range s.nodes {
+		if c, err := sumMetric([]*serverProc{n}, "wsheal_gateway_connections"); err == nil {
+			*maxPool = max(*maxPool, int(c))
 		}
 	}
 }
@@ -388,4 +420,19 @@ func closeCauses(nodes []*serverProc) string {
 		out = append(out, fmt.Sprintf("%s %.0f", c, sums[c]))
 	}
 	return strings.Join(out, ", ")
+}
+
+// errors sums the workers' client errors (restartFleet.errors), one
+// clause per worker.
+func (rw *restartWorkers) errors(ctx context.Context) string {
+	var out []string
+	for _, w := range rw.ws {
+		rep, err := w.call(ctx, Command{Op: "rserrors"}, 30*time.Second)
+		if err != nil {
+			out = append(out, err.Error())
+			continue
+		}
+		out = append(out, rep.Err)
+	}
+	return strings.Join(out, "; ")
 }

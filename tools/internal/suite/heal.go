@@ -124,7 +124,7 @@ func (r *runner) killWhenFull(ctx context.Context, nodes []*serverProc, want int
 // sumMetric adds a Prometheus gauge or counter over the nodes' /metrics.
 func sumMetric(nodes []*serverProc, name string) (float64, error) {
 	var sum float64
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second} // a node under a storm may answer late
 	for _, n := range nodes {
 		resp, err := client.Get(metricsURL(n))
 		if err != nil {

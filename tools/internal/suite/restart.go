@@ -2,13 +2,13 @@ package suite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 // The restart figure: one server holding RestartClients clients, each
@@ -307,8 +309,9 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 		if len(urls) == 0 {
 			urls = []string{c.URL}
 		}
+		timeout := cmp.Or(time.Duration(c.DialMS)*time.Millisecond, 5*time.Second)
 		for i := range c.N {
-			rc := &restartClient{proto: c.Proto, urls: urls, token: c.Token, src: c.Src, fleet: f,
+			rc := &restartClient{proto: c.Proto, urls: urls, token: c.Token, src: c.Src, fleet: f, timeout: timeout,
 				channel: c.Prefix + strconv.Itoa((c.Base+i)%max(c.Spread, 1)), got: map[uint64]int{}}
 			if i < len(c.Home) {
 				rc.cur = c.Home[i] % len(urls)
@@ -350,6 +353,11 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 			}
 		}
 		return r
+	case "rserrors":
+		if w.restart == nil {
+			return Report{Op: "error", Err: "no restart clients"}
+		}
+		return Report{Op: "ok", Err: w.restart.errors()}
 	case "rspause":
 		if w.restart == nil {
 			return Report{Op: "error", Err: "no restart clients"}
@@ -383,14 +391,17 @@ func (w *worker) restartOp(ctx context.Context, c Command) Report {
 // error frames (the latest one's text), connections that ended.
 func (f *restartFleet) errors() string {
 	var dials, frames, ends uint64
-	last := ""
+	last, lastDial := "", ""
 	for _, c := range f.clients {
 		dials, frames, ends = dials+c.dialErrs.Load(), frames+c.errFrames.Load(), ends+c.ends.Load()
 		if e := c.lastErr.Load(); e != nil {
 			last = *e
 		}
+		if e := c.lastDialErr.Load(); e != nil {
+			lastDial = *e
+		}
 	}
-	return fmt.Sprintf("%d failed dials, %d error frames, %d connections ended; latest error: %q", dials, frames, ends, last)
+	return fmt.Sprintf("%d failed dials (latest: %q), %d error frames, %d connections ended (latest: %q)", dials, lastDial, frames, ends, last)
 }
 
 // back counts the clients whose latest subscribe succeeded after since
@@ -438,6 +449,7 @@ type resumingFleet struct {
 	n, channels int
 	prefix      string
 	dialRate    float64
+	dialMS      int // the clients' dial and handshake timeout (default 5 s)
 }
 
 // openResuming starts the fleet's workers and opens its clients; it
@@ -469,7 +481,7 @@ func (r *runner) openResuming(ctx context.Context, fl resumingFleet) (*restartWo
 		go func() {
 			_, err := w.call(ctx, Command{Op: "rsopen", N: n, URLs: fl.urls, Home: home, Proto: clientProto(fl.kind),
 				Token: r.tokenFor(fl.kind), Src: fl.srcs[i], Prefix: fl.prefix, Spread: fl.channels, Base: base,
-				Rate: fl.dialRate / float64(len(fl.srcs))}, 3*time.Minute)
+				Rate: fl.dialRate / float64(len(fl.srcs)), DialMS: fl.dialMS}, 3*time.Minute)
 			errs <- err
 		}()
 	}
@@ -560,9 +572,10 @@ type restartClient struct {
 	proto, token, channel, src string
 	// urls are the servers; the client starts on urls[cur] and, when a
 	// connection ends or a dial fails, moves to another at random.
-	urls  []string
-	cur   int // used by run alone
-	fleet *restartFleet
+	urls    []string
+	cur     int // used by run alone
+	fleet   *restartFleet
+	timeout time.Duration // of a dial, and of the handshake
 
 	mu   sync.Mutex
 	ws   *gws.Conn
@@ -579,7 +592,7 @@ type restartClient struct {
 	// What went wrong: failed dials, error frames, connections that
 	// ended, and the latest error.
 	dialErrs, errFrames, ends atomic.Uint64
-	lastErr                   atomic.Pointer[string]
+	lastErr, lastDialErr      atomic.Pointer[string]
 }
 
 // backoff between reconnects: jittered, from 50 ms doubling to 1 s.
@@ -596,14 +609,12 @@ func (c *restartClient) run(ctx context.Context) {
 		if c.proto == ProtoWsheal {
 			url += "?token=" + c.token
 		}
-		ws, _, err := gws.NewClient(c, &gws.ClientOption{Addr: url, HandshakeTimeout: 5 * time.Second, ReadBufferSize: 4 << 10,
-			NewDialer: func() (gws.Dialer, error) {
-				return &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}}, nil
-			}})
+		ws, _, err := gws.NewClient(c, &gws.ClientOption{Addr: url, HandshakeTimeout: c.timeout, ReadBufferSize: 4 << 10,
+			NewDialer: func() (gws.Dialer, error) { return bench.SourceDialer(c.src, c.timeout), nil }})
 		if err != nil {
 			c.dialErrs.Add(1)
 			e := err.Error()
-			c.lastErr.Store(&e)
+			c.lastDialErr.Store(&e)
 			c.move()
 			select {
 			case <-ctx.Done():

@@ -266,3 +266,29 @@ func TestSaveCarriesNoNaN(t *testing.T) {
 		t.Fatalf("latest.json:\n%s", b)
 	}
 }
+
+// TestFleetHome places exactly the victims on node 0, spread evenly, and
+// the rest round robin over the other nodes.
+func TestFleetHome(t *testing.T) {
+	const n, victims, nodes = 1000, 170, 7
+	count := make([]int, nodes)
+	run := 0 // longest run of consecutive victims
+	for g, cur := 0, 0; g < n; g++ {
+		h := fleetHome(g, n, victims, nodes)
+		count[h]++
+		if h == 0 {
+			cur++
+			run = max(run, cur)
+		} else {
+			cur = 0
+		}
+	}
+	if count[0] != victims || run > 1 {
+		t.Errorf("node 0: %d clients (want %d), longest run %d", count[0], victims, run)
+	}
+	for i := 1; i < nodes; i++ {
+		if want := (n - victims) / (nodes - 1); count[i] < want || count[i] > want+1 {
+			t.Errorf("node %d: %d clients, want %d or %d", i, count[i], want, want+1)
+		}
+	}
+}

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/wsheal/wsheal/tools/internal/bench"
 )
 
 // ErrWorker wraps a worker's failures.
@@ -21,7 +22,7 @@ var ErrWorker = errors.New("suite: worker")
 
 // Command is one line the suite sends to a worker's stdin.
 type Command struct {
-	Op string `json:"op"` // dial, sub, subeach, lat, hist, rsopen, rsback, rstally, rspause, rsresume, quit
+	Op string `json:"op"` // dial, sub, subeach, lat, hist, rsopen, rsback, rstally, rspause, rsresume, rserrors, quit
 
 	// dial: N connections to URL from Src, speaking Proto, each subscribed
 	// to "<Prefix><(Base+i) % Spread>".
@@ -67,6 +68,8 @@ type Command struct {
 	// message (LastAt). rspause closes every client's connection and
 	// keeps them offline, positions kept, until rsresume.
 	Targets map[string]uint64 `json:"targets,omitempty"`
+	// rsopen: the clients' dial and handshake timeout (default 5 s).
+	DialMS int `json:"dial_ms,omitempty"`
 }
 
 // Report is one line a worker writes to stdout.
@@ -144,7 +147,7 @@ func (w *worker) do(ctx context.Context, c Command) Report {
 		return Report{Op: "ok"}
 	case "hist":
 		return Report{Op: "hist", Hist: w.hist.Counts(), Delivered: w.delivered.Load()}
-	case "rsopen", "rsback", "rstally", "rspause", "rsresume":
+	case "rsopen", "rsback", "rstally", "rspause", "rsresume", "rserrors":
 		return w.restartOp(ctx, c)
 	}
 	return Report{Op: "error", Err: "unknown op " + c.Op}
@@ -324,13 +327,7 @@ func (w *worker) open(c Command) (*wconn, error) {
 		url += "?token=" + c.Token
 	}
 	opt := &gws.ClientOption{Addr: url, HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4 << 10,
-		NewDialer: func() (gws.Dialer, error) {
-			d := &net.Dialer{Timeout: 10 * time.Second}
-			if c.Src != "" {
-				d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.Src)}
-			}
-			return d, nil
-		}}
+		NewDialer: func() (gws.Dialer, error) { return bench.SourceDialer(c.Src, 10*time.Second), nil }}
 	ws, _, err := gws.NewClient(wc, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial: %v", ErrWorker, err)
