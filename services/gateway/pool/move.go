@@ -54,9 +54,12 @@ func (p *Pool) moveOne(c *Conn, code int, hint func(c *Conn) []byte) bool {
 		return false
 	}
 	if b := hint(c); b != nil {
-		// Bypass the bound: the hint must reach even a busy client.
+		// Bypass the bound: the hint must reach even a busy client. It
+		// is counted as every queued frame is (flush takes it off).
 		c.inflight.Add(1)
+		c.queued.Add(int64(len(b)))
 		p.backlog.Add(1)
+		p.backlogBytes.Add(int64(len(b)))
 		c.enqueue(b)
 	}
 	return c.CloseAfter(code, events.CauseDrained, "reconnect elsewhere")
