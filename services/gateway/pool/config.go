@@ -28,7 +28,7 @@ type Limits struct {
 	SendQueueBytes ByteSize `envconfig:"SEND_QUEUE_BYTES" default:"4MiB" desc:"bytes queued per connection (with SEND_QUEUE frames); past it close 4002"`
 	// WriteTimeout bounds every write to a peer (default 10 s); a peer
 	// that does not read within it is closed as a slow consumer.
-	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"bound on every write to a client; a client that reads nothing within it is closed 4002"`
+	WriteTimeout time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"bound on every write to a client (at most an eighth more); a client that reads nothing within it is closed 4002"`
 	// MemoryLimit is the node's memory budget in bytes (0: none). Past
 	// 80% of it upgrades are refused; past 90% the connections with the
 	// most bytes queued are closed (see budget).

@@ -201,7 +201,7 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	sctx, stopSampler = context.WithCancel(ctx)
 	samplerDone = make(chan struct{})
 	go func() { defer close(samplerDone); after.run(sctx, 100*time.Millisecond, &f.MaxSurvivorConns) }()
-	ok := fleet.resumed(ctx, kill, f.KilledConns, time.Minute, r.logf)
+	_, ok := fleet.resumed(ctx, kill, f.KilledConns, time.Minute, func(format string, args ...any) { r.logf("fleet: "+format, args...) })
 	stopSampler()
 	<-samplerDone
 	after.pools(&f.MaxSurvivorConns) // a quick resume falls between two samples
@@ -210,23 +210,11 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	if !ok {
 		return fmt.Errorf("%w: the killed node's %d clients not all subscribed again within a minute (%s)", ErrFleet, f.KilledConns, fleet.errors(ctx))
 	}
-	times, err := fleet.subscribeTimes(ctx)
+	first, half, all, resumed, err := fleet.backTimes(ctx, kill)
 	if err != nil {
 		return err
 	}
-	var back []time.Duration
-	for _, t := range times {
-		if d := t.Sub(kill); d > 0 {
-			back = append(back, d)
-		}
-	}
-	slices.Sort(back)
-	if len(back) == 0 {
-		return fmt.Errorf("%w: no client subscribed again after the kill", ErrFleet)
-	}
-	f.ResumedFirstMS = float64(back[0].Milliseconds())
-	f.ResumedHalfMS = float64(back[len(back)/2].Milliseconds())
-	f.ResumedAllMS = float64(back[len(back)-1].Milliseconds())
+	f.ResumedFirstMS, f.ResumedHalfMS, f.ResumedAllMS = float64(first.Milliseconds()), float64(half.Milliseconds()), float64(all.Milliseconds())
 	time.Sleep(p.FleetAfter)
 	stopPub()
 	<-pubDone
@@ -238,7 +226,7 @@ func (r *runner) runFleet(ctx context.Context, f *Fleet) error {
 	f.Delivered, f.Lost, f.Duplicated, f.Unrecovered = sum.Delivered, sum.Lost, sum.Dup, sum.Unrecovered
 	r.logf("fleet: clients: %s", fleet.errors(ctx))
 	r.logf("fleet: %d clients subscribed again (first %.0f ms, half %.0f ms, all %.0f ms after the kill); survivors' peak accept %.0f/s, largest pool %d (cap %d); accepted %d, delivered %d, lost %d, duplicated %d, not recovered %d",
-		len(back), f.ResumedFirstMS, f.ResumedHalfMS, f.ResumedAllMS, f.PeakAcceptPerS, f.MaxSurvivorConns, f.Cap,
+		resumed, f.ResumedFirstMS, f.ResumedHalfMS, f.ResumedAllMS, f.PeakAcceptPerS, f.MaxSurvivorConns, f.Cap,
 		f.Accepted, f.Delivered, f.Lost, f.Duplicated, f.Unrecovered)
 	return nil
 }
@@ -277,52 +265,6 @@ func fleetHome(g, n, victims, nodes int) int {
 		return 0
 	}
 	return 1 + (g-before)%(nodes-1)
-}
-
-// resumed waits until at least want clients subscribed again after since
-// and every client is connected and subscribed.
-// It logs the counts every 2 s through logf.
-func (rw *restartWorkers) resumed(ctx context.Context, since time.Time, want int, within time.Duration, logf func(string, ...any)) bool {
-	deadline := time.Now().Add(within)
-	logged := time.Now()
-	for {
-		again, live, answered := 0, 0, true
-		for _, w := range rw.ws {
-			// A worker busy with its clients may answer late: ask again.
-			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 30*time.Second)
-			if err != nil {
-				answered = false
-				break
-			}
-			again, live = again+rep.OK, live+rep.Live
-		}
-		if answered && again >= want && live == rw.n {
-			return true
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		if answered && time.Since(logged) >= 2*time.Second {
-			logged = time.Now()
-			logf("fleet: %.0f s after the kill: %d subscribed again, %d of %d connected and subscribed", time.Since(since).Seconds(), again, live, rw.n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// subscribeTimes are the times of every client's latest subscribe.
-func (rw *restartWorkers) subscribeTimes(ctx context.Context) ([]time.Time, error) {
-	var out []time.Time
-	for _, w := range rw.ws {
-		rep, err := w.call(ctx, Command{Op: "rsback", On: true}, 10*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range rep.Times {
-			out = append(out, time.Unix(0, t))
-		}
-	}
-	return out, nil
 }
 
 // acceptSampler follows the nodes' accepted-connections counter: its

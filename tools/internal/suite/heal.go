@@ -98,23 +98,19 @@ func (r *runner) killWhenFull(ctx context.Context, nodes []*serverProc, want int
 	if c, err := sumMetric([]*serverProc{victim}, "wsheal_gateway_connections"); err == nil {
 		h.KilledConns = int(c)
 	}
-	opened0, _ := sumMetric(survivors, "wsheal_gateway_connections_opened_total")
+	accepts := newAcceptSampler(survivors)
+	_ = accepts.sample()
 	t0 := time.Now()
 	victim.kill()
 	r.logf("healing: killed node with %d connections", h.KilledConns)
-	lastT, lastOpened := t0, opened0
 	for time.Since(t0) < 30*time.Second && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
-		now := time.Now()
-		opened, err1 := sumMetric(survivors, "wsheal_gateway_connections_opened_total")
-		conns, err2 := sumMetric(survivors, "wsheal_gateway_connections")
-		if err1 != nil || err2 != nil {
+		if accepts.sample() != nil {
 			continue
 		}
-		h.PeakAcceptPerS = max(h.PeakAcceptPerS, (opened-lastOpened)/now.Sub(lastT).Seconds())
-		lastT, lastOpened = now, opened
-		if conns >= float64(want) && h.AllBackMS == 0 {
-			h.AllBackMS = float64(now.Sub(t0).Milliseconds())
+		h.PeakAcceptPerS = accepts.peak
+		if conns, err := sumMetric(survivors, "wsheal_gateway_connections"); err == nil && conns >= float64(want) {
+			h.AllBackMS = float64(time.Since(t0).Milliseconds())
 			return true, nil
 		}
 	}

@@ -121,12 +121,12 @@ func (r *runner) roundRestart(ctx context.Context, round int, kind string) error
 	if kind == ProtoWsheal && round == 0 && r.opts.ProfileDir != "" {
 		stopProfile = r.profile(ctx, srv, "restart", 5*time.Second)
 	}
-	back, ok := fleet.allBack(ctx, kill, time.Minute)
+	back, ok := fleet.resumed(ctx, kill, p.RestartClients, time.Minute, nil)
 	stopProfile()
 	if !ok {
 		return fmt.Errorf("%w: %s: %d of %d clients subscribed again within a minute", ErrRestart, kind, back, p.RestartClients)
 	}
-	first, half, allBack, err := fleet.backTimes(ctx, kill)
+	first, half, allBack, _, err := fleet.backTimes(ctx, kill)
 	if err != nil {
 		return err
 	}
@@ -498,47 +498,58 @@ func (r *runner) openResuming(ctx context.Context, fl resumingFleet) (*restartWo
 	return rw, nil
 }
 
-// allBack waits until every client's latest subscribe succeeded after
-// since; it returns how many had.
-func (rw *restartWorkers) allBack(ctx context.Context, since time.Time, within time.Duration) (int, bool) {
+// resumed waits until at least want clients subscribed again after
+// since and every client is connected and subscribed; it returns how many
+// had subscribed again. With logf set, it logs the counts every 2 s.
+func (rw *restartWorkers) resumed(ctx context.Context, since time.Time, want int, within time.Duration, logf func(string, ...any)) (int, bool) {
 	deadline := time.Now().Add(within)
+	logged := time.Now()
 	for {
-		n := 0
+		again, live, answered := 0, 0, true
 		for _, w := range rw.ws {
-			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 10*time.Second)
+			// A worker busy with its clients may answer late: ask again.
+			rep, err := w.call(ctx, Command{Op: "rsback", Since: since.UnixNano()}, 30*time.Second)
 			if err != nil {
-				return n, false
+				answered = false
+				break
 			}
-			n += rep.OK
+			again, live = again+rep.OK, live+rep.Live
 		}
-		if n == rw.n {
-			return n, true
+		if answered && again >= want && live == rw.n {
+			return again, true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return n, false
+			return again, false
+		}
+		if logf != nil && answered && time.Since(logged) >= 2*time.Second {
+			logged = time.Now()
+			logf("%.0f s after the kill: %d subscribed again, %d of %d connected and subscribed", time.Since(since).Seconds(), again, live, rw.n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// backTimes are the times after kill of the first client's resubscribe,
-// the median one's and the last one's.
-func (rw *restartWorkers) backTimes(ctx context.Context, kill time.Time) (first, half, last time.Duration, err error) {
+// backTimes are, over the clients whose latest subscribe came after kill,
+// the times after kill of the first one's, the median one's and the last
+// one's, and how many they are.
+func (rw *restartWorkers) backTimes(ctx context.Context, kill time.Time) (first, half, last time.Duration, n int, err error) {
 	var ds []time.Duration
 	for _, w := range rw.ws {
 		rep, err := w.call(ctx, Command{Op: "rsback", On: true}, 10*time.Second)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		for _, t := range rep.Times {
-			ds = append(ds, time.Unix(0, t).Sub(kill))
+			if d := time.Unix(0, t).Sub(kill); d > 0 {
+				ds = append(ds, d)
+			}
 		}
 	}
 	if len(ds) == 0 {
-		return 0, 0, 0, fmt.Errorf("%w: no clients", ErrRestart)
+		return 0, 0, 0, 0, fmt.Errorf("%w: no client subscribed again", ErrRestart)
 	}
 	slices.Sort(ds)
-	return ds[0], ds[len(ds)/2], ds[len(ds)-1], nil
+	return ds[0], ds[len(ds)/2], ds[len(ds)-1], len(ds), nil
 }
 
 // settle waits (at most within) until every client got every message

@@ -141,13 +141,11 @@ func (r *runner) runStorm(ctx context.Context, st *Storm) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	times, err := fleet.subscribeTimes(ctx)
+	_, _, last, _, err := fleet.backTimes(ctx, resume)
 	if err != nil {
 		return err
 	}
-	for _, t := range times {
-		st.SubscribedMS = max(st.SubscribedMS, float64(t.Sub(resume).Milliseconds()))
-	}
+	st.SubscribedMS = float64(last.Milliseconds())
 	st.PeakFrom = "sampled VmRSS"
 	if peak, err := PeakRSS(srv.pid()); hwm && err == nil {
 		sampled, st.PeakFrom = peak, "VmHWM"
